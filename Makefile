@@ -1,0 +1,53 @@
+# Two commands: `make run` (set up and serve the panel) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+export FLASK_APP := run.py
+
+.PHONY: run test test-sqlite test-postgres setup venv dev-venv browser lint bench clean
+
+run: setup
+	$(BIN)/python run.py
+
+setup: venv
+	$(BIN)/flask setup --demo
+
+venv: $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+dev-venv: $(DEV_STAMP)
+
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# Debian's Chromium for the browser tests (test tools cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# Every test, on SQLite and then on PostgreSQL (a throwaway database per run).
+test: dev-venv browser
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -p no:cacheprovider --db=sqlite
+	$(BIN)/python -m pytest -p no:cacheprovider --db=postgresql
+
+test-sqlite: dev-venv
+	$(BIN)/python -m pytest --db=sqlite $(ARGS)
+
+test-postgres: dev-venv
+	$(BIN)/python -m pytest --db=postgresql $(ARGS)
+
+lint: dev-venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,99 @@
+"""Settings, read from the environment when the app is built (never at import)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from app.roles import FAB_ROLES, ROLE_ADMIN
+
+
+def _flag(environ, name: str, default: bool) -> bool:
+    value = environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(environ, instance_path: Path) -> str:
+    """DATABASE_URL, defaulting to an SQLite file under instance/.
+
+    `postgres://` and `postgresql://` are read with the psycopg 3 driver.
+    """
+    url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'licenses.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def secret_key(environ, instance_path: Path, production: bool) -> str:
+    """SECRET_KEY from the environment; for local use, generated once under instance/."""
+    key = environ.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise RuntimeError("SECRET_KEY must be set when APP_ENV=production")
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
+    """Every setting the app reads, as a dict for `app.config.update`."""
+    environ = os.environ if environ is None else environ
+    instance = Path(instance_path)
+    production = environ.get("APP_ENV", "development") == "production"
+    redis_url = environ.get("REDIS_URL") or None
+    return {
+        "APP_ENV": "production" if production else environ.get("APP_ENV", "development"),
+        "APP_NAME": "License Renewals",
+        "SECRET_KEY": secret_key(environ, instance, production),
+        "SQLALCHEMY_DATABASE_URI": database_url(environ, instance),
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "REDIS_URL": redis_url,
+        "EMBEDDED_QUEUE": _flag(environ, "EMBEDDED_QUEUE", False),
+        "BASE_URL": environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Flask-Mail. With no MAIL_SERVER, emails stay in the outbox (see README).
+        "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(environ.get("MAIL_PORT") or 25),
+        "MAIL_USE_TLS": _flag(environ, "MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _flag(environ, "MAIL_USE_SSL", False),
+        "MAIL_USERNAME": environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": environ.get("MAIL_DEFAULT_SENDER", "licenses@localhost"),
+        # Flask-AppBuilder. Start-up never writes to the database: the schema comes
+        # from migrations and roles are data (FAB_ROLES), see stack.md.
+        "FAB_CREATE_DB": _flag(environ, "FAB_CREATE_DB", False),
+        "FAB_UPDATE_PERMS": _flag(environ, "FAB_UPDATE_PERMS", False),
+        "FAB_ROLES": FAB_ROLES,
+        "AUTH_ROLE_ADMIN": ROLE_ADMIN,
+        "AUTH_ROLE_PUBLIC": "Public",
+        "AUTH_TYPE": 1,  # AUTH_DB
+        "AUTH_USER_REGISTRATION": False,
+        "FAB_ADD_SECURITY_API": False,
+        "FAB_API_SWAGGER_UI": False,
+        "FAB_SECURITY_MANAGER_CLASS": "app.security.AppSecurityManager",
+        "FAB_INDEX_VIEW": "app.views.dashboard.DashboardView",
+        "FAB_BASE_TEMPLATE": "layout.html",
+        "FAB_PASSWORD_HASH_METHOD": environ.get("PASSWORD_HASH_METHOD", "scrypt"),
+        # Security defaults.
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": _flag(environ, "SESSION_COOKIE_SECURE", production),
+        "MAX_CONTENT_LENGTH": int(environ.get("MAX_UPLOAD_MB") or 20) * 1024 * 1024,
+        "AUTH_RATE_LIMITED": True,
+        "AUTH_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT", "10 per 20 second"),
+        "RATELIMIT_ENABLED": _flag(environ, "RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Business settings.
+        "ORDER_MAX_QUANTITY": int(environ.get("ORDER_MAX_QUANTITY") or 10_000),
+        "LICENSE_TERM_MONTHS": int(environ.get("LICENSE_TERM_MONTHS") or 12),
+        "PAGE_SIZE": 25,
+    }

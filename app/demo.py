@@ -1,0 +1,150 @@
+"""Demo data: a living tree a new user can click through right away."""
+
+from __future__ import annotations
+
+import itertools
+
+from sqlalchemy import select
+
+from app.models import AppSetting, Company
+from app.services.companies import create_company
+from app.services.learners import add_learner
+from app.services.managers import create_manager, create_platform_admin
+from app.tenancy import system_actor
+
+DEMO_KEY = "demo_loaded"
+_DEFAULT_PASSWORD = "renew-2026"
+
+# (name, kind, parent, time zone, learners)
+COMPANIES = [
+    ("Northwind MSP", "partner", None, "Europe/London", 12),
+    ("Bluewave IT", "partner", None, "America/New_York", 8),
+    ("Northwind West", "sub_partner", "Northwind MSP", "America/Los_Angeles", 10),
+    ("Acme Dental", "customer", "Northwind MSP", "Europe/London", 80),
+    ("Globex Legal", "customer", "Northwind MSP", "Europe/Dublin", 60),
+    ("Initech Accounting", "customer", "Northwind West", "America/Los_Angeles", 70),
+    ("Umbrella Clinics", "customer", "Northwind West", "America/Denver", 40),
+    ("Hooli Retail", "customer", "Bluewave IT", "America/New_York", 40),
+]
+
+# (username, role, company)
+DEMO_USERS = [
+    ("admin", "Platform admin", None),
+    ("partner", "Account Manager", "Northwind MSP"),
+    ("subpartner", "Account Manager", "Northwind West"),
+    ("customer", "Customer Manager", "Acme Dental"),
+    ("customer2", "Customer Manager", "Initech Accounting"),
+    ("partner2", "Account Manager", "Bluewave IT"),
+]
+
+FIRST = [
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Ella",
+    "Finn",
+    "Grace",
+    "Hugo",
+    "Isla",
+    "Jack",
+    "Kira",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olive",
+    "Priya",
+    "Quinn",
+    "Ravi",
+    "Sofia",
+    "Theo",
+]
+LAST = [
+    "Adams",
+    "Brown",
+    "Chen",
+    "Davies",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hughes",
+    "Ito",
+    "Jones",
+    "Khan",
+    "Lopez",
+    "Murphy",
+    "Novak",
+    "Owens",
+    "Patel",
+    "Reyes",
+    "Singh",
+]
+DEPARTMENTS = ["Finance", "Sales", "Support", "Operations", "HR", None]
+
+
+def default_password() -> str:
+    return _DEFAULT_PASSWORD
+
+
+def load_demo(password: str) -> bool:
+    """Create the demo tree, users and learners once. Returns False if already there."""
+    if AppSetting.get(DEMO_KEY):
+        return False
+    actor = system_actor("cli")
+    ids: dict[str, int] = {}
+    for name, kind, parent, zone, _ in COMPANIES:
+        company = create_company(
+            actor, name=name, kind=kind, parent_id=ids.get(parent), timezone=zone
+        )
+        ids[name] = company.id
+    _create_users(actor, ids, password)
+    _create_learners(actor, ids)
+    AppSetting.put(DEMO_KEY, "1")
+    return True
+
+
+def _create_users(actor, ids: dict[str, int], password: str) -> None:
+    for username, _role, company in DEMO_USERS:
+        email = f"{username}@demo.example"
+        if company is None:
+            create_platform_admin(
+                actor,
+                username=username,
+                first_name="Platform",
+                last_name="Admin",
+                email=email,
+                password=password,
+            )
+            continue
+        first, _, last = company.partition(" ")
+        create_manager(
+            actor,
+            ids[company],
+            username=username,
+            first_name=first,
+            last_name=last or "Manager",
+            email=email,
+            password=password,
+        )
+
+
+def _create_learners(actor, ids: dict[str, int]) -> None:
+    names = itertools.cycle(itertools.product(FIRST, LAST))
+    for company_name, _kind, _parent, _zone, count in COMPANIES:
+        domain = company_name.lower().replace(" ", "") + ".example"
+        for n in range(count):
+            first, last = next(names)
+            add_learner(
+                actor,
+                ids[company_name],
+                email=f"{first}.{last}{n}@{domain}".lower(),
+                first_name=first,
+                last_name=last,
+                department=DEPARTMENTS[n % len(DEPARTMENTS)],
+            )
+
+
+def demo_company_id(name: str) -> int | None:
+    from app.extensions import db
+
+    return db.session.scalar(select(Company.id).where(Company.name == name))

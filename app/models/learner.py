@@ -1,0 +1,47 @@
+"""Learners: the people of a company who hold licenses (they never log in)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_appbuilder import Model
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.company import Company
+from app.models.types import UTCDateTime
+
+
+def normalise_email(value: str) -> str:
+    """Emails are compared trimmed and case-insensitively; they are stored that way."""
+    return (value or "").strip().lower()
+
+
+class Learner(Model):
+    __tablename__ = "learners"
+    __table_args__ = (
+        UniqueConstraint("company_id", "email", name="uq_learners_company_email"),
+        Index("ix_learners_company_last_name", "company_id", "last_name", "first_name"),
+        Index("ix_learners_company_department", "company_id", "department"),
+        Index("ix_learners_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="RESTRICT", name="fk_learners_company_id")
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    department: Mapped[str | None] = mapped_column(String(120))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    company: Mapped[Company] = relationship(Company, lazy="joined")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def __repr__(self) -> str:
+        return f"{self.full_name} <{self.email}>"

@@ -1,0 +1,45 @@
+"""Roles as data (Flask-AppBuilder builtin roles, matched by regular expression).
+
+Permissions are checked against these patterns at request time, so no permission
+rows need to be written at start-up. A manager's role follows its company's kind:
+managers of a partner or sub-partner are Account Managers, managers of a customer
+are Customer Managers (see services/managers.py).
+"""
+
+ROLE_ADMIN = "Admin"
+ROLE_ACCOUNT_MANAGER = "Account Manager"
+ROLE_CUSTOMER_MANAGER = "Customer Manager"
+ROLE_PUBLIC = "Public"
+
+
+def _grant(views: str, permissions: str) -> list[str]:
+    """A (view, permission) pair of patterns, anchored at both ends (FAB uses re.match)."""
+    return [f"({views})$", f"({permissions})$"]
+
+
+# What every signed-in manager may do with its own profile.
+_SELF_SERVICE = [
+    _grant("UserDBModelView", "can_userinfo"),
+    _grant("ResetMyPasswordView|UserInfoEditView", "can_this_form_(get|post)"),
+]
+
+FAB_ROLES = {
+    ROLE_ADMIN: [[".*", ".*"]],
+    ROLE_ACCOUNT_MANAGER: [
+        _grant("Dashboard", "can_.*"),
+        _grant("Company", "can_(list|show|add|edit|delete)"),
+        _grant("Managers", "can_(list|show|add|edit|deactivate|activate)"),
+        _grant("Learners", "can_(list|show|add|edit|deactivate|activate)"),
+        _grant("Admin Dashboard|Company|Users|Learners", "menu_access"),
+        *_SELF_SERVICE,
+    ],
+    ROLE_CUSTOMER_MANAGER: [
+        _grant("Dashboard", "can_.*"),
+        _grant("Managers", "can_(list|show|add|edit|deactivate|activate)"),
+        _grant("Learners", "can_(list|show|add|edit|deactivate|activate)"),
+        _grant("Admin Dashboard|Users|Learners", "menu_access"),
+        *_SELF_SERVICE,
+    ],
+}
+
+ALL_ROLES = (ROLE_ADMIN, ROLE_ACCOUNT_MANAGER, ROLE_CUSTOMER_MANAGER, ROLE_PUBLIC)

@@ -1,0 +1,176 @@
+"""The company tree: create, rename, move and delete companies."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, exists, func, insert, literal, select
+
+from app import clock
+from app.extensions import db
+from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner
+from app.services.errors import Forbidden, Invalid
+from app.services.validation import required_text, time_zone
+from app.tenancy import Actor, require_company, subtree_ids
+
+
+def create_company(
+    actor: Actor, *, name: str, kind: str, parent_id: int | None, timezone: str = "UTC"
+) -> Company:
+    """Create a partner (platform admin only) or a sub-partner/customer under a parent
+    the actor controls. Raises Invalid, Forbidden or NotFound."""
+    kind_enum = _kind(kind)
+    name = required_text(name, "name", "Name", 120)
+    if kind_enum is CompanyKind.PARTNER:
+        if not actor.is_admin:
+            raise Forbidden("Only the platform admin can create partners.")
+        if parent_id is not None:
+            raise Invalid("A partner is at the top of the tree: it has no parent.", "parent")
+    else:
+        if parent_id is None:
+            raise Invalid("Choose the partner or sub-partner it belongs to.", "parent")
+        _check_parent(require_company(actor, parent_id))
+    company = Company(
+        name=name,
+        kind=kind_enum.value,
+        parent_id=parent_id,
+        timezone=time_zone(timezone),
+        created_at=clock.now(),
+    )
+    db.session.add(company)
+    db.session.flush()
+    _link_into_tree(company.id, parent_id)
+    return company
+
+
+def update_company(actor: Actor, company_id: int, *, name: str, timezone: str) -> Company:
+    company = require_company(actor, company_id)
+    company.name = required_text(name, "name", "Name", 120)
+    company.timezone = time_zone(timezone)
+    db.session.flush()
+    return company
+
+
+def move_company(actor: Actor, company_id: int, new_parent_id: int | None) -> Company:
+    """Put a company (with everything under it) under another company the actor
+    controls. Never under itself or its own descendant; never the actor's own company."""
+    company = require_company(actor, company_id)
+    if new_parent_id == company.parent_id:
+        return company
+    if company.kind_enum is CompanyKind.PARTNER:
+        raise Invalid("A partner is at the top of the tree and cannot be moved.", "parent")
+    if company.id == actor.company_id:
+        raise Forbidden("You cannot move your own company.")
+    if new_parent_id is None:
+        raise Invalid("Choose the partner or sub-partner to move it under.", "parent")
+    parent = require_company(actor, new_parent_id)
+    _check_parent(parent)
+    if _is_in_subtree(parent.id, company.id):
+        raise Invalid(
+            f"'{company.name}' cannot be moved under '{parent.name}', which is inside it.",
+            "parent",
+        )
+    _relink_subtree(company.id, parent.id)
+    company.parent_id = parent.id
+    db.session.flush()
+    return company
+
+
+def delete_company(actor: Actor, company_id: int) -> None:
+    """Delete an empty company. Refused while it has companies, managers or learners
+    under it: nothing is orphaned or silently cascaded."""
+    company = require_company(actor, company_id)
+    if company.id == actor.company_id:
+        raise Forbidden("You cannot delete your own company.")
+    blockers = _delete_blockers(company.id)
+    if blockers:
+        raise Invalid(
+            f"'{company.name}' cannot be deleted while it has {', '.join(blockers)}. "
+            "Move or remove them first."
+        )
+    db.session.execute(delete(CompanyTree).where(CompanyTree.descendant_id == company.id))
+    db.session.delete(company)
+    db.session.flush()
+
+
+def kind_choices(actor: Actor) -> list[tuple[str, str]]:
+    kinds = [CompanyKind.SUB_PARTNER, CompanyKind.CUSTOMER]
+    if actor.is_admin:
+        kinds.insert(0, CompanyKind.PARTNER)
+    return [(k.value, k.label) for k in kinds]
+
+
+def _kind(value: str) -> CompanyKind:
+    try:
+        return CompanyKind(value)
+    except ValueError as exc:
+        raise Invalid("Kind must be partner, sub-partner or customer.", "kind") from exc
+
+
+def _check_parent(parent: Company) -> None:
+    if not parent.kind_enum.manages_others:
+        raise Invalid(
+            f"'{parent.name}' is a customer: companies go under a partner or sub-partner.",
+            "parent",
+        )
+
+
+def _is_in_subtree(company_id: int, root_id: int) -> bool:
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    CompanyTree.ancestor_id == root_id,
+                    CompanyTree.descendant_id == company_id,
+                )
+            )
+        )
+    )
+
+
+def _link_into_tree(company_id: int, parent_id: int | None) -> None:
+    rows = [{"ancestor_id": company_id, "descendant_id": company_id, "depth": 0}]
+    db.session.execute(insert(CompanyTree), rows)
+    if parent_id is not None:
+        db.session.execute(
+            insert(CompanyTree).from_select(
+                ["ancestor_id", "descendant_id", "depth"],
+                select(
+                    CompanyTree.ancestor_id,
+                    literal(company_id),
+                    CompanyTree.depth + 1,
+                ).where(CompanyTree.descendant_id == parent_id),
+            )
+        )
+
+
+def _relink_subtree(root_id: int, new_parent_id: int) -> None:
+    """Closure-table move: drop the links from outside ancestors into the subtree,
+    then link every new ancestor to every member, in two statements."""
+    members = subtree_ids(root_id)
+    db.session.execute(
+        delete(CompanyTree)
+        .where(CompanyTree.descendant_id.in_(members))
+        .where(CompanyTree.ancestor_id.not_in(members))
+        .execution_options(synchronize_session=False)
+    )
+    above = select(CompanyTree).where(CompanyTree.descendant_id == new_parent_id).subquery()
+    below = select(CompanyTree).where(CompanyTree.ancestor_id == root_id).subquery()
+    db.session.execute(
+        insert(CompanyTree).from_select(
+            ["ancestor_id", "descendant_id", "depth"],
+            select(above.c.ancestor_id, below.c.descendant_id, above.c.depth + below.c.depth + 1),
+        )
+    )
+
+
+def _delete_blockers(company_id: int) -> list[str]:
+    counts = [
+        ("companies", select(func.count()).where(Company.parent_id == company_id)),
+        ("managers", select(func.count()).where(AppUser.company_id == company_id)),
+        ("learners", select(func.count()).where(Learner.company_id == company_id)),
+    ]
+    found = []
+    for label, query in counts:
+        n = db.session.scalar(query)
+        if n:
+            found.append(f"{n} {label}")
+    return found

@@ -1,0 +1,84 @@
+"""Learners: the people of a company who hold licenses."""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, func, select
+
+from app import clock
+from app.extensions import db
+from app.models import Learner
+from app.services.errors import Invalid
+from app.services.validation import email_address, optional_text, required_text
+from app.tenancy import Actor, get_many_scoped, get_scoped, require_company
+
+
+def add_learner(
+    actor: Actor,
+    company_id: int,
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    department: str | None = None,
+) -> Learner:
+    """Add a learner to a company the actor may act on. The email is unique within
+    the company (trimmed, case-insensitive). Raises Invalid or NotFound."""
+    company = require_company(actor, company_id)
+    address = email_address(email)
+    _check_unique(company.id, address)
+    learner = Learner(
+        company_id=company.id,
+        email=address,
+        first_name=required_text(first_name, "first_name", "First name", 80),
+        last_name=required_text(last_name, "last_name", "Last name", 80),
+        department=optional_text(department, "department", "Group/department", 120),
+        active=True,
+        created_at=clock.now(),
+    )
+    db.session.add(learner)
+    db.session.flush()
+    return learner
+
+
+def update_learner(
+    actor: Actor,
+    learner_id: int,
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    department: str | None,
+) -> Learner:
+    learner = get_scoped(actor, Learner, learner_id)
+    address = email_address(email)
+    if address != learner.email:
+        _check_unique(learner.company_id, address)
+    learner.email = address
+    learner.first_name = required_text(first_name, "first_name", "First name", 80)
+    learner.last_name = required_text(last_name, "last_name", "Last name", 80)
+    learner.department = optional_text(department, "department", "Group/department", 120)
+    db.session.flush()
+    return learner
+
+
+def set_learners_active(actor: Actor, learner_ids: list[int], active: bool) -> int:
+    """Deactivate (or reactivate) learners; all of them or none. Returns how many."""
+    learners = get_many_scoped(actor, Learner, learner_ids)
+    for learner in learners:
+        learner.active = active
+    db.session.flush()
+    return len(learners)
+
+
+def count_learners(company_ids_query) -> int:
+    return db.session.scalar(
+        select(func.count()).where(Learner.company_id.in_(company_ids_query), Learner.active)
+    )
+
+
+def _check_unique(company_id: int, address: str) -> None:
+    taken = db.session.scalar(
+        select(exists().where(Learner.company_id == company_id, Learner.email == address))
+    )
+    if taken:
+        raise Invalid(f"{address} is already a learner of this company.", "email")

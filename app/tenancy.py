@@ -1,0 +1,172 @@
+"""Who may see and change which company: the one place it is defined.
+
+Everything tenant-scoped goes through `scope()` (lists, loads by id, dropdowns,
+exports) or `require_company()` (services, before any change). Views reach it
+through `app.views.base.ScopedInterface`, services call it directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, exists, false, select, true
+
+from app.extensions import db
+from app.models import AppUser, Company, CompanyTree
+from app.roles import ROLE_ACCOUNT_MANAGER, ROLE_ADMIN, ROLE_CUSTOMER_MANAGER
+from app.services.errors import NotFound
+
+ADMIN = "admin"
+ACCOUNT_MANAGER = "account_manager"
+CUSTOMER_MANAGER = "customer_manager"
+NOBODY = "nobody"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, from which interface (web, worker, cli)."""
+
+    user_id: int | None
+    role: str
+    company_id: int | None = None
+    interface: str = "web"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+    @property
+    def is_account_manager(self) -> bool:
+        return self.role == ACCOUNT_MANAGER
+
+    @property
+    def is_customer_manager(self) -> bool:
+        return self.role == CUSTOMER_MANAGER
+
+
+def actor_for(user: AppUser | None, interface: str = "web") -> Actor:
+    """The actor a signed-in user acts as; an inactive or anonymous user sees nothing."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.active:
+        return Actor(None, NOBODY, interface=interface)
+    names = user.role_names
+    if ROLE_ADMIN in names:
+        return Actor(user.id, ADMIN, user.company_id, interface)
+    if user.company_id is None:
+        return Actor(user.id, NOBODY, interface=interface)
+    if ROLE_ACCOUNT_MANAGER in names:
+        return Actor(user.id, ACCOUNT_MANAGER, user.company_id, interface)
+    if ROLE_CUSTOMER_MANAGER in names:
+        return Actor(user.id, CUSTOMER_MANAGER, user.company_id, interface)
+    return Actor(user.id, NOBODY, interface=interface)
+
+
+def system_actor(interface: str) -> Actor:
+    """The worker and operator commands act with the platform's full scope."""
+    return Actor(None, ADMIN, None, interface)
+
+
+def subtree_ids(company_id: int) -> Select:
+    """Ids of the company and every company under it, at any depth."""
+    return select(CompanyTree.descendant_id).where(CompanyTree.ancestor_id == company_id)
+
+
+def company_ids(actor: Actor) -> Select | None:
+    """Ids of the companies the actor may act on; None means every company."""
+    if actor.is_admin:
+        return None
+    if actor.is_account_manager:
+        return subtree_ids(actor.company_id)
+    if actor.is_customer_manager:
+        return select(Company.id).where(Company.id == actor.company_id)
+    return select(Company.id).where(false())
+
+
+def scope(actor: Actor, company_column) -> ColumnElement[bool]:
+    """A WHERE clause keeping rows whose company column the actor may act on."""
+    if actor.is_admin:
+        return true()
+    if actor.is_customer_manager:
+        return company_column == actor.company_id
+    if actor.is_account_manager:
+        return company_column.in_(subtree_ids(actor.company_id))
+    return false()
+
+
+def may_act_on(actor: Actor, company_id: int | None) -> bool:
+    if company_id is None:
+        return actor.is_admin
+    if actor.is_admin:
+        return db.session.get(Company, company_id) is not None
+    clause = scope(actor, CompanyTree.descendant_id)
+    return bool(
+        db.session.scalar(select(exists().where(CompanyTree.descendant_id == company_id, clause)))
+    )
+
+
+def is_strictly_below(actor: Actor, company_id: int) -> bool:
+    """True when the company is under the actor's own company (not the company itself)."""
+    if actor.is_admin:
+        return True
+    if not actor.is_account_manager:
+        return False
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    CompanyTree.ancestor_id == actor.company_id,
+                    CompanyTree.descendant_id == company_id,
+                    CompanyTree.depth > 0,
+                )
+            )
+        )
+    )
+
+
+def require_company(actor: Actor, company_id: int | None) -> Company:
+    """The company, if the actor may act on it; otherwise NotFound (never a hint)."""
+    if company_id is None or not may_act_on(actor, company_id):
+        raise NotFound()
+    return db.session.get(Company, company_id)
+
+
+def scope_column(model):
+    """The column that ties a model's rows to a company, or None if it has none."""
+    if model is Company:
+        return Company.id
+    return getattr(model, "company_id", None)
+
+
+def get_scoped(actor: Actor, model, pk):
+    """Load one row by primary key within the actor's scope, or raise NotFound."""
+    column = scope_column(model)
+    pk_column = model.__mapper__.primary_key[0]
+    pk = coerce_pk(pk)
+    if pk is None:
+        raise NotFound()
+    row = db.session.scalar(select(model).where(pk_column == pk, scope(actor, column)))
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def coerce_pk(value) -> int | None:
+    """An integer id from a URL or form value; None for anything else (answered 404)."""
+    try:
+        pk = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return pk if 0 < pk < 2**63 else None
+
+
+def get_many_scoped(actor: Actor, model, pks) -> list:
+    """Load rows by primary key, all within scope, in one query; NotFound if any is not."""
+    wanted = {coerce_pk(pk) for pk in pks}
+    if not wanted or None in wanted:
+        raise NotFound()
+    pk_column = model.__mapper__.primary_key[0]
+    rows = db.session.scalars(
+        select(model).where(pk_column.in_(wanted), scope(actor, scope_column(model)))
+    ).all()
+    if len(rows) != len(wanted):
+        raise NotFound()
+    return list(rows)

@@ -1,0 +1,166 @@
+"""What every tenant-scoped Flask-AppBuilder view shares.
+
+`ScopedInterface` applies `tenancy.scope()` to every query FAB builds through it:
+the list and its count, show/edit/delete by id, the row loads of actions (which
+stock FAB does without base filters), and related-field dropdowns (FAB builds
+those through `get_related_interface`, i.e. this class). `ScopedModelView` routes
+add/edit/delete and actions to services, committing once per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import abort, flash, g, redirect, request
+from flask_appbuilder import ModelView, expose
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app import tenancy
+from app.services.errors import DomainError, NotFound
+from app.transaction import transaction
+
+
+def current_actor() -> tenancy.Actor:
+    """The actor for this request (cached on `g`)."""
+    actor = g.get("_actor")
+    if actor is None:
+        actor = tenancy.actor_for(g.get("user"), "web")
+        g._actor = actor
+    return actor
+
+
+class ScopedInterface(SQLAInterface):
+    """SQLAInterface that only ever sees the current actor's companies' rows.
+
+    `annotate`, when given, receives each listed page of rows so a view can attach
+    per-row figures with one query for the page (never one per row).
+    """
+
+    def __init__(self, obj, session=None, annotate: Callable | None = None):
+        super().__init__(obj, session=session)
+        self.annotate = annotate
+
+    def _scoped(self, query):
+        column = tenancy.scope_column(self.obj)
+        if column is None:
+            return query
+        return query.filter(tenancy.scope(current_actor(), column))
+
+    def query_count(self, query, filters=None, select_columns=None):
+        return super().query_count(self._scoped(query), filters, select_columns)
+
+    def apply_all(self, query, *args, **kwargs):
+        return super().apply_all(self._scoped(query), *args, **kwargs)
+
+    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
+        if tenancy.coerce_pk(id) is None:
+            return None
+        return super().get(tenancy.coerce_pk(id), filters, select_columns, outer_default_load)
+
+    def query(self, *args, **kwargs):
+        count, rows = super().query(*args, **kwargs)
+        if self.annotate and rows:
+            self.annotate(rows)
+        return count, rows
+
+
+class ScopedModelView(ModelView):
+    """A CRUD view whose changes go through services.
+
+    Subclasses implement `create_item(actor, form)`, `update_item(actor, item, form)`
+    and `delete_item(actor, item)` by calling a service; actions receive the raw
+    posted ids and pass them to a service, which re-checks every one of them.
+    """
+
+    page_size = 25
+    add_success = "Saved."
+    edit_success = "Saved."
+    delete_success = "Deleted."
+
+    def create_item(self, actor, form):
+        raise DomainError("Adding is not available here.")
+
+    def update_item(self, actor, item, form):
+        raise DomainError("Editing is not available here.")
+
+    def delete_item(self, actor, item):
+        raise DomainError("Deleting is not available here.")
+
+    def prepare_form(self, form, item=None):
+        """Adjust a form for the actor (choices, defaults) before it is shown or checked."""
+
+    def _add(self):
+        form = self.add_form.refresh()
+        self.prepare_form(form)
+        if (
+            request.method == "POST"
+            and form.validate()
+            and self.run_service(lambda a: self.create_item(a, form), self.add_success, form)
+        ):
+            return None
+        return self._get_add_widget(form=form)
+
+    def _edit(self, pk):
+        item = self.datamodel.get(pk)
+        if item is None:
+            abort(404)
+        if request.method == "POST":
+            form = self.edit_form.refresh(request.form)
+            form._id = item.id
+            self.prepare_form(form, item)
+            if form.validate() and self.run_service(
+                lambda a: self.update_item(a, item, form), self.edit_success, form
+            ):
+                return None
+        else:
+            form = self.edit_form.refresh(obj=item)
+            self.prepare_form(form, item)
+        return self._get_edit_widget(form=form)
+
+    def _delete(self, pk):
+        item = self.datamodel.get(pk)
+        if item is None:
+            abort(404)
+        self.run_service(lambda a: self.delete_item(a, item), self.delete_success)
+
+    def run_service(self, work: Callable, success: str | None, form=None) -> bool:
+        """Run one unit of work as the current actor: commit and flash `success`, or
+        roll back and show the rule's message (on its form field when it names one)."""
+        try:
+            with transaction():
+                result = work(current_actor())
+        except NotFound:
+            abort(404)
+        except DomainError as exc:
+            field = getattr(form, exc.field, None) if form is not None and exc.field else None
+            if field is not None:
+                field.errors = [*field.errors, exc.message]
+            flash(exc.message, "danger")
+            if exc.status == 403:
+                abort(403)
+            return False
+        if success:
+            flash(success.format(result=result) if result is not None else success, "success")
+        return True
+
+    @expose("/action/<string:name>/<pk>", methods=["POST"])
+    def action(self, name, pk):
+        return self._run_action(name, [pk])
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        return self._run_action(request.form.get("action", ""), request.form.getlist("rowid"))
+
+    def _run_action(self, name: str, pks: list[str]):
+        """Actions get the posted ids as they came: the service loads them within
+        scope and refuses the whole batch if any id is not the actor's."""
+        action = self.actions.get(name)
+        if action is None:
+            abort(404)
+        permission = self.get_action_permission_name(name)
+        if not self.appbuilder.sm.has_access(permission, self.class_permission_name):
+            abort(403)
+        if not pks:
+            flash("Select at least one row first.", "warning")
+            return redirect(self.get_redirect())
+        return action.func(pks)

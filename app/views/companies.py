@@ -1,0 +1,82 @@
+"""Company: an account manager's subtree (the guide's 'Company' section)."""
+
+from __future__ import annotations
+
+from flask_appbuilder.fieldwidgets import Select2Widget
+from wtforms import SelectField
+
+from app.models import Company, CompanyKind
+from app.services import companies as service
+from app.services.stats import learner_counts
+from app.services.validation import zone_choices
+from app.views.base import ScopedInterface, ScopedModelView, current_actor
+
+
+def _annotate(rows: list[Company]) -> None:
+    counts = learner_counts([row.id for row in rows])
+    for row in rows:
+        row.learner_count = counts.get(row.id, 0)
+
+
+def _kind_label(value: str) -> str:
+    return CompanyKind(value).label
+
+
+class CompanyView(ScopedModelView):
+    route_base = "/companies"
+    class_permission_name = "Company"
+    datamodel = ScopedInterface(Company, annotate=_annotate)
+
+    list_title = "Company"
+    show_title = "Company"
+    add_title = "Add a company"
+    edit_title = "Edit company"
+    list_columns = ["name", "kind", "parent", "timezone", "learner_count"]
+    order_columns = ["name", "kind", "timezone", "created_at"]
+    search_columns = ["name", "kind", "parent", "timezone"]
+    show_columns = ["name", "kind", "parent", "timezone", "created_at"]
+    add_columns = ["name", "kind", "parent", "timezone"]
+    edit_columns = ["name", "parent", "timezone"]
+    base_order = ("name", "asc")
+    label_columns = {
+        "kind": "Kind",
+        "parent": "Parent",
+        "timezone": "Time zone",
+        "learner_count": "Learners",
+        "created_at": "Created",
+    }
+    formatters_columns = {"kind": _kind_label}
+    add_form_extra_fields = {
+        "kind": SelectField("Kind", choices=[], widget=Select2Widget()),
+        "timezone": SelectField("Time zone", choices=[], default="UTC", widget=Select2Widget()),
+    }
+    edit_form_extra_fields = {
+        "timezone": SelectField("Time zone", choices=[], widget=Select2Widget()),
+    }
+    description_columns = {
+        "parent": "The partner or sub-partner this company belongs to.",
+        "timezone": "Licenses expire and reminders are dated in this time zone.",
+    }
+
+    def prepare_form(self, form, item=None):
+        form.timezone.choices = zone_choices()
+        if hasattr(form, "kind"):
+            form.kind.choices = service.kind_choices(current_actor())
+
+    def create_item(self, actor, form):
+        parent = form.parent.data
+        return service.create_company(
+            actor,
+            name=form.name.data,
+            kind=form.kind.data,
+            parent_id=parent.id if parent else None,
+            timezone=form.timezone.data,
+        )
+
+    def update_item(self, actor, item, form):
+        parent = form.parent.data
+        service.update_company(actor, item.id, name=form.name.data, timezone=form.timezone.data)
+        return service.move_company(actor, item.id, parent.id if parent else None)
+
+    def delete_item(self, actor, item):
+        service.delete_company(actor, item.id)

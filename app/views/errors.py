@@ -1,0 +1,46 @@
+"""Friendly pages for 403, 404, 413 and 500, inside the panel's layout."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+
+from app.extensions import db
+from app.services.errors import DomainError
+
+MESSAGES = {
+    400: ("Not accepted", "The request could not be accepted; nothing was changed."),
+    409: ("Changed meanwhile", "Someone changed this meanwhile; nothing was changed."),
+    403: ("Not allowed", "Your role does not give access to this page."),
+    404: ("Not found", "There is nothing here, or it is not yours to see."),
+    413: ("File too large", "The file is larger than the limit of {limit} MB."),
+    500: ("Something went wrong", "The error was logged; nothing was changed."),
+}
+
+
+def error_page(status: int, message: str | None = None):
+    title, default = MESSAGES[status]
+    limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+    body = render_template(
+        "error.html",
+        title=title,
+        message=message or default.format(limit=limit),
+        status=status,
+        appbuilder=current_app.appbuilder,
+        base_template=current_app.appbuilder.base_template,
+    )
+    return body, status
+
+
+def register_error_handlers(app) -> None:
+    for status in (403, 404, 413):
+        app.register_error_handler(status, lambda exc, s=status: error_page(s))
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        db.session.rollback()
+        return error_page(exc.status if exc.status in MESSAGES else 400, exc.message)
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        db.session.rollback()
+        return error_page(500)

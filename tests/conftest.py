@@ -1,0 +1,118 @@
+"""Fixtures: one app per run on SQLite or PostgreSQL (`--db`), migrated from empty;
+a transaction rolled back after every test; a login helper; company trees."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from flask_migrate import upgrade
+from jinja2 import StrictUndefined
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+
+from app import create_app  # noqa: E402
+from app.extensions import db  # noqa: E402
+from tests import factories  # noqa: E402
+from tests.settings import create_pg_database, drop_pg_database, test_config  # noqa: E402
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--db",
+        choices=["sqlite", "postgresql"],
+        default=os.environ.get("TEST_DB", "sqlite"),
+        help="database the suite runs against",
+    )
+
+
+def pytest_report_header(config):
+    return f"database: {config.getoption('--db')}"
+
+
+@pytest.fixture(scope="session")
+def db_kind(request) -> str:
+    return request.config.getoption("--db")
+
+
+@pytest.fixture(scope="session")
+def database_url(db_kind, tmp_path_factory):
+    """A throwaway database for this run."""
+    if db_kind == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    name, url = create_pg_database()
+    yield url
+    drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app(test_config(database_url))
+    app.jinja_env.undefined = StrictUndefined
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def session(app):
+    """Every database session of this test (the test's and each request's) runs
+    inside one outer transaction, rolled back at the end."""
+    with app.app_context():
+        engines = db._app_engines[app]
+        engine = engines[None]
+        connection = engine.connect()
+        outer = connection.begin()
+        connection.begin_nested()
+        engines[None] = connection
+        db.session.remove()
+        db.session.configure(join_transaction_mode="create_savepoint")
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            engines[None] = engine
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def tree(session):
+    tree = factories.build_tree()
+    session.commit()
+    return tree
+
+
+@pytest.fixture
+def client(app, session):
+    return app.test_client()
+
+
+def login(client, user) -> None:
+    """Sign in as `user` (Flask-Login's session keys; the login form has its own test)."""
+    with client.session_transaction() as sess:
+        sess["_user_id"] = str(user.id)
+        sess["_fresh"] = True
+
+
+def csrf_token(client) -> str:
+    html = client.get("/").get_data(as_text=True)
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "the layout carries a CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def as_user(client):
+    """`as_user(user)` signs the test client in and returns it with its CSRF token."""
+
+    def sign_in(user):
+        login(client, user)
+        client.csrf = csrf_token(client)
+        return client
+
+    return sign_in

@@ -1,0 +1,124 @@
+"""Factories that build whole company trees: tenancy bugs live in the tree.
+
+    partner (P)                      other_partner (Q)
+    ├── sub (S)                      └── other_customer (C3)
+    │   └── sub_customer (C2)
+    └── customer (C1)
+
+Each company has a manager and learners; the users are named after their role.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from app.models import AppUser, Company, Learner
+from app.services.companies import create_company
+from app.services.learners import add_learner
+from app.services.managers import create_manager, create_platform_admin
+from app.tenancy import Actor, actor_for, system_actor
+
+PASSWORD = "test-password-1"
+_counter = itertools.count(1)
+
+
+def company(parent: Company | None, kind: str, name: str | None = None, tz: str = "UTC"):
+    return create_company(
+        system_actor("cli"),
+        name=name or f"{kind.title()} {next(_counter)}",
+        kind=kind,
+        parent_id=parent.id if parent else None,
+        timezone=tz,
+    )
+
+
+def manager(of: Company, username: str | None = None) -> AppUser:
+    username = username or f"user{next(_counter)}"
+    return create_manager(
+        system_actor("cli"),
+        of.id,
+        username=username,
+        first_name=username.title(),
+        last_name="Manager",
+        email=f"{username}@managers.example.com",
+        password=PASSWORD,
+    )
+
+
+def admin(username: str = "root") -> AppUser:
+    return create_platform_admin(
+        system_actor("cli"),
+        username=username,
+        first_name="Platform",
+        last_name="Admin",
+        email=f"{username}@platform.example.com",
+        password=PASSWORD,
+    )
+
+
+def learners(of: Company, count: int, department: str | None = None) -> list[Learner]:
+    return [
+        add_learner(
+            system_actor("cli"),
+            of.id,
+            email=f"person{next(_counter)}@{of.name.lower().replace(' ', '')}.example.com",
+            first_name=f"First{i}",
+            last_name=f"Last{i}",
+            department=department,
+        )
+        for i in range(count)
+    ]
+
+
+@dataclass
+class Tree:
+    partner: Company
+    sub: Company
+    customer: Company
+    sub_customer: Company
+    other_partner: Company
+    other_customer: Company
+    users: dict[str, AppUser] = field(default_factory=dict)
+    people: dict[str, list[Learner]] = field(default_factory=dict)
+
+    def actor(self, name: str) -> Actor:
+        return actor_for(self.users[name])
+
+    @property
+    def companies(self) -> list[Company]:
+        return [
+            self.partner,
+            self.sub,
+            self.customer,
+            self.sub_customer,
+            self.other_partner,
+            self.other_customer,
+        ]
+
+
+def build_tree(learners_per_company: int = 3) -> Tree:
+    partner = company(None, "partner", "Partner P")
+    sub = company(partner, "sub_partner", "Sub S")
+    tree = Tree(
+        partner=partner,
+        sub=sub,
+        customer=company(partner, "customer", "Customer C1"),
+        sub_customer=company(sub, "customer", "Customer C2"),
+        other_partner=company(None, "partner", "Partner Q"),
+        other_customer=None,
+    )
+    tree.other_customer = company(tree.other_partner, "customer", "Customer C3")
+    tree.users = {
+        "admin": admin(),
+        "partner": manager(partner, "partner_am"),
+        "sub": manager(sub, "sub_am"),
+        "customer": manager(tree.customer, "customer_cm"),
+        "sub_customer": manager(tree.sub_customer, "sub_customer_cm"),
+        "other_partner": manager(tree.other_partner, "other_am"),
+        "other_customer": manager(tree.other_customer, "other_cm"),
+    }
+    tree.people = {
+        c.name: learners(c, learners_per_company, department="Sales") for c in tree.companies
+    }
+    return tree

@@ -1,0 +1,38 @@
+"""Role-based menus, in the guide's words."""
+
+import re
+
+import pytest
+
+
+def menu_labels(html: str) -> set[str]:
+    nav = html.split('class="nav navbar-nav"', 1)[1].split("navbar-right", 1)[0]
+    return {m.strip() for m in re.findall(r"</i>\s*(?:&nbsp;)?\s*([A-Z][\w /]+?)\s*<", nav)}
+
+
+@pytest.mark.parametrize(
+    "who, shown, hidden",
+    [
+        ("admin", {"Admin Dashboard", "Company", "Users", "Learners", "Security"}, set()),
+        ("partner", {"Admin Dashboard", "Company", "Users", "Learners"}, {"Security"}),
+        ("customer", {"Admin Dashboard", "Users", "Learners"}, {"Company", "Security"}),
+    ],
+)
+def test_each_role_sees_its_own_menus(tree, as_user, who, shown, hidden):
+    html = as_user(tree.users[who]).get("/").get_data(as_text=True)
+    labels = menu_labels(html)
+    assert shown <= labels
+    assert not (hidden & labels)
+
+
+def test_after_login_a_manager_lands_on_the_admin_dashboard(tree, client):
+    page = client.get("/login/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/login/",
+        data={"username": "partner_am", "password": "test-password-1", "csrf_token": token},
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    assert '<h1 class="h2">Admin Dashboard</h1>' in html
+    assert "Partner P" in html

@@ -1,0 +1,45 @@
+"""The RQ worker, inside one app context (built once per process).
+
+    REDIS_URL=redis://127.0.0.1:6379/0 python worker.py [--burst]
+
+Jobs run in forked work horses; each horse drops the inherited database
+connections before its first query so no connection is shared across the fork.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from rq import Worker
+from rq.serializers import JSONSerializer
+
+from app import create_app
+from app.extensions import db
+from app.queue import get_queue, redis_connection
+
+
+class AppWorker(Worker):
+    """An RQ worker whose forked horses never reuse the parent's pooled connections."""
+
+    def main_work_horse(self, job, queue):
+        db.engine.dispose(close=False)
+        return super().main_work_horse(job, queue)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    app = create_app()
+    with app.app_context():
+        connection = redis_connection()
+        worker = AppWorker(
+            [get_queue(connection)], connection=connection, serializer=JSONSerializer
+        )
+        worker.work(burst=args.burst, with_scheduler=False)
+
+
+if __name__ == "__main__":
+    main()
