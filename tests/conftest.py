@@ -7,6 +7,8 @@ import os
 import re
 
 import pytest
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from jinja2 import StrictUndefined
 
@@ -47,10 +49,23 @@ def database_url(db_kind, tmp_path_factory):
     drop_pg_database(name)
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (and so its own `g`, Flask-Login user
+    and database session), as in production, even though the test holds one open."""
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+
+
 @pytest.fixture(scope="session")
 def app(database_url):
     app = create_app(test_config(database_url))
     app.jinja_env.undefined = StrictUndefined
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade()
     yield app
@@ -95,6 +110,7 @@ def client(app, session):
 def login(client, user) -> None:
     """Sign in as `user` (Flask-Login's session keys; the login form has its own test)."""
     with client.session_transaction() as sess:
+        sess.clear()
         sess["_user_id"] = str(user.id)
         sess["_fresh"] = True
 

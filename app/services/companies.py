@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, func, insert, literal, select
+from sqlalchemy import delete, exists, func, insert, literal, select, true
 
 from app import clock
 from app.extensions import db
@@ -157,7 +157,9 @@ def _relink_subtree(root_id: int, new_parent_id: int) -> None:
     db.session.execute(
         insert(CompanyTree).from_select(
             ["ancestor_id", "descendant_id", "depth"],
-            select(above.c.ancestor_id, below.c.descendant_id, above.c.depth + below.c.depth + 1),
+            select(above.c.ancestor_id, below.c.descendant_id, above.c.depth + below.c.depth + 1)
+            .select_from(above)
+            .join(below, true()),  # every new ancestor x every member
         )
     )
 

@@ -21,12 +21,13 @@ from app.transaction import transaction
 
 
 def current_actor() -> tenancy.Actor:
-    """The actor for this request (cached on `g`)."""
-    actor = g.get("_actor")
-    if actor is None:
-        actor = tenancy.actor_for(g.get("user"), "web")
-        g._actor = actor
-    return actor
+    """The actor for this request's user (cached on `g`, keyed by the user object)."""
+    user = g.get("user")
+    cached = g.get("_actor")
+    if cached is None or cached[0] is not user:
+        cached = (user, tenancy.actor_for(user, "web"))
+        g._actor = cached
+    return cached[1]
 
 
 class ScopedInterface(SQLAInterface):
