@@ -17,7 +17,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key")
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from tests import factories  # noqa: E402
-from tests.settings import create_pg_database, drop_pg_database, test_config  # noqa: E402
+from tests.settings import create_pg_database, drop_pg_database, make_config  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -63,7 +63,7 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture(scope="session")
 def app(database_url):
-    app = create_app(test_config(database_url))
+    app = create_app(make_config(database_url))
     app.jinja_env.undefined = StrictUndefined
     app.test_client_class = IsolatedClient
     with app.app_context():

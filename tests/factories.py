@@ -122,3 +122,44 @@ def build_tree(learners_per_company: int = 3) -> Tree:
         c.name: learners(c, learners_per_company, department="Sales") for c in tree.companies
     }
     return tree
+
+
+def bulk_customers(parent: Company, count: int, prefix: str = "Bulk customer") -> None:
+    """`count` customers under `parent` in a few set-based statements (for scale tests)."""
+    from sqlalchemy import func, insert, literal, select
+
+    from app import clock
+    from app.extensions import db
+    from app.models import CompanyTree
+
+    first = (db.session.scalar(select(func.max(Company.id))) or 0) + 1
+    now = clock.now()
+    db.session.execute(
+        insert(Company),
+        [
+            {
+                "id": first + i,
+                "name": f"{prefix} {i:05d}",
+                "kind": "customer",
+                "parent_id": parent.id,
+                "timezone": "UTC",
+                "created_at": now,
+            }
+            for i in range(count)
+        ],
+    )
+    new_ids = select(Company.id).where(Company.id >= first).subquery()
+    db.session.execute(
+        insert(CompanyTree).from_select(
+            ["ancestor_id", "descendant_id", "depth"],
+            select(new_ids.c.id, new_ids.c.id, literal(0)),
+        )
+    )
+    db.session.execute(
+        insert(CompanyTree).from_select(
+            ["ancestor_id", "descendant_id", "depth"],
+            select(CompanyTree.ancestor_id, new_ids.c.id, CompanyTree.depth + 1)
+            .select_from(CompanyTree)
+            .join(new_ids, CompanyTree.descendant_id == parent.id),
+        )
+    )

@@ -14,7 +14,7 @@ PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1:5432")
 PG_USER = os.environ.get("TEST_PG_USER", "postgres")
 
 
-def test_config(database_url: str, **overrides) -> dict:
+def make_config(database_url: str, **overrides) -> dict:
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",

@@ -144,6 +144,11 @@ class ScopedModelView(ModelView):
             flash(success.format(result=result) if result is not None else success, "success")
         return True
 
+    @expose("/download/<string:filename>")
+    def download(self, filename):
+        """FAB serves stored upload files here; the panel stores none this way."""
+        abort(404)
+
     @expose("/action/<string:name>/<pk>", methods=["POST"])
     def action(self, name, pk):
         return self._run_action(name, [pk])

@@ -1,0 +1,35 @@
+"""Each demo user signs in through the login page and sees its role's menus."""
+
+import pytest
+
+from tests.e2e.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+MENUS = {
+    "admin": ({"Admin Dashboard", "Company", "Users", "Learners", "Security"}, set()),
+    "partner": ({"Admin Dashboard", "Company", "Users", "Learners"}, {"Security"}),
+    "subpartner": ({"Admin Dashboard", "Company", "Users", "Learners"}, {"Security"}),
+    "customer": ({"Admin Dashboard", "Users", "Learners"}, {"Company", "Security"}),
+    "customer2": ({"Admin Dashboard", "Users", "Learners"}, {"Company", "Security"}),
+}
+
+
+@pytest.mark.parametrize("username", list(MENUS))
+def test_each_demo_user_lands_on_the_dashboard_with_its_menus(page, live_server, username):
+    shown, hidden = MENUS[username]
+    sign_in(page, live_server, username)
+    assert page.locator("h1").inner_text() == "Admin Dashboard"
+    menu = {
+        t.strip()
+        for t in page.locator("ul.nav.navbar-nav").first.locator("> li > a").all_inner_texts()
+    }
+    assert shown <= menu, menu
+    assert not hidden & menu, menu
+
+
+def test_a_customer_manager_is_refused_the_company_screen(page, live_server):
+    sign_in(page, live_server, "customer")
+    response = page.goto(f"{live_server}/companies/list/")
+    assert response.status == 403
+    assert "Not allowed" in page.content()

@@ -1,0 +1,35 @@
+"""The demo data: loaded once, a living tree a new user can click through."""
+
+from sqlalchemy import func, select
+
+from app.models import AppUser, Company, Learner
+
+
+def counts(session):
+    return [
+        session.scalar(select(func.count()).select_from(m)) for m in (Company, AppUser, Learner)
+    ]
+
+
+def test_demo_load_is_idempotent_and_prints_the_logins(app, session):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "load"])
+    assert first.exit_code == 0, first.output
+    assert "partner " in first.output and "customer2" in first.output
+    after_first = counts(session)
+    second = runner.invoke(args=["demo", "load"])
+    assert "already present" in second.output
+    assert counts(session) == after_first
+
+
+def test_demo_tree_has_the_promised_shape(app, session):
+    app.test_cli_runner().invoke(args=["demo", "load"])
+    kinds = dict(session.execute(select(Company.kind, func.count()).group_by(Company.kind)).all())
+    assert kinds["partner"] >= 2 and kinds["sub_partner"] >= 1 and kinds["customer"] >= 5
+    assert session.scalar(select(func.count()).select_from(Learner)) >= 300
+    with_department = session.scalar(
+        select(func.count()).select_from(Learner).where(Learner.department.is_not(None))
+    )
+    assert 0 < with_department < 300
+    usernames = set(session.scalars(select(AppUser.username)))
+    assert {"admin", "partner", "subpartner", "customer", "customer2"} <= usernames

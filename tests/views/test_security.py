@@ -1,0 +1,145 @@
+"""Security defaults: CSRF, login throttling, safe redirects, size limit, closed API."""
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app
+from app.extensions import db
+from app.models import AppUser, Learner
+from tests.settings import make_config
+
+
+def login_form_token(client) -> str:
+    page = client.get("/login/").get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def test_a_post_without_csrf_token_is_refused_and_changes_nothing(tree, as_user, session):
+    client = as_user(tree.users["customer"])
+    learner = tree.people[tree.customer.name][0]
+    response = client.post(
+        "/learners/action_post", data={"action": "deactivate", "rowid": learner.id}
+    )
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Learner, learner.id).active
+
+
+def test_login_does_not_redirect_to_another_site(tree, client):
+    response = client.post(
+        "/login/?next=https://evil.example.com/phish",
+        data={
+            "username": "partner_am",
+            "password": "test-password-1",
+            "csrf_token": login_form_token(client),
+        },
+    )
+    assert response.status_code == 302
+    assert "evil.example.com" not in response.headers["Location"]
+
+
+def test_a_wrong_password_does_not_sign_in(tree, client):
+    response = client.post(
+        "/login/",
+        data={
+            "username": "partner_am",
+            "password": "wrong",
+            "csrf_token": login_form_token(client),
+        },
+        follow_redirects=True,
+    )
+    assert "Invalid login" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_the_token_api_login_is_closed(tree, client):
+    response = client.post(
+        "/api/v1/security/login",
+        json={"username": "partner_am", "password": "test-password-1", "provider": "db"},
+    )
+    assert response.status_code == 404
+
+
+def test_an_inactive_manager_sees_nothing(tree, as_user, session):
+    user = tree.users["customer"]
+    client = as_user(user)
+    session.get(AppUser, user.id).active = False
+    session.commit()
+    assert client.get("/learners/list/").status_code in (302, 403)
+
+
+def test_a_manager_edits_only_its_own_profile(tree, as_user, session):
+    me, other = tree.users["customer"], tree.users["sub_customer"]
+    client = as_user(me)
+    client.post(
+        f"/userinfoeditview/form?pk={other.id}",
+        data={"first_name": "Changed", "last_name": "Name", "csrf_token": client.csrf},
+    )
+    session.expire_all()
+    assert session.get(AppUser, other.id).first_name != "Changed"
+    assert session.get(AppUser, me.id).first_name == "Changed"
+
+
+def test_session_cookie_is_samesite_lax(app):
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+@pytest.fixture
+def small_limits_app(database_url):
+    app = create_app(
+        make_config(
+            database_url,
+            RATELIMIT_ENABLED=True,
+            AUTH_RATE_LIMIT="3 per 1 minute",
+            MAX_CONTENT_LENGTH=1024,
+        )
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_login_attempts_are_rate_limited(small_limits_app):
+    client = small_limits_app.test_client()
+    codes = []
+    for _ in range(5):
+        codes.append(
+            client.post(
+                "/login/",
+                data={
+                    "username": "nobody",
+                    "password": "x",
+                    "csrf_token": login_form_token(client),
+                },
+            ).status_code
+        )
+    assert codes[-1] == 429
+
+
+def test_an_oversized_request_gets_a_friendly_413_page(small_limits_app):
+    client = small_limits_app.test_client()
+    response = client.post("/login/", data={"username": "x" * 5000, "password": "y"})
+    assert response.status_code == 413
+    assert "larger than the limit" in response.get_data(as_text=True)
+
+
+def test_no_user_is_created_by_a_blocked_add(tree, as_user, session):
+    client = as_user(tree.users["customer"])
+    client.post(
+        "/managers/add",
+        data={
+            "company": tree.partner.id,
+            "username": "x",
+            "first_name": "x",
+            "last_name": "x",
+            "email": "x@example.com",
+            "password": "long-enough",
+            "conf_password": "long-enough",
+            "csrf_token": client.csrf,
+        },
+    )
+    assert session.scalar(select(AppUser).where(AppUser.username == "x")) is None

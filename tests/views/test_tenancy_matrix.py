@@ -1,0 +1,237 @@
+"""The tenancy matrix: every tenant-scoped endpoint, for each role, against every
+object of another tenant — asserting the status *and* that the database is unchanged.
+
+Endpoints are enumerated from `app.url_map`. Views built on `ScopedModelView` join
+the matrix automatically; any other endpoint must be listed as admin-only (each
+non-admin role must get 403) or exempt with a reason, or the coverage test fails.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import text
+
+from app import tenancy
+from app.models import AppUser, Company, Learner
+from app.views.base import ScopedModelView
+
+# FAB's security administration: the platform admin's only.
+ADMIN_ONLY_VIEWS = {
+    "AppUserDBModelView",
+    "RoleModelView",
+    "PermissionModelView",
+    "ViewMenuModelView",
+    "PermissionViewModelView",
+    "UserGroupModelView",
+    "ResetPasswordView",
+    "UserStatsChartView",
+}
+
+EXEMPT = {
+    "static": "the panel's static files",
+    "appbuilder.static": "Flask-AppBuilder's static files",
+    "AuthDBView.login": "the login form; tested in test_security",
+    "AuthDBView.logout": "signs the current user out",
+    "LocaleView.index": "switches the UI language in the session",
+    "UtilView.back": "redirects to the previous page of the session's history",
+    "MenuApi.get_menu_data": "the menu of the signed-in user, filtered by role",
+    "ClosedSecurityApi.login": "closed (404); tested in test_security",
+    "ClosedSecurityApi.refresh": "closed (404); tested in test_security",
+    "AppUserDBModelView.userinfo": "the signed-in user's own profile",
+    "ResetMyPasswordView.this_form_get": "the signed-in user's own password",
+    "ResetMyPasswordView.this_form_post": "the signed-in user's own password",
+    "UserInfoEditView.this_form_get": "the signed-in user's own names",
+    "UserInfoEditView.this_form_post": "the signed-in user's own names",
+    "DashboardView.index": "counts scoped by tenancy.scope; tested in test_dashboard",
+}
+
+# Who tries to cross the line: an account manager of another partner, a
+# sub-partner's account manager (below the objects' partner), customer managers.
+ATTACKERS = ["other_partner", "sub", "customer", "sub_customer"]
+TABLES = ["companies", "company_tree", "learners", "ab_user", "ab_user_role"]
+
+
+def scoped_views(app) -> list[ScopedModelView]:
+    return [v for v in app.appbuilder.baseviews if isinstance(v, ScopedModelView)]
+
+
+def snapshot(session):
+    session.expire_all()
+    return [session.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2")).all() for table in TABLES]
+
+
+def allowed(app, actor_role: str, permission: str, view_name: str) -> bool:
+    from app.roles import FAB_ROLES
+
+    return any(re.match(v, view_name) and re.match(p, permission) for v, p in FAB_ROLES[actor_role])
+
+
+def role_name(user: AppUser) -> str:
+    return next(iter(user.role_names))
+
+
+def company_of(obj) -> int:
+    return obj.id if isinstance(obj, Company) else obj.company_id
+
+
+def all_objects(tree, model):
+    if model is Company:
+        return tree.companies
+    if model is Learner:
+        return [p for people in tree.people.values() for p in people]
+    return list(tree.users.values())
+
+
+def foreign_objects(session, tree, actor, model):
+    visible = set(session.scalars(tenancy.company_ids(actor))) if not actor.is_admin else None
+    return [
+        o
+        for o in all_objects(tree, model)
+        if company_of(o) is None or (visible is not None and company_of(o) not in visible)
+    ]
+
+
+def edit_form(view, own_company_id: int) -> dict:
+    values = {}
+    for column in view.edit_columns:
+        if "email" in column:
+            values[column] = "hacked@example.com"
+        elif column in ("parent", "company"):
+            values[column] = own_company_id
+        elif column == "timezone":
+            values[column] = "UTC"
+        else:
+            values[column] = "Hacked"
+    return values
+
+
+def by_id_requests(view, obj, own_company_id):
+    """(permission, method, url, form) for each by-id endpoint of a view."""
+    base, pk = view.route_base, obj.id
+    yield "can_show", "GET", f"{base}/show/{pk}", None
+    yield "can_edit", "GET", f"{base}/edit/{pk}", None
+    yield "can_edit", "POST", f"{base}/edit/{pk}", edit_form(view, own_company_id)
+    yield "can_delete", "POST", f"{base}/delete/{pk}", {}
+    yield None, "GET", f"{base}/download/{pk}", None
+    for name in view.actions:
+        permission = view.get_action_permission_name(name)
+        yield permission, "POST", f"{base}/action/{name}/{pk}", {}
+        yield permission, "POST", f"{base}/action_post", {"action": name, "rowid": [pk]}
+
+
+def add_with_foreign_company(view, foreign_company_id):
+    relation = next((c for c in ("company", "parent") if c in view.add_columns), None)
+    if relation is None:
+        return None
+    form = {c: f"forged{c}" for c in view.add_columns}
+    form.update(
+        {
+            relation: foreign_company_id,
+            "email": "forged@example.com",
+            "kind": "customer",
+            "timezone": "UTC",
+            "password": "long-enough-pw",
+            "conf_password": "long-enough-pw",
+        }
+    )
+    return form
+
+
+def test_every_endpoint_is_in_the_matrix_or_exempt(app):
+    scoped = {type(v).__name__ for v in scoped_views(app)}
+    assert {"CompanyView", "LearnerView", "ManagerView"} <= scoped
+    unclassified = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in EXEMPT
+        and rule.endpoint.split(".")[0] not in scoped | ADMIN_ONLY_VIEWS
+    ]
+    assert not unclassified, f"add these endpoints to the tenancy matrix: {unclassified}"
+
+
+@pytest.mark.parametrize("attacker", ATTACKERS)
+def test_no_role_reaches_another_tenants_objects(app, tree, as_user, session, attacker):
+    user = tree.users[attacker]
+    actor = tree.actor(attacker)
+    client = as_user(user)
+    before = snapshot(session)
+    failures, tried = [], 0
+    for view in scoped_views(app):
+        view_name = view.class_permission_name
+        model = view.datamodel.obj
+        targets = foreign_objects(session, tree, actor, model)
+        assert targets, f"the tree gives {attacker} foreign {model.__name__} rows to try"
+        for obj in targets:
+            for permission, method, url, form in by_id_requests(view, obj, user.company_id):
+                expected = 404
+                if permission and not allowed(app, role_name(user), permission, view_name):
+                    expected = 403
+                data = {**(form or {}), "csrf_token": client.csrf} if method == "POST" else None
+                response = client.open(url, method=method, data=data)
+                tried += 1
+                if response.status_code != expected:
+                    failures.append(f"{method} {url}: {response.status_code} != {expected}")
+                if snapshot(session) != before:
+                    failures.append(f"{method} {url} changed the database")
+                    before = snapshot(session)
+    assert not failures, "\n".join(failures)
+    assert tried > 50
+
+
+@pytest.mark.parametrize("attacker", ATTACKERS)
+def test_forged_company_ids_in_add_forms_and_filters_change_and_show_nothing(
+    app, tree, as_user, session, attacker
+):
+    user = tree.users[attacker]
+    actor = tree.actor(attacker)
+    client = as_user(user)
+    before = snapshot(session)
+    foreign_companies = foreign_objects(session, tree, actor, Company)
+    failures = []
+    for view in scoped_views(app):
+        can_list = allowed(app, role_name(user), "can_list", view.class_permission_name)
+        model = view.datamodel.obj
+        hidden = foreign_objects(session, tree, actor, model)
+        for company in foreign_companies:
+            form = add_with_foreign_company(view, company.id)
+            if form:
+                client.post(f"{view.route_base}/add", data={**form, "csrf_token": client.csrf})
+                if snapshot(session) != before:
+                    failures.append(f"add to {view.route_base} under {company.name} changed data")
+                    before = snapshot(session)
+            for column in ("company", "parent"):
+                if column not in view.search_columns:
+                    continue
+                response = client.get(f"{view.route_base}/list/?_flt_0_{column}={company.id}")
+                if response.status_code != (200 if can_list else 403):
+                    failures.append(f"list filter {column}={company.id}: {response.status_code}")
+                html = response.get_data(as_text=True)
+                leaked = [o for o in hidden if f'{view.route_base}/show/{o.id}"' in html]
+                if leaked:
+                    failures.append(f"{view.route_base} list with {column} filter shows {leaked}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("attacker", ATTACKERS)
+def test_security_administration_is_the_platform_admins_only(app, tree, as_user, session, attacker):
+    client = as_user(tree.users[attacker])
+    before = snapshot(session)
+    victim = tree.users["partner"].id
+    failures = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] not in ADMIN_ONLY_VIEWS:
+            continue
+        url = re.sub(r"<(?:\w+:)?pk>", str(victim), rule.rule)
+        url = re.sub(r"<[^>]+>", "deactivate", url)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            data = {"csrf_token": client.csrf, "rowid": victim, "action": "delete"}
+            response = client.open(f"{url}?pk={victim}", method=method, data=data)
+            # Actions of an unknown name answer 404 (KnownActionsOnly); FAB refuses a
+            # GET action with a redirect before anything runs. Everything else: 403.
+            expected = {302, 403, 404} if ".action" in rule.endpoint else {403}
+            if response.status_code not in expected:
+                failures.append(f"{method} {url}: {response.status_code}")
+    assert snapshot(session) == before
+    assert not failures, "\n".join(failures)
