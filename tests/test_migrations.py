@@ -26,3 +26,19 @@ def test_the_roles_exist_after_migrating(app, session):
 
     names = {r.name for r in session.query(Role)}
     assert {"Admin", "Account Manager", "Customer Manager", "Public"} <= names
+
+
+def test_foreign_keys_are_enforced_on_both_databases(app, session):
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    # SQLite only enforces them with PRAGMA foreign_keys, set on every connection.
+    with pytest.raises(IntegrityError):
+        session.execute(
+            text(
+                "INSERT INTO learners (company_id, email, first_name, last_name, active,"
+                " created_at) VALUES (999999, 'a@b.com', 'A', 'B', true, '2026-01-01')"
+            )
+        )
+        session.flush()

@@ -1,0 +1,110 @@
+"""Shared benchmark plumbing: an app on a throwaway database, timing with a
+baseline measured in the same run, peak memory and SQL statement counts.
+
+Benchmarks are reports, not pass/fail tests: they print one table.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("SECRET_KEY", "bench-secret")
+
+from tests.settings import create_pg_database, drop_pg_database, make_config  # noqa: E402
+
+
+@dataclass
+class Row:
+    operation: str
+    size: str
+    ours: float
+    baseline: float
+    peak_mb: float
+    statements: int
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.baseline if self.baseline else float("inf")
+
+
+@contextmanager
+def bench_app(db_kind: str, tmp_dir: Path):
+    """An app migrated from empty on a throwaway SQLite file or PostgreSQL database."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+
+    pg_name = None
+    if db_kind == "sqlite":
+        url = f"sqlite:///{tmp_dir / 'bench.db'}"
+    else:
+        pg_name, url = create_pg_database("licpanel_bench")
+    app = create_app(make_config(url, TESTING=False))
+    try:
+        with app.app_context():
+            upgrade()
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if pg_name:
+            drop_pg_database(pg_name)
+
+
+@contextmanager
+def counting_statements():
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+
+
+def measure(fn: Callable[[], object], repeat: int = 5) -> tuple[float, float, int]:
+    """Median seconds over `repeat` runs, peak traced memory (MB) and statements of one run."""
+    fn()  # warm up: template compilation, connection pool, caches
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    tracemalloc.start()
+    with counting_statements() as statements:
+        fn()
+    peak = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    return statistics.median(times), peak, len(statements)
+
+
+def print_table(db_kind: str, rows: list[Row]) -> None:
+    print(f"\n{db_kind}:")
+    header = (
+        f"{'operation':<44} {'size':>10} {'ours ms':>9} {'base ms':>9} "
+        f"{'ratio':>6} {'peak MB':>8} {'SQL':>5}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r.operation:<44} {r.size:>10} {r.ours * 1000:>9.1f} {r.baseline * 1000:>9.1f} "
+            f"{r.ratio:>6.2f} {r.peak_mb:>8.1f} {r.statements:>5}"
+        )
