@@ -14,9 +14,11 @@ import logging
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from app import create_app
+from app import clock, create_app
 from app.extensions import db
+from app.jobs.dispatch import enqueue_emails
 from app.queue import get_queue, redis_connection
+from app.services.emails import due_ids
 
 
 class AppWorker(Worker):
@@ -34,6 +36,11 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     app = create_app()
     with app.app_context():
+        # A crash between a commit and its enqueue loses nothing: rows still
+        # pending are queued again whenever a worker starts.
+        queued = enqueue_emails(due_ids(clock.now()))
+        logging.info("enqueued %d pending email(s)", queued)
+        db.session.remove()
         connection = redis_connection()
         worker = AppWorker(
             [get_queue(connection)], connection=connection, serializer=JSONSerializer

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from app import config as settings
 from app.extensions import csrf, db, mail, migrate
+from app.jobs.dispatch import register_outbox_dispatch
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -35,6 +36,7 @@ def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every table on the metadata)
 
     db.init_app(app)
+    register_outbox_dispatch()
     migrate.init_app(
         app,
         db,

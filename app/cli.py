@@ -17,6 +17,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(setup)
     app.cli.add_command(demo)
     app.cli.add_command(clock_group)
+    app.cli.add_command(emails_group)
 
 
 @click.command("setup")
@@ -69,3 +70,25 @@ def clock_shift(hours: float) -> None:
     with transaction():
         clock.set_offset(timedelta(hours=hours))
     click.echo(f"now={clock.now().isoformat()}")
+
+
+@click.group("emails")
+def emails_group() -> None:
+    """The outbox."""
+
+
+@emails_group.command("dispatch")
+def emails_dispatch() -> None:
+    """Enqueue every due email (pending, or retrying and due) for the worker."""
+    from app.jobs.dispatch import enqueue_emails
+    from app.services.emails import due_ids
+
+    click.echo(f"enqueued {enqueue_emails(due_ids(clock.now()))} email(s)")
+
+
+@emails_group.command("send-due")
+def emails_send_due() -> None:
+    """Send every due email from this process (no worker needed)."""
+    from app.jobs.emails import send_due
+
+    click.echo(", ".join(f"{n} {state}" for state, n in send_due().items()) or "nothing due")

@@ -30,6 +30,13 @@ class Actor:
     role: str
     company_id: int | None = None
     interface: str = "web"
+    # The company an account manager is managing (Manage Company mode), if any.
+    managing_company_id: int | None = None
+
+    @property
+    def company_in_view(self) -> int | None:
+        """The company whose own screens the actor is working in."""
+        return self.managing_company_id or self.company_id
 
     @property
     def is_admin(self) -> bool:

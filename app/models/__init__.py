@@ -1,11 +1,20 @@
 """Every model, imported so that the metadata (and Alembic) sees every table."""
 
+from app.models.audit import AuditEvent
 from app.models.company import Company, CompanyKind, CompanyTree
+from app.models.email import Email, EmailKind, EmailState
 from app.models.learner import Learner, normalise_email
+from app.models.order import Order, OrderStatus
 from app.models.setting import AppSetting
 from app.models.user import AppUser
 
 __all__ = [
+    "AuditEvent",
+    "Email",
+    "EmailKind",
+    "EmailState",
+    "Order",
+    "OrderStatus",
     "AppSetting",
     "AppUser",
     "Company",

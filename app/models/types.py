@@ -11,8 +11,9 @@ from sqlalchemy.types import TypeDecorator
 class UTCDateTime(TypeDecorator):
     """An aware UTC instant on every database.
 
-    SQLite keeps no offset and hands back naive values; this type refuses naive
-    input (a naive "now" is a bug) and always returns aware UTC datetimes.
+    SQLite keeps no offset and hands back naive values; this type always returns
+    aware UTC datetimes. Application code passes aware values (`app.clock.now()`);
+    a naive value can only come from a user's list filter, and is read as UTC.
     """
 
     impl = DateTime(timezone=True)
@@ -22,7 +23,7 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: use app.clock.now()")
+            value = value.replace(tzinfo=UTC)
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

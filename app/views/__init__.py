@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from app.views.companies import CompanyView
+from app.views.emails import EmailView
 from app.views.learners import LearnerView
 from app.views.managers import ManagerView
+from app.views.orders import OrderView
 
 
 def register_views(appbuilder) -> None:
@@ -13,4 +15,6 @@ def register_views(appbuilder) -> None:
     )
     appbuilder.add_view(CompanyView, "Company", icon="fa-building", label="Company")
     appbuilder.add_view(ManagerView, "Users", icon="fa-user-tie", label="Users")
+    appbuilder.add_view(OrderView, "Licenses", icon="fa-id-card", label="Licenses")
     appbuilder.add_view(LearnerView, "Learners", icon="fa-users", label="Learners")
+    appbuilder.add_view(EmailView, "Emails", icon="fa-envelope", label="Emails")

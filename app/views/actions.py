@@ -15,13 +15,15 @@ class ActiveToggleActions:
     @action("deactivate", "Deactivate", "Deactivate the selected rows?", "fa-ban")
     def deactivate(self, pks):
         self.run_service(
-            lambda a: type(self).set_active(a, pks, False), f"Deactivated {{result}} {self.noun}."
+            lambda a: type(self).set_active(a, pks, False),
+            lambda count: f"Deactivated {count} {self.noun}.",
         )
         return redirect(self.get_redirect())
 
     @action("activate", "Reactivate", "Reactivate the selected rows?", "fa-check")
     def activate(self, pks):
         self.run_service(
-            lambda a: type(self).set_active(a, pks, True), f"Reactivated {{result}} {self.noun}."
+            lambda a: type(self).set_active(a, pks, True),
+            lambda count: f"Reactivated {count} {self.noun}.",
         )
         return redirect(self.get_redirect())

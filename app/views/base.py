@@ -58,6 +58,11 @@ class ScopedInterface(SQLAInterface):
             return None
         return super().get(tenancy.coerce_pk(id), filters, select_columns, outer_default_load)
 
+    def get_related_obj(self, col_name, value):
+        """A relation filter's value (`_flt_0_company=…`): loaded within scope, and
+        None (filter ignored) for anything that is not an id the actor may see."""
+        return self.get_related_interface(col_name).get(value)
+
     def query(self, *args, **kwargs):
         count, rows = super().query(*args, **kwargs)
         if self.annotate and rows:
@@ -124,7 +129,7 @@ class ScopedModelView(ModelView):
             abort(404)
         self.run_service(lambda a: self.delete_item(a, item), self.delete_success)
 
-    def run_service(self, work: Callable, success: str | None, form=None) -> bool:
+    def run_service(self, work: Callable, success: str | Callable | None, form=None) -> bool:
         """Run one unit of work as the current actor: commit and flash `success`, or
         roll back and show the rule's message (on its form field when it names one)."""
         try:
@@ -141,7 +146,7 @@ class ScopedModelView(ModelView):
                 abort(403)
             return False
         if success:
-            flash(success.format(result=result) if result is not None else success, "success")
+            flash(success(result) if callable(success) else success, "success")
         return True
 
     @expose("/download/<string:filename>")

@@ -1,0 +1,1 @@
+"""RQ jobs: ids in, call services, commit, idempotent. Enqueued by name (JSON)."""

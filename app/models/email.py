@@ -1,0 +1,91 @@
+"""Emails are rows first (an outbox): written in the same transaction as the change
+that causes them, then sent by a worker job that claims each row before SMTP."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_appbuilder import Model
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.company import Company
+from app.models.types import UTCDateTime
+
+
+class EmailState(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    NEEDS_ATTENTION = "needs_attention"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class EmailKind(enum.StrEnum):
+    ORDER_REQUESTED = "order_requested"
+    ORDER_ASSIGNED = "order_assigned"
+    ORDER_DECLINED = "order_declined"
+    ORDER_CANCELLED = "order_cancelled"
+
+    @property
+    def label(self) -> str:
+        return {
+            "order_requested": "License Request Notification",
+            "order_assigned": "License Assigned Notification",
+            "order_declined": "License Request Declined",
+            "order_cancelled": "License Request Cancelled",
+        }.get(self.value, self.value.replace("_", " ").title())
+
+
+class Email(Model):
+    __tablename__ = "emails"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('pending', 'sending', 'sent', 'retrying', 'failed', 'needs_attention')",
+            name="ck_emails_state",
+        ),
+        Index("ix_emails_state_next_attempt", "state", "next_attempt_at"),
+        Index("ix_emails_company_created", "company_id", "created_at"),
+        Index("ix_emails_order", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # One key per (what, recipient): a key is never sent twice.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="RESTRICT", name="fk_emails_company_id")
+    )
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL", name="fk_emails_order_id")
+    )
+    recipient_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL", name="fk_emails_recipient_user_id")
+    )
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default=EmailState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    company: Mapped[Company] = relationship(Company, lazy="joined")
+
+    @property
+    def state_label(self) -> str:
+        return EmailState(self.state).label
+
+    @property
+    def kind_label(self) -> str:
+        return EmailKind(self.kind).label

@@ -1,0 +1,89 @@
+"""License orders: requested by a company, assigned (or declined/cancelled) above it.
+
+An assigned order is a pool of `quantity` seats sharing one expiry instant.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from flask_appbuilder import Model
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.company import Company
+from app.models.types import UTCDateTime
+from app.models.user import AppUser
+
+
+class OrderStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    ASSIGNED = "assigned"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.title()
+
+
+class Order(Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_orders_quantity_positive"),
+        CheckConstraint(
+            "status IN ('requested', 'assigned', 'declined', 'cancelled')",
+            name="ck_orders_status",
+        ),
+        Index("ix_orders_company_status", "company_id", "status", "requested_at"),
+        Index("ix_orders_status_requested_at", "status", "requested_at"),
+        Index("ix_orders_requested_by", "requested_by_id"),
+        Index("ix_orders_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="RESTRICT", name="fk_orders_company_id")
+    )
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.REQUESTED.value)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL", name="fk_orders_requested_by")
+    )
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    assigned_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL", name="fk_orders_assigned_by")
+    )
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The license term, fixed at assignment: an instant, and the day it falls on in
+    # the company's time zone (so grouping by local day is plain SQL on SQLite too).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    closed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL", name="fk_orders_closed_by")
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    close_reason: Mapped[str | None] = mapped_column(String(500))
+
+    company: Mapped[Company] = relationship(Company, lazy="joined")
+    requested_by: Mapped[AppUser | None] = relationship(
+        AppUser, foreign_keys=[requested_by_id], lazy="joined"
+    )
+    assigned_by: Mapped[AppUser | None] = relationship(
+        AppUser, foreign_keys=[assigned_by_id], lazy="joined"
+    )
+    closed_by: Mapped[AppUser | None] = relationship(
+        AppUser, foreign_keys=[closed_by_id], lazy="joined"
+    )
+
+    @property
+    def status_label(self) -> str:
+        return OrderStatus(self.status).label
+
+    @property
+    def number(self) -> str:
+        return f"#{self.id}"
+
+    def __repr__(self) -> str:
+        return f"Order #{self.id}"

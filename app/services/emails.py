@@ -1,0 +1,173 @@
+"""The outbox: email rows, written in the same transaction as the change that causes
+them, and the state machine a worker drives them through.
+
+pending/retrying --claim--> sending --> sent | retrying (transient) | failed (permanent)
+                                    --> needs_attention (connection lost after the
+                                        message was handed over: never resent by itself)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app import clock
+from app.extensions import db
+from app.models import Email, EmailState
+from app.services.errors import Conflict
+from app.tenancy import Actor, get_many_scoped
+
+# Wait before attempt n+1 after a transient failure; after the last, the row fails.
+RETRY_DELAYS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+)
+CLAIMABLE = (EmailState.PENDING.value, EmailState.RETRYING.value)
+
+
+def queue_email(
+    *,
+    key: str,
+    kind: str,
+    company_id: int,
+    recipient: str,
+    subject: str,
+    body: str,
+    recipient_user_id: int | None = None,
+    order_id: int | None = None,
+) -> int | None:
+    """Write one email row unless its key exists (then None: a key is sent once).
+    Its id is dispatched to the worker after the transaction commits."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Email)
+        .values(
+            key=key,
+            kind=kind,
+            company_id=company_id,
+            recipient=recipient,
+            subject=subject[:200],
+            body=body,
+            recipient_user_id=recipient_user_id,
+            order_id=order_id,
+            state=EmailState.PENDING.value,
+            attempts=0,
+            created_at=clock.now(),
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Email.id)
+    )
+    email_id = db.session.scalar(statement)
+    if email_id is not None:
+        db.session.info.setdefault("outbox", set()).add(email_id)
+    return email_id
+
+
+def claim(email_id: int, now: datetime) -> Email | None:
+    """Take a row for sending (pending, or retrying and due) with a conditional
+    update, so two workers never both send it. None if someone else has it."""
+    claimed = db.session.execute(
+        update(Email)
+        .where(
+            Email.id == email_id,
+            Email.state.in_(CLAIMABLE),
+            (Email.next_attempt_at.is_(None)) | (Email.next_attempt_at <= now),
+        )
+        .values(state=EmailState.SENDING.value, claimed_at=now, attempts=Email.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return None
+    return db.session.get(Email, email_id, populate_existing=True)
+
+
+def mark_sent(email_id: int, message_id: str, now: datetime) -> None:
+    _finish(
+        email_id,
+        state=EmailState.SENT.value,
+        sent_at=now,
+        message_id=message_id,
+        last_error=None,
+        next_attempt_at=None,
+    )
+
+
+def mark_transient_failure(email_id: int, error: str, now: datetime) -> str:
+    """Retry later with backoff; after the last delay the row is failed."""
+    attempts = db.session.scalar(select(Email.attempts).where(Email.id == email_id))
+    if attempts >= len(RETRY_DELAYS):
+        mark_failed(email_id, f"gave up after {attempts} attempts: {error}")
+        return EmailState.FAILED.value
+    _finish(
+        email_id,
+        state=EmailState.RETRYING.value,
+        last_error=error[:500],
+        next_attempt_at=now + RETRY_DELAYS[attempts - 1],
+    )
+    return EmailState.RETRYING.value
+
+
+def mark_failed(email_id: int, error: str) -> None:
+    _finish(email_id, state=EmailState.FAILED.value, last_error=error[:500], next_attempt_at=None)
+
+
+def mark_needs_attention(email_id: int, error: str) -> None:
+    _finish(
+        email_id,
+        state=EmailState.NEEDS_ATTENTION.value,
+        last_error=error[:500],
+        next_attempt_at=None,
+    )
+
+
+def due_ids(now: datetime, limit: int = 1000) -> list[int]:
+    """Rows waiting to be sent now: pending, or retrying and due."""
+    return list(
+        db.session.scalars(
+            select(Email.id)
+            .where(
+                Email.state.in_(CLAIMABLE),
+                (Email.next_attempt_at.is_(None)) | (Email.next_attempt_at <= now),
+            )
+            .order_by(Email.id)
+            .limit(limit)
+        )
+    )
+
+
+def retry(actor: Actor, email_ids: list[int]) -> int:
+    """Send failed (or needs-attention) emails again; the admin decides. All or none."""
+    rows = get_many_scoped(actor, Email, email_ids)
+    stuck = [r for r in rows if r.state not in (EmailState.FAILED, EmailState.NEEDS_ATTENTION)]
+    if stuck:
+        raise Conflict(
+            "Only failed or needs-attention emails can be retried: "
+            + ", ".join(f"#{r.id} is {r.state_label.lower()}" for r in stuck)
+        )
+    for row in rows:
+        row.state, row.next_attempt_at = EmailState.RETRYING.value, clock.now()
+        db.session.info.setdefault("outbox", set()).add(row.id)
+    db.session.flush()
+    return len(rows)
+
+
+def counts_by_state(company_ids_query=None) -> dict[str, int]:
+    query = select(Email.state, func.count()).group_by(Email.state)
+    if company_ids_query is not None:
+        query = query.where(Email.company_id.in_(company_ids_query))
+    return dict(db.session.execute(query).all())
+
+
+def _finish(email_id: int, **values) -> None:
+    db.session.execute(
+        update(Email)
+        .where(Email.id == email_id, Email.state == EmailState.SENDING.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,82 @@
+"""Who is told what about an order, written to the outbox in the change's transaction."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+from flask_appbuilder.security.sqla.models import Role
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AppUser, CompanyTree, EmailKind, Order
+from app.roles import ROLE_ADMIN
+from app.services.emails import queue_email
+
+
+def request_recipients(company_id: int) -> list[AppUser]:
+    """The account managers of the nearest partner or sub-partner above the company
+    that has any (active); at the top, the platform admins."""
+    rows = db.session.execute(
+        select(AppUser, CompanyTree.depth)
+        .join(CompanyTree, CompanyTree.ancestor_id == AppUser.company_id)
+        .where(CompanyTree.descendant_id == company_id, CompanyTree.depth > 0, AppUser.active)
+        .order_by(CompanyTree.depth, AppUser.id)
+    ).all()
+    if rows:
+        nearest = rows[0].depth
+        return [user for user, depth in rows if depth == nearest]
+    return platform_admins()
+
+
+def company_managers(company_id: int) -> list[AppUser]:
+    """The company's managers, as email recipients: its active users."""
+    return list(
+        db.session.scalars(
+            select(AppUser)
+            .where(AppUser.company_id == company_id, AppUser.active)
+            .order_by(AppUser.id)
+        )
+    )
+
+
+def platform_admins() -> list[AppUser]:
+    return list(
+        db.session.scalars(
+            select(AppUser)
+            .where(AppUser.active, AppUser.roles.any(Role.name == ROLE_ADMIN))
+            .order_by(AppUser.id)
+        )
+    )
+
+
+def order_requested(order: Order) -> None:
+    _tell(request_recipients(order.company_id), EmailKind.ORDER_REQUESTED, order)
+
+
+def order_assigned(order: Order) -> None:
+    _tell(company_managers(order.company_id), EmailKind.ORDER_ASSIGNED, order)
+
+
+def order_declined(order: Order) -> None:
+    _tell(company_managers(order.company_id), EmailKind.ORDER_DECLINED, order)
+
+
+def order_cancelled(order: Order) -> None:
+    _tell(request_recipients(order.company_id), EmailKind.ORDER_CANCELLED, order)
+
+
+def _tell(recipients: list[AppUser], kind: EmailKind, order: Order) -> None:
+    base_url = current_app.config["BASE_URL"]
+    for user in recipients:
+        body = render_template(
+            f"emails/{kind.value}.txt", order=order, user=user, base_url=base_url
+        )
+        queue_email(
+            key=f"{kind.value}:order-{order.id}:user-{user.id}",
+            kind=kind.value,
+            company_id=order.company_id,
+            order_id=order.id,
+            recipient=user.email,
+            recipient_user_id=user.id,
+            subject=f"{kind.label}: {order.quantity} licenses for {order.company.name}",
+            body=body,
+        )

@@ -1,0 +1,218 @@
+"""License orders: Request Licenses, Assign (one or many), Decline and Cancel.
+
+Every state change is a conditional UPDATE from *requested*, checked by row count,
+so two managers pressing Assign together produce one assignment and one clear
+"already assigned" — decided by the database, not by a read in Python.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import case, literal, select, update
+
+from app import clock
+from app.extensions import db
+from app.models import CompanyTree, Order, OrderStatus
+from app.models.types import UTCDateTime
+from app.services import audit, notifications
+from app.services.errors import Conflict, Forbidden, Invalid
+from app.services.terms import license_expiry
+from app.services.validation import required_text
+from app.tenancy import Actor, get_many_scoped, get_scoped, require_company
+
+AUDITED = ("status", "quantity", "assigned_at", "expires_at", "close_reason")
+
+
+def request_order(actor: Actor, company_id: int | None, quantity) -> Order:
+    """Request licenses for the company the actor is working in (its own, or the one
+    it manages). Raises Invalid (quantity), Forbidden or NotFound."""
+    if company_id is None:
+        raise Forbidden("Choose a company with Manage Company first, then request its licenses.")
+    if company_id != actor.company_in_view:
+        raise Forbidden("Licenses are requested from the company's own screens (Manage Company).")
+    company = require_company(actor, company_id)
+    order = Order(
+        company_id=company.id,
+        quantity=parse_quantity(quantity),
+        status=OrderStatus.REQUESTED.value,
+        requested_by_id=actor.user_id,
+        requested_at=clock.now(),
+    )
+    db.session.add(order)
+    db.session.flush()
+    audit.record(
+        actor,
+        "order.requested",
+        company_id=company.id,
+        entity="order",
+        entity_id=order.id,
+        after=audit.values(order, AUDITED),
+    )
+    notifications.order_requested(order)
+    return order
+
+
+def assign_orders(actor: Actor, order_ids: list) -> list[Order]:
+    """Assign requested orders of companies strictly below the actor's company, all or
+    none: each gets its term (LICENSE_TERM_MONTHS from now, in its company's time zone).
+    Raises NotFound (any out of scope), Forbidden (own company) or Conflict."""
+    orders = get_many_scoped(actor, Order, order_ids)
+    _check_below(actor, orders)
+    _check_requested(orders)
+    now = clock.now()
+    months = current_app.config["LICENSE_TERM_MONTHS"]
+    terms = {o.id: license_expiry(now, o.company.timezone, months) for o in orders}
+    changed = db.session.execute(
+        update(Order)
+        .where(Order.id.in_(terms), Order.status == OrderStatus.REQUESTED.value)
+        .values(
+            status=OrderStatus.ASSIGNED.value,
+            assigned_by_id=actor.user_id,
+            assigned_at=now,
+            expires_at=case(
+                {pk: literal(t[0], UTCDateTime()) for pk, t in terms.items()}, value=Order.id
+            ),
+            expires_on=case({pk: t[1] for pk, t in terms.items()}, value=Order.id),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != len(orders):
+        raise Conflict(
+            "Someone else assigned or closed one of these orders meanwhile; "
+            "nothing was assigned. Reload and try again."
+        )
+    for order in orders:
+        db.session.refresh(order)
+        audit.record(
+            actor,
+            "order.assigned",
+            company_id=order.company_id,
+            entity="order",
+            entity_id=order.id,
+            before={"status": OrderStatus.REQUESTED.value},
+            after=audit.values(order, AUDITED),
+        )
+        notifications.order_assigned(order)
+    return orders
+
+
+def decline_order(actor: Actor, order_id, reason: str) -> Order:
+    """An account manager above the company declines its request, with a reason."""
+    order = get_scoped(actor, Order, order_id)
+    _check_below(actor, [order])
+    return _close(actor, order, OrderStatus.DECLINED, reason, notifications.order_declined)
+
+
+def cancel_order(actor: Actor, order_id, reason: str) -> Order:
+    """The requesting company's managers withdraw their request, with a reason."""
+    order = get_scoped(actor, Order, order_id)
+    if order.company_id != actor.company_in_view:
+        raise Forbidden("Only the requesting company's managers can cancel its request.")
+    return _close(actor, order, OrderStatus.CANCELLED, reason, notifications.order_cancelled)
+
+
+def parse_quantity(value) -> int:
+    maximum = current_app.config["ORDER_MAX_QUANTITY"]
+    text = str(value).strip() if value is not None else ""
+    if not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise Invalid(f"Quantity must be a whole number from 1 to {maximum:,}.", "quantity")
+    return int(text)
+
+
+def history(order_id: int):
+    """The order's audit events, oldest first (who, when, acting for which company)."""
+    from app.models import AuditEvent
+
+    return db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity == "order", AuditEvent.entity_id == order_id)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
+
+
+def decidable_ids(actor: Actor, orders: list[Order]) -> set[int]:
+    """Ids of the requested orders the actor may assign or decline (one query)."""
+    requested = [o for o in orders if o.status == OrderStatus.REQUESTED]
+    below = _below(actor, {o.company_id for o in requested}) if requested else set()
+    return {o.id for o in requested if o.company_id in below}
+
+
+def can_decide(actor: Actor, order: Order) -> bool:
+    return order.id in decidable_ids(actor, [order])
+
+
+def _close(actor: Actor, order: Order, status: OrderStatus, reason: str, notify) -> Order:
+    reason = required_text(reason, "reason", "A reason", 500)
+    changed = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.REQUESTED.value)
+        .values(
+            status=status.value,
+            closed_by_id=actor.user_id,
+            closed_at=clock.now(),
+            close_reason=reason,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise Conflict(
+            f"Order #{order.id} is no longer requested: it was "
+            f"{OrderStatus(_status(order.id)).label.lower()} meanwhile."
+        )
+    db.session.refresh(order)
+    audit.record(
+        actor,
+        f"order.{status.value}",
+        company_id=order.company_id,
+        entity="order",
+        entity_id=order.id,
+        before={"status": OrderStatus.REQUESTED.value},
+        after=audit.values(order, AUDITED),
+    )
+    notify(order)
+    return order
+
+
+def _status(order_id: int) -> str:
+    return db.session.scalar(select(Order.status).where(Order.id == order_id))
+
+
+def _below(actor: Actor, company_ids: set[int]) -> set[int]:
+    """Those of the companies strictly below the actor's own company."""
+    if actor.is_admin:
+        return set(company_ids)
+    if not actor.is_account_manager:
+        return set()
+    return set(
+        db.session.scalars(
+            select(CompanyTree.descendant_id).where(
+                CompanyTree.ancestor_id == actor.company_id,
+                CompanyTree.depth > 0,
+                CompanyTree.descendant_id.in_(company_ids),
+            )
+        )
+    )
+
+
+def _check_below(actor: Actor, orders: list[Order]) -> None:
+    allowed = _below(actor, {o.company_id for o in orders})
+    own = [o for o in orders if o.company_id not in allowed]
+    if own:
+        raise Forbidden(
+            f"{_numbers(own)}: a company's orders are assigned or declined by the managers "
+            "above it, not by its own managers."
+        )
+
+
+def _check_requested(orders: list[Order]) -> None:
+    done = [o for o in orders if o.status != OrderStatus.REQUESTED]
+    if done:
+        raise Conflict(
+            "Nothing was assigned. "
+            + "; ".join(f"Order #{o.id} is already {o.status_label.lower()}" for o in done)
+            + "."
+        )
+
+
+def _numbers(orders: list[Order]) -> str:
+    return ", ".join(f"Order #{o.id}" for o in orders)

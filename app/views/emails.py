@@ -1,0 +1,73 @@
+"""Emails: every email with its state and content, scoped like everything else."""
+
+from __future__ import annotations
+
+from flask import redirect
+from flask_appbuilder.actions import action
+
+from app.models import Email, EmailKind, EmailState
+from app.services import emails as service
+from app.views.base import ScopedInterface, ScopedModelView
+
+
+def _state(value: str) -> str:
+    return EmailState(value).label
+
+
+def _kind(value: str) -> str:
+    return EmailKind(value).label
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+class EmailView(ScopedModelView):
+    route_base = "/emails"
+    class_permission_name = "Emails"
+    method_permission_name = {"list": "list", "show": "show", "retry": "retry"}
+    base_permissions = ["can_list", "can_show", "can_retry"]
+    datamodel = ScopedInterface(Email)
+
+    list_title = "Emails"
+    show_title = "Email"
+    list_columns = ["created_at", "kind", "recipient", "company", "subject", "state", "attempts"]
+    order_columns = ["created_at", "kind", "recipient", "state", "attempts"]
+    search_columns = ["state", "kind", "recipient", "company", "created_at", "key"]
+    show_columns = [
+        "subject",
+        "recipient",
+        "company",
+        "kind",
+        "key",
+        "state",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "created_at",
+        "sent_at",
+        "message_id",
+        "body",
+    ]
+    base_order = ("created_at", "desc")
+    label_columns = {
+        "created_at": "Created",
+        "sent_at": "Sent",
+        "next_attempt_at": "Next attempt",
+        "last_error": "Last error",
+        "message_id": "Message-ID",
+    }
+    formatters_columns = {
+        "state": _state,
+        "kind": _kind,
+        "created_at": _when,
+        "sent_at": _when,
+        "next_attempt_at": _when,
+    }
+
+    @action("retry", "Retry", "Send the selected emails again?", "fa-redo")
+    def retry(self, pks):
+        self.run_service(
+            lambda a: service.retry(a, pks), lambda n: f"{n} email(s) will be sent again."
+        )
+        return redirect(self.get_redirect())

@@ -1,0 +1,209 @@
+"""Licenses → Orders: Request Licenses, the sections of a subtree's orders, and the
+per-row menu (the guide's three dots) with Assign and Decline."""
+
+from __future__ import annotations
+
+from flask import abort, redirect, request, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.actions import action
+from flask_appbuilder.widgets import ListWidget
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from app.models import Order, OrderStatus
+from app.services import orders as service
+from app.views.base import ScopedInterface, ScopedModelView, current_actor
+
+# The Orders tab's sections: (label, status filter or None for all).
+SECTIONS = [
+    ("Requested Orders", OrderStatus.REQUESTED.value),
+    ("Assigned", OrderStatus.ASSIGNED.value),
+    ("Declined", OrderStatus.DECLINED.value),
+    ("Cancelled", OrderStatus.CANCELLED.value),
+    ("All", None),
+]
+
+
+class RequestLicensesForm(FlaskForm):
+    quantity = StringField("Number of licenses", validators=[DataRequired("Enter a quantity.")])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[DataRequired("Give a reason."), Length(max=500)])
+
+
+class RowMenuListWidget(ListWidget):
+    """FAB's list, plus a per-row actions menu built from the row's `row_menu`."""
+
+    template = "widgets/list_row_menu.html"
+
+
+def _annotate(rows: list[Order]) -> None:
+    actor = current_actor()
+    decidable = service.decidable_ids(actor, rows)
+    for order in rows:
+        order.row_menu = {
+            "assign": order.id in decidable,
+            "decline": order.id in decidable,
+            "cancel": order.status == OrderStatus.REQUESTED
+            and order.company_id == actor.company_in_view,
+        }
+
+
+def _status_label(value: str) -> str:
+    return OrderStatus(value).label
+
+
+def _date(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+class OrderView(ScopedModelView):
+    route_base = "/orders"
+    class_permission_name = "Orders"
+    method_permission_name = {
+        "list": "list",
+        "show": "show",
+        "request_licenses": "request",
+        "assign": "assign",
+        "decline": "decline",
+        "cancel": "cancel",
+    }
+    base_permissions = [
+        "can_list",
+        "can_show",
+        "can_request",
+        "can_assign",
+        "can_decline",
+        "can_cancel",
+    ]
+    datamodel = ScopedInterface(Order, annotate=_annotate)
+    list_widget = RowMenuListWidget
+    list_template = "orders/list.html"
+    show_template = "orders/show.html"
+
+    list_title = "Licenses · Orders"
+    show_title = "Order"
+    list_columns = [
+        "number",
+        "company",
+        "quantity",
+        "status",
+        "requested_by",
+        "requested_at",
+        "expires_at",
+        "row_menu",
+    ]
+    order_columns = ["quantity", "status", "requested_at", "assigned_at", "expires_at"]
+    search_columns = ["company", "requested_by", "status", "quantity", "requested_at"]
+    show_columns = [
+        "number",
+        "company",
+        "quantity",
+        "status",
+        "requested_by",
+        "requested_at",
+        "assigned_by",
+        "assigned_at",
+        "expires_at",
+        "expires_on",
+        "closed_by",
+        "closed_at",
+        "close_reason",
+    ]
+    base_order = ("requested_at", "desc")
+    label_columns = {
+        "number": "Order",
+        "requested_by": "Requested by",
+        "requested_at": "Requested",
+        "assigned_by": "Assigned by",
+        "assigned_at": "Assigned",
+        "expires_at": "Expires",
+        "expires_on": "Expiry day (company time)",
+        "closed_by": "Closed by",
+        "closed_at": "Closed",
+        "close_reason": "Reason",
+        "row_menu": "",
+    }
+    formatters_columns = {
+        "status": _status_label,
+        "requested_at": _date,
+        "assigned_at": _date,
+        "expires_at": _date,
+        "closed_at": _date,
+    }
+
+    def render_template(self, template, **kwargs):
+        status = request.args.get("_flt_0_status")
+        return super().render_template(
+            template, sections=SECTIONS, section=status, actor=current_actor(), **kwargs
+        )
+
+    @action("assign", "Assign", "Assign the selected orders?", "fa-check")
+    def assign(self, pks):
+        self.run_service(
+            lambda a: service.assign_orders(a, pks),
+            lambda orders: (
+                f"Assigned {len(orders)} order(s): " + ", ".join(o.number for o in orders)
+            ),
+        )
+        return redirect(self.get_redirect())
+
+    @expose("/request", methods=["GET", "POST"])
+    @has_access
+    def request_licenses(self):
+        """Request Licenses: a quantity for the company the manager is working in."""
+        form = RequestLicensesForm()
+        if form.validate_on_submit() and self.run_service(
+            lambda a: service.request_order(a, a.company_in_view, form.quantity.data),
+            lambda order: f"Requested {order.quantity} licenses (order {order.number}).",
+            form,
+        ):
+            return redirect(url_for("OrderView.list"))
+        return self.render_template("orders/request.html", form=form, title="Request Licenses")
+
+    @expose("/decline/<pk>", methods=["GET", "POST"])
+    @has_access
+    def decline(self, pk):
+        return self._reason_form(
+            pk,
+            "Decline",
+            lambda a, f: service.decline_order(a, pk, f.reason.data),
+            lambda order: f"Declined order {order.number}.",
+        )
+
+    @expose("/cancel/<pk>", methods=["GET", "POST"])
+    @has_access
+    def cancel(self, pk):
+        return self._reason_form(
+            pk,
+            "Cancel",
+            lambda a, f: service.cancel_order(a, pk, f.reason.data),
+            lambda order: f"Cancelled order {order.number}.",
+        )
+
+    def _reason_form(self, pk, verb: str, work, success):
+        order = self.datamodel.get(pk)
+        if order is None:
+            abort(404)
+        form = ReasonForm()
+        if form.validate_on_submit() and self.run_service(lambda a: work(a, form), success, form):
+            return redirect(url_for("OrderView.show", pk=order.id))
+        return self.render_template(
+            "orders/reason.html",
+            form=form,
+            order=order,
+            verb=verb,
+            title=f"{verb} order {order.number}",
+        )
+
+    def _get_show_widget(self, pk, item, **kwargs):
+        widgets = super()._get_show_widget(pk, item, **kwargs)
+        actor = current_actor()
+        widgets["history"] = service.history(item.id)
+        widgets["can_decide"] = service.can_decide(actor, item)
+        widgets["can_cancel"] = (
+            item.status == OrderStatus.REQUESTED and item.company_id == actor.company_in_view
+        )
+        return widgets
