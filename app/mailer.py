@@ -35,7 +35,9 @@ class UnknownOutcomeError(MailError):
 
 
 def configured() -> bool:
-    return bool(current_app.config.get("MAIL_SERVER"))
+    """A mail server is set up and sending is not suppressed (Flask-Mail's TESTING)."""
+    state = current_app.extensions["mail"]
+    return bool(current_app.config.get("MAIL_SERVER")) and not state.suppress
 
 
 def send(recipient: str, subject: str, body: str) -> str:
@@ -47,17 +49,30 @@ def send(recipient: str, subject: str, body: str) -> str:
         recipients=[recipient],
         body=body,
         sender=sender,
-        extra_headers={"Message-ID": message_id},
     )
+    message.msgId = message_id
     payload = _dot_stuffed(message.as_bytes())
     try:
-        with mail.connect() as connection:
-            _converse(connection.host, sender, recipient, payload)
+        smtp = mail.connect().configure_host()  # Flask-Mail's settings: TLS, SSL, login
+    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        raise TransientMailError(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        _converse(smtp, sender, recipient, payload)
     except MailError:
         raise
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise TransientMailError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        _hang_up(smtp)
     return message_id
+
+
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """QUIT politely; a connection that is already gone must not mask the outcome."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 def _converse(smtp: smtplib.SMTP, sender: str, recipient: str, payload: bytes) -> None:

@@ -132,3 +132,28 @@ def as_user(client):
         return client
 
     return sign_in
+
+
+@pytest.fixture
+def smtp(app):
+    """A loopback SMTP server; the app sends to it for the duration of the test."""
+    from tests.smtp import SmtpServer
+
+    with SmtpServer() as server:
+        saved = {k: app.config.get(k) for k in server.config}
+        app.config.update(server.config)
+        mail_state = app.extensions["mail"]
+        saved_state = dict(vars(mail_state))
+        for key, value in (
+            ("server", "127.0.0.1"),
+            ("port", server.port),
+            ("suppress", False),
+            ("use_tls", False),
+            ("use_ssl", False),
+        ):
+            setattr(mail_state, key, value)
+        try:
+            yield server.mailbox
+        finally:
+            app.config.update(saved)
+            vars(mail_state).update(saved_state)
