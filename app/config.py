@@ -57,6 +57,7 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "REDIS_URL": redis_url,
         "EMBEDDED_QUEUE": _flag(environ, "EMBEDDED_QUEUE", False),
+        "RQ_QUEUE": environ.get("RQ_QUEUE", "default"),
         "BASE_URL": environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Flask-Mail. With no MAIL_SERVER, emails stay in the outbox (see README).
         "MAIL_SERVER": environ.get("MAIL_SERVER") or None,

@@ -8,8 +8,6 @@ from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-QUEUE_NAME = "default"
-
 # The embedded server (fakeredis over TCP, see run.py) has no INFO command, which RQ
 # uses only to learn the server version; RQ caches the answer under this attribute.
 # Below 6.2 RQ dequeues with BLPOP, which that server blocks on correctly.
@@ -29,7 +27,7 @@ def redis_connection(url: str | None = None) -> Redis:
 
 def get_queue(connection: Redis | None = None) -> Queue:
     return Queue(
-        QUEUE_NAME,
+        current_app.config.get("RQ_QUEUE", "default"),
         connection=connection or redis_connection(),
         serializer=JSONSerializer,
     )

@@ -157,3 +157,32 @@ def smtp(app):
         finally:
             app.config.update(saved)
             vars(mail_state).update(saved_state)
+
+
+@pytest.fixture
+def committed_app(db_kind, tmp_path):
+    """`committed_app(**config)`: an app on a fresh database of its own, migrated,
+    with an app context pushed, for tests whose data must really be committed
+    (other processes, concurrent threads). Dropped afterwards."""
+    made = []
+
+    def build(**overrides):
+        pg_name = None
+        if db_kind == "sqlite":
+            url = f"sqlite:///{tmp_path / f'committed{len(made)}.db'}"
+        else:
+            pg_name, url = create_pg_database("licpanel_committed")
+        app = create_app(make_config(url, **overrides))
+        context = app.app_context()
+        context.push()
+        upgrade()
+        made.append((context, pg_name))
+        return app, url
+
+    yield build
+    for context, pg_name in reversed(made):
+        db.session.remove()
+        db.engine.dispose()
+        context.pop()
+        if pg_name:
+            drop_pg_database(pg_name)

@@ -1,0 +1,91 @@
+"""Emails end to end: a committed change, the machine's Redis, a real `worker.py`
+process (burst mode) and a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Email
+from app.services.orders import request_order
+from tests import factories
+from tests.smtp import SmtpServer
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def smtp_server():
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def committed(committed_app, smtp_server):
+    """The worker is another process: the data must be committed, on a database of
+    its own, with a queue name of its own on the machine's Redis."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    app, url = committed_app(REDIS_URL=REDIS_URL, RQ_QUEUE=queue, **smtp_server.config)
+    tree = factories.build_tree(learners_per_company=0)
+    db.session.commit()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "RQ_QUEUE": queue,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_server.port),
+        "SECRET_KEY": "worker-test",
+        "APP_ENV": "test",
+    }
+    return app, tree, env
+
+
+def run_worker(env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "worker.py"), "--burst"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_request_email_reaches_the_account_manager_through_the_worker(committed, smtp_server):
+    app, tree, env = committed
+    actor = tree.actor("customer")
+    request_order(actor, actor.company_in_view, 12)
+    db.session.commit()  # after the commit, the row's send job is on the queue
+    result = run_worker(env)
+    assert result.returncode == 0, result.stderr
+    (message,) = smtp_server.mailbox.to(tree.users["partner"].email)
+    assert message["Subject"] == "License Request Notification: 12 licenses for Customer C1"
+    assert "requested 12 licenses for Customer C1" in message.get_payload()
+    db.session.rollback()  # end this session's snapshot; read what the worker wrote
+    assert db.session.scalars(select(Email.state)).all() == ["sent"]
+
+
+def test_rows_still_pending_when_the_worker_starts_are_sent(committed, smtp_server):
+    app, tree, env = committed
+    app.config["REDIS_URL"] = None  # as if the enqueue after commit had been lost
+    actor = tree.actor("sub_customer")
+    request_order(actor, actor.company_in_view, 3)
+    db.session.commit()
+    assert db.session.scalars(select(Email.state)).all() == ["pending"]
+    result = run_worker(env)
+    assert result.returncode == 0, result.stderr
+    assert len(smtp_server.mailbox.to(tree.users["sub"].email)) == 1
+    db.session.rollback()  # end this session's snapshot; read what the worker wrote
+    assert db.session.scalars(select(Email.state)).all() == ["sent"]
+    # A second worker run finds nothing to send: the key is never sent twice.
+    assert run_worker(env).returncode == 0
+    assert len(smtp_server.mailbox.messages) == 1
