@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import abort, flash, g, redirect, request
-from flask_appbuilder import ModelView, expose
+from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from app import tenancy
@@ -148,6 +148,13 @@ class ScopedModelView(ModelView):
         if success:
             flash(success(result) if callable(success) else success, "success")
         return True
+
+    @expose("/delete/<pk>", methods=["POST"])
+    @has_access
+    def delete(self, pk):
+        """Deleting is a POST (with its CSRF token); FAB's GET variant is not offered."""
+        self._delete(pk)
+        return self.post_delete_redirect()
 
     @expose("/download/<string:filename>")
     def download(self, filename):

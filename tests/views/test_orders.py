@@ -1,0 +1,165 @@
+"""Licenses → Orders in the browser's terms: Request Licenses, the sections, the
+per-row menu with Assign and Decline, bulk Assign, Cancel, the history, Emails."""
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from app.models import Email, Order
+from app.services.orders import request_order
+
+
+def post(client, url, data):
+    return client.post(url, data={**data, "csrf_token": client.csrf}, follow_redirects=True)
+
+
+def requested(tree, who, quantity=10):
+    actor = tree.actor(who)
+    return request_order(actor, actor.company_in_view, quantity)
+
+
+def test_customer_manager_requests_licenses_from_the_orders_tab(tree, as_user, session):
+    client = as_user(tree.users["customer"])
+    page = client.get("/orders/list/").get_data(as_text=True)
+    assert "Request Licenses" in page and ">Orders</a>" in page
+    page = post(client, "/orders/request", {"quantity": "15"}).get_data(as_text=True)
+    assert "Requested 15 licenses" in page
+    order = session.scalar(select(Order))
+    assert (order.company_id, order.quantity, order.status) == (tree.customer.id, 15, "requested")
+    assert session.scalar(select(func.count()).select_from(Email)) == 1
+
+
+@pytest.mark.parametrize("quantity", ["0", "-3", "2.5", "ten", "10001", ""])
+def test_a_bad_quantity_is_a_form_error_and_creates_nothing(tree, as_user, session, quantity):
+    client = as_user(tree.users["customer"])
+    response = post(client, "/orders/request", {"quantity": quantity})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "whole number from 1 to 10,000" in html or "Enter a quantity" in html
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_requested_orders_section_lists_the_subtree_with_a_row_menu(tree, as_user, session):
+    mine = requested(tree, "customer", 11)
+    below = requested(tree, "sub_customer", 12)
+    own = requested(tree, "partner", 13)
+    foreign = requested(tree, "other_customer", 14)
+    session.commit()
+    html = (
+        as_user(tree.users["partner"])
+        .get("/orders/list/?_flt_0_status=requested")
+        .get_data(as_text=True)
+    )
+    rows = dict(re.findall(r'<tr data-pk="(\d+)">(.*?)</tr>', html, re.S))
+    assert set(rows) == {str(mine.id), str(below.id), str(own.id)}
+    assert str(foreign.id) not in rows
+    assert "/orders/decline/" in rows[str(mine.id)] and ">Assign<" in rows[str(below.id)]
+    assert ">Assign<" not in rows[str(own.id)]  # its own order is assigned from above
+    active = re.search(r'<li class="active">\s*<a href="([^"]+)">([^<]+)</a>', html)
+    assert active.groups() == ("/orders/list/?_flt_0_status=requested", "Requested Orders")
+
+
+def test_add_filter_by_company_and_quantity_narrows_the_list(tree, as_user, session):
+    first, second = requested(tree, "customer", 11), requested(tree, "sub_customer", 99)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    html = client.get(f"/orders/list/?_flt_0_company={tree.sub_customer.id}").get_data(as_text=True)
+    assert f'data-pk="{second.id}"' in html and f'data-pk="{first.id}"' not in html
+    html = client.get("/orders/list/?_flt_1_quantity=50").get_data(as_text=True)  # greater than
+    assert f'data-pk="{second.id}"' in html and f'data-pk="{first.id}"' not in html
+
+
+def test_assign_from_the_row_menu_tells_the_customer_managers(tree, as_user, session):
+    order = requested(tree, "customer", 8)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    page = post(client, f"/orders/action/assign/{order.id}", {}).get_data(as_text=True)
+    assert f"Assigned 1 order(s): #{order.id}" in page
+    session.expire_all()
+    assert session.get(Order, order.id).status == "assigned"
+    kinds = session.scalars(
+        select(Email.kind).where(Email.recipient == tree.users["customer"].email)
+    )
+    assert list(kinds) == ["order_assigned"]
+
+
+def test_bulk_assign_is_all_or_nothing_and_says_which_orders(tree, as_user, session):
+    ok, own = requested(tree, "customer", 1), requested(tree, "partner", 2)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    page = post(client, "/orders/action_post", {"action": "assign", "rowid": [ok.id, own.id]})
+    assert page.status_code == 403
+    assert f"Order #{own.id}" in page.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Order, ok.id).status == "requested"
+    page = post(client, "/orders/action_post", {"action": "assign", "rowid": [ok.id]})
+    assert "Assigned 1 order(s)" in page.get_data(as_text=True)
+
+
+def test_assigning_twice_says_already_assigned(tree, as_user, session):
+    order = requested(tree, "customer", 8)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    post(client, f"/orders/action/assign/{order.id}", {})
+    page = post(client, f"/orders/action/assign/{order.id}", {}).get_data(as_text=True)
+    assert f"Order #{order.id} is already assigned" in page
+
+
+def test_decline_with_a_reason_shows_in_the_history(tree, as_user, session):
+    order = requested(tree, "customer", 8)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    page = post(client, f"/orders/decline/{order.id}", {"reason": ""}).get_data(as_text=True)
+    assert "Give a reason" in page
+    page = post(client, f"/orders/decline/{order.id}", {"reason": "Over budget"})
+    html = page.get_data(as_text=True)
+    assert "Declined order" in html and "Over budget" in html
+    history = html.split("order-history", 1)[1]
+    assert "Requested" in history and "Declined" in history and "Customer_Cm Manager" in history
+
+
+def test_customer_cancels_its_request_but_cannot_assign_or_decline(tree, as_user, session):
+    order = requested(tree, "customer", 8)
+    session.commit()
+    client = as_user(tree.users["customer"])
+    html = client.get("/orders/list/").get_data(as_text=True)
+    assert "/orders/cancel/" in html and ">Assign<" not in html
+    assert post(client, f"/orders/action/assign/{order.id}", {}).status_code == 403
+    assert post(client, f"/orders/decline/{order.id}", {"reason": "x"}).status_code == 403
+    page = post(client, f"/orders/cancel/{order.id}", {"reason": "Duplicate order"})
+    assert "Cancelled order" in page.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Order, order.id).status == "cancelled"
+
+
+def test_emails_page_shows_each_manager_what_concerns_its_companies(tree, as_user, session):
+    requested(tree, "customer", 5)
+    requested(tree, "other_customer", 6)
+    session.commit()
+    html = as_user(tree.users["customer"]).get("/emails/list/").get_data(as_text=True)
+    assert "5 licenses for Customer C1" in html and "Customer C3" not in html
+    html = as_user(tree.users["other_partner"]).get("/emails/list/").get_data(as_text=True)
+    assert "6 licenses for Customer C3" in html and "Customer C1" not in html
+    html = as_user(tree.users["admin"]).get("/emails/list/").get_data(as_text=True)
+    assert "Customer C1" in html and "Customer C3" in html and "Pending" in html
+
+
+def test_only_the_admin_retries_and_only_failed_emails(tree, as_user, session):
+    requested(tree, "customer", 5)
+    session.commit()
+    email = session.scalar(select(Email))
+    admin = as_user(tree.users["admin"])
+    page = post(admin, "/emails/action_post", {"action": "retry", "rowid": [email.id]})
+    assert "Only failed or needs-attention emails can be retried" in page.get_data(as_text=True)
+    email.state, email.last_error = "failed", "550 no such user"
+    session.commit()
+    page = post(admin, "/emails/action_post", {"action": "retry", "rowid": [email.id]})
+    assert "1 email(s) will be sent again" in page.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Email, email.id).state == "retrying"
+    manager = as_user(tree.users["partner"])
+    assert (
+        post(manager, "/emails/action_post", {"action": "retry", "rowid": [email.id]}).status_code
+        == 403
+    )
