@@ -10,7 +10,8 @@ from app.models import AppSetting, Company
 from app.services.companies import create_company
 from app.services.learners import add_learner
 from app.services.managers import create_manager, create_platform_admin
-from app.tenancy import system_actor
+from app.services.orders import assign_orders, cancel_order, decline_order, request_order
+from app.tenancy import actor_for, system_actor
 
 DEMO_KEY = "demo_loaded"
 _DEFAULT_PASSWORD = "renew-2026"
@@ -97,17 +98,19 @@ def load_demo(password: str) -> bool:
             actor, name=name, kind=kind, parent_id=ids.get(parent), timezone=zone
         )
         ids[name] = company.id
-    _create_users(actor, ids, password)
+    users = _create_users(actor, ids, password)
     _create_learners(actor, ids)
+    _create_orders(users)
     AppSetting.put(DEMO_KEY, "1")
     return True
 
 
-def _create_users(actor, ids: dict[str, int], password: str) -> None:
+def _create_users(actor, ids: dict[str, int], password: str) -> dict:
+    users = {}
     for username, _role, company in DEMO_USERS:
         email = f"{username}@demo.example"
         if company is None:
-            create_platform_admin(
+            users[username] = create_platform_admin(
                 actor,
                 username=username,
                 first_name="Platform",
@@ -117,7 +120,7 @@ def _create_users(actor, ids: dict[str, int], password: str) -> None:
             )
             continue
         first, _, last = company.partition(" ")
-        create_manager(
+        users[username] = create_manager(
             actor,
             ids[company],
             username=username,
@@ -126,6 +129,7 @@ def _create_users(actor, ids: dict[str, int], password: str) -> None:
             email=email,
             password=password,
         )
+    return users
 
 
 def _create_learners(actor, ids: dict[str, int]) -> None:
@@ -148,3 +152,20 @@ def demo_company_id(name: str) -> int | None:
     from app.extensions import db
 
     return db.session.scalar(select(Company.id).where(Company.name == name))
+
+
+def _create_orders(users: dict) -> None:
+    """Orders in every state, made through the services (so the outbox and the audit
+    trail have them too)."""
+    customer, customer2 = (actor_for(users[n], "cli") for n in ("customer", "customer2"))
+    partner, subpartner = (actor_for(users[n], "cli") for n in ("partner", "subpartner"))
+    assigned = request_order(customer, customer.company_in_view, 100)
+    assign_orders(partner, [assigned.id])
+    request_order(customer, customer.company_in_view, 25)
+    declined = request_order(customer2, customer2.company_in_view, 500)
+    decline_order(subpartner, declined.id, "Please confirm the headcount first.")
+    cancelled = request_order(customer2, customer2.company_in_view, 5)
+    cancel_order(customer2, cancelled.id, "Ordered twice by mistake.")
+    request_order(customer2, customer2.company_in_view, 60)
+    staff = request_order(subpartner, subpartner.company_in_view, 10)
+    assign_orders(partner, [staff.id])

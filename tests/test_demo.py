@@ -33,3 +33,12 @@ def test_demo_tree_has_the_promised_shape(app, session):
     assert 0 < with_department < 300
     usernames = set(session.scalars(select(AppUser.username)))
     assert {"admin", "partner", "subpartner", "customer", "customer2"} <= usernames
+
+
+def test_demo_has_orders_in_every_state_with_their_emails(app, session):
+    from app.models import Email, Order
+
+    app.test_cli_runner().invoke(args=["demo", "load"])
+    states = set(session.scalars(select(Order.status)))
+    assert states == {"requested", "assigned", "declined", "cancelled"}
+    assert session.scalar(select(func.count()).select_from(Email)) > 0

@@ -1,0 +1,47 @@
+"""The guide's order steps, clicked in Chromium against the live panel.
+
+Customer manager: Admin Dashboard → Licenses → Orders → Request Licenses → Save.
+Account manager: Licenses → Orders → Requested Orders → three dots → Assign.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_customer_requests_and_its_account_manager_assigns(page, live_server):
+    sign_in(page, live_server, "customer")
+    page.get_by_role("link", name="Licenses").first.click()
+    page.get_by_role("tab", name="Orders").click()
+    page.get_by_role("link", name="Request Licenses").click()
+    page.get_by_label("Number of licenses").fill("37")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("body")).to_contain_text("Requested 37 licenses")
+    order_number = re.search(r"order #(\d+)", page.content()).group(1)
+
+    page.goto(f"{live_server}/logout/")
+    sign_in(page, live_server, "partner")
+    page.get_by_role("link", name="Licenses").first.click()
+    page.get_by_role("link", name="Requested Orders").click()
+    row = page.locator(f'tr[data-pk="{order_number}"]')
+    assert "37" in row.inner_text() and "Acme Dental" in row.inner_text()
+    row.get_by_role("button", name=f"Actions for row {order_number}").click()
+    row.get_by_role("button", name="Assign").click()
+    expect(page.locator("body")).to_contain_text(f"Assigned 1 order(s): #{order_number}")
+    page.get_by_role("link", name="Assigned").click()
+    assert page.locator(f'tr[data-pk="{order_number}"]').count() == 1
+
+
+def test_a_bad_quantity_is_explained_on_the_form(page, live_server):
+    sign_in(page, live_server, "customer2")
+    page.goto(f"{live_server}/orders/request")
+    page.get_by_label("Number of licenses").fill("0")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("body")).to_contain_text(
+        "Quantity must be a whole number from 1 to 10,000."
+    )
