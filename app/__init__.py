@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
         from app.views import register_views
 
         register_views(appbuilder)
+    register_manage_mode(app)
     register_error_handlers(app)
     register_cli(app)
     return app
@@ -45,6 +46,13 @@ def register_extensions(app: Flask) -> None:
     )
     mail.init_app(app)
     csrf.init_app(app)
+
+
+def register_manage_mode(app: Flask) -> None:
+    from app.views.manage import banner_context, check_manage_mode
+
+    app.before_request(check_manage_mode)  # after FAB's, which loads g.user
+    app.context_processor(banner_context)
 
 
 def register_error_handlers(app: Flask) -> None:

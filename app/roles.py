@@ -27,12 +27,13 @@ FAB_ROLES = {
     ROLE_ADMIN: [[".*", ".*"]],
     ROLE_ACCOUNT_MANAGER: [
         _grant("Dashboard", "can_.*"),
-        _grant("Company", "can_(list|show|add|edit|delete)"),
+        _grant("Company", "can_(list|show|add|edit|delete|manage)"),
         _grant("Managers", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Learners", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Orders", "can_(list|show|request|assign|decline|cancel)"),
         _grant("Emails", "can_(list|show)"),
-        _grant("Admin Dashboard|Company|Users|Learners|Licenses|Emails", "menu_access"),
+        _grant("AuditLog", "can_(list|show|export)"),
+        _grant("Admin Dashboard|Company|Users|Learners|Licenses|Emails|Audit Log", "menu_access"),
         *_SELF_SERVICE,
     ],
     ROLE_CUSTOMER_MANAGER: [
@@ -41,7 +42,8 @@ FAB_ROLES = {
         _grant("Learners", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Orders", "can_(list|show|request|cancel)"),
         _grant("Emails", "can_(list|show)"),
-        _grant("Admin Dashboard|Users|Learners|Licenses|Emails", "menu_access"),
+        _grant("AuditLog", "can_(list|show|export)"),
+        _grant("Admin Dashboard|Users|Learners|Licenses|Emails|Audit Log", "menu_access"),
         *_SELF_SERVICE,
     ],
 }

@@ -99,6 +99,16 @@ def scope(actor: Actor, company_column) -> ColumnElement[bool]:
     return false()
 
 
+def screen_scope(actor: Actor, company_column, partner_screen: bool = False):
+    """The WHERE clause for a screen. A company's own screens (learners, licenses,
+    orders, emails, users, audit log) show only the managed company in Manage
+    Company mode, as its own manager would see it; partner screens (the Company
+    tree) keep the actor's whole scope."""
+    if actor.managing_company_id and not partner_screen:
+        return company_column == actor.managing_company_id
+    return scope(actor, company_column)
+
+
 def may_act_on(actor: Actor, company_id: int | None) -> bool:
     if company_id is None:
         return actor.is_admin
@@ -129,8 +139,10 @@ def is_strictly_below(actor: Actor, company_id: int) -> bool:
     )
 
 
-def require_company(actor: Actor, company_id: int | None) -> Company:
-    """The company, if the actor may act on it; otherwise NotFound (never a hint)."""
+def require_company(actor: Actor, company_id) -> Company:
+    """The company, if the actor may act on it; otherwise NotFound (never a hint).
+    `company_id` may come straight from a form or URL: anything but an id is 404."""
+    company_id = coerce_pk(company_id) if company_id is not None else None
     if company_id is None or not may_act_on(actor, company_id):
         raise NotFound()
     return db.session.get(Company, company_id)

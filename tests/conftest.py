@@ -55,6 +55,7 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         token = _cv_app.set(None)
+        kwargs.setdefault("buffered", True)  # streamed bodies finish inside the context
         try:
             return super().open(*args, **kwargs)
         finally:

@@ -7,9 +7,12 @@ from sqlalchemy import delete, exists, func, insert, literal, select, true
 from app import clock
 from app.extensions import db
 from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner
+from app.services import audit
 from app.services.errors import Forbidden, Invalid
 from app.services.validation import required_text, time_zone
 from app.tenancy import Actor, require_company, subtree_ids
+
+AUDITED = ("name", "kind", "parent_id", "timezone")
 
 
 def create_company(
@@ -38,14 +41,34 @@ def create_company(
     db.session.add(company)
     db.session.flush()
     _link_into_tree(company.id, parent_id)
+    audit.record(
+        actor,
+        "company.created",
+        company_id=company.id,
+        entity="company",
+        entity_id=company.id,
+        after=audit.values(company, AUDITED),
+    )
     return company
 
 
 def update_company(actor: Actor, company_id: int, *, name: str, timezone: str) -> Company:
     company = require_company(actor, company_id)
+    before = audit.values(company, AUDITED)
     company.name = required_text(name, "name", "Name", 120)
     company.timezone = time_zone(timezone)
     db.session.flush()
+    after = audit.values(company, AUDITED)
+    if after != before:
+        audit.record(
+            actor,
+            "company.changed",
+            company_id=company.id,
+            entity="company",
+            entity_id=company.id,
+            before=before,
+            after=after,
+        )
     return company
 
 
@@ -68,9 +91,19 @@ def move_company(actor: Actor, company_id: int, new_parent_id: int | None) -> Co
             f"'{company.name}' cannot be moved under '{parent.name}', which is inside it.",
             "parent",
         )
+    before = {"parent": company.parent.name if company.parent else None}
     _relink_subtree(company.id, parent.id)
     company.parent_id = parent.id
     db.session.flush()
+    audit.record(
+        actor,
+        "company.moved",
+        company_id=company.id,
+        entity="company",
+        entity_id=company.id,
+        before=before,
+        after={"parent": parent.name},
+    )
     return company
 
 
@@ -86,6 +119,14 @@ def delete_company(actor: Actor, company_id: int) -> None:
             f"'{company.name}' cannot be deleted while it has {', '.join(blockers)}. "
             "Move or remove them first."
         )
+    audit.record(
+        actor,
+        "company.deleted",
+        company_id=company.parent_id,
+        entity="company",
+        entity_id=company.id,
+        before=audit.values(company, AUDITED),
+    )
     db.session.execute(delete(CompanyTree).where(CompanyTree.descendant_id == company.id))
     db.session.delete(company)
     db.session.flush()

@@ -7,9 +7,12 @@ from sqlalchemy import exists, func, select
 from app import clock
 from app.extensions import db
 from app.models import Learner
+from app.services import audit
 from app.services.errors import Invalid
 from app.services.validation import email_address, optional_text, required_text
 from app.tenancy import Actor, get_many_scoped, get_scoped, require_company
+
+AUDITED = ("email", "first_name", "last_name", "department", "active")
 
 
 def add_learner(
@@ -37,6 +40,14 @@ def add_learner(
     )
     db.session.add(learner)
     db.session.flush()
+    audit.record(
+        actor,
+        "learner.added",
+        company_id=company.id,
+        entity="learner",
+        entity_id=learner.id,
+        after=audit.values(learner, AUDITED),
+    )
     return learner
 
 
@@ -50,6 +61,7 @@ def update_learner(
     department: str | None,
 ) -> Learner:
     learner = get_scoped(actor, Learner, learner_id)
+    before = audit.values(learner, AUDITED)
     address = email_address(email)
     if address != learner.email:
         _check_unique(learner.company_id, address)
@@ -58,13 +70,35 @@ def update_learner(
     learner.last_name = required_text(last_name, "last_name", "Last name", 80)
     learner.department = optional_text(department, "department", "Group/department", 120)
     db.session.flush()
+    after = audit.values(learner, AUDITED)
+    if after != before:
+        audit.record(
+            actor,
+            "learner.changed",
+            company_id=learner.company_id,
+            entity="learner",
+            entity_id=learner.id,
+            before=before,
+            after=after,
+        )
     return learner
 
 
 def set_learners_active(actor: Actor, learner_ids: list[int], active: bool) -> int:
     """Deactivate (or reactivate) learners; all of them or none. Returns how many."""
     learners = get_many_scoped(actor, Learner, learner_ids)
+    action = "learner.reactivated" if active else "learner.deactivated"
     for learner in learners:
+        if learner.active != active:
+            audit.record(
+                actor,
+                action,
+                company_id=learner.company_id,
+                entity="learner",
+                entity_id=learner.id,
+                before={"active": learner.active},
+                after={"active": active},
+            )
         learner.active = active
     db.session.flush()
     return len(learners)

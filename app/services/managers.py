@@ -16,11 +16,13 @@ from app import clock
 from app.extensions import db
 from app.models import AppUser, Company, CompanyKind
 from app.roles import ROLE_ACCOUNT_MANAGER, ROLE_ADMIN, ROLE_CUSTOMER_MANAGER
+from app.services import audit
 from app.services.errors import Forbidden, Invalid
 from app.services.validation import email_address, required_text
 from app.tenancy import Actor, get_many_scoped, get_scoped, require_company
 
 MIN_PASSWORD_LENGTH = 8
+AUDITED = ("username", "first_name", "last_name", "email", "active")
 
 
 def role_for(company: Company) -> str:
@@ -42,6 +44,7 @@ def create_manager(
     """Create a manager of a company the actor may act on. Raises Invalid or NotFound."""
     company = require_company(actor, company_id)
     return _new_user(
+        actor,
         company,
         role_for(company),
         username=username,
@@ -59,6 +62,7 @@ def create_platform_admin(
     if not actor.is_admin:
         raise Forbidden("Only the platform admin can create platform admins.")
     return _new_user(
+        actor,
         None,
         ROLE_ADMIN,
         username=username,
@@ -70,7 +74,15 @@ def create_platform_admin(
 
 
 def _new_user(
-    company: Company | None, role: str, *, username, first_name, last_name, email, password
+    actor: Actor,
+    company: Company | None,
+    role: str,
+    *,
+    username,
+    first_name,
+    last_name,
+    email,
+    password,
 ):
     username = required_text(username, "username", "Username", 64)
     address = email_address(email)
@@ -90,6 +102,14 @@ def _new_user(
     user.roles = [_role(role)]
     db.session.add(user)
     db.session.flush()
+    audit.record(
+        actor,
+        "manager.created",
+        company_id=user.company_id,
+        entity="user",
+        entity_id=user.id,
+        after={**audit.values(user, AUDITED), "role": role},
+    )
     return user
 
 
@@ -97,6 +117,7 @@ def update_manager(
     actor: Actor, user_id: int, *, first_name: str, last_name: str, email: str
 ) -> AppUser:
     user = get_scoped(actor, AppUser, user_id)
+    before = audit.values(user, AUDITED)
     address = email_address(email)
     if address != user.email:
         _check_unique(None, address)
@@ -105,6 +126,17 @@ def update_manager(
     user.email = address
     user.changed_on = clock.now().replace(tzinfo=None)
     db.session.flush()
+    after = audit.values(user, AUDITED)
+    if after != before:
+        audit.record(
+            actor,
+            "manager.changed",
+            company_id=user.company_id,
+            entity="user",
+            entity_id=user.id,
+            before=before,
+            after=after,
+        )
     return user
 
 
@@ -113,7 +145,18 @@ def set_managers_active(actor: Actor, user_ids: list[int], active: bool) -> int:
     users = get_many_scoped(actor, AppUser, user_ids)
     if not active and any(u.id == actor.user_id for u in users):
         raise Forbidden("You cannot deactivate yourself.")
+    action = "manager.reactivated" if active else "manager.deactivated"
     for user in users:
+        if user.active != active:
+            audit.record(
+                actor,
+                action,
+                company_id=user.company_id,
+                entity="user",
+                entity_id=user.id,
+                before={"active": user.active},
+                after={"active": active},
+            )
         user.active = active
     db.session.flush()
     return len(users)

@@ -131,7 +131,11 @@ def history(order_id: int):
 
 
 def decidable_ids(actor: Actor, orders: list[Order]) -> set[int]:
-    """Ids of the requested orders the actor may assign or decline (one query)."""
+    """Ids of the requested orders the actor may assign or decline (one query).
+    In Manage Company mode the actor works as the company's own manager, who
+    decides nothing: Assign and Decline stay on the partner's own screens."""
+    if actor.managing_company_id:
+        return set()
     requested = [o for o in orders if o.status == OrderStatus.REQUESTED]
     below = _below(actor, {o.company_id for o in requested}) if requested else set()
     return {o.id for o in requested if o.company_id in below}

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Company, CompanyKind, Learner
-from app.tenancy import Actor, scope
+from app.tenancy import Actor, screen_scope
 
 
 def learner_counts(company_ids: list[int]) -> dict[int, int]:
@@ -22,19 +22,16 @@ def learner_counts(company_ids: list[int]) -> dict[int, int]:
 
 
 def dashboard_counts(actor: Actor) -> dict:
-    """The Admin Dashboard's figures for what the actor may see: companies by kind
-    (under its own company for an account manager) and active learners."""
-    by_kind = dict(
-        db.session.execute(
-            select(Company.kind, func.count())
-            .where(scope(actor, Company.id))
-            .group_by(Company.kind)
-        ).all()
-    )
-    if actor.company_id is not None:
-        by_kind[CompanyKind(_kind_of(actor.company_id)).value] -= 1  # not itself
+    """The Admin Dashboard's figures for the company in view: the companies under it
+    (an account manager's subtree, the whole platform for the admin) and its active
+    learners. In Manage Company mode, the managed company's own figures."""
+    in_view = actor.company_in_view
+    companies = select(Company.kind, func.count()).where(screen_scope(actor, Company.id))
+    if in_view is not None:
+        companies = companies.where(Company.id != in_view)
+    by_kind = dict(db.session.execute(companies.group_by(Company.kind)).all())
     learners = db.session.scalar(
-        select(func.count()).where(scope(actor, Learner.company_id), Learner.active)
+        select(func.count()).where(screen_scope(actor, Learner.company_id), Learner.active)
     )
     return {
         "partners": by_kind.get(CompanyKind.PARTNER.value, 0),
@@ -42,7 +39,3 @@ def dashboard_counts(actor: Actor) -> dict:
         "customers": by_kind.get(CompanyKind.CUSTOMER.value, 0),
         "learners": learners or 0,
     }
-
-
-def _kind_of(company_id: int) -> str:
-    return db.session.scalar(select(Company.kind).where(Company.id == company_id))

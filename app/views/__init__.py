@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from app.views.audit import AuditLogView
 from app.views.companies import CompanyView
 from app.views.emails import EmailView
 from app.views.learners import LearnerView
+from app.views.manage import ManageModeView
 from app.views.managers import ManagerView
 from app.views.orders import OrderView
 
@@ -18,3 +20,5 @@ def register_views(appbuilder) -> None:
     appbuilder.add_view(OrderView, "Licenses", icon="fa-id-card", label="Licenses")
     appbuilder.add_view(LearnerView, "Learners", icon="fa-users", label="Learners")
     appbuilder.add_view(EmailView, "Emails", icon="fa-envelope", label="Emails")
+    appbuilder.add_view(AuditLogView, "Audit Log", icon="fa-history", label="Audit Log")
+    appbuilder.add_view_no_menu(ManageModeView)

@@ -10,8 +10,10 @@ add/edit/delete and actions to services, committing once per request.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from flask import abort, flash, g, redirect, request
+from flask import session as web_session
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
@@ -19,33 +21,58 @@ from app import tenancy
 from app.services.errors import DomainError, NotFound
 from app.transaction import transaction
 
+# Manage Company mode lives in the signed session, never in a URL parameter.
+MANAGING_KEY = "managing_company_id"
+
 
 def current_actor() -> tenancy.Actor:
-    """The actor for this request's user (cached on `g`, keyed by the user object)."""
+    """The actor for this request's user, in Manage Company mode when the signed
+    session says so (checked on every request by `views.manage.check_manage_mode`).
+    Cached on `g`, keyed by the user object and the managed company."""
     user = g.get("user")
+    managing = web_session.get(MANAGING_KEY)
     cached = g.get("_actor")
-    if cached is None or cached[0] is not user:
-        cached = (user, tenancy.actor_for(user, "web"))
+    if cached is None or cached[0] is not user or cached[1] != managing:
+        actor = tenancy.actor_for(user, "web")
+        if managing and (actor.is_account_manager or actor.is_admin):
+            actor = replace(actor, managing_company_id=managing)
+        cached = (user, managing, actor)
         g._actor = cached
-    return cached[1]
+    return cached[2]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    result: object = None
+
+    def __bool__(self) -> bool:
+        return self.ok
 
 
 class ScopedInterface(SQLAInterface):
     """SQLAInterface that only ever sees the current actor's companies' rows.
 
     `annotate`, when given, receives each listed page of rows so a view can attach
-    per-row figures with one query for the page (never one per row).
+    per-row figures with one query for the page (never one per row). A partner
+    screen keeps the actor's whole subtree in Manage Company mode.
     """
 
-    def __init__(self, obj, session=None, annotate: Callable | None = None):
+    def __init__(
+        self, obj, session=None, annotate: Callable | None = None, partner_screen: bool = False
+    ):
         super().__init__(obj, session=session)
         self.annotate = annotate
+        self.partner_screen = partner_screen
 
     def _scoped(self, query):
         column = tenancy.scope_column(self.obj)
         if column is None:
             return query
-        return query.filter(tenancy.scope(current_actor(), column))
+        return query.filter(tenancy.screen_scope(current_actor(), column, self.partner_screen))
+
+    def get_related_interface(self, col_name: str):
+        return type(self)(self.get_related_model(col_name), partner_screen=self.partner_screen)
 
     def query_count(self, query, filters=None, select_columns=None):
         return super().query_count(self._scoped(query), filters, select_columns)
@@ -129,9 +156,10 @@ class ScopedModelView(ModelView):
             abort(404)
         self.run_service(lambda a: self.delete_item(a, item), self.delete_success)
 
-    def run_service(self, work: Callable, success: str | Callable | None, form=None) -> bool:
+    def run_service(self, work: Callable, success: str | Callable | None, form=None) -> Outcome:
         """Run one unit of work as the current actor: commit and flash `success`, or
-        roll back and show the rule's message (on its form field when it names one)."""
+        roll back and show the rule's message (on its form field when it names one).
+        The outcome is truthy when the work was done, and carries its result."""
         try:
             with transaction():
                 result = work(current_actor())
@@ -144,10 +172,10 @@ class ScopedModelView(ModelView):
             flash(exc.message, "danger")
             if exc.status == 403:
                 abort(403)
-            return False
+            return Outcome(False)
         if success:
             flash(success(result) if callable(success) else success, "success")
-        return True
+        return Outcome(True, result)
 
     @expose("/delete/<pk>", methods=["POST"])
     @has_access

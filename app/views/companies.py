@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from flask import redirect, url_for
+from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import Select2Widget
 from wtforms import SelectField
 
 from app.models import Company, CompanyKind
 from app.services import companies as service
+from app.services import manage_mode
 from app.services.stats import learner_counts
 from app.services.validation import zone_choices
 from app.views.base import ScopedInterface, ScopedModelView, current_actor
+from app.views.manage import start
 
 
 def _annotate(rows: list[Company]) -> None:
@@ -25,7 +29,8 @@ def _kind_label(value: str) -> str:
 class CompanyView(ScopedModelView):
     route_base = "/companies"
     class_permission_name = "Company"
-    datamodel = ScopedInterface(Company, annotate=_annotate)
+    method_permission_name = {"manage": "manage"}
+    datamodel = ScopedInterface(Company, annotate=_annotate, partner_screen=True)
 
     list_title = "Company"
     show_title = "Company"
@@ -57,6 +62,17 @@ class CompanyView(ScopedModelView):
         "parent": "The partner or sub-partner this company belongs to.",
         "timezone": "Licenses expire and reminders are dated in this time zone.",
     }
+
+    @action("manage", "Manage Company", None, "fa-sign-in-alt")
+    def manage(self, pks):
+        """Enter Manager Mode for the selected company (the guide's Actions menu)."""
+        outcome = self.run_service(
+            lambda a: manage_mode.enter(a, pks), lambda c: f"You are managing {c.name}."
+        )
+        if not outcome:
+            return redirect(self.get_redirect())
+        start(outcome.result)
+        return redirect(url_for("DashboardView.index"))
 
     def prepare_form(self, form, item=None):
         form.timezone.choices = zone_choices()

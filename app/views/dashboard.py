@@ -24,6 +24,8 @@ class DashboardView(IndexView):
             self.index_template,
             title="Admin Dashboard",
             actor=actor,
-            company=db.session.get(Company, actor.company_id) if actor.company_id else None,
+            company=db.session.get(Company, actor.company_in_view)
+            if actor.company_in_view
+            else None,
             counts=dashboard_counts(actor),
         )

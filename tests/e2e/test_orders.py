@@ -28,13 +28,16 @@ def test_a_customer_requests_and_its_account_manager_assigns(page, live_server):
     sign_in(page, live_server, "partner")
     page.get_by_role("link", name="Licenses").first.click()
     page.get_by_role("link", name="Requested Orders").click()
+    expect(page).to_have_url(re.compile(r"_flt_0_status=requested"))
     row = page.locator(f'tr[data-pk="{order_number}"]')
-    assert "37" in row.inner_text() and "Acme Dental" in row.inner_text()
+    expect(row).to_contain_text("Acme Dental")
+    expect(row).to_contain_text("37")
     row.get_by_role("button", name=f"Actions for row {order_number}").click()
     row.get_by_role("button", name="Assign").click()
     expect(page.locator("body")).to_contain_text(f"Assigned 1 order(s): #{order_number}")
-    page.get_by_role("link", name="Assigned").click()
-    assert page.locator(f'tr[data-pk="{order_number}"]').count() == 1
+    page.get_by_role("link", name="Assigned", exact=True).click()
+    expect(page).to_have_url(re.compile(r"_flt_0_status=assigned"))
+    expect(page.locator(f'tr[data-pk="{order_number}"]')).to_have_count(1)
 
 
 def test_a_bad_quantity_is_explained_on_the_form(page, live_server):

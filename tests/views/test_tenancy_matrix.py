@@ -46,6 +46,7 @@ EXEMPT = {
     "UserInfoEditView.this_form_get": "the signed-in user's own names",
     "UserInfoEditView.this_form_post": "the signed-in user's own names",
     "DashboardView.index": "counts scoped by tenancy.scope; tested in test_dashboard",
+    "ManageModeView.exit": "ends the signed-in user's own Manager Mode; tested in test_manage",
 }
 
 # Who tries to cross the line: an account manager of another partner, a

@@ -1,0 +1,70 @@
+"""The Audit Log screen: scoped, filterable, exported with neutralised cells."""
+
+import csv
+import io
+
+from openpyxl import load_workbook
+
+from app.services.learners import add_learner
+
+
+def test_each_manager_sees_the_events_of_its_companies(tree, as_user, session):
+    add_learner(
+        tree.actor("other_customer"),
+        tree.other_customer.id,
+        email="q@c3.example.com",
+        first_name="Q",
+        last_name="R",
+    )
+    session.commit()
+    html = (
+        as_user(tree.users["customer"])
+        .get("/audit/list/?psize_AuditLogView=100")
+        .get_data(as_text=True)
+    )
+    assert "Customer C1" in html and "Customer C3" not in html
+    html = as_user(tree.users["other_partner"]).get("/audit/list/").get_data(as_text=True)
+    assert "Customer C3" in html and "Customer C1" not in html
+
+
+def test_the_log_filters_by_action(tree, as_user):
+    client = as_user(tree.users["partner"])
+    html = client.get("/audit/list/?_flt_0_action=company.created&psize_AuditLogView=100").get_data(
+        as_text=True
+    )
+    assert "company.created" in html and "learner.added" not in html
+
+
+def test_exports_neutralise_cells_a_spreadsheet_would_run(tree, as_user, session):
+    add_learner(
+        tree.actor("customer"),
+        tree.customer.id,
+        email="eve@acme.example.com",
+        first_name='=HYPERLINK("http://evil")',
+        last_name="+1-2",
+        department="@SUM(A1)",
+    )
+    session.commit()
+    client = as_user(tree.users["customer"])
+    response = client.get("/audit/export/csv?_flt_0_action=learner.added")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0][:3] == ["When (UTC)", "Action", "Who"]
+    eve = next(r for r in rows if "eve@acme.example.com" in r[-1])
+    assert eve[1] == "learner.added" and '"first_name": "=HYPERLINK' in eve[-1]
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+    response = client.get("/audit/export/xlsx?_flt_0_action=learner.added")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    values = [c.value for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert any("eve@acme.example.com" in str(v) for v in values)
+    assert all(not str(v).startswith(("=", "+", "-", "@")) for v in values)
+    assert "Customer C3" not in str(values)
+
+
+def test_neutralise_prefixes_every_formula_start():
+    from app.exports import neutralise
+
+    for risky in ("=1+1", "+1", "-1", "@A1", "\tx", "\rx"):
+        assert neutralise(risky) == "'" + risky
+    assert neutralise("plain") == "plain" and neutralise(5) == 5
