@@ -1,0 +1,50 @@
+"""The guide's round trip, clicked: Company → select the customer → Actions →
+Manage Company → Licenses → Orders → Request Licenses → Save → Exit Manager Mode →
+Licenses → Requested Orders → three dots → Assign → Manage Company again."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def manage(page, company: str) -> None:
+    page.locator("ul.nav.navbar-nav > li > a", has_text="Company").first.click()
+    row = page.locator("tr", has_text=company)
+    row.locator("input.action_check").check()
+    page.get_by_role("button", name="Actions").click()
+    page.get_by_role("link", name="Manage Company").click()
+    expect(page.locator(".manage-banner")).to_contain_text(company)
+
+
+def test_request_in_manage_mode_exit_assign_and_come_back(page, live_server):
+    sign_in(page, live_server, "partner")
+    manage(page, "Globex Legal")
+    expect(page.locator(".manage-banner")).to_contain_text("Northwind MSP")
+    page.get_by_role("link", name="Licenses").first.click()
+    page.get_by_role("link", name="Request Licenses").click()
+    page.get_by_label("Number of licenses").fill("44")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("body")).to_contain_text("Requested 44 licenses")
+    number = re.search(r"order #(\d+)", page.content()).group(1)
+    row = page.locator(f'tr[data-pk="{number}"]')
+    expect(row).to_contain_text("Globex Legal")
+    expect(row.get_by_role("button", name=re.compile("Actions for row"))).to_have_count(1)
+
+    page.get_by_role("button", name="Exit Manager Mode").click()
+    expect(page.locator("body")).to_contain_text("You left Manager Mode.")
+    expect(page.locator(".manage-banner")).to_have_count(0)
+    page.get_by_role("link", name="Licenses").first.click()
+    page.get_by_role("link", name="Requested Orders").click()
+    row = page.locator(f'tr[data-pk="{number}"]')
+    row.get_by_role("button", name=f"Actions for row {number}").click()
+    row.get_by_role("button", name="Assign").click()
+    expect(page.locator("body")).to_contain_text(f"Assigned 1 order(s): #{number}")
+
+    manage(page, "Globex Legal")
+    page.get_by_role("link", name="Licenses").first.click()
+    expect(page.locator(f'tr[data-pk="{number}"]')).to_contain_text("Assigned")
