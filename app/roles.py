@@ -23,6 +23,9 @@ _SELF_SERVICE = [
     _grant("ResetMyPasswordView|UserInfoEditView", "can_this_form_(get|post)"),
 ]
 
+# The license tabs, Allocate Licenses and its confirmation, Deallocate.
+_LICENSE_WORK = "can_(list|allocate|select_all|confirm|remainder|deallocate)"
+
 FAB_ROLES = {
     ROLE_ADMIN: [[".*", ".*"]],
     ROLE_ACCOUNT_MANAGER: [
@@ -31,6 +34,7 @@ FAB_ROLES = {
         _grant("Managers", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Learners", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Orders", "can_(list|show|request|assign|decline|cancel)"),
+        _grant("Licenses", _LICENSE_WORK),
         _grant("Emails", "can_(list|show)"),
         _grant("AuditLog", "can_(list|show|export)"),
         _grant("Admin Dashboard|Company|Users|Learners|Licenses|Emails|Audit Log", "menu_access"),
@@ -41,6 +45,7 @@ FAB_ROLES = {
         _grant("Managers", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Learners", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Orders", "can_(list|show|request|cancel)"),
+        _grant("Licenses", _LICENSE_WORK),
         _grant("Emails", "can_(list|show)"),
         _grant("AuditLog", "can_(list|show|export)"),
         _grant("Admin Dashboard|Users|Learners|Licenses|Emails|Audit Log", "menu_access"),

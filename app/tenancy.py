@@ -99,12 +99,25 @@ def scope(actor: Actor, company_column) -> ColumnElement[bool]:
     return false()
 
 
-def screen_scope(actor: Actor, company_column, partner_screen: bool = False):
-    """The WHERE clause for a screen. A company's own screens (learners, licenses,
-    orders, emails, users, audit log) show only the managed company in Manage
-    Company mode, as its own manager would see it; partner screens (the Company
-    tree) keep the actor's whole scope."""
-    if actor.managing_company_id and not partner_screen:
+PARTNER_SCREEN, COMPANY_SCREEN, OWN_SCREEN = "partner", "company", "own"
+
+
+def screen_scope(actor: Actor, company_column, screen: str = COMPANY_SCREEN):
+    """The WHERE clause for a kind of screen:
+
+    - partner screens (the Company tree) keep the actor's whole scope;
+    - company screens (learners, orders, emails, users, audit log) show the actor's
+      scope, or only the managed company in Manage Company mode, as its own
+      manager would see it;
+    - own screens (the license tabs, whose seats belong to one company) show only
+      the company in view: the actor's own company, or the managed one.
+    """
+    if screen == PARTNER_SCREEN:
+        return scope(actor, company_column)
+    if screen == OWN_SCREEN:
+        in_view = actor.company_in_view
+        return company_column == in_view if in_view is not None else false()
+    if actor.managing_company_id:
         return company_column == actor.managing_company_id
     return scope(actor, company_column)
 

@@ -163,3 +163,41 @@ def bulk_customers(parent: Company, count: int, prefix: str = "Bulk customer") -
             .join(new_ids, CompanyTree.descendant_id == parent.id),
         )
     )
+
+
+def assigned_order(company: Company, quantity: int):
+    """An order of `quantity` seats requested by the platform for `company` (through
+    Manage Company mode) and assigned now by the platform admin."""
+    from app.services.orders import assign_orders, request_order
+
+    order = request_order(replace_actor_in(company), company.id, quantity)
+    (assigned,) = assign_orders(system_actor("cli"), [order.id])
+    return assigned
+
+
+def expired_people(company: Company, count: int, months_ago: int = 13) -> list[Learner]:
+    """`count` learners whose license (from an order assigned `months_ago` months ago)
+    has expired: made through the services with the clock shifted back."""
+    from datetime import timedelta
+
+    from app import clock
+    from app.services.allocation import allocate, select_people
+
+    people = learners(company, count)
+    saved = clock.offset()
+    clock.set_offset(saved - timedelta(days=31 * months_ago))
+    try:
+        assigned_order(company, count)
+        actor = replace_actor_in(company)
+        selection = select_people(actor, company.id, [p.id for p in people])
+        allocate(actor, selection.id)
+    finally:
+        clock.set_offset(saved)
+    return people
+
+
+def replace_actor_in(company: Company):
+    """The platform acting in a company's own screens (Manage Company mode)."""
+    from dataclasses import replace
+
+    return replace(system_actor("cli"), managing_company_id=company.id)

@@ -4,6 +4,7 @@ from app.models.audit import AuditEvent
 from app.models.company import Company, CompanyKind, CompanyTree
 from app.models.email import Email, EmailKind, EmailState
 from app.models.learner import Learner, normalise_email
+from app.models.license import License, Selection, SelectionMember
 from app.models.order import Order, OrderStatus
 from app.models.setting import AppSetting
 from app.models.user import AppUser
@@ -21,5 +22,8 @@ __all__ = [
     "CompanyKind",
     "CompanyTree",
     "Learner",
+    "License",
+    "Selection",
+    "SelectionMember",
     "normalise_email",
 ]

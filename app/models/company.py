@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.types import UTCDateTime
@@ -46,6 +46,8 @@ class Company(Model):
         ForeignKey("companies.id", ondelete="RESTRICT", name="fk_companies_parent_id")
     )
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # New learners get a free seat automatically (the client's platform does this).
+    auto_license: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     parent: Mapped[Company | None] = relationship(remote_side=[id], lazy="joined")

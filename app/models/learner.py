@@ -24,6 +24,7 @@ class Learner(Model):
         Index("ix_learners_company_last_name", "company_id", "last_name", "first_name"),
         Index("ix_learners_company_department", "company_id", "department"),
         Index("ix_learners_email", "email"),
+        Index("ix_learners_company_license", "company_id", "license_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -35,6 +36,10 @@ class Learner(Model):
     last_name: Mapped[str] = mapped_column(String(80))
     department: Mapped[str | None] = mapped_column(String(120))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When the person's latest license expires; NULL when never licensed or when
+    # the seat was taken back. Active, expired and unlicensed are derived from it
+    # against the clock in every query (never stored as a status).
+    license_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     company: Mapped[Company] = relationship(Company, lazy="joined")

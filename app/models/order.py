@@ -33,6 +33,9 @@ class Order(Model):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="ck_orders_quantity_positive"),
         CheckConstraint(
+            "allocated >= 0 AND allocated <= quantity", name="ck_orders_allocated_in_range"
+        ),
+        CheckConstraint(
             "status IN ('requested', 'assigned', 'declined', 'cancelled')",
             name="ck_orders_status",
         ),
@@ -47,6 +50,9 @@ class Order(Model):
         ForeignKey("companies.id", ondelete="RESTRICT", name="fk_orders_company_id")
     )
     quantity: Mapped[int] = mapped_column(Integer)
+    # Seats of this pool held by people; changed only by conditional updates that
+    # keep it within the quantity (services/licenses.py).
+    allocated: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default=OrderStatus.REQUESTED.value)
     requested_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("ab_user.id", ondelete="SET NULL", name="fk_orders_requested_by")
@@ -80,6 +86,10 @@ class Order(Model):
     @property
     def status_label(self) -> str:
         return OrderStatus(self.status).label
+
+    @property
+    def free(self) -> int:
+        return self.quantity - (self.allocated or 0)
 
     @property
     def number(self) -> str:

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import delete, exists, func, insert, literal, select, true
 
 from app import clock
 from app.extensions import db
-from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner
+from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner, Order
 from app.services import audit
 from app.services.errors import Forbidden, Invalid
 from app.services.validation import required_text, time_zone
 from app.tenancy import Actor, require_company, subtree_ids
 
-AUDITED = ("name", "kind", "parent_id", "timezone")
+AUDITED = ("name", "kind", "parent_id", "timezone", "auto_license")
 
 
 def create_company(
-    actor: Actor, *, name: str, kind: str, parent_id: int | None, timezone: str = "UTC"
+    actor: Actor,
+    *,
+    name: str,
+    kind: str,
+    parent_id: int | None,
+    timezone: str = "UTC",
+    auto_license: bool = True,
 ) -> Company:
     """Create a partner (platform admin only) or a sub-partner/customer under a parent
     the actor controls. Raises Invalid, Forbidden or NotFound."""
@@ -36,6 +44,7 @@ def create_company(
         kind=kind_enum.value,
         parent_id=parent_id,
         timezone=time_zone(timezone),
+        auto_license=bool(auto_license),
         created_at=clock.now(),
     )
     db.session.add(company)
@@ -52,11 +61,19 @@ def create_company(
     return company
 
 
-def update_company(actor: Actor, company_id: int, *, name: str, timezone: str) -> Company:
+def update_company(
+    actor: Actor, company_id: int, *, name: str, timezone: str, auto_license: bool | None = None
+) -> Company:
+    """Rename a company, change its time zone (its orders' local expiry days follow)
+    or its automatic licensing of new learners."""
     company = require_company(actor, company_id)
     before = audit.values(company, AUDITED)
     company.name = required_text(name, "name", "Name", 120)
-    company.timezone = time_zone(timezone)
+    if time_zone(timezone) != company.timezone:
+        company.timezone = time_zone(timezone)
+        _redate_orders(company)
+    if auto_license is not None:
+        company.auto_license = bool(auto_license)
     db.session.flush()
     after = audit.values(company, AUDITED)
     if after != before:
@@ -130,6 +147,15 @@ def delete_company(actor: Actor, company_id: int) -> None:
     db.session.execute(delete(CompanyTree).where(CompanyTree.descendant_id == company.id))
     db.session.delete(company)
     db.session.flush()
+
+
+def _redate_orders(company: Company) -> None:
+    """The local expiry day of each assigned order, in the company's new time zone."""
+    zone = ZoneInfo(company.timezone)
+    for order in db.session.scalars(
+        select(Order).where(Order.company_id == company.id, Order.expires_at.is_not(None))
+    ):
+        order.expires_on = order.expires_at.astimezone(zone).date()
 
 
 def kind_choices(actor: Actor) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ from sqlalchemy import exists, func, select
 from app import clock
 from app.extensions import db
 from app.models import Learner
-from app.services import audit
+from app.services import audit, licenses
 from app.services.errors import Invalid
 from app.services.validation import email_address, optional_text, required_text
 from app.tenancy import Actor, get_many_scoped, get_scoped, require_company
@@ -48,6 +48,7 @@ def add_learner(
         entity_id=learner.id,
         after=audit.values(learner, AUDITED),
     )
+    licenses.auto_license(actor, learner)
     return learner
 
 

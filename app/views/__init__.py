@@ -6,6 +6,14 @@ from app.views.audit import AuditLogView
 from app.views.companies import CompanyView
 from app.views.emails import EmailView
 from app.views.learners import LearnerView
+from app.views.licenses import (
+    AllocatedView,
+    AvailableView,
+    ExpiredView,
+    ExpiringView,
+    SelectionView,
+    UnlicensedView,
+)
 from app.views.manage import ManageModeView
 from app.views.managers import ManagerView
 from app.views.orders import OrderView
@@ -22,3 +30,6 @@ def register_views(appbuilder) -> None:
     appbuilder.add_view(EmailView, "Emails", icon="fa-envelope", label="Emails")
     appbuilder.add_view(AuditLogView, "Audit Log", icon="fa-history", label="Audit Log")
     appbuilder.add_view_no_menu(ManageModeView)
+    for tab in (AvailableView, AllocatedView, ExpiringView, ExpiredView, UnlicensedView):
+        appbuilder.add_view_no_menu(tab)
+    appbuilder.add_view_no_menu(SelectionView)

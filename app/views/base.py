@@ -54,25 +54,29 @@ class ScopedInterface(SQLAInterface):
     """SQLAInterface that only ever sees the current actor's companies' rows.
 
     `annotate`, when given, receives each listed page of rows so a view can attach
-    per-row figures with one query for the page (never one per row). A partner
-    screen keeps the actor's whole subtree in Manage Company mode.
+    per-row figures with one query for the page (never one per row). `screen` is
+    the kind of screen (`tenancy.screen_scope`): partner, company or own.
     """
 
     def __init__(
-        self, obj, session=None, annotate: Callable | None = None, partner_screen: bool = False
+        self,
+        obj,
+        session=None,
+        annotate: Callable | None = None,
+        screen: str = tenancy.COMPANY_SCREEN,
     ):
         super().__init__(obj, session=session)
         self.annotate = annotate
-        self.partner_screen = partner_screen
+        self.screen = screen
 
     def _scoped(self, query):
         column = tenancy.scope_column(self.obj)
         if column is None:
             return query
-        return query.filter(tenancy.screen_scope(current_actor(), column, self.partner_screen))
+        return query.filter(tenancy.screen_scope(current_actor(), column, self.screen))
 
     def get_related_interface(self, col_name: str):
-        return type(self)(self.get_related_model(col_name), partner_screen=self.partner_screen)
+        return type(self)(self.get_related_model(col_name), screen=self.screen)
 
     def query_count(self, query, filters=None, select_columns=None):
         return super().query_count(self._scoped(query), filters, select_columns)

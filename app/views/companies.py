@@ -5,21 +5,30 @@ from __future__ import annotations
 from flask import redirect, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import Select2Widget
-from wtforms import SelectField
+from wtforms import BooleanField, SelectField
 
 from app.models import Company, CompanyKind
 from app.services import companies as service
 from app.services import manage_mode
+from app.services.licenses import company_figures
 from app.services.stats import learner_counts
 from app.services.validation import zone_choices
+from app.tenancy import PARTNER_SCREEN
 from app.views.base import ScopedInterface, ScopedModelView, current_actor
 from app.views.manage import start
 
 
 def _annotate(rows: list[Company]) -> None:
-    counts = learner_counts([row.id for row in rows])
+    """Learners and the seat figures of a page of companies, in three queries."""
+    ids = [row.id for row in rows]
+    counts, figures = learner_counts(ids), company_figures(ids)
     for row in rows:
         row.learner_count = counts.get(row.id, 0)
+        row.free, row.expiring, row.expired = (
+            figures[row.id]["free"],
+            figures[row.id]["expiring"],
+            figures[row.id]["expired"],
+        )
 
 
 def _kind_label(value: str) -> str:
@@ -30,18 +39,27 @@ class CompanyView(ScopedModelView):
     route_base = "/companies"
     class_permission_name = "Company"
     method_permission_name = {"manage": "manage"}
-    datamodel = ScopedInterface(Company, annotate=_annotate, partner_screen=True)
+    datamodel = ScopedInterface(Company, annotate=_annotate, screen=PARTNER_SCREEN)
 
     list_title = "Company"
     show_title = "Company"
     add_title = "Add a company"
     edit_title = "Edit company"
-    list_columns = ["name", "kind", "parent", "timezone", "learner_count"]
+    list_columns = [
+        "name",
+        "kind",
+        "parent",
+        "timezone",
+        "learner_count",
+        "free",
+        "expiring",
+        "expired",
+    ]
     order_columns = ["name", "kind", "timezone", "created_at"]
     search_columns = ["name", "kind", "parent", "timezone"]
     show_columns = ["name", "kind", "parent", "timezone", "created_at"]
-    add_columns = ["name", "kind", "parent", "timezone"]
-    edit_columns = ["name", "parent", "timezone"]
+    add_columns = ["name", "kind", "parent", "timezone", "auto_license"]
+    edit_columns = ["name", "parent", "timezone", "auto_license"]
     base_order = ("name", "asc")
     label_columns = {
         "kind": "Kind",
@@ -49,13 +67,19 @@ class CompanyView(ScopedModelView):
         "timezone": "Time zone",
         "learner_count": "Learners",
         "created_at": "Created",
+        "auto_license": "License new learners automatically",
+        "free": "Free seats",
+        "expiring": "Expiring (30 days)",
+        "expired": "Expired",
     }
     formatters_columns = {"kind": _kind_label}
     add_form_extra_fields = {
+        "auto_license": BooleanField("License new learners automatically", default=True),
         "kind": SelectField("Kind", choices=[], widget=Select2Widget()),
         "timezone": SelectField("Time zone", choices=[], default="UTC", widget=Select2Widget()),
     }
     edit_form_extra_fields = {
+        "auto_license": BooleanField("License new learners automatically"),
         "timezone": SelectField("Time zone", choices=[], widget=Select2Widget()),
     }
     description_columns = {
@@ -87,11 +111,18 @@ class CompanyView(ScopedModelView):
             kind=form.kind.data,
             parent_id=parent.id if parent else None,
             timezone=form.timezone.data,
+            auto_license=form.auto_license.data,
         )
 
     def update_item(self, actor, item, form):
         parent = form.parent.data
-        service.update_company(actor, item.id, name=form.name.data, timezone=form.timezone.data)
+        service.update_company(
+            actor,
+            item.id,
+            name=form.name.data,
+            timezone=form.timezone.data,
+            auto_license=form.auto_license.data,
+        )
         return service.move_company(actor, item.id, parent.id if parent else None)
 
     def delete_item(self, actor, item):

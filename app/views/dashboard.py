@@ -6,7 +6,9 @@ from flask_appbuilder import IndexView, expose, has_access
 
 from app.extensions import db
 from app.models import Company
+from app.services.licenses import seat_position
 from app.services.stats import dashboard_counts
+from app.tenancy import screen_scope
 from app.views.base import current_actor
 
 
@@ -28,4 +30,5 @@ class DashboardView(IndexView):
             if actor.company_in_view
             else None,
             counts=dashboard_counts(actor),
+            seats=seat_position(lambda column: screen_scope(actor, column)),
         )

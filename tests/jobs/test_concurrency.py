@@ -24,7 +24,8 @@ def race(app, user_ids, work) -> list[str]:
     def press(user_id):
         with app.app_context():
             actor = actor_for(db.session.get(AppUser, user_id))
-            barrier.wait()
+            db.session.remove()  # hold no pooled connection while waiting for the others
+            barrier.wait(timeout=60)
             try:
                 with transaction():
                     work(actor)
@@ -72,3 +73,63 @@ def test_two_managers_pressing_assign_together_give_one_assignment(committed_app
             select(func.count()).where(Email.order_id == order_id, Email.kind == "order_assigned")
         )
         assert assigned_emails == 1  # one customer manager, told once
+
+
+def test_twenty_concurrent_allocations_for_ten_seats_give_exactly_ten(committed_app, db_kind):
+    """PostgreSQL queues the writers on the order's row: exactly 10 succeed and the
+    rest are told the seats are gone. SQLite has one writer at a time and refuses
+    the losers of a race instead of queueing them: never more than 10 either."""
+    from dataclasses import replace
+
+    from app.models import Learner, License
+    from app.services.allocation import allocate, select_people
+
+    app, _ = committed_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25})
+    tree = factories.build_tree(learners_per_company=0)
+    company = tree.customer
+    company.auto_license = False
+    people = factories.learners(company, 20)
+    order = factories.assigned_order(company, 10)
+    managers = [factories.manager(company, f"cm{i}") for i in range(20)]
+    db.session.commit()
+    person_of = {m.id: p.id for m, p in zip(managers, people, strict=True)}
+
+    def allocate_one(actor):
+        actor = replace(actor, managing_company_id=None)
+        selection = select_people(actor, company.id, [person_of[actor.user_id]])
+        allocate(actor, selection.id)
+
+    outcomes = race(app, [m.id for m in managers], allocate_one)
+    done = outcomes.count("done")
+    assert len(outcomes) == 20
+    assert done == 10 if db_kind == "postgresql" else 1 <= done <= 10, outcomes
+    refusals = {o for o in outcomes if o != "done"}
+    assert all("nothing was" in o.lower() or "seats free" in o for o in refusals), refusals
+    db.session.rollback()
+    assert db.session.get(Order, order.id).allocated == done
+    assert db.session.scalar(select(func.count()).select_from(License)) == done
+    licensed = select(func.count()).where(Learner.license_expires_at.is_not(None))
+    assert db.session.scalar(licensed) == done
+
+
+def test_one_person_allocated_twice_at_once_gets_one_license(committed_app):
+    from app.models import License
+    from app.services.allocation import allocate, select_people
+
+    app, _ = committed_app()
+    tree = factories.build_tree(learners_per_company=0)
+    company = tree.customer
+    company.auto_license = False
+    (person,) = factories.learners(company, 1)
+    factories.assigned_order(company, 5)
+    factories.assigned_order(company, 5)
+    colleague = factories.manager(company, "cm2")
+    db.session.commit()
+
+    def allocate_same(actor):
+        allocate(actor, select_people(actor, company.id, [person.id]).id)
+
+    outcomes = race(app, [tree.users["customer"].id, colleague.id], allocate_same)
+    assert outcomes.count("done") == 1, outcomes
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(License)) == 1

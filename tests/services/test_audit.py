@@ -34,6 +34,7 @@ def test_company_creation_and_moves_are_audited(tree, session):
         "kind": "customer",
         "parent_id": tree.sub.id,
         "timezone": "UTC",
+        "auto_license": True,
     }
     move_company(actor, created.id, tree.partner.id)
     event = last(session, "company.moved")

@@ -1,0 +1,303 @@
+"""Allocate Licenses: stage the people picked (one by one, Select All over a filter,
+or a spreadsheet), show the plan, then allocate to exactly those people — all or
+nothing, in a few set-based statements whatever the number of people.
+
+Seats come from the pool that expires last (a renewal gets the freshest licenses),
+spilling to the next; the manager may choose the order instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, func, insert, literal, select, update
+
+from app import clock
+from app.extensions import db
+from app.models import Learner, License, Order, Selection, SelectionMember
+from app.services import audit
+from app.services.errors import Conflict, Invalid, NotFound
+from app.services.licenses import is_active, needs_license, pools
+from app.tenancy import Actor, require_company, screen_scope
+
+NAMES_SHOWN = 10
+
+
+@dataclass
+class Plan:
+    """What confirming a selection would do: how many seats from which orders."""
+
+    selection: Selection
+    chunks: list[tuple[Order, int]] = field(default_factory=list)
+    free: int = 0
+    licensed_now: list[Learner] = field(default_factory=list)
+    licensed_count: int = 0
+
+    @property
+    def size(self) -> int:
+        return self.selection.size
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.size - self.free)
+
+    @property
+    def expiries(self) -> list[datetime]:
+        return sorted({order.expires_at for order, _ in self.chunks}, reverse=True)
+
+    def problem(self) -> str | None:
+        """Why the allocation cannot go ahead as confirmed, in the manager's words."""
+        if self.licensed_count:
+            return (
+                f"{_names(self.licensed_now, self.licensed_count)} already "
+                + ("has" if self.licensed_count == 1 else "have")
+                + " an active license now. Nothing was allocated: confirm the remainder."
+            )
+        if self.shortfall:
+            return (
+                f"{self.size} selected, {self.free} seats free: "
+                f"request {self.shortfall} more licenses."
+            )
+        return None
+
+
+def select_people(actor: Actor, company_id, learner_ids: list, source: str = "manual"):
+    """Stage people picked one by one (ids posted from a tab). Every id must be a
+    learner of the company; anything else is NotFound."""
+    company = _company_in_view(actor, company_id)
+    wanted = {_int(pk) for pk in learner_ids}
+    found = select(Learner.id).where(Learner.company_id == company.id, Learner.id.in_(wanted))
+    if not wanted or db.session.scalar(select(func.count()).select_from(found.subquery())) != len(
+        wanted
+    ):
+        raise NotFound()
+    return _stage(actor, company.id, found, source)
+
+
+def select_matching(actor: Actor, company_id, learner_ids: Select, source: str = "select_all"):
+    """Stage everybody a tab's current filter matches ("all N matching"), in one
+    INSERT … SELECT. `learner_ids` is the filtered query of learner ids."""
+    company = _company_in_view(actor, company_id)
+    ids = learner_ids.where(Learner.company_id == company.id, needs_license(clock.now()))
+    selection = _stage(actor, company.id, ids, source)
+    if not selection.size:
+        raise Invalid("Nobody matches the current filter: nothing to allocate.")
+    return selection
+
+
+def plan(actor: Actor, selection_id, order_id=None) -> Plan:
+    """The allocation a confirmation would make, and any reason it cannot."""
+    selection = get_selection(actor, selection_id)
+    now = clock.now()
+    chosen = _int(order_id) if order_id not in (None, "") else None
+    result = Plan(selection=selection)
+    remaining = selection.size
+    for order in pools(selection.company_id, now, chosen):
+        result.free += order.free
+        take = min(remaining, order.free)
+        if take:
+            result.chunks.append((order, take))
+            remaining -= take
+    licensed = _members(selection.id).where(is_active(now))
+    result.licensed_count = db.session.scalar(select(func.count()).select_from(licensed.subquery()))
+    result.licensed_now = list(
+        db.session.scalars(
+            select(Learner)
+            .where(Learner.id.in_(licensed))
+            .order_by(Learner.last_name)
+            .limit(NAMES_SHOWN)
+        )
+    )
+    return result
+
+
+def allocate(actor: Actor, selection_id, order_id=None) -> Plan:
+    """Allocate seats to exactly the staged people. Raises Conflict (someone gained a
+    license, too few seats, seats taken meanwhile, already confirmed) and changes
+    nothing then; the caller's transaction is rolled back."""
+    result = plan(actor, selection_id, order_id)
+    selection = result.selection
+    if selection.used_at is not None:
+        raise Conflict("These people were already given their licenses (confirmed before).")
+    if result.problem():
+        raise Conflict(result.problem())
+    now, done = clock.now(), 0
+    for order, count in result.chunks:
+        chunk = select(SelectionMember.learner_id).where(
+            SelectionMember.selection_id == selection.id,
+            SelectionMember.position > done,
+            SelectionMember.position <= done + count,
+        )
+        _take_seats(order, count, now)
+        _license_people(actor, selection, order, chunk, count, now)
+        done += count
+    _mark_used(selection, now)
+    audit.record(
+        actor,
+        "licenses.allocated",
+        company_id=selection.company_id,
+        entity="selection",
+        entity_id=selection.id,
+        after={
+            "people": selection.size,
+            "source": selection.source,
+            "orders": {str(o.id): n for o, n in result.chunks},
+            "expires_at": [e.isoformat() for e in result.expiries],
+        },
+    )
+    return result
+
+
+def remainder(actor: Actor, selection_id) -> Selection:
+    """A new selection of the same people minus those who gained a license since."""
+    selection = get_selection(actor, selection_id)
+    still = _members(selection.id).where(needs_license(clock.now()))
+    fresh = _stage(actor, selection.company_id, still, selection.source)
+    if not fresh.size:
+        raise Invalid("Everybody in this selection has an active license now.")
+    return fresh
+
+
+def get_selection(actor: Actor, selection_id) -> Selection:
+    selection = db.session.scalar(
+        select(Selection)
+        .where(
+            Selection.id == _int(selection_id),
+            screen_scope(actor, Selection.company_id, "own"),
+        )
+        .execution_options(populate_existing=True)
+    )
+    if selection is None:
+        raise NotFound()
+    return selection
+
+
+def members_page(selection_id: int, limit: int = 20) -> list[Learner]:
+    return list(
+        db.session.scalars(
+            select(Learner)
+            .where(Learner.id.in_(_members(selection_id)))
+            .order_by(Learner.last_name, Learner.first_name)
+            .limit(limit)
+        )
+    )
+
+
+def _company_in_view(actor: Actor, company_id):
+    if company_id is None or _int(company_id) != actor.company_in_view:
+        raise NotFound()
+    return require_company(actor, company_id)
+
+
+def _stage(actor: Actor, company_id: int, learner_ids: Select, source: str) -> Selection:
+    selection = Selection(
+        company_id=company_id,
+        created_by_id=actor.user_id,
+        created_at=clock.now(),
+        source=source,
+        size=0,
+    )
+    db.session.add(selection)
+    db.session.flush()
+    people = learner_ids.distinct().subquery().c[0]
+    db.session.execute(
+        insert(SelectionMember).from_select(
+            ["selection_id", "learner_id", "position"],
+            select(literal(selection.id), people, func.row_number().over(order_by=people)),
+        )
+    )
+    # Counted, not read from the INSERT's row count (not reported for INSERT … SELECT
+    # through psycopg by SQLAlchemy).
+    selection.size = db.session.scalar(
+        select(func.count()).where(SelectionMember.selection_id == selection.id)
+    )
+    db.session.flush()
+    return selection
+
+
+def _members(selection_id: int) -> Select:
+    return (
+        select(Learner.id)
+        .join(SelectionMember, SelectionMember.learner_id == Learner.id)
+        .where(SelectionMember.selection_id == selection_id)
+    )
+
+
+def _take_seats(order: Order, count: int, now: datetime) -> None:
+    taken = db.session.execute(
+        update(Order)
+        .where(
+            Order.id == order.id, Order.allocated + count <= Order.quantity, Order.expires_at > now
+        )
+        .values(allocated=Order.allocated + count)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise Conflict(
+            f"Seats of order {order.number} were taken meanwhile; nothing was "
+            "allocated. Review the allocation again."
+        )
+
+
+def _license_people(actor, selection, order, chunk: Select, count: int, now) -> None:
+    """Point the people at their new license (only those still without one: the
+    database decides, so two allocations never license one person twice), then
+    record the licenses."""
+    changed = db.session.execute(
+        update(Learner)
+        .where(Learner.id.in_(chunk), needs_license(now))
+        .values(license_expires_at=order.expires_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != count:
+        raise Conflict(
+            "Someone in this selection was given a license meanwhile; nothing "
+            "was allocated. Review the allocation again."
+        )
+    db.session.execute(
+        insert(License).from_select(
+            [
+                "learner_id",
+                "order_id",
+                "company_id",
+                "allocated_at",
+                "expires_at",
+                "allocated_by_id",
+                "selection_id",
+            ],
+            select(
+                chunk.subquery().c[0],
+                literal(order.id),
+                literal(selection.company_id),
+                literal(now, License.allocated_at.type),
+                literal(order.expires_at, License.expires_at.type),
+                literal(actor.user_id),
+                literal(selection.id),
+            ),
+        )
+    )
+
+
+def _mark_used(selection: Selection, now: datetime) -> None:
+    marked = db.session.execute(
+        update(Selection)
+        .where(Selection.id == selection.id, Selection.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if marked != 1:
+        raise Conflict("These people were already given their licenses (confirmed before).")
+    selection.used_at = now
+
+
+def _names(people: list[Learner], total: int) -> str:
+    shown = ", ".join(p.full_name or p.email for p in people)
+    return shown + (f" and {total - len(people)} more" if total > len(people) else "")
+
+
+def _int(value) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError) as exc:
+        raise NotFound() from exc

@@ -1,0 +1,251 @@
+"""Licenses: the seat position and the tabs Available · Allocated · Expiring ·
+Expired Licenses · Unlicensed, with Allocate Licenses (one by one or Select All),
+its confirmation, and Deallocate. The seats belong to the company in view (the
+manager's own, or the one it manages), so every tab shows that company only."""
+
+from __future__ import annotations
+
+from flask import abort, redirect, request, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.actions import action
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.urltools import get_filter_args
+from sqlalchemy import and_
+
+from app import clock
+from app.models import Learner, Order, Selection
+from app.services import allocation
+from app.services import licenses as service
+from app.tenancy import OWN_SCREEN, screen_scope
+from app.views.base import ScopedInterface, ScopedModelView, current_actor
+
+STATES = {
+    "allocated": service.is_active,
+    "expiring": service.is_expiring,
+    "expired": lambda now: and_(service.is_expired(now), Learner.active),
+    "unlicensed": lambda now: and_(service.is_unlicensed(), Learner.active),
+}
+
+
+class LicenseStateFilter(BaseFilter):
+    """A tab's base filter: the state is derived from the expiry against the clock
+    at the moment of the query."""
+
+    name = "License state"
+
+    def apply(self, query, value):
+        return query.filter(STATES[value](clock.now()))
+
+
+class OpenPoolFilter(BaseFilter):
+    name = "Open pool"
+
+    def apply(self, query, value):
+        return query.filter(service.open_pools(clock.now()))
+
+
+def _date(value) -> str:
+    return value.strftime("%Y-%m-%d") if value else ""
+
+
+def _annotate_days_left(rows: list[Learner]) -> None:
+    now = clock.now()
+    for row in rows:
+        expires = row.license_expires_at
+        row.days_left = max(0, (expires - now).days) if expires and expires > now else 0
+
+
+def seat_position():
+    actor = current_actor()
+    return service.seat_position(lambda column: screen_scope(actor, column, OWN_SCREEN))
+
+
+class LicensesTab(ScopedModelView):
+    """What the tabs share: the Licenses page header, tabs and seat position."""
+
+    class_permission_name = "Licenses"
+    list_template = "licenses/tab.html"
+    tab = ""
+    page_size = 25
+
+    def render_template(self, template, **kwargs):
+        return super().render_template(
+            template,
+            active_tab=self.tab,
+            seats=seat_position(),
+            actor=current_actor(),
+            query_string=request.query_string.decode(),
+            **kwargs,
+        )
+
+
+class AvailableView(LicensesTab):
+    route_base = "/licenses/available"
+    tab = "available"
+    base_permissions = ["can_list"]
+    datamodel = ScopedInterface(Order, screen=OWN_SCREEN)
+    base_filters = [["status", OpenPoolFilter, None]]
+    list_title = "Licenses · Available"
+    list_columns = [
+        "number",
+        "quantity",
+        "allocated",
+        "free",
+        "assigned_at",
+        "expires_at",
+        "expires_on",
+    ]
+    order_columns = ["quantity", "allocated", "assigned_at", "expires_at"]
+    search_columns = ["quantity", "expires_at"]
+    base_order = ("expires_at", "desc")
+    label_columns = {
+        "number": "Order",
+        "free": "Free",
+        "assigned_at": "Assigned",
+        "expires_at": "Expires",
+        "expires_on": "Expiry day",
+    }
+    formatters_columns = {"assigned_at": _date, "expires_at": _date}
+
+
+class PeopleTab(LicensesTab):
+    """A tab of people in one license state (the state is a base filter)."""
+
+    datamodel = ScopedInterface(Learner, annotate=_annotate_days_left, screen=OWN_SCREEN)
+    state = ""
+    list_columns = [
+        "first_name",
+        "last_name",
+        "email",
+        "department",
+        "license_expires_at",
+        "days_left",
+    ]
+    order_columns = ["first_name", "last_name", "email", "department", "license_expires_at"]
+    search_columns = ["first_name", "last_name", "email", "department", "license_expires_at"]
+    base_order = ("last_name", "asc")
+    label_columns = {
+        "department": "Group/department",
+        "license_expires_at": "Expiry",
+        "days_left": "Days left",
+    }
+    formatters_columns = {"license_expires_at": _date}
+
+    def __init__(self, **kwargs):
+        self.base_filters = [["license_expires_at", LicenseStateFilter, self.state]]
+        super().__init__(**kwargs)
+
+
+class AllocatedView(PeopleTab):
+    route_base = "/licenses/allocated"
+    tab = state = "allocated"
+    list_title = "Licenses · Allocated"
+    base_permissions = ["can_list", "can_deallocate"]
+    method_permission_name = {"list": "list", "deallocate": "deallocate"}
+
+    @action("deallocate", "Deallocate", "Take the selected people's seats back?", "fa-undo")
+    def deallocate(self, pks):
+        self.run_service(
+            lambda a: service.deallocate(a, pks), lambda n: f"{n} seat(s) returned to their orders."
+        )
+        return redirect(self.get_redirect())
+
+
+class ExpiringView(PeopleTab):
+    route_base = "/licenses/expiring"
+    tab = state = "expiring"
+    list_title = "Licenses · Expiring (30 days)"
+    base_permissions = ["can_list"]
+
+
+class RenewalTab(PeopleTab):
+    """Expired Licenses and Unlicensed: Select users Manually (tick, or Select All
+    matching the filter) → Allocate Licenses → the confirmation."""
+
+    base_permissions = ["can_list", "can_allocate", "can_select_all"]
+    method_permission_name = {"list": "list", "allocate": "allocate", "select_all": "select_all"}
+    list_template = "licenses/renewal_tab.html"
+
+    @action("allocate", "Allocate Licenses", None, "fa-id-card")
+    def allocate(self, pks):
+        outcome = self.run_service(
+            lambda a: allocation.select_people(a, a.company_in_view, pks, "manual"), None
+        )
+        if not outcome:
+            return redirect(self.get_redirect())
+        return redirect(url_for("SelectionView.confirm", pk=outcome.result.id))
+
+    @expose("/select-all", methods=["POST"])
+    @has_access
+    def select_all(self):
+        """Everybody the tab's current filter matches, not only the visible page."""
+        outcome = self.run_service(
+            lambda a: allocation.select_matching(a, a.company_in_view, self._matching_ids()),
+            None,
+        )
+        if not outcome:
+            return redirect(url_for(f"{type(self).__name__}.list"))
+        return redirect(url_for("SelectionView.confirm", pk=outcome.result.id))
+
+    def _matching_ids(self):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        filters = self._filters.get_joined_filters(self._base_filters)
+        query = self.datamodel.apply_all(self.datamodel.session.query(Learner), filters)
+        return query.with_entities(Learner.id).order_by(None).statement
+
+
+class ExpiredView(RenewalTab):
+    route_base = "/licenses/expired"
+    tab = state = "expired"
+    list_title = "Licenses · Expired Licenses"
+
+
+class UnlicensedView(RenewalTab):
+    route_base = "/licenses/unlicensed"
+    tab = state = "unlicensed"
+    list_title = "Licenses · Unlicensed"
+
+
+class SelectionView(ScopedModelView):
+    """The confirmation of an allocation: how many seats, from which orders, the
+    resulting expiry; then Confirm (or confirm the remainder)."""
+
+    route_base = "/licenses/selection"
+    class_permission_name = "Licenses"
+    base_permissions = ["can_confirm", "can_remainder"]
+    method_permission_name = {"confirm": "confirm", "remainder": "remainder"}
+    datamodel = ScopedInterface(Selection, screen=OWN_SCREEN)
+
+    @expose("/<pk>", methods=["GET", "POST"])
+    @has_access
+    def confirm(self, pk):
+        selection = self.datamodel.get(pk)
+        if selection is None:
+            abort(404)
+        order_id = request.values.get("order") or None
+        if request.method == "POST" and self.run_service(
+            lambda a: allocation.allocate(a, selection.id, order_id),
+            lambda done: (
+                f"Allocated {done.size} license(s); they expire on "
+                + ", ".join(e.strftime("%d %B %Y") for e in done.expiries)
+                + "."
+            ),
+        ):
+            return redirect(url_for("AllocatedView.list"))
+        plan = allocation.plan(current_actor(), selection.id, order_id)
+        return self.render_template(
+            "licenses/confirm.html",
+            plan=plan,
+            title="Allocate Licenses",
+            people=allocation.members_page(selection.id),
+            order_id=order_id,
+            choices=service.pools(selection.company_id, clock.now()),
+        )
+
+    @expose("/<pk>/remainder", methods=["POST"])
+    @has_access
+    def remainder(self, pk):
+        outcome = self.run_service(lambda a: allocation.remainder(a, pk), None)
+        if not outcome:
+            return redirect(url_for("SelectionView.confirm", pk=pk))
+        return redirect(url_for("SelectionView.confirm", pk=outcome.result.id))

@@ -1,0 +1,130 @@
+"""Select All → Allocate for 50,000 expired people in one company with five assigned
+10,000-seat orders, through the service, against the raw SQL baseline in the same
+run: one conditional UPDATE of the orders checked by row count, plus one
+INSERT … SELECT spreading the people over the five orders.
+
+    .venv/bin/python -m bench.allocate [sqlite|postgresql ...] [--people N]
+
+Each run happens inside a savepoint that is rolled back, so every run starts alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select, text
+
+from bench.harness import Row, bench_app, measure, print_table
+
+POOLS = 5
+
+
+def seed(people: int):
+    """One customer, `people` learners whose licenses expired yesterday, and five
+    assigned orders with people/5 seats each expiring in a year (set-based)."""
+    from app import clock
+    from app.extensions import db
+    from app.models import Learner, Order
+    from tests import factories
+
+    company = factories.company(factories.company(None, "partner", "MSP"), "customer", "Big Co")
+    company.auto_license = False
+    now = clock.now()
+    db.session.execute(
+        insert(Learner),
+        [
+            {
+                "company_id": company.id,
+                "email": f"p{i}@bigco.example.com",
+                "first_name": "P",
+                "last_name": f"L{i:06d}",
+                "active": True,
+                "created_at": now,
+                "license_expires_at": now - timedelta(days=1),
+            }
+            for i in range(people)
+        ],
+    )
+    db.session.execute(
+        insert(Order),
+        [
+            {
+                "company_id": company.id,
+                "quantity": people // POOLS,
+                "allocated": 0,
+                "status": "assigned",
+                "requested_at": now,
+                "assigned_at": now,
+                "expires_at": now + timedelta(days=365 - k),
+                "expires_on": None,
+            }
+            for k in range(POOLS)
+        ],
+    )
+    db.session.commit()
+    orders = list(db.session.scalars(select(Order.id).where(Order.company_id == company.id)))
+    return company, orders
+
+
+def ours(company):
+    from app.extensions import db
+    from app.models import Learner
+    from app.services.allocation import allocate, select_matching
+    from app.tenancy import system_actor
+
+    actor = replace(system_actor("cli"), managing_company_id=company.id)
+
+    def run():
+        with db.session.begin_nested() as savepoint:
+            selection = select_matching(actor, company.id, select(Learner.id))
+            allocate(actor, selection.id)
+            savepoint.rollback()
+
+    return run
+
+
+def baseline(company, orders: list[int], people: int):
+    from app.extensions import db
+
+    per_pool = people // POOLS
+    ids = ", ".join(str(o) for o in orders)
+    buckets = " ".join(f"WHEN {k} THEN {o}" for k, o in enumerate(orders))
+    take = text(f"UPDATE orders SET allocated = quantity WHERE id IN ({ids}) AND allocated = 0")
+    spread = text(
+        "INSERT INTO licenses (learner_id, order_id, company_id, allocated_at, expires_at) "
+        f"SELECT id, CASE (rn - 1) / {per_pool} {buckets} END, company_id, :now, :now "
+        "FROM (SELECT id, company_id, row_number() OVER (ORDER BY id) AS rn FROM learners "
+        "WHERE company_id = :company AND license_expires_at <= :now) numbered"
+    )
+
+    def run():
+        from app import clock
+
+        now = clock.now().replace(tzinfo=None) if db.engine.dialect.name == "sqlite" else None
+        with db.session.begin_nested() as savepoint:
+            assert db.session.execute(take).rowcount == len(orders)
+            db.session.execute(spread, {"company": company.id, "now": now or clock.now()})
+            savepoint.rollback()
+
+    return run
+
+
+def run(db_kind: str, people: int) -> list[Row]:
+    with tempfile.TemporaryDirectory() as tmp, bench_app(db_kind, Path(tmp)):
+        company, orders = seed(people)
+        ours_s, peak, statements = measure(ours(company), repeat=3)
+        base_s, _, _ = measure(baseline(company, orders, people), repeat=3)
+        return [Row("Select All -> Allocate", f"{people:,}", ours_s, base_s, peak, statements)]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("databases", nargs="*", default=["sqlite", "postgresql"])
+    parser.add_argument("--people", type=int, default=50_000)
+    args = parser.parse_args()
+    for kind in args.databases:
+        print_table(kind, run(kind, args.people))

@@ -1,0 +1,179 @@
+"""The Licenses tabs and Allocate Licenses, through the test client."""
+
+import re
+
+from sqlalchemy import func, select
+
+from app.models import Learner, License
+from tests import factories
+
+MANAGING = "managing_company_id"
+
+
+def post(client, url, data=None):
+    return client.post(url, data={**(data or {}), "csrf_token": client.csrf}, follow_redirects=True)
+
+
+def managing(client, company):
+    with client.session_transaction() as sess:
+        sess[MANAGING] = company.id
+    return client
+
+
+def staged(client, url, data=None) -> str:
+    """Post a selection; returns the confirmation page's URL it redirects to."""
+    response = client.post(url, data={**(data or {}), "csrf_token": client.csrf})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+def emails_on(html: str) -> set[str]:
+    return set(re.findall(r"<td>([^<\s]+@[^<\s]+)</td>", html))
+
+
+def seats(html: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r'data-seats="(\w+)">(\d+)<', html)}
+
+
+def test_the_tabs_show_the_company_in_view_in_each_state(tree, as_user, session):
+    expired = factories.expired_people(tree.customer, 4)
+    order = factories.assigned_order(tree.customer, 10)
+    (active,) = factories.learners(tree.customer, 1)  # licensed automatically
+    session.commit()
+    client = as_user(tree.users["customer"])
+    html = client.get("/licenses/expired/list/").get_data(as_text=True)
+    assert emails_on(html) == {p.email for p in expired}
+    assert seats(html) == {"assigned": 10, "allocated": 1, "free": 9, "expiring": 0, "expired": 4}
+    html = client.get("/licenses/allocated/list/").get_data(as_text=True)
+    assert emails_on(html) == {active.email}
+    html = client.get("/licenses/unlicensed/list/").get_data(as_text=True)
+    assert emails_on(html) == {p.email for p in tree.people[tree.customer.name]}
+    html = client.get("/licenses/available/list/").get_data(as_text=True)
+    assert f"#{order.id}" in html
+
+
+def test_an_account_manager_sees_the_managed_companys_tabs_only(tree, as_user, session):
+    expired = factories.expired_people(tree.sub_customer, 3)
+    factories.expired_people(tree.customer, 2)
+    session.commit()
+    client = managing(as_user(tree.users["partner"]), tree.sub_customer)
+    html = client.get("/licenses/expired/list/").get_data(as_text=True)
+    assert emails_on(html) == {p.email for p in expired}
+
+
+def test_select_manually_then_allocate_licenses_then_confirm(tree, as_user, session):
+    expired = factories.expired_people(tree.customer, 5)
+    order = factories.assigned_order(tree.customer, 10)
+    session.commit()
+    client = as_user(tree.users["customer"])
+    page = client.get("/licenses/expired/list/?select=manual").get_data(as_text=True)
+    assert "Allocate Licenses" in page and "Select All" in page
+    picked = [expired[0].id, expired[2].id]
+    page = post(client, "/licenses/expired/action_post", {"action": "allocate", "rowid": picked})
+    html = page.get_data(as_text=True)
+    assert re.search(r'data-plan="size">2<', html)
+    assert f"2 from order #{order.id}" in html
+    assert order.expires_at.strftime("%d %B %Y") in html
+    confirm_url = re.search(r'action="(/licenses/selection/\d+)"', html) or re.search(
+        r"(/licenses/selection/\d+)", html
+    )
+    page = post(client, confirm_url.group(1))
+    html = page.get_data(as_text=True)
+    assert "Allocated 2 license(s)" in html
+    assert emails_on(html) == {expired[0].email, expired[2].email}
+
+
+def test_select_all_takes_everybody_matching_the_filter_not_only_the_page(tree, as_user, session):
+    expired = factories.expired_people(tree.customer, 30)
+    factories.assigned_order(tree.customer, 40)
+    session.commit()
+    client = as_user(tree.users["customer"])
+    page = client.get("/licenses/expired/list/?psize_ExpiredView=10").get_data(as_text=True)
+    assert len(emails_on(page)) == 10
+    html = post(client, "/licenses/expired/select-all?psize_ExpiredView=10").get_data(as_text=True)
+    assert re.search(r'data-plan="size">30<', html)
+    # With a filter: only the matching people.
+    target = expired[5]
+    html = post(client, f"/licenses/expired/select-all?_flt_0_email={target.email}").get_data(
+        as_text=True
+    )
+    assert re.search(r'data-plan="size">1<', html)
+
+
+def test_too_few_seats_says_how_many_to_request_and_changes_nothing(tree, as_user, session):
+    expired = factories.expired_people(tree.customer, 12)
+    factories.assigned_order(tree.customer, 9)
+    session.commit()
+    client = as_user(tree.users["customer"])
+    confirm = staged(client, "/licenses/expired/select-all")
+    html = client.get(confirm).get_data(as_text=True)
+    assert "12 selected, 9 seats free: request 3 more licenses." in html
+    assert 'href="/orders/request"' in html
+    html = post(client, confirm).get_data(as_text=True)
+    assert "request 3 more licenses" in html
+    selection = confirm.rsplit("/", 1)[1]
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(License)
+            .where(
+                License.learner_id.in_([p.id for p in expired]),
+                License.ended_at.is_(None),
+                License.selection_id == int(selection),
+            )
+        )
+        == 0
+    )
+
+
+def test_someone_renewed_meanwhile_is_named_and_the_remainder_confirmed(tree, as_user, session):
+    expired = factories.expired_people(tree.customer, 3)
+    factories.assigned_order(tree.customer, 10)
+    session.commit()
+    client = as_user(tree.users["customer"])
+    everybody = staged(client, "/licenses/expired/select-all")
+    one = staged(
+        client, "/licenses/expired/action_post", {"action": "allocate", "rowid": [expired[1].id]}
+    )
+    assert "Allocated 1 license(s)" in post(client, one).get_data(as_text=True)
+    html = post(client, everybody).get_data(as_text=True)
+    assert f"{expired[1].full_name} already has an active license now" in html
+    html = post(client, everybody + "/remainder").get_data(as_text=True)
+    assert re.search(r'data-plan="size">2<', html)
+
+
+def test_deallocate_from_the_allocated_tab(tree, as_user, session):
+    factories.assigned_order(tree.customer, 5)
+    (holder,) = factories.learners(tree.customer, 1)
+    session.commit()
+    client = as_user(tree.users["customer"])
+    html = post(
+        client, "/licenses/allocated/action_post", {"action": "deallocate", "rowid": [holder.id]}
+    ).get_data(as_text=True)
+    assert "1 seat(s) returned to their orders." in html
+    session.expire_all()
+    assert session.get(Learner, holder.id).license_expires_at is None
+
+
+def test_company_list_and_dashboard_show_the_seat_position(tree, as_user, session):
+    factories.expired_people(tree.customer, 2)
+    factories.assigned_order(tree.sub_customer, 7)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    html = client.get("/companies/list/").get_data(as_text=True)
+    row = re.search(r"<td>Customer C2</td>(.*?)</tr>", html, re.S).group(1)
+    assert [int(x) for x in re.findall(r"<td>\s*(\d+)\s*</td>", row)][-3:] == [7, 0, 0]
+    row = re.search(r"<td>Customer C1</td>(.*?)</tr>", html, re.S).group(1)
+    assert [int(x) for x in re.findall(r"<td>\s*(\d+)\s*</td>", row)][-3:] == [0, 0, 2]
+    dashboard = client.get("/").get_data(as_text=True)
+    assert seats(dashboard)["free"] == 7 and seats(dashboard)["expired"] == 2
+
+
+def test_foreign_selections_are_not_found(tree, as_user, session):
+    factories.expired_people(tree.other_customer, 2)
+    session.commit()
+    foreign = staged(as_user(tree.users["other_customer"]), "/licenses/expired/select-all")
+    client = as_user(tree.users["customer"])
+    assert client.get(foreign).status_code == 404
+    assert post(client, foreign).status_code == 404
+    assert post(client, foreign + "/remainder").status_code == 404
