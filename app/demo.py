@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.models import AppSetting, Company
+from app import clock
+from app.extensions import db
+from app.models import AppSetting, Company, Learner
+from app.services.allocation import allocate, select_people
 from app.services.companies import create_company
 from app.services.learners import add_learner
 from app.services.managers import create_manager, create_platform_admin
@@ -101,6 +106,7 @@ def load_demo(password: str) -> bool:
     users = _create_users(actor, ids, password)
     _create_learners(actor, ids)
     _create_orders(users)
+    _create_licenses(ids)
     AppSetting.put(DEMO_KEY, "1")
     return True
 
@@ -169,3 +175,43 @@ def _create_orders(users: dict) -> None:
     request_order(customer2, customer2.company_in_view, 60)
     staff = request_order(subpartner, subpartner.company_in_view, 10)
     assign_orders(partner, [staff.id])
+
+
+# (company, seats, assigned how long ago, people given a seat): licenses in every
+# state, dated relative to today — active, expiring within 72 hours, expiring
+# today, and expired (the renewal work list).
+LICENSE_HISTORY = [
+    ("Acme Dental", 60, timedelta(days=20), 40),
+    ("Acme Dental", 12, timedelta(days=365 - 2), 12),
+    ("Acme Dental", 8, timedelta(days=365, hours=-5), 8),
+    ("Acme Dental", 15, timedelta(days=365 + 30), 15),
+    ("Initech Accounting", 30, timedelta(days=365 + 10), 30),
+    ("Initech Accounting", 25, timedelta(days=90), 20),
+    ("Globex Legal", 20, timedelta(days=365 - 1), 20),
+    ("Hooli Retail", 40, timedelta(days=365 + 60), 25),
+]
+
+
+def _create_licenses(ids: dict[str, int]) -> None:
+    """Orders assigned in the past (the clock shifted back while they are made)
+    and allocated to the company's people in turn, through the services."""
+    taken: dict[str, int] = {}
+    saved = clock.offset()
+    try:
+        for name, seats, ago, people in LICENSE_HISTORY:
+            company_id = ids[name]
+            clock.set_offset(saved - ago)
+            actor = replace(system_actor("cli"), managing_company_id=company_id)
+            order = request_order(actor, company_id, seats)
+            assign_orders(system_actor("cli"), [order.id])
+            learner_ids = db.session.scalars(
+                select(Learner.id)
+                .where(Learner.company_id == company_id)
+                .order_by(Learner.id)
+                .offset(taken.get(name, 0))
+                .limit(people)
+            ).all()
+            taken[name] = taken.get(name, 0) + people
+            allocate(actor, select_people(actor, company_id, learner_ids).id, order.id)
+    finally:
+        clock.set_offset(saved)

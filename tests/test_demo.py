@@ -42,3 +42,20 @@ def test_demo_has_orders_in_every_state_with_their_emails(app, session):
     states = set(session.scalars(select(Order.status)))
     assert states == {"requested", "assigned", "declined", "cancelled"}
     assert session.scalar(select(func.count()).select_from(Email)) > 0
+
+
+def test_demo_has_licenses_active_expiring_soon_today_and_expired(app, session):
+    from datetime import timedelta
+
+    from app import clock
+    from app.models import Learner
+
+    app.test_cli_runner().invoke(args=["demo", "load"])
+    now = clock.now()
+    expiries = session.scalars(
+        select(Learner.license_expires_at).where(Learner.license_expires_at.is_not(None))
+    ).all()
+    assert any(e <= now for e in expiries)  # expired
+    assert any(now < e <= now + timedelta(hours=12) for e in expiries)  # today
+    assert any(now + timedelta(hours=24) < e <= now + timedelta(hours=72) for e in expiries)
+    assert any(e > now + timedelta(days=300) for e in expiries)  # active for long
