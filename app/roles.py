@@ -25,6 +25,7 @@ _SELF_SERVICE = [
 
 # The license tabs, Allocate Licenses and its confirmation, Deallocate.
 _LICENSE_WORK = "can_(list|allocate|select_all|confirm|remainder|deallocate)"
+_IMPORTS = "can_(upload|columns|review|commit|rejected)"
 
 FAB_ROLES = {
     ROLE_ADMIN: [[".*", ".*"]],
@@ -35,6 +36,7 @@ FAB_ROLES = {
         _grant("Learners", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Orders", "can_(list|show|request|assign|decline|cancel)"),
         _grant("Licenses", _LICENSE_WORK),
+        _grant("Imports", _IMPORTS),
         _grant("Emails", "can_(list|show)"),
         _grant("AuditLog", "can_(list|show|export)"),
         _grant("Admin Dashboard|Company|Users|Learners|Licenses|Emails|Audit Log", "menu_access"),
@@ -46,6 +48,7 @@ FAB_ROLES = {
         _grant("Learners", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Orders", "can_(list|show|request|cancel)"),
         _grant("Licenses", _LICENSE_WORK),
+        _grant("Imports", _IMPORTS),
         _grant("Emails", "can_(list|show)"),
         _grant("AuditLog", "can_(list|show|export)"),
         _grant("Admin Dashboard|Users|Learners|Licenses|Emails|Audit Log", "menu_access"),

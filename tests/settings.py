@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 
 import psycopg
@@ -25,6 +26,7 @@ def make_config(database_url: str, **overrides) -> dict:
         "REDIS_URL": None,
         "BASE_URL": "http://panel.test",
         "APP_ENV": "test",
+        "UPLOAD_FOLDER": tempfile.mkdtemp(prefix="licpanel-uploads-"),
     }
     config.update(overrides)
     return config

@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent
 from app.models.company import Company, CompanyKind, CompanyTree
 from app.models.email import Email, EmailKind, EmailState
+from app.models.imports import ImportBatch, ImportRow
 from app.models.learner import Learner, normalise_email
 from app.models.license import License, Selection, SelectionMember
 from app.models.order import Order, OrderStatus
@@ -21,6 +22,8 @@ __all__ = [
     "Company",
     "CompanyKind",
     "CompanyTree",
+    "ImportBatch",
+    "ImportRow",
     "Learner",
     "License",
     "Selection",

@@ -55,11 +55,13 @@ class Plan:
                 + " an active license now. Nothing was allocated: confirm the remainder."
             )
         if self.shortfall:
-            return (
-                f"{self.size} selected, {self.free} seats free: "
-                f"request {self.shortfall} more licenses."
-            )
+            return shortage_message(self.size, self.free)
         return None
+
+
+def shortage_message(needed: int, free: int) -> str:
+    """The one wording of "not enough seats", for Allocate and the spreadsheet import."""
+    return f"{needed} selected, {free} seats free: request {needed - free} more licenses."
 
 
 def select_people(actor: Actor, company_id, learner_ids: list, source: str = "manual"):
@@ -72,7 +74,7 @@ def select_people(actor: Actor, company_id, learner_ids: list, source: str = "ma
         wanted
     ):
         raise NotFound()
-    return _stage(actor, company.id, found, source)
+    return stage(actor, company.id, found, source)
 
 
 def select_matching(actor: Actor, company_id, learner_ids: Select, source: str = "select_all"):
@@ -80,7 +82,7 @@ def select_matching(actor: Actor, company_id, learner_ids: Select, source: str =
     INSERT … SELECT. `learner_ids` is the filtered query of learner ids."""
     company = _company_in_view(actor, company_id)
     ids = learner_ids.where(Learner.company_id == company.id, needs_license(clock.now()))
-    selection = _stage(actor, company.id, ids, source)
+    selection = stage(actor, company.id, ids, source)
     if not selection.size:
         raise Invalid("Nobody matches the current filter: nothing to allocate.")
     return selection
@@ -153,7 +155,7 @@ def remainder(actor: Actor, selection_id) -> Selection:
     """A new selection of the same people minus those who gained a license since."""
     selection = get_selection(actor, selection_id)
     still = _members(selection.id).where(needs_license(clock.now()))
-    fresh = _stage(actor, selection.company_id, still, selection.source)
+    fresh = stage(actor, selection.company_id, still, selection.source)
     if not fresh.size:
         raise Invalid("Everybody in this selection has an active license now.")
     return fresh
@@ -190,7 +192,8 @@ def _company_in_view(actor: Actor, company_id):
     return require_company(actor, company_id)
 
 
-def _stage(actor: Actor, company_id: int, learner_ids: Select, source: str) -> Selection:
+def stage(actor: Actor, company_id: int, learner_ids: Select, source: str) -> Selection:
+    """Stage the people a query of learner ids returns, numbered, in one INSERT … SELECT."""
     selection = Selection(
         company_id=company_id,
         created_by_id=actor.user_id,
@@ -200,7 +203,8 @@ def _stage(actor: Actor, company_id: int, learner_ids: Select, source: str) -> S
     )
     db.session.add(selection)
     db.session.flush()
-    people = learner_ids.distinct().subquery().c[0]
+    inner = learner_ids.subquery()  # may carry its own ORDER BY … LIMIT
+    people = select(inner.c[0]).distinct().subquery().c[0]
     db.session.execute(
         insert(SelectionMember).from_select(
             ["selection_id", "learner_id", "position"],

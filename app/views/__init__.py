@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.views.audit import AuditLogView
 from app.views.companies import CompanyView
 from app.views.emails import EmailView
+from app.views.imports import ImportView
 from app.views.learners import LearnerView
 from app.views.licenses import (
     AllocatedView,
@@ -33,3 +34,4 @@ def register_views(appbuilder) -> None:
     for tab in (AvailableView, AllocatedView, ExpiringView, ExpiredView, UnlicensedView):
         appbuilder.add_view_no_menu(tab)
     appbuilder.add_view_no_menu(SelectionView)
+    appbuilder.add_view_no_menu(ImportView)

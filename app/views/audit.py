@@ -81,7 +81,7 @@ class AuditLogView(ScopedModelView):
             )
         return send_file(
             exports.xlsx_file(header, rows, "Audit Log"),
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            mimetype=exports.XLSX_MIMETYPE,
             as_attachment=True,
             download_name="audit-log.xlsx",
         )

@@ -45,6 +45,7 @@ def current_actor() -> tenancy.Actor:
 class Outcome:
     ok: bool
     result: object = None
+    error: DomainError | None = None
 
     def __bool__(self) -> bool:
         return self.ok
@@ -176,7 +177,7 @@ class ScopedModelView(ModelView):
             flash(exc.message, "danger")
             if exc.status == 403:
                 abort(403)
-            return Outcome(False)
+            return Outcome(False, error=exc)
         if success:
             flash(success(result) if callable(success) else success, "success")
         return Outcome(True, result)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import current_app, g, render_template
+from flask_login import current_user
 
 from app.extensions import db
 from app.services.errors import DomainError
@@ -18,6 +19,10 @@ MESSAGES = {
 
 
 def error_page(status: int, message: str | None = None):
+    # An error can come before FAB's before_request set g.user (a 413 is raised
+    # while CSRF protection reads the form); the layout's menu needs it.
+    if "user" not in g:
+        g.user = current_user
     title, default = MESSAGES[status]
     limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
     body = render_template(

@@ -13,6 +13,7 @@ class LearnerView(ActiveToggleActions, ScopedModelView):
     class_permission_name = "Learners"
     method_permission_name = {"deactivate": "deactivate", "activate": "activate"}
     datamodel = ScopedInterface(Learner)
+    list_template = "learners/list.html"
     noun = "learners"
     set_active = staticmethod(service.set_learners_active)
 

@@ -8,6 +8,7 @@ non-admin role must get 403) or exempt with a reason, or the coverage test fails
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import select, text
 from app import tenancy
 from app.models import AppUser, Company
 from app.services.allocation import select_people
+from app.services.imports import upload
 from app.services.orders import assign_orders, request_order
 from app.views.base import ScopedModelView
 from tests.factories import replace_actor_in
@@ -116,8 +118,10 @@ def world(tree, session):
         request_order(actor, actor.company_in_view, 3)
         assigned = request_order(actor, actor.company_in_view, 5)
         assign_orders(tree.actor("admin"), [assigned.id])
-    for company in tree.companies:  # a staged selection (Allocate Licenses) everywhere
-        select_people(replace_actor_in(company), company.id, [tree.people[company.name][0].id])
+    for company in tree.companies:  # a staged selection and an upload everywhere
+        actor = replace_actor_in(company)
+        select_people(actor, company.id, [tree.people[company.name][0].id])
+        upload(actor, company.id, "renewal", "r.csv", io.BytesIO(b"Email\na@b.example.com\n"))
     session.commit()
     return tree
 

@@ -1,0 +1,228 @@
+"""Read spreadsheets the way people send them: CSV/TSV/TXT in UTF-8 (with or without
+a byte-order mark), UTF-16 or Windows-1252, with any of , ; tab | as delimiter, and
+XLSX/XLSM workbooks (read as data; macros ignored) — streamed, row by row.
+
+Every refusal is a `FileProblem` whose message says what is wrong; nothing here
+touches the database.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+DELIMITERS = [",", ";", "\t", "|"]
+SAMPLE_BYTES = 64 * 1024
+MAX_ZIP_MEMBERS = 2_000
+MAX_UNCOMPRESSED = 400 * 1024 * 1024  # what a 20 MB workbook may expand to
+MAX_RATIO = 200  # uncompressed / compressed, per member: a zip bomb beyond
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+class FileProblem(Exception):
+    """The file cannot be read as a spreadsheet; the message says why."""
+
+
+@dataclass
+class FileInfo:
+    kind: str  # "csv" or "xlsx"
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheets: list[str] = field(default_factory=list)
+
+
+def inspect(path: Path) -> FileInfo:
+    """What the file is, or a FileProblem for files we refuse."""
+    with open(path, "rb") as f:
+        head = f.read(SAMPLE_BYTES)
+    if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise FileProblem("The file is empty.")
+    if head.startswith(b"PK\x03\x04"):
+        return FileInfo("xlsx", sheets=_workbook_sheets(path))
+    if head.startswith(OLE_MAGIC):
+        if "EncryptedPackage".encode("utf-16-le") in path.read_bytes():
+            raise FileProblem(
+                "The workbook is password-protected: remove the password in "
+                "Excel (File → Info → Protect Workbook) and upload it again."
+            )
+        raise FileProblem(
+            "This is a legacy Excel .xls file: save it as .xlsx or .csv and upload it again."
+        )
+    encoding = _encoding(head)
+    text = head.decode(encoding, errors="replace")
+    if _looks_like_html(text):
+        raise FileProblem(
+            "This is a web page (HTML), not a spreadsheet: save the data as "
+            ".xlsx or .csv and upload it again."
+        )
+    if "\x00" in text or _binary(text):
+        raise FileProblem(
+            "This file is not a spreadsheet (it holds binary data): upload a "
+            ".csv, .tsv, .txt or .xlsx file."
+        )
+    return FileInfo("csv", encoding=encoding, delimiter=_delimiter(text))
+
+
+def rows(
+    path: Path, info: FileInfo, sheet: str | None = None, limit: int | None = None
+) -> Iterator[list[str]]:
+    """The file's rows as lists of text cells, streamed. More than `limit` rows is a
+    FileProblem raised as soon as the limit is passed."""
+    source = (
+        _xlsx_rows(path, sheet or info.sheets[0]) if info.kind == "xlsx" else _csv_rows(path, info)
+    )
+    for n, row in enumerate(source, 1):
+        if limit is not None and n > limit:
+            raise FileProblem(
+                f"The file has more than {limit:,} rows: split it and upload the parts one by one."
+            )
+        yield row
+
+
+def _csv_rows(path: Path, info: FileInfo) -> Iterator[list[str]]:
+    with open(path, "rb") as raw:
+        text = io.TextIOWrapper(raw, encoding=info.encoding, errors="replace", newline="")
+        try:
+            for row in csv.reader(text, delimiter=info.delimiter):
+                yield [cell.strip() for cell in row]
+        except csv.Error as exc:
+            raise FileProblem(f"The file is not valid CSV: {exc}.") from exc
+
+
+def _xlsx_rows(path: Path, sheet: str) -> Iterator[list[str]]:
+    with _workbook(path) as workbook:
+        if sheet not in workbook.sheetnames:
+            raise FileProblem(f"The workbook has no sheet named '{sheet}'.")
+        values_iter = workbook[sheet].iter_rows(values_only=True)
+        while True:
+            try:
+                values = next(values_iter)
+            except StopIteration:
+                return
+            except Exception as exc:  # a damaged or hostile sheet, found while streaming
+                raise FileProblem(_damaged(exc)) from exc
+            yield [_cell_text(v) for v in values]
+
+
+def _workbook_sheets(path: Path) -> list[str]:
+    _check_zip(path)
+    with _workbook(path) as workbook:
+        return list(workbook.sheetnames)
+
+
+@contextmanager
+def _workbook(path: Path):
+    """The workbook, streamed (read-only), closed with its file afterwards.
+
+    Opened from a file object, not the path: uploads are stored without their
+    extension, which openpyxl would insist on. data_only=False keeps formulas as
+    "=…" text, so a formula is never mistaken for the address it would compute.
+    """
+    with open(path, "rb") as handle:
+        try:
+            workbook = load_workbook(handle, read_only=True, data_only=False, keep_links=False)
+        except Exception as exc:  # openpyxl raises many kinds on a damaged file
+            raise FileProblem(_damaged(exc)) from exc
+        try:
+            yield workbook
+        finally:
+            workbook.close()
+
+
+def _damaged(exc: Exception) -> str:
+    causes, seen = [], exc
+    while seen is not None and len(causes) < 5:  # openpyxl wraps the parser's error
+        causes.append(type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    if any("Forbidden" in name for name in causes):  # defusedxml: DTD, entities, URLs
+        return (
+            "The workbook contains XML constructs a spreadsheet never needs (entity "
+            "definitions): it was not read. Save it again from Excel, or as .csv."
+        )
+    return (
+        f"The workbook cannot be read ({type(exc).__name__}): it may be damaged. Save it "
+        "again from Excel, or as .csv."
+    )
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse zip bombs before any XML is parsed: member count, total uncompressed
+    size and compression ratio are read from the zip directory."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise FileProblem("The workbook is damaged (not a valid .xlsx file).") from exc
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise FileProblem("The workbook has too many parts to be a spreadsheet.")
+    if sum(m.file_size for m in members) > MAX_UNCOMPRESSED or any(
+        m.compress_size and m.file_size / m.compress_size > MAX_RATIO for m in members
+    ):
+        raise FileProblem(
+            "The workbook expands to far more data than a spreadsheet holds "
+            "(a zip bomb?): it was not opened."
+        )
+    names = {m.filename for m in members}
+    if "xl/workbook.xml" not in names:
+        raise FileProblem("This zip file is not an Excel workbook: upload .xlsx or .csv.")
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _encoding(head: bytes) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3:  # a character cut by the sample's end
+            return "utf-8"
+    try:
+        head.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def _looks_like_html(text: str) -> bool:
+    start = text.lstrip("\ufeff \t\r\n").lower()[:200]
+    return start.startswith(("<!doctype html", "<html", "<table", "<?xml")) or "<html" in start
+
+
+def _binary(text: str) -> bool:
+    controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\t\r\n\f")
+    return controls > 8
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter that splits the first lines most consistently (a single column
+    is a comma-separated file with one column)."""
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    best, best_score = ",", 0.0
+    for delimiter in DELIMITERS:
+        counts = [len(next(csv.reader([line], delimiter=delimiter))) - 1 for line in lines]
+        counts = [c for c in counts if c > 0]
+        if not counts:
+            continue
+        common = max(set(counts), key=counts.count)
+        score = counts.count(common) / len(lines) + 0.01 * min(common, 10)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best

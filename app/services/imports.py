@@ -1,0 +1,573 @@
+"""Import Licence Renewal and Import Learners: upload → choose the columns →
+review (every row not taken, with its reason) → commit through the same services
+as the screens. Rows are staged in `import_rows`, so memory stays flat whatever
+the file's size and the review is a handful of set-based statements."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import String, cast, delete, exists, func, insert, literal, select, update
+from sqlalchemy.orm import aliased
+
+from app import clock
+from app.extensions import db
+from app.imports import cells, reader
+from app.models import Company, ImportBatch, ImportRow, Learner
+from app.services import audit
+from app.services.allocation import (
+    allocate,
+    shortage_message,
+    stage,
+)
+from app.services.errors import Conflict, Invalid, NotFound
+from app.services.licenses import is_active, pools
+from app.tenancy import Actor, require_company, screen_scope
+
+
+class StaleReview(Conflict):
+    """The people or seats changed since the review: it must be shown again."""
+
+
+UPLOAD_TTL = timedelta(hours=24)
+CHUNK = 1000
+PREVIEW_ROWS = 30
+REASONS = {
+    "invalid": "not an email address ({detail})",
+    "duplicate": "duplicate of row {detail}",
+    "not_found": "not found in this company",
+    "active": "still has an active license",
+    "deactivated": "a deactivated learner",
+    "unnamed": "a new learner needs a first and a last name",
+    "unchanged": "already up to date",
+}
+
+
+def reason_text(reason: str, detail: str | None) -> str:
+    return REASONS[reason].format(detail=detail or "")
+
+
+@dataclass
+class Preview:
+    batch: ImportBatch
+    rows: list[list[str]]
+    layout: cells.Layout
+    name_columns: dict[str, int | None]
+
+
+# -- upload --------------------------------------------------------------------
+
+
+def upload(actor: Actor, company_id, kind: str, filename: str, stream) -> ImportBatch:
+    """Keep an uploaded file (under a server-made name) for the review. Raises Invalid
+    with the reader's reason for files that are not readable spreadsheets."""
+    company = _company_in_view(actor, company_id)
+    if kind not in ("renewal", "learners"):
+        raise NotFound()
+    discard_stale(clock.now(), created_by_id=actor.user_id)
+    stored = secrets.token_hex(16)
+    path = upload_dir() / stored
+    stream.save(path) if hasattr(stream, "save") else path.write_bytes(stream.read())
+    try:
+        info = reader.inspect(path)
+    except reader.FileProblem as exc:
+        path.unlink(missing_ok=True)
+        raise Invalid(str(exc), "file") from exc
+    batch = ImportBatch(
+        company_id=company.id,
+        created_by_id=actor.user_id,
+        created_at=clock.now(),
+        kind=kind,
+        original_name=(filename or "upload")[:255],
+        stored_name=stored,
+        file_kind=info.kind,
+        encoding=info.encoding,
+        delimiter=info.delimiter,
+        sheets=info.sheets or None,
+        sheet=(info.sheets or [None])[0],
+        status="uploaded",
+        auto_license=company.auto_license,
+    )
+    db.session.add(batch)
+    db.session.flush()
+    return batch
+
+
+def preview(actor: Actor, batch_id, sheet: str | None = None, header_row=None) -> Preview:
+    """The first rows, the detected header row and the likeliest email column."""
+    batch = get_batch(actor, batch_id)
+    if sheet:
+        _choose_sheet(batch, sheet)
+    rows = []
+    try:
+        for row in _rows(batch):
+            rows.append(row)
+            if len(rows) >= PREVIEW_ROWS:
+                break
+    except reader.FileProblem as exc:
+        raise Invalid(str(exc), "file") from exc
+    if not any(any(r) for r in rows):
+        raise Invalid("The file has no rows with data.", "file")
+    chosen_header = _int_or_none(header_row)
+    found = cells.layout(rows, chosen_header)
+    header = rows[found.header_row - 1] if found.header_row else []
+    return Preview(batch, rows, found, cells.guess_name_columns(header))
+
+
+# -- review --------------------------------------------------------------------
+
+
+def review(actor: Actor, batch_id, header_row, columns: dict, auto_license: bool = True):
+    """Stage every data row and classify it. `columns` maps "email" (and, for a
+    learner import, "first_name", "last_name", "department") to column indexes."""
+    batch = get_batch(actor, batch_id)
+    if batch.status == "committed":
+        raise Conflict("This file was already imported.")
+    chosen = {k: _int_or_none(v) for k, v in columns.items() if _int_or_none(v) is not None}
+    if "email" not in chosen:
+        raise Invalid("Choose the column containing Email.", "email_column")
+    batch.header_row = max(0, _int_or_none(header_row) or 0)
+    batch.columns, batch.auto_license = chosen, bool(auto_license)
+    db.session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
+    _stage_rows(batch, chosen)
+    _mark_invalid_and_duplicates(batch)
+    _match_learners(batch)
+    if batch.kind == "renewal":
+        _classify_for_renewal(batch)
+    else:
+        _classify_for_learners(batch)
+    batch.status = "reviewed"
+    batch.summary = summary(batch)
+    db.session.flush()
+    return batch.summary
+
+
+def summary(batch: ImportBatch) -> dict:
+    counts = dict(
+        db.session.execute(
+            select(ImportRow.reason, func.count())
+            .where(ImportRow.batch_id == batch.id)
+            .group_by(ImportRow.reason)
+        ).all()
+    )
+    taken = counts.pop(None, 0)
+    free = sum(order.free for order in pools(batch.company_id, clock.now()))
+    result = {
+        "taken": taken,
+        "not_taken": sum(counts.values()),
+        "reasons": counts,
+        "free": free,
+        "rows": taken + sum(counts.values()),
+    }
+    if batch.kind == "renewal":
+        result["problem"] = shortage_message(taken, free) if taken > free else None
+    else:
+        new = db.session.scalar(
+            select(func.count()).where(
+                ImportRow.batch_id == batch.id,
+                ImportRow.reason.is_(None),
+                ImportRow.learner_id.is_(None),
+            )
+        )
+        result.update(new=new, updated=taken - new, seats_for_new=min(new, free))
+    return result
+
+
+def rejected(actor: Actor, batch_id) -> Iterator[list]:
+    """The rows not taken: (row number, value, reason), for the downloads."""
+    batch = get_batch(actor, batch_id)
+    query = (
+        select(ImportRow.row_number, ImportRow.value, ImportRow.reason, ImportRow.detail)
+        .where(ImportRow.batch_id == batch.id, ImportRow.reason.is_not(None))
+        .order_by(ImportRow.row_number)
+    )
+    for number, value, reason, detail in db.session.execute(query).yield_per(1000):
+        yield [number, value, reason_text(reason, detail)]
+
+
+def rejected_page(batch_id: int, limit: int = 100) -> list[ImportRow]:
+    return list(
+        db.session.scalars(
+            select(ImportRow)
+            .where(ImportRow.batch_id == batch_id, ImportRow.reason.is_not(None))
+            .order_by(ImportRow.row_number)
+            .limit(limit)
+        )
+    )
+
+
+# -- commit --------------------------------------------------------------------
+
+
+def commit_renewal(actor: Actor, batch_id):
+    """Renew Licences: allocate to exactly the people of the review, all or nothing,
+    through the allocation service. A review that went stale (someone renewed, seats
+    gone) raises Conflict; a batch commits once."""
+    batch = get_batch(actor, batch_id)
+    if batch.kind != "renewal" or batch.status != "reviewed":
+        raise Conflict(
+            "These licences were already renewed."
+            if batch.status == "committed"
+            else "Review the file before renewing."
+        )
+    renewed = db.session.scalar(
+        select(func.count()).where(Learner.id.in_(_taken_learners(batch)), is_active(clock.now()))
+    )
+    if renewed:
+        raise StaleReview(
+            f"The review went stale: {renewed} of these people have an "
+            "active license now. Nothing was renewed; the file was checked "
+            "again below."
+        )
+    selection = stage(actor, batch.company_id, _taken_learners(batch), "import")
+    if not selection.size:
+        raise Invalid("Nobody in this file can be renewed.")
+    done = allocate(actor, selection.id)
+    _finish(actor, batch, selection_id=selection.id, after={"renewed": done.size})
+    return done
+
+
+def commit_learners(actor: Actor, batch_id) -> dict:
+    """Add the new learners and update the known ones (never deletes anyone); new
+    learners get free seats when the company licenses automatically and the manager
+    kept it on for this import."""
+    batch = get_batch(actor, batch_id)
+    if batch.kind != "learners" or batch.status != "reviewed":
+        raise Conflict(
+            "This file was already imported."
+            if batch.status == "committed"
+            else "Review the file before importing."
+        )
+    added = _insert_new_learners(batch, clock.now())
+    updated = _update_known_learners(batch)
+    licensed = _license_new_learners(actor, batch) if batch.auto_license else 0
+    _finish(actor, batch, after={"added": added, "updated": updated, "licensed": licensed})
+    return {"added": added, "updated": updated, "licensed": licensed}
+
+
+# -- clean-up ------------------------------------------------------------------
+
+
+def discard_stale(now: datetime, created_by_id: int | None = None) -> int:
+    """Delete uploads older than 24 hours (and their staged rows): the worker's
+    periodic clean-up, and each user's next upload."""
+    query = select(ImportBatch).where(
+        ImportBatch.stored_name.is_not(None), ImportBatch.created_at < now - UPLOAD_TTL
+    )
+    if created_by_id is not None:
+        query = query.where(ImportBatch.created_by_id == created_by_id)
+    stale = list(db.session.scalars(query))
+    for batch in stale:
+        _delete_file(batch)
+        if batch.status != "committed":
+            batch.status = "expired"
+        db.session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
+    db.session.flush()
+    return len(stale)
+
+
+def get_batch(actor: Actor, batch_id) -> ImportBatch:
+    batch = db.session.scalar(
+        select(ImportBatch).where(
+            ImportBatch.id == _int_or_none(batch_id),
+            screen_scope(actor, ImportBatch.company_id, "own"),
+        )
+    )
+    if batch is None:
+        raise NotFound()
+    if batch.stored_name is None and batch.status != "committed":
+        raise Invalid(
+            "This upload has expired (uploads are kept for 24 hours): add the file again."
+        )
+    return batch
+
+
+def upload_dir() -> Path:
+    path = Path(
+        current_app.config.get("UPLOAD_FOLDER") or Path(current_app.instance_path) / "uploads"
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# -- the steps -----------------------------------------------------------------
+
+
+def _rows(batch: ImportBatch):
+    info = reader.FileInfo(batch.file_kind, batch.encoding, batch.delimiter, batch.sheets or [])
+    limit = current_app.config.get("IMPORT_MAX_ROWS", 200_000)
+    return reader.rows(upload_dir() / batch.stored_name, info, batch.sheet, limit=limit)
+
+
+def _stage_rows(batch: ImportBatch, columns: dict) -> None:
+    """Stream the file into import_rows, 1,000 rows per statement."""
+    chunk: list[dict] = []
+    try:
+        for number, row in enumerate(_rows(batch), 1):
+            if number <= batch.header_row or not any(row):
+                continue
+            chunk.append(_staged(batch.id, number, row, columns))
+            if len(chunk) == CHUNK:
+                db.session.execute(insert(ImportRow.__table__), chunk)
+                chunk = []
+    except reader.FileProblem as exc:
+        raise Invalid(str(exc), "file") from exc
+    if chunk:
+        db.session.execute(insert(ImportRow.__table__), chunk)
+
+
+def _staged(batch_id: int, number: int, row: list[str], columns: dict) -> dict:
+    def cell(name):
+        index = columns.get(name)
+        return row[index] if index is not None and index < len(row) else ""
+
+    value = cell("email")
+    email, why = cells.clean_email(value)
+    return {
+        "batch_id": batch_id,
+        "row_number": number,
+        "value": value[:320],
+        "email": email,
+        "learner_id": None,
+        "reason": None if email else "invalid",
+        "detail": why,
+        "first_name": cell("first_name")[:80] or None,
+        "last_name": cell("last_name")[:80] or None,
+        "department": cell("department")[:120] or None,
+    }
+
+
+def _mark_invalid_and_duplicates(batch: ImportBatch) -> None:
+    """A repeated address is a duplicate of the first row that has it."""
+    earlier = aliased(ImportRow)
+    first = (
+        select(func.min(earlier.row_number))
+        .where(earlier.batch_id == batch.id, earlier.email == ImportRow.email)
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(ImportRow)
+        .where(
+            ImportRow.batch_id == batch.id,
+            ImportRow.email.is_not(None),
+            ImportRow.reason.is_(None),
+            ImportRow.row_number > first,
+        )
+        .values(reason="duplicate", detail=cast(first, String))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _match_learners(batch: ImportBatch) -> None:
+    match = (
+        select(Learner.id)
+        .where(Learner.company_id == batch.company_id, Learner.email == ImportRow.email)
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(ImportRow)
+        .where(ImportRow.batch_id == batch.id, ImportRow.reason.is_(None))
+        .values(learner_id=match)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _classify_for_renewal(batch: ImportBatch) -> None:
+    now = clock.now()
+    _set_reason(batch, "not_found", ImportRow.learner_id.is_(None))
+    _set_reason(
+        batch,
+        "deactivated",
+        ImportRow.learner_id.in_(
+            select(Learner.id).where(Learner.company_id == batch.company_id, ~Learner.active)
+        ),
+    )
+    _set_reason(
+        batch,
+        "active",
+        ImportRow.learner_id.in_(
+            select(Learner.id).where(Learner.company_id == batch.company_id, is_active(now))
+        ),
+    )
+
+
+def _classify_for_learners(batch: ImportBatch) -> None:
+    _set_reason(
+        batch,
+        "unnamed",
+        ImportRow.learner_id.is_(None),
+        (ImportRow.first_name.is_(None)) | (ImportRow.last_name.is_(None)),
+    )
+    _set_reason(
+        batch,
+        "deactivated",
+        ImportRow.learner_id.in_(
+            select(Learner.id).where(Learner.company_id == batch.company_id, ~Learner.active)
+        ),
+    )
+    same = select(Learner.id).where(
+        Learner.id == ImportRow.learner_id,
+        Learner.first_name == func.coalesce(ImportRow.first_name, Learner.first_name),
+        Learner.last_name == func.coalesce(ImportRow.last_name, Learner.last_name),
+        func.coalesce(Learner.department, "")
+        == func.coalesce(ImportRow.department, Learner.department, ""),
+    )
+    _set_reason(batch, "unchanged", ImportRow.learner_id.is_not(None), exists(same))
+
+
+def _set_reason(batch: ImportBatch, reason: str, *conditions) -> None:
+    db.session.execute(
+        update(ImportRow)
+        .where(ImportRow.batch_id == batch.id, ImportRow.reason.is_(None), *conditions)
+        .values(reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _taken_learners(batch: ImportBatch):
+    return select(ImportRow.learner_id).where(
+        ImportRow.batch_id == batch.id, ImportRow.reason.is_(None)
+    )
+
+
+def _insert_new_learners(batch: ImportBatch, now: datetime) -> int:
+    new = (
+        select(
+            literal(batch.company_id),
+            ImportRow.email,
+            ImportRow.first_name,
+            ImportRow.last_name,
+            ImportRow.department,
+            literal(True),
+            literal(now, Learner.created_at.type),
+        )
+        .where(
+            ImportRow.batch_id == batch.id,
+            ImportRow.reason.is_(None),
+            ImportRow.learner_id.is_(None),
+        )
+        .order_by(ImportRow.row_number)
+    )
+    db.session.execute(
+        insert(Learner).from_select(
+            [
+                "company_id",
+                "email",
+                "first_name",
+                "last_name",
+                "department",
+                "active",
+                "created_at",
+            ],
+            new,
+        )
+    )
+    _match_learners_taken(batch)
+    return db.session.scalar(
+        select(func.count()).where(
+            ImportRow.batch_id == batch.id, ImportRow.reason.is_(None), ImportRow.detail == "added"
+        )
+    )
+
+
+def _match_learners_taken(batch: ImportBatch) -> None:
+    match = (
+        select(Learner.id)
+        .where(Learner.company_id == batch.company_id, Learner.email == ImportRow.email)
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(ImportRow)
+        .where(
+            ImportRow.batch_id == batch.id,
+            ImportRow.reason.is_(None),
+            ImportRow.learner_id.is_(None),
+        )
+        .values(learner_id=match, detail="added")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _update_known_learners(batch: ImportBatch) -> int:
+    changed = db.session.execute(
+        update(Learner)
+        .where(
+            Learner.id == ImportRow.learner_id,
+            ImportRow.batch_id == batch.id,
+            ImportRow.reason.is_(None),
+            ImportRow.detail.is_(None),
+        )
+        .values(
+            first_name=func.coalesce(ImportRow.first_name, Learner.first_name),
+            last_name=func.coalesce(ImportRow.last_name, Learner.last_name),
+            department=func.coalesce(ImportRow.department, Learner.department),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return changed.rowcount
+
+
+def _license_new_learners(actor: Actor, batch: ImportBatch) -> int:
+    company = db.session.get(Company, batch.company_id)
+    free = sum(order.free for order in pools(company.id, clock.now()))
+    if not company.auto_license or not free:
+        return 0
+    new = (
+        select(ImportRow.learner_id)
+        .where(ImportRow.batch_id == batch.id, ImportRow.detail == "added")
+        .order_by(ImportRow.row_number)
+        .limit(free)
+    )
+    selection = stage(actor, company.id, new, "import")
+    return allocate(actor, selection.id).size if selection.size else 0
+
+
+def _finish(actor: Actor, batch: ImportBatch, *, selection_id=None, after: dict) -> None:
+    done = db.session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.id == batch.id, ImportBatch.status == "reviewed")
+        .values(status="committed", committed_at=clock.now(), selection_id=selection_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:
+        raise Conflict("This file was already imported.")
+    batch.status, batch.selection_id = "committed", selection_id
+    _delete_file(batch)
+    audit.record(
+        actor,
+        f"import.{batch.kind}_committed",
+        company_id=batch.company_id,
+        entity="import",
+        entity_id=batch.id,
+        after={"file": batch.original_name, **after},
+    )
+
+
+def _delete_file(batch: ImportBatch) -> None:
+    if batch.stored_name:
+        (upload_dir() / batch.stored_name).unlink(missing_ok=True)
+        batch.stored_name = None
+
+
+def _choose_sheet(batch: ImportBatch, sheet: str) -> None:
+    if sheet not in (batch.sheets or []):
+        raise Invalid(f"The workbook has no sheet named '{sheet}'.", "sheet")
+    batch.sheet = sheet
+
+
+def _company_in_view(actor: Actor, company_id):
+    if company_id is None or _int_or_none(company_id) != actor.company_in_view:
+        raise NotFound()
+    return require_company(actor, company_id)
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None

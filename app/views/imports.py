@@ -1,0 +1,194 @@
+"""Select Users by CSV → Import Licence Renewal, and Import Learners: add the file,
+choose the columns, review every row, then Renew Licences / Import Learners."""
+
+from __future__ import annotations
+
+from flask import Response, abort, redirect, request, send_file, stream_with_context, url_for
+from flask_appbuilder import expose, has_access
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+
+from app import exports
+from app.models import ImportBatch
+from app.services import imports as service
+from app.services.errors import Conflict, Invalid
+from app.tenancy import OWN_SCREEN
+from app.views.base import ScopedInterface, ScopedModelView, current_actor
+
+ACCEPTED = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
+TITLES = {"renewal": "Import Licence Renewal", "learners": "Import Learners"}
+NAME_FIELDS = [
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+    ("department", "Group/department"),
+]
+
+
+class UploadForm(FlaskForm):
+    file = FileField(
+        "Add your User spreadsheet file",
+        validators=[FileRequired("Choose a spreadsheet file first.")],
+    )
+
+
+class ImportView(ScopedModelView):
+    route_base = "/imports"
+    class_permission_name = "Imports"
+    base_permissions = ["can_upload", "can_columns", "can_review", "can_commit", "can_rejected"]
+    method_permission_name = {name[4:]: name[4:] for name in base_permissions}
+    datamodel = ScopedInterface(ImportBatch, screen=OWN_SCREEN)
+
+    @expose("/<kind>/upload", methods=["GET", "POST"])
+    @has_access
+    def upload(self, kind):
+        if kind not in TITLES:
+            abort(404)
+        form = UploadForm()
+        if form.validate_on_submit():
+            upload = form.file.data
+            outcome = self.run_service(
+                lambda a: service.upload(
+                    a, a.company_in_view, kind, _accepted(upload.filename), upload
+                ),
+                None,
+                form,
+            )
+            if outcome:
+                return redirect(url_for("ImportView.columns", pk=outcome.result.id))
+        return self.render_template(
+            "imports/upload.html",
+            form=form,
+            kind=kind,
+            title=TITLES[kind],
+            accept=",".join(ACCEPTED),
+        )
+
+    @expose("/<pk>/columns", methods=["GET", "POST"])
+    @has_access
+    def columns(self, pk):
+        """Choose the sheet, the header row and the column containing Email (and the
+        name columns for learners), with the first rows shown."""
+        batch = self._batch(pk)
+        values = request.values
+        if request.method == "POST" and self.run_service(
+            lambda a: service.review(
+                a,
+                batch.id,
+                values.get("header_row"),
+                _chosen_columns(values),
+                values.get("auto_license") == "on",
+            ),
+            None,
+        ):
+            return redirect(url_for("ImportView.review", pk=batch.id))
+        outcome = self.run_service(
+            lambda a: service.preview(a, batch.id, values.get("sheet"), values.get("header_row")),
+            None,
+        )
+        if not outcome:
+            return redirect(url_for("ImportView.upload", kind=batch.kind))
+        return self.render_template(
+            "imports/columns.html",
+            preview=outcome.result,
+            batch=batch,
+            title=TITLES[batch.kind],
+            name_fields=NAME_FIELDS,
+        )
+
+    @expose("/<pk>/review")
+    @has_access
+    def review(self, pk):
+        batch = self._batch(pk)
+        if batch.summary is None:
+            return redirect(url_for("ImportView.columns", pk=batch.id))
+        return self.render_template(
+            "imports/review.html",
+            batch=batch,
+            summary=batch.summary,
+            rejected=service.rejected_page(batch.id),
+            reason_text=service.reason_text,
+            title=TITLES[batch.kind],
+        )
+
+    @expose("/<pk>/commit", methods=["POST"])
+    @has_access
+    def commit(self, pk):
+        """Renew Licences / Import Learners: exactly what the review showed. A stale
+        review is checked again and shown, with what changed."""
+        batch = self._batch(pk)
+        work = service.commit_renewal if batch.kind == "renewal" else service.commit_learners
+        outcome = self.run_service(lambda a: work(a, batch.id), None)
+        if outcome:
+            return redirect(_done_page(batch, outcome.result))
+        if isinstance(outcome.error, Conflict) and batch.status == "reviewed":
+            self.run_service(  # people or seats changed: check the file again
+                lambda a: service.review(
+                    a, batch.id, batch.header_row, batch.columns, batch.auto_license
+                ),
+                None,
+            )
+        return redirect(url_for("ImportView.review", pk=batch.id))
+
+    @expose("/<pk>/rejected.<fmt>")
+    @has_access
+    def rejected(self, pk, fmt):
+        """The rows not taken (row number, value, reason), as CSV or XLSX."""
+        batch = self._batch(pk)
+        header = ["Row", "Value", "Reason"]
+        rows = service.rejected(current_actor(), batch.id)
+        name = f"not-taken-{batch.id}"
+        if fmt == "csv":
+            return Response(
+                stream_with_context(exports.csv_chunks(header, rows)),
+                mimetype="text/csv",
+                headers={"Content-Disposition": f"attachment; filename={name}.csv"},
+            )
+        if fmt == "xlsx":
+            return send_file(
+                exports.xlsx_file(header, rows, "Not taken"),
+                mimetype=exports.XLSX_MIMETYPE,
+                as_attachment=True,
+                download_name=f"{name}.xlsx",
+            )
+        abort(404)
+
+    def _batch(self, pk) -> ImportBatch:
+        batch = self.datamodel.get(pk)
+        if batch is None:
+            abort(404)
+        return batch
+
+
+def _accepted(filename: str | None) -> str:
+    name = (filename or "").strip()
+    lowered = name.lower()
+    if lowered.endswith(".xls"):
+        raise Invalid(
+            "This is a legacy Excel .xls file: save it as .xlsx or .csv and upload it again.",
+            "file",
+        )
+    if not lowered.endswith(ACCEPTED):
+        raise Invalid("Upload a spreadsheet: .csv, .tsv, .txt or .xlsx.", "file")
+    return name
+
+
+def _chosen_columns(values) -> dict:
+    chosen = {"email": values.get("email_column")}
+    for field, _label in NAME_FIELDS:
+        if values.get(f"{field}_column") not in (None, ""):
+            chosen[field] = values.get(f"{field}_column")
+    return chosen
+
+
+def _done_page(batch: ImportBatch, result) -> str:
+    from flask import flash
+
+    if batch.kind == "renewal":
+        flash(f"Renewed {result.size} licence(s).", "success")
+        return url_for("AllocatedView.list")
+    flash(
+        f"Added {result['added']} and updated {result['updated']} learner(s); "
+        f"{result['licensed']} new learner(s) got a license.",
+        "success",
+    )
+    return url_for("LearnerView.list")

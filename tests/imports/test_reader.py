@@ -1,0 +1,144 @@
+"""The reader over a corpus of awkward files: encodings, delimiters, title rows,
+several sheets, formulas, and the files it must refuse with a clear reason."""
+
+import pytest
+
+from app.imports import cells, reader
+from tests.imports import corpus
+
+ROWS = [corpus.HEADER, *corpus.people(3)]
+
+
+def read(tmp_path, name, data, sheet=None, limit=None):
+    path = corpus.write(tmp_path, name, data)
+    info = reader.inspect(path)
+    return info, list(reader.rows(path, info, sheet, limit))
+
+
+@pytest.mark.parametrize(
+    "name, data, encoding, delimiter",
+    [
+        ("utf8.csv", corpus.csv_bytes(ROWS), "utf-8", ","),
+        ("bom.csv", corpus.csv_bytes(ROWS, bom=True), "utf-8-sig", ","),
+        ("excel-eu.csv", corpus.csv_bytes(ROWS, ";", "cp1252"), "cp1252", ";"),
+        ("utf16.txt", corpus.csv_bytes(ROWS, "\t", "utf-16"), "utf-16", "\t"),
+        ("export.tsv", corpus.csv_bytes(ROWS, "\t"), "utf-8", "\t"),
+        ("pipes.txt", corpus.csv_bytes(ROWS, "|", newline="\n"), "utf-8", "|"),
+    ],
+)
+def test_text_files_are_read_whatever_their_encoding_and_delimiter(
+    tmp_path, name, data, encoding, delimiter
+):
+    info, rows = read(tmp_path, name, data)
+    assert (info.kind, info.encoding, info.delimiter) == ("csv", encoding, delimiter)
+    assert rows == [[str(c) for c in r] for r in ROWS]
+
+
+def test_quoted_newlines_crlf_and_blank_lines(tmp_path):
+    data = (
+        b'Name,Email\r\n"Smith, Ann\r\nJr",ann@acme.example.com\r\n\r\nBo,bo@acme.example.com\r\n'
+    )
+    _, rows = read(tmp_path, "q.csv", data)
+    assert rows == [
+        ["Name", "Email"],
+        ["Smith, Ann\r\nJr", "ann@acme.example.com"],
+        [],
+        ["Bo", "bo@acme.example.com"],
+    ]
+
+
+def test_a_single_column_file_is_read(tmp_path):
+    _, rows = read(tmp_path, "one.csv", b"Email\na@acme.example.com\nb@acme.example.com\n")
+    assert rows == [["Email"], ["a@acme.example.com"], ["b@acme.example.com"]]
+
+
+def test_workbooks_with_title_rows_several_sheets_formulas_and_dates(tmp_path):
+    import datetime
+
+    data = corpus.xlsx_bytes(
+        {
+            "Notes": [["nothing here"]],
+            "Staff": [
+                ["Q3 staff export"],
+                [],
+                corpus.HEADER,
+                ["Ann", "Lee", "ann@acme.example.com", datetime.date(2026, 1, 5)],
+                ["Bob", "Ray", '=CONCATENATE("b","@acme.example.com")', 42.0],
+            ],
+        }
+    )
+    info, rows = read(tmp_path, "staff.xlsx", data, sheet="Staff")
+    assert info.sheets == ["Notes", "Staff"]
+    assert rows[2] == corpus.HEADER
+    assert rows[3][:3] == ["Ann", "Lee", "ann@acme.example.com"]
+    assert rows[4][2].startswith("=") and rows[4][3] == "42"
+    layout = cells.layout(rows)
+    assert (layout.header_row, layout.email_column) == (3, 2)
+
+
+def test_xlsm_is_read_as_data(tmp_path):
+    info, rows = read(tmp_path, "macro.xlsm", corpus.xlsx_bytes({"S": ROWS}))
+    assert info.kind == "xlsx" and rows[1][2] == "person0@acme.example.com"
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("empty.csv", b"", "The file is empty."),
+        ("blank.csv", b"\r\n  \r\n", "The file is empty."),
+        (
+            "page.csv",
+            b"<!DOCTYPE html><html><body><table></table></body></html>",
+            "web page (HTML)",
+        ),
+        ("photo.csv", bytes(range(256)) * 40, "binary data"),
+        ("old.xls", corpus.ole(None), "legacy Excel .xls file: save it as .xlsx or .csv"),
+        ("locked.xlsx", corpus.ole("EncryptedPackage"), "password-protected"),
+        ("broken.xlsx", b"PK\x03\x04" + b"garbage" * 100, "damaged"),
+        ("bomb.xlsx", corpus.zip_bomb_xlsx(), "zip bomb"),
+        ("laughs.xlsx", corpus.entity_bomb_xlsx()[0], "entity definitions"),
+        ("external.xlsx", corpus.entity_bomb_xlsx()[1], "entity definitions"),
+    ],
+)
+def test_unreadable_files_are_refused_with_the_reason(tmp_path, name, data, message):
+    with pytest.raises(
+        reader.FileProblem,
+        match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\."),
+    ):
+        read(tmp_path, name, data)
+
+
+def test_the_row_limit_is_enforced_while_streaming(tmp_path):
+    with pytest.raises(reader.FileProblem, match="more than 5 rows"):
+        read(tmp_path, "big.csv", corpus.csv_bytes([corpus.HEADER, *corpus.people(10)]), limit=5)
+
+
+@pytest.mark.parametrize(
+    "cell, address, reason",
+    [
+        ("  Ann.Lee@Acme.example.com ", "ann.lee@acme.example.com", None),
+        ("\u00a0ann@acme.example.com\u200b", "ann@acme.example.com", None),
+        ("mailto:ann@acme.example.com", "ann@acme.example.com", None),
+        ("Ann Lee <ann@acme.example.com>", "ann@acme.example.com", None),
+        ("", None, "empty"),
+        ("=A1", None, "a formula"),
+        ("a@acme.example.com; b@acme.example.com", None, "two addresses in one cell"),
+        ("not an address", None, "not a valid address"),
+        ("ann@acme", None, "not a valid address"),
+    ],
+)
+def test_email_cells_are_cleaned_or_explained(cell, address, reason):
+    assert cells.clean_email(cell) == (address, reason)
+
+
+@pytest.mark.parametrize("header", ["Email", "E-mail Address", "Work Email", "email_address"])
+def test_the_likeliest_email_column_is_preselected(header):
+    rows = [["Name", header, "Notes"], ["Ann", "x", "ann@acme.example.com"]]
+    assert cells.layout(rows, header_row=1).email_column == 1
+
+
+def test_without_an_email_header_the_column_with_addresses_is_chosen():
+    rows = [["Name", "Contact"], ["Ann", "ann@acme.example.com"], ["Bob", "bob@acme.example.com"]]
+    layout = cells.layout(rows)
+    assert (layout.header_row, layout.email_column) == (1, 1)
+    assert layout.headers == ["A: Name", "B: Contact"]
