@@ -39,6 +39,8 @@ SCAN_ROWS = 30
 def clean_email(cell: str) -> tuple[str | None, str | None]:
     """(address, None) for a cell holding one address — trimmed, lower-cased, a
     `mailto:` prefix or a `Name <address>` form reduced — else (None, why not)."""
+    if cell and cell.isascii() and _ADDRESS.fullmatch(cell):  # the common case, quickly
+        return cell.lower(), None
     text = " ".join((cell or "").translate(_INVISIBLE).split())
     if not text:
         return None, "empty"
