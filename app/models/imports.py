@@ -51,8 +51,9 @@ class ImportRow(Model):
 
     __tablename__ = "import_rows"
     __table_args__ = (
+        # Only the address is indexed: the review rewrites `reason` on up to every
+        # row, and summaries scan one batch by its primary key anyway.
         Index("ix_import_rows_batch_email", "batch_id", "email"),
-        Index("ix_import_rows_batch_reason", "batch_id", "reason"),
     )
 
     batch_id: Mapped[int] = mapped_column(

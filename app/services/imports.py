@@ -144,6 +144,10 @@ def review(actor: Actor, batch_id, header_row, columns: dict, auto_license: bool
     batch.columns, batch.auto_license = chosen, bool(auto_license)
     db.session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
     _stage_rows(batch, chosen)
+    if not db.session.scalar(select(exists().where(ImportRow.batch_id == batch.id))):
+        raise Invalid(
+            f"The file has no data rows under its header (row {batch.header_row}).", "file"
+        )
     _mark_duplicates(batch)
     _match_learners(batch)
     if batch.kind == "renewal":

@@ -97,11 +97,18 @@ def test_the_rows_not_taken_download_with_neutralised_cells(tree, as_user, sessi
 
 def test_bad_files_get_a_clear_message_and_change_nothing(tree, as_user, session):
     client = as_user(tree.users["customer"])
+    laughs, external = corpus.entity_bomb_xlsx()
     for data, name, message in [
         (b"", "empty.csv", "The file is empty."),
         (corpus.ole(None), "old.xls", "save it as .xlsx or .csv"),
         (b"hello", "notes.docx", "Upload a spreadsheet"),
         (corpus.ole("EncryptedPackage"), "locked.xlsx", "password-protected"),
+        (b"<html><body>export</body></html>", "export.csv", "web page (HTML)"),
+        (bytes(range(256)) * 20, "photo.csv", "binary data"),
+        (b"PK\x03\x04broken", "broken.xlsx", "damaged"),
+        (corpus.zip_bomb_xlsx(), "bomb.xlsx", "zip bomb"),
+        (laughs, "laughs.xlsx", "entity definitions"),
+        (external, "external.xlsx", "entity definitions"),
     ]:
         response = upload(client, data, name)
         assert response.status_code == 200
@@ -133,8 +140,26 @@ def test_a_header_without_rows_is_explained(tree, as_user, session):
         data={"header_row": "1", "email_column": "0", "csrf_token": client.csrf},
         follow_redirects=True,
     )
-    html = response.get_data(as_text=True)
-    assert "Nobody in this file" in html or 'data-review="taken">0<' in html
+    assert "no data rows under its header (row 1)" in response.get_data(as_text=True)
+
+
+def test_more_rows_than_the_limit_is_refused_and_stages_nothing(tree, as_user, session, app):
+    from app.models import ImportRow
+
+    client = as_user(tree.users["customer"])
+    saved, app.config["IMPORT_MAX_ROWS"] = app.config["IMPORT_MAX_ROWS"], 5
+    try:
+        data = corpus.csv_bytes([["Email"], *[[f"p{i}@acme.example.com"] for i in range(9)]])
+        columns_url = upload(client, data, "big.csv").headers["Location"]
+        response = client.post(
+            columns_url,
+            data={"header_row": "1", "email_column": "0", "csrf_token": client.csrf},
+            follow_redirects=True,
+        )
+    finally:
+        app.config["IMPORT_MAX_ROWS"] = saved
+    assert "more than 5 rows" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(ImportRow)) == 0
 
 
 def test_another_company_cannot_see_or_commit_an_upload(tree, as_user, session):

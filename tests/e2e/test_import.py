@@ -1,0 +1,48 @@
+"""The guide's "Select Users by CSV" step, clicked: Expired Licenses → Select Users
+by CSV → Import Licence Renewal → add the file → choose the Email column → review
+→ Renew Licences; the learners move to Allocated."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import sign_in
+from tests.imports import corpus
+
+pytestmark = pytest.mark.browser
+
+
+def test_renew_from_an_xlsx_with_title_rows(page, live_server, tmp_path):
+    sign_in(page, live_server, "customer2")
+    page.get_by_role("link", name="Licenses").first.click()
+    page.get_by_role("tab", name="Expired Licenses").click()
+    expect(page).to_have_url(re.compile(r"/licenses/expired/"))
+    cells = page.locator("table.table-bordered tbody tr td").all_inner_texts()
+    emails = [c.strip() for c in cells if "@" in c][:3]
+    assert len(emails) == 3
+    rows = [
+        ["Initech staff to renew"],
+        [],
+        ["Full name", "Work Email"],
+        *[[f"Person {i}", e.upper()] for i, e in enumerate(emails)],
+        ["Nobody", "nobody@initech.example"],
+        ["Again", emails[0]],
+    ]
+    path = corpus.write(tmp_path, "renew.xlsx", corpus.xlsx_bytes({"Staff": rows}))
+
+    page.get_by_role("link", name="Select Users by CSV").click()
+    expect(page.locator("h1")).to_have_text("Import Licence Renewal")
+    page.get_by_label("Add your User spreadsheet file").set_input_files(str(path))
+    page.get_by_role("button", name="Upload").click()
+    select = page.get_by_label("Select the spreadsheet column containing Email")
+    expect(select).to_have_value("1")  # "B: Work Email", found under the title rows
+    page.get_by_role("button", name="Review").click()
+    expect(page.locator('[data-review="taken"]')).to_have_text("3")
+    expect(page.locator('[data-review="not_taken"]')).to_have_text("2")
+    expect(page.locator("table.import-rejected")).to_contain_text("not found in this company")
+    expect(page.locator("table.import-rejected")).to_contain_text("duplicate of row 4")
+    page.get_by_role("button", name="Renew Licences").click()
+    expect(page.locator("body")).to_contain_text("Renewed 3 licence(s).")
+    for email in emails:
+        expect(page.locator("table.table-bordered")).to_contain_text(email)
