@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask_migrate import upgrade
 
 from app import clock
@@ -18,6 +18,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(clock_group)
     app.cli.add_command(emails_group)
+    app.cli.add_command(licenses_group)
+    app.cli.add_command(reminders_group)
+    app.cli.add_command(uploads_group)
 
 
 @click.command("setup")
@@ -92,3 +95,95 @@ def emails_send_due() -> None:
     from app.jobs.emails import send_due
 
     click.echo(", ".join(f"{n} {state}" for state, n in send_due().items()) or "nothing due")
+
+
+class Instant(click.ParamType):
+    """--at TIMESTAMP: an ISO 8601 instant (naive means UTC). In production it may
+    not be later than now (catching up after an outage, never running ahead)."""
+
+    name = "timestamp"
+
+    def convert(self, value, param, ctx):
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 timestamp (e.g. 2026-11-26T09:00:00Z)")
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        if current_app.config.get("APP_ENV") == "production" and at > clock.real_now():
+            self.fail("in production --at may not be later than now")
+        return at.astimezone(UTC)
+
+
+AT = click.option(
+    "--at",
+    type=Instant(),
+    default=None,
+    help="act as of this instant (default: the application's clock)",
+)
+
+
+def _iso(at) -> str | None:
+    return at.isoformat() if at else None
+
+
+@click.group("licenses")
+def licenses_group() -> None:
+    """Licenses."""
+
+
+@licenses_group.command("sweep")
+@AT
+def licenses_sweep(at) -> None:
+    """Record each license's transition to Expired (once) in the audit trail."""
+    from app.jobs.periodic import sweep_expiries
+
+    click.echo(f"recorded {sweep_expiries(_iso(at))} expired license(s)")
+
+
+@click.group("reminders")
+def reminders_group() -> None:
+    """The 72-hour reminders, the expiry-day notices and the daily digest."""
+
+
+@reminders_group.command("send")
+@AT
+def reminders_send(at) -> None:
+    """Plan the reminders and notices due, then send every due email from here."""
+    from app.jobs.emails import send_due
+    from app.jobs.periodic import plan_expiry_emails
+
+    click.echo(f"planned {plan_expiry_emails(_iso(at))} email(s)")
+    outcomes = send_due()
+    click.echo(", ".join(f"{n} {state}" for state, n in outcomes.items()) or "nothing to send")
+
+
+@reminders_group.command("digest")
+@AT
+def reminders_digest(at) -> None:
+    """Plan the account managers' daily digest."""
+    from app.jobs.periodic import plan_digest
+
+    click.echo(f"planned {plan_digest(_iso(at))} digest(s)")
+
+
+@emails_group.command("recover")
+@AT
+def emails_recover(at) -> None:
+    """Rows left sending by a stopped worker become needs-attention."""
+    from app.jobs.periodic import recover_stuck_emails
+
+    click.echo(f"{recover_stuck_emails(_iso(at))} email(s) need attention")
+
+
+@click.group("uploads")
+def uploads_group() -> None:
+    """Uploaded spreadsheets."""
+
+
+@uploads_group.command("clean")
+@AT
+def uploads_clean(at) -> None:
+    """Delete uploads older than 24 hours."""
+    from app.jobs.periodic import discard_stale_uploads
+
+    click.echo(f"discarded {discard_stale_uploads(_iso(at))} upload(s)")

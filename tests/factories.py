@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from app.models import AppUser, Company, Learner
 from app.services.companies import create_company
@@ -201,3 +202,39 @@ def replace_actor_in(company: Company):
     from dataclasses import replace
 
     return replace(system_actor("cli"), managing_company_id=company.id)
+
+
+def licenses_expiring(company: Company, count: int, expires_at, quantity: int | None = None):
+    """`count` new learners holding licenses of an order that expires at exactly
+    `expires_at` (assigned directly: the term arithmetic has its own tests)."""
+    from zoneinfo import ZoneInfo
+
+    from app import clock
+    from app.extensions import db
+    from app.models import Order
+    from app.services.allocation import allocate, select_people
+
+    company.auto_license = False
+    people = learners(company, count)
+    now = clock.now()
+    order = Order(
+        company_id=company.id,
+        quantity=quantity or count,
+        allocated=0,
+        status="assigned",
+        requested_at=now,
+        assigned_at=now,
+        expires_at=expires_at,
+        expires_on=expires_at.astimezone(ZoneInfo(company.timezone)).date(),
+    )
+    db.session.add(order)
+    db.session.flush()
+    saved = clock.offset()
+    if expires_at <= now:  # allocate while the order is still open
+        clock.set_offset(saved - (now - expires_at) - timedelta(days=1))
+    try:
+        actor = replace_actor_in(company)
+        allocate(actor, select_people(actor, company.id, [p.id for p in people]).id, order.id)
+    finally:
+        clock.set_offset(saved)
+    return order, people

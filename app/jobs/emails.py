@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 
 from app import clock, mailer
-from app.services import emails
+from app.models import EmailKind
+from app.services import emails, reminders
 from app.transaction import transaction
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,14 @@ def send_email(email_id: int) -> str:
         return "outbox"
     with transaction():
         row = emails.claim(email_id, clock.now())
-        message = (row.recipient, row.subject, row.body) if row else None
+        message = _message(row) if row else None
+        if row and message is None:
+            emails.mark_cancelled(
+                email_id,
+                "not sent: the licenses were renewed, taken back "
+                "or their learners deactivated before it was due",
+            )
+            return "cancelled"
     if message is None:
         return "skipped"
     try:
@@ -38,6 +46,15 @@ def send_email(email_id: int) -> str:
     with transaction():
         emails.mark_sent(email_id, message_id, clock.now())
     return "sent"
+
+
+def _message(row) -> tuple[str, str, str] | None:
+    """What to send: expiry emails are re-read at sending time, so a renewal between
+    planning and sending leaves no stale email (None: nothing left to say)."""
+    if row.kind in (EmailKind.EXPIRY_REMINDER, EmailKind.EXPIRY_NOTICE):
+        body = reminders.current_body(row)
+        return (row.recipient, row.subject, body) if body else None
+    return row.recipient, row.subject, row.body
 
 
 def send_due() -> dict[str, int]:

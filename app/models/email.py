@@ -4,10 +4,10 @@ that causes them, then sent by a worker job that claims each row before SMTP."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.company import Company
@@ -21,6 +21,8 @@ class EmailState(enum.StrEnum):
     RETRYING = "retrying"
     FAILED = "failed"
     NEEDS_ATTENTION = "needs_attention"
+    # Nothing left to say when it was due (the licenses were renewed or taken back).
+    CANCELLED = "cancelled"
 
     @property
     def label(self) -> str:
@@ -32,6 +34,9 @@ class EmailKind(enum.StrEnum):
     ORDER_ASSIGNED = "order_assigned"
     ORDER_DECLINED = "order_declined"
     ORDER_CANCELLED = "order_cancelled"
+    EXPIRY_REMINDER = "expiry_reminder"
+    EXPIRY_NOTICE = "expiry_notice"
+    DIGEST = "digest"
 
     @property
     def label(self) -> str:
@@ -40,6 +45,9 @@ class EmailKind(enum.StrEnum):
             "order_assigned": "License Assigned Notification",
             "order_declined": "License Request Declined",
             "order_cancelled": "License Request Cancelled",
+            "expiry_reminder": "Licenses expire in 72 hours",
+            "expiry_notice": "Licenses expired today",
+            "digest": "Daily license digest",
         }.get(self.value, self.value.replace("_", " ").title())
 
 
@@ -47,7 +55,8 @@ class Email(Model):
     __tablename__ = "emails"
     __table_args__ = (
         CheckConstraint(
-            "state IN ('pending', 'sending', 'sent', 'retrying', 'failed', 'needs_attention')",
+            "state IN ('pending', 'sending', 'sent', 'retrying', 'failed', 'needs_attention',"
+            " 'cancelled')",
             name="ck_emails_state",
         ),
         Index("ix_emails_state_next_attempt", "state", "next_attempt_at"),
@@ -78,6 +87,8 @@ class Email(Model):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     message_id: Mapped[str | None] = mapped_column(String(200))
+    # For expiry emails: the company's local day whose licenses they are about.
+    group_day: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     company: Mapped[Company] = relationship(Company, lazy="joined")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.company import Company
@@ -26,6 +26,13 @@ class License(Model):
         Index("ix_licenses_order", "order_id"),
         Index("ix_licenses_company_expires", "company_id", "expires_at"),
         Index("ix_licenses_expires_at", "expires_at"),
+        # The sweep's work list: expired licenses whose transition is not recorded.
+        Index(
+            "ix_licenses_unrecorded",
+            "expires_at",
+            postgresql_where=text("expiry_recorded_at IS NULL"),
+            sqlite_where=text("expiry_recorded_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -49,6 +56,8 @@ class License(Model):
     selection_id: Mapped[int | None] = mapped_column(Integer)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     end_reason: Mapped[str | None] = mapped_column(String(32))
+    # When the expiry sweep recorded its transition to Expired (in the audit trail).
+    expiry_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     learner: Mapped[Learner] = relationship(Learner, lazy="joined")
     order: Mapped[Order] = relationship(Order, lazy="joined")

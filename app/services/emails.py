@@ -41,6 +41,7 @@ def queue_email(
     body: str,
     recipient_user_id: int | None = None,
     order_id: int | None = None,
+    group_day=None,
 ) -> int | None:
     """Write one email row unless its key exists (then None: a key is sent once).
     Its id is dispatched to the worker after the transaction commits."""
@@ -56,6 +57,7 @@ def queue_email(
             body=body,
             recipient_user_id=recipient_user_id,
             order_id=order_id,
+            group_day=group_day,
             state=EmailState.PENDING.value,
             attempts=0,
             created_at=clock.now(),
@@ -115,6 +117,25 @@ def mark_transient_failure(email_id: int, error: str, now: datetime) -> str:
 
 def mark_failed(email_id: int, error: str) -> None:
     _finish(email_id, state=EmailState.FAILED.value, last_error=error[:500], next_attempt_at=None)
+
+
+def mark_cancelled(email_id: int, why: str) -> None:
+    """Nothing left to say when it was due: recorded, never sent."""
+    _finish(email_id, state=EmailState.CANCELLED.value, last_error=why[:500], next_attempt_at=None)
+
+
+def recover_stuck(now: datetime, after: timedelta = timedelta(minutes=10)) -> int:
+    """Rows left *sending* past `after` (a worker killed mid-send): the outcome is
+    unknown, so they need attention — never resent automatically."""
+    return db.session.execute(
+        update(Email)
+        .where(Email.state == EmailState.SENDING.value, Email.claimed_at < now - after)
+        .values(
+            state=EmailState.NEEDS_ATTENTION.value,
+            last_error="the worker stopped while sending: delivery unknown",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def mark_needs_attention(email_id: int, error: str) -> None:

@@ -1,0 +1,72 @@
+"""The periodic jobs, declared as data in one place, and what each does.
+
+Each job takes the instant to act as of (ISO text: RQ's JSON serializer), commits,
+and is idempotent — run twice, or by two schedulers, it does its work once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app import clock
+from app.jobs.dispatch import enqueue_emails
+from app.services import emails, imports, reminders
+from app.transaction import transaction
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    function: str  # dotted path, enqueued by name
+    every: timedelta
+
+
+SCHEDULE = [
+    Periodic("expiry-sweep", "app.jobs.periodic.sweep_expiries", timedelta(minutes=15)),
+    Periodic("expiry-emails", "app.jobs.periodic.plan_expiry_emails", timedelta(minutes=15)),
+    Periodic("email-retries", "app.jobs.periodic.dispatch_due_emails", timedelta(minutes=5)),
+    Periodic("stuck-emails", "app.jobs.periodic.recover_stuck_emails", timedelta(minutes=5)),
+    Periodic("daily-digest", "app.jobs.periodic.plan_digest", timedelta(minutes=15)),
+    Periodic("upload-cleanup", "app.jobs.periodic.discard_stale_uploads", timedelta(hours=1)),
+]
+
+
+def sweep_expiries(at: str | None = None) -> int:
+    """Record each license's transition to Expired once."""
+    with transaction():
+        return reminders.sweep(_at(at))
+
+
+def plan_expiry_emails(at: str | None = None) -> int:
+    """Write the 72-hour reminders and expiry notices now due, and send them."""
+    with transaction():
+        return reminders.plan(_at(at))
+
+
+def plan_digest(at: str | None = None) -> int:
+    """The account managers' daily digest (one key per manager and day)."""
+    with transaction():
+        return reminders.digest(_at(at))
+
+
+def dispatch_due_emails(at: str | None = None) -> int:
+    """Queue every pending row and every retrying row whose next attempt is due."""
+    with transaction():
+        due = emails.due_ids(_at(at))
+    return enqueue_emails(due)
+
+
+def recover_stuck_emails(at: str | None = None) -> int:
+    """Rows a killed worker left *sending* become *needs attention*."""
+    with transaction():
+        return emails.recover_stuck(_at(at))
+
+
+def discard_stale_uploads(at: str | None = None) -> int:
+    with transaction():
+        return imports.discard_stale(_at(at))
+
+
+def _at(at: str | None) -> datetime:
+    return datetime.fromisoformat(at) if at else clock.now()

@@ -1,0 +1,277 @@
+"""The expiry sweep, the 72-hour reminder, the expiry-day notice and the daily
+digest — planned as outbox rows (one key per recipient, company, kind and local
+expiry day), so a key is written once and sent once whatever runs twice.
+
+A company's licenses expiring on the same local day (`orders.expires_on`) form one
+group. Its reminder is due 72 hours before the group's earliest expiry instant and
+goes only while that instant is ahead; its notice is due at the group's latest
+expiry instant (every license in it expired). Licenses renewed, taken back, or
+whose learner was deactivated are left out; a group with none left gets nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from flask import current_app, render_template
+from sqlalchemy import and_, case, func, insert, select, update
+
+from app.extensions import db
+from app.models import (
+    AppUser,
+    AuditEvent,
+    Company,
+    CompanyTree,
+    Email,
+    EmailKind,
+    Learner,
+    License,
+    Order,
+)
+from app.services.emails import queue_email
+from app.services.notifications import company_managers
+
+REMINDER_LEAD = timedelta(hours=72)
+NOTICE_CATCH_UP = timedelta(days=7)  # a worker down longer than this sends no notice
+NAMES_LISTED = 20
+SWEEP_CHUNK = 10_000
+
+
+def sweep(at: datetime) -> int:
+    """Record each license's transition to Expired once, in the audit trail, in
+    chunks of set-based statements. Returns how many were recorded."""
+    recorded = 0
+    while True:
+        due = (
+            select(License.id)
+            .where(
+                License.expiry_recorded_at.is_(None),
+                License.ended_at.is_(None),
+                License.expires_at <= at,
+            )
+            .limit(SWEEP_CHUNK)
+        )
+        rows = db.session.execute(
+            update(License)
+            .where(License.id.in_(due.scalar_subquery()))
+            .values(expiry_recorded_at=at)
+            .returning(License.id, License.company_id, License.learner_id, License.expires_at)
+        ).all()
+        if not rows:
+            return recorded
+        db.session.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "at": at,
+                    "actor_id": None,
+                    "company_id": company_id,
+                    "on_behalf_of_id": None,
+                    "interface": "worker",
+                    "action": "license.expired",
+                    "entity": "license",
+                    "entity_id": license_id,
+                    "after": {"learner_id": learner_id, "expired_at": expires.isoformat()},
+                }
+                for license_id, company_id, learner_id, expires in rows
+            ],
+        )
+        recorded += len(rows)
+
+
+@dataclass
+class Group:
+    company_id: int
+    day: date
+    first: datetime
+    last: datetime
+    count: int
+
+
+def plan(at: datetime) -> int:
+    """Write the reminder and notice rows due at `at`. Returns how many were new."""
+    written = 0
+    window = and_(
+        License.expires_at > at - NOTICE_CATCH_UP, License.expires_at <= at + REMINDER_LEAD
+    )
+    for group in _groups(window):
+        if at < group.first <= at + REMINDER_LEAD:
+            written += _tell(group, EmailKind.EXPIRY_REMINDER)
+        elif at - NOTICE_CATCH_UP < group.last <= at:
+            written += _tell(group, EmailKind.EXPIRY_NOTICE)
+    return written
+
+
+def current_body(email: Email) -> str | None:
+    """The reminder or notice as it reads now, for the worker to send; None when
+    nothing is left to say (renewed, taken back, deactivated meanwhile)."""
+    group = _group(email.company_id, email.group_day)
+    if group is None:
+        return None
+    user = db.session.get(AppUser, email.recipient_user_id) if email.recipient_user_id else None
+    return _render(group, EmailKind(email.kind), user)
+
+
+def digest(at: datetime) -> int:
+    """One daily email per account manager about the companies under it whose
+    licenses expired in the last day or expire within 72 hours, if any."""
+    expiring = and_(License.expires_at > at, License.expires_at <= at + REMINDER_LEAD)
+    expired = and_(License.expires_at > at - timedelta(days=1), License.expires_at <= at)
+    rows = db.session.execute(
+        select(CompanyTree.ancestor_id, Company.name, _count_if(expiring), _count_if(expired))
+        .join(License, License.company_id == CompanyTree.descendant_id)
+        .join(Company, Company.id == License.company_id)
+        .join(Learner, Learner.id == License.learner_id)
+        .where(CompanyTree.depth > 0, _still_relevant(), expiring | expired)
+        .group_by(CompanyTree.ancestor_id, Company.name)
+        .order_by(CompanyTree.ancestor_id, Company.name)
+    ).all()
+    by_ancestor: dict[int, list] = {}
+    for ancestor_id, name, soon, gone in rows:
+        by_ancestor.setdefault(ancestor_id, []).append((name, int(soon or 0), int(gone or 0)))
+    written = 0
+    for ancestor_id, companies in by_ancestor.items():
+        for user in company_managers(ancestor_id):
+            written += _queue_digest(user, ancestor_id, companies, at)
+    return written
+
+
+def _count_if(condition):
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _still_relevant():
+    """Licenses worth telling about: not taken back, their learner active and not
+    holding a newer license."""
+    return and_(
+        License.ended_at.is_(None), Learner.active, Learner.license_expires_at == License.expires_at
+    )
+
+
+def _groups(window) -> list[Group]:
+    """The groups with a license in the window, each with all of its day's licenses
+    (a day's licenses may expire hours apart: the window must not cut a group)."""
+    days = (
+        select(License.company_id, Order.expires_on)
+        .join(Order, Order.id == License.order_id)
+        .where(window, License.ended_at.is_(None))
+        .distinct()
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(
+            License.company_id,
+            Order.expires_on,
+            func.min(License.expires_at),
+            func.max(License.expires_at),
+            func.count(),
+        )
+        .join(Order, Order.id == License.order_id)
+        .join(Learner, Learner.id == License.learner_id)
+        .join(
+            days,
+            and_(days.c.company_id == License.company_id, days.c.expires_on == Order.expires_on),
+        )
+        .where(_still_relevant())
+        .group_by(License.company_id, Order.expires_on)
+    ).all()
+    return [Group(c, d, _aware(first), _aware(last), n) for c, d, first, last, n in rows]
+
+
+def _group(company_id: int, day: date) -> Group | None:
+    rows = db.session.execute(
+        select(func.min(License.expires_at), func.max(License.expires_at), func.count())
+        .join(Order, Order.id == License.order_id)
+        .join(Learner, Learner.id == License.learner_id)
+        .where(License.company_id == company_id, Order.expires_on == day, _still_relevant())
+    ).one()
+    if not rows[2]:
+        return None
+    return Group(company_id, day, _aware(rows[0]), _aware(rows[1]), rows[2])
+
+
+def _holders(group: Group) -> list[Learner]:
+    return list(
+        db.session.scalars(
+            select(Learner)
+            .join(License, License.learner_id == Learner.id)
+            .join(Order, Order.id == License.order_id)
+            .where(
+                License.company_id == group.company_id,
+                Order.expires_on == group.day,
+                _still_relevant(),
+            )
+            .order_by(Learner.last_name, Learner.first_name)
+            .limit(NAMES_LISTED)
+        )
+    )
+
+
+def _tell(group: Group, kind: EmailKind) -> int:
+    company = db.session.get(Company, group.company_id)
+    written = 0
+    for user in company_managers(group.company_id):
+        written += (
+            queue_email(
+                key=f"{kind.value}:company-{company.id}:{group.day.isoformat()}:user-{user.id}",
+                kind=kind.value,
+                company_id=company.id,
+                recipient=user.email,
+                recipient_user_id=user.id,
+                subject=_subject(kind, group, company),
+                body=_render(group, kind, user),
+                group_day=group.day,
+            )
+            is not None
+        )
+    return written
+
+
+def _subject(kind: EmailKind, group: Group, company: Company) -> str:
+    when = group.day.strftime("%d %B %Y")
+    if kind is EmailKind.EXPIRY_REMINDER:
+        return f"{group.count} licenses for {company.name} expire on {when}"
+    return f"{group.count} licenses for {company.name} expired on {when}"
+
+
+def _render(group: Group, kind: EmailKind, user: AppUser | None) -> str:
+    company = db.session.get(Company, group.company_id)
+    return render_template(
+        f"emails/{kind.value}.txt",
+        group=group,
+        company=company,
+        user=user,
+        people=_holders(group),
+        more=max(0, group.count - NAMES_LISTED),
+        base_url=current_app.config["BASE_URL"],
+    )
+
+
+def _queue_digest(user: AppUser, ancestor_id: int, companies: list, at: datetime) -> int:
+    body = render_template(
+        "emails/digest.txt",
+        user=user,
+        companies=companies,
+        base_url=current_app.config["BASE_URL"],
+        day=at.date(),
+    )
+    return (
+        queue_email(
+            key=f"digest:{at.date().isoformat()}:user-{user.id}",
+            kind=EmailKind.DIGEST.value,
+            company_id=ancestor_id,
+            recipient=user.email,
+            recipient_user_id=user.id,
+            subject=f"Licenses expiring or expired under {len(companies)} of your companies",
+            body=body,
+        )
+        is not None
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Aggregates of an instant column come back aware on PostgreSQL, naive on SQLite."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

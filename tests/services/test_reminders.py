@@ -1,0 +1,135 @@
+"""Expiry emails planned as outbox rows: one reminder 72 hours before a group's
+earliest expiry, one notice at its latest, per manager, per local day — once."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app import clock
+from app.jobs.emails import send_email
+from app.models import AuditEvent, Email
+from app.services import reminders
+from app.services.allocation import allocate, select_people
+from tests import factories
+from tests.factories import replace_actor_in
+
+
+def utc(*args):
+    return datetime(*args, tzinfo=UTC)
+
+
+def rows(session, kind=None):
+    query = select(Email).order_by(Email.id)
+    if kind:
+        query = query.where(Email.kind == kind)
+    return session.scalars(query).all()
+
+
+@pytest.fixture
+def group(tree, session):
+    """Customer C1 (two managers): 3 people expiring at 10:00 and 2 at 18:00 UTC on
+    the same day, from two orders."""
+    factories.manager(tree.customer, "second_cm")
+    first = clock.now() + timedelta(days=10)
+    first = first.replace(hour=10, minute=0, second=0, microsecond=0)
+    factories.licenses_expiring(tree.customer, 3, first)
+    factories.licenses_expiring(tree.customer, 2, first.replace(hour=18))
+    return first
+
+
+def test_one_reminder_per_manager_72_hours_before_the_earliest_expiry(tree, group, session):
+    assert reminders.plan(group - timedelta(hours=73)) == 0
+    assert reminders.plan(group - timedelta(hours=72)) == 2
+    assert reminders.plan(group - timedelta(hours=71)) == 0  # written once
+    mails = rows(session, "expiry_reminder")
+    assert {m.recipient for m in mails} == {
+        "customer_cm@managers.example.com",
+        "second_cm@managers.example.com",
+    }
+    assert "5 licenses for Customer C1 expire on" in mails[0].subject
+    assert "/licenses/expired/list/" in mails[0].body and "/orders/request" in mails[0].body
+    assert mails[0].body.count("@customerc1.example.com") == 5
+
+
+def test_the_notice_waits_until_every_license_of_the_day_has_expired(tree, group, session):
+    assert reminders.plan(group + timedelta(hours=1)) == 0  # 10:00 expired, 18:00 not yet
+    assert rows(session, "expiry_notice") == []
+    assert reminders.plan(group.replace(hour=18)) == 2
+    assert reminders.plan(group.replace(hour=19)) == 0
+    (notice, _) = rows(session, "expiry_notice")
+    assert "expired on" in notice.subject
+
+
+def test_after_an_outage_only_the_notice_goes(tree, group, session):
+    assert reminders.plan(group + timedelta(days=1)) == 2
+    assert {m.kind for m in rows(session)} >= {"expiry_notice"}
+    assert rows(session, "expiry_reminder") == []
+
+
+def test_renewed_people_get_no_stale_email(tree, group, session, smtp):
+    reminders.plan(group - timedelta(hours=72))
+    session.commit()
+    people = session.scalars(select(Email)).all()
+    # Everyone is renewed before the worker sends the reminder.
+    order = factories.assigned_order(tree.customer, 5)
+    actor = replace_actor_in(tree.customer)
+    from app.models import Learner
+
+    expiring = session.scalars(
+        select(Learner.id).where(
+            Learner.company_id == tree.customer.id, Learner.license_expires_at.is_not(None)
+        )
+    ).all()
+    from app.services.licenses import deallocate
+
+    deallocate(actor, expiring)
+    allocate(actor, select_people(actor, tree.customer.id, expiring).id, order.id)
+    session.commit()
+    assert [send_email(m.id) for m in people] == ["cancelled", "cancelled"]
+    assert smtp.messages == []
+    session.expire_all()
+    assert {m.state for m in rows(session, "expiry_reminder")} == {"cancelled"}
+
+
+def test_the_sweep_records_each_expiry_once(tree, group, session):
+    assert reminders.sweep(group + timedelta(minutes=1)) == 3
+    assert reminders.sweep(group + timedelta(minutes=2)) == 0
+    assert reminders.sweep(group.replace(hour=19)) == 2
+    events = session.scalar(select(func.count()).where(AuditEvent.action == "license.expired"))
+    assert events == 5
+
+
+def test_the_daily_digest_tells_account_managers_above_only_when_there_is_news(
+    tree, group, session
+):
+    assert reminders.digest(group - timedelta(days=5)) == 0
+    assert reminders.digest(group - timedelta(hours=48)) == 1  # partner_am, above C1
+    assert reminders.digest(group - timedelta(hours=47)) == 0  # once a day
+    (mail,) = rows(session, "digest")
+    assert mail.recipient == "partner_am@managers.example.com"
+    assert "Customer C1: 5 expiring within 72 hours" in mail.body
+
+
+@pytest.mark.parametrize(
+    "zone, instants, groups",
+    [
+        # Auckland (UTC+13 in summer): 11:00 UTC and 20:00 UTC are different local days.
+        ("Pacific/Auckland", [utc(2027, 1, 10, 9, 0), utc(2027, 1, 10, 12, 0)], 2),
+        # Two UTC days, one Los Angeles day (UTC-8 in winter).
+        ("America/Los_Angeles", [utc(2027, 1, 10, 9, 0), utc(2027, 1, 11, 6, 0)], 1),
+        # Spring forward (Los Angeles, 14 March 2027): 01:30 and 03:30 local, one day.
+        ("America/Los_Angeles", [utc(2027, 3, 14, 9, 30), utc(2027, 3, 14, 10, 30)], 1),
+        # Fall back (Los Angeles, 7 November 2027): 01:30 twice, one day.
+        ("America/Los_Angeles", [utc(2027, 11, 7, 8, 30), utc(2027, 11, 7, 9, 30)], 1),
+        # A leap day in Sydney: 28 Feb 14:00 UTC is already 29 Feb there.
+        ("Australia/Sydney", [utc(2028, 2, 28, 14, 0), utc(2028, 2, 28, 12, 0)], 2),
+    ],
+)
+def test_groups_follow_the_companys_local_day(tree, session, zone, instants, groups):
+    tree.customer.timezone = zone
+    clock.set_offset(instants[0] - timedelta(days=20) - clock.real_now())
+    for instant in instants:
+        factories.licenses_expiring(tree.customer, 1, instant)
+    planned = reminders.plan(max(instants) + timedelta(minutes=1))
+    assert planned == groups  # one notice per group, one manager
