@@ -17,6 +17,7 @@ import logging
 import signal
 import threading
 
+from flask import current_app
 from rq import Worker
 from rq.serializers import JSONSerializer
 
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
             _run_scheduler_until_signalled(scheduler, stop)
             return
         if not args.no_scheduler and not args.burst:
-            threading.Thread(target=scheduler.run, args=(stop,), daemon=True).start()
+            tick = app.config["SCHEDULER_TICK_SECONDS"]
+            threading.Thread(target=scheduler.run, args=(stop, tick), daemon=True).start()
         worker = AppWorker([queue], connection=connection, serializer=JSONSerializer)
         try:
             worker.work(burst=args.burst, with_scheduler=False)
@@ -73,7 +75,7 @@ def _run_scheduler_until_signalled(scheduler: Scheduler, stop: threading.Event) 
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        scheduler.run(stop)
+        scheduler.run(stop, current_app.config["SCHEDULER_TICK_SECONDS"])
     finally:
         scheduler.release()
 

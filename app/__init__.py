@@ -83,5 +83,9 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn) -> None:
+    # Deferred, so pages that only read never wait on each other. A transaction that
+    # read first and writes after another process committed fails at once ("database
+    # is locked"): `transaction()` turns that into a Conflict, and the worker's
+    # periodic jobs pick up whatever such a failure left pending.
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN")

@@ -58,6 +58,10 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         "REDIS_URL": redis_url,
         "EMBEDDED_QUEUE": _flag(environ, "EMBEDDED_QUEUE", False),
         "RQ_QUEUE": environ.get("RQ_QUEUE", "default"),
+        # How often the scheduler looks for due periodic jobs; outside production,
+        # SCHEDULE_EVERY_SECONDS runs every periodic job that often (tests, demos).
+        "SCHEDULER_TICK_SECONDS": float(environ.get("SCHEDULER_TICK_SECONDS") or 10),
+        "SCHEDULE_EVERY_SECONDS": float(environ.get("SCHEDULE_EVERY_SECONDS") or 0),
         "BASE_URL": environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Flask-Mail. With no MAIL_SERVER, emails stay in the outbox (see README).
         "MAIL_SERVER": environ.get("MAIL_SERVER") or None,

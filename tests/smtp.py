@@ -3,6 +3,7 @@ be told to refuse, fail or drop the connection after the data, for the outbox te
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ class Mailbox:
     messages: list[Message] = field(default_factory=list)
     data_replies: list[str] = field(default_factory=list)  # e.g. "451 try later"
     drop_after_data: int = 0  # drop the connection (no reply) this many times
+    delay: float = 0.0  # seconds to wait before answering each DATA (a slow server)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def to(self, address: str) -> list[Message]:
@@ -33,6 +35,8 @@ class RecordingHandler:
         self.mailbox = mailbox
 
     async def handle_DATA(self, server, session, envelope):
+        if self.mailbox.delay:
+            await asyncio.sleep(self.mailbox.delay)
         with self.mailbox.lock:
             if self.mailbox.drop_after_data:
                 self.mailbox.drop_after_data -= 1

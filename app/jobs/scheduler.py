@@ -12,7 +12,10 @@ import logging
 import threading
 import time
 import uuid
+from dataclasses import replace
+from datetime import timedelta
 
+from flask import current_app
 from rq import Queue
 
 from app.jobs.periodic import SCHEDULE, Periodic
@@ -28,11 +31,19 @@ return 0
 """
 
 
+def configured_schedule() -> list[Periodic]:
+    every = current_app.config.get("SCHEDULE_EVERY_SECONDS") or 0
+    if not every or current_app.config.get("APP_ENV") == "production":
+        return SCHEDULE
+    return [replace(job, every=timedelta(seconds=every)) for job in SCHEDULE]
+
+
 class Scheduler:
     def __init__(self, queue: Queue, schedule: list[Periodic] | None = None):
+        """`schedule` defaults to SCHEDULE (with SCHEDULE_EVERY_SECONDS applied)."""
         self.queue = queue
         self.connection = queue.connection
-        self.schedule = schedule or SCHEDULE
+        self.schedule = schedule or configured_schedule()
         self.token = uuid.uuid4().hex
         prefix = f"licpanel:scheduler:{queue.name}"
         self.lock_key, self.next_key = f"{prefix}:leader", f"{prefix}:next"

@@ -31,7 +31,16 @@ class EmailView(ScopedModelView):
 
     list_title = "Emails"
     show_title = "Email"
-    list_columns = ["created_at", "kind", "recipient", "company", "subject", "state", "attempts"]
+    list_columns = [
+        "created_at",
+        "kind",
+        "recipient",
+        "company",
+        "subject",
+        "state",
+        "attempts",
+        "key",
+    ]
     order_columns = ["created_at", "kind", "recipient", "state", "attempts"]
     search_columns = ["state", "kind", "recipient", "company", "created_at", "key"]
     show_columns = [

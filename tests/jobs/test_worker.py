@@ -81,6 +81,7 @@ def test_rows_still_pending_when_the_worker_starts_are_sent(committed, smtp_serv
     request_order(actor, actor.company_in_view, 3)
     db.session.commit()
     assert db.session.scalars(select(Email.state)).all() == ["pending"]
+    db.session.rollback()  # hold no transaction while the worker runs
     result = run_worker(env)
     assert result.returncode == 0, result.stderr
     assert len(smtp_server.mailbox.to(tree.users["sub"].email)) == 1

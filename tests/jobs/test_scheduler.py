@@ -1,0 +1,207 @@
+"""The scheduler and the worker as real processes on the machine's Redis, with a
+real SMTP server on loopback. Time moves by the application's clock, never by
+sleeping through the 72 hours."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from app import clock
+from app.extensions import db
+from app.jobs.periodic import SCHEDULE
+from app.jobs.scheduler import Scheduler
+from app.models import Email
+from app.queue import get_queue
+from app.services.emails import queue_email
+from tests import factories
+from tests.smtp import SmtpServer
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def stack(committed_app):
+    """A committed database, a queue of its own on Redis, an SMTP server, and a way
+    to start worker.py processes (stopped afterwards)."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    with SmtpServer() as smtp:
+        app, url = committed_app(REDIS_URL=REDIS_URL, RQ_QUEUE=queue, **smtp.config)
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "REDIS_URL": REDIS_URL,
+            "RQ_QUEUE": queue,
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(smtp.port),
+            "SECRET_KEY": "s",
+            "APP_ENV": "test",
+            "SCHEDULER_TICK_SECONDS": "0.3",
+            "SCHEDULE_EVERY_SECONDS": "1",
+        }
+        processes: list[subprocess.Popen] = []
+
+        def start(*args) -> subprocess.Popen:
+            process = subprocess.Popen(
+                [sys.executable, str(ROOT / "worker.py"), *args],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            processes.append(process)
+            return process
+
+        yield app, smtp.mailbox, start
+        for process in processes:
+            _kill_group(process)
+        redis = Redis.from_url(REDIS_URL)
+        for key in redis.scan_iter(f"*{queue}*"):
+            redis.delete(key)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def wait_for(condition, seconds: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.rollback()  # see what the worker committed
+        met = condition()
+        db.session.rollback()  # and hold no transaction while it works
+        if met:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def shift_clock(delta: timedelta) -> None:
+    """Move the application's clock for every process (retried: on SQLite a write
+    that loses a race with the worker's is refused rather than queued)."""
+    for _ in range(50):
+        try:
+            db.session.rollback()
+            clock.set_offset(clock.offset() + delta)
+            db.session.commit()
+            return
+        except OperationalError:
+            time.sleep(0.1)
+    raise AssertionError("could not shift the clock")
+
+
+def states() -> dict[str, int]:
+    return dict(db.session.execute(select(Email.state, func.count()).group_by(Email.state)).all())
+
+
+def test_the_reminder_and_the_notice_arrive_once_each(stack):
+    app, mailbox, start = stack
+    tree = factories.build_tree(learners_per_company=0)
+    expires = clock.now() + timedelta(hours=48)
+    factories.licenses_expiring(tree.customer, 3, expires)
+    db.session.commit()
+    start()
+    wait_for(lambda: mailbox.to("customer_cm@managers.example.com"), what="the reminder")
+    shift_clock(timedelta(hours=49))
+    wait_for(lambda: len(mailbox.to("customer_cm@managers.example.com")) >= 2, what="notice")
+    time.sleep(3)  # a few more scheduler ticks and sweeps: nothing more may arrive
+    subjects = [m["Subject"] for m in mailbox.to("customer_cm@managers.example.com")]
+    assert len(subjects) == 2, subjects
+    assert "expire on" in subjects[0] and "expired on" in subjects[1]
+    assert "Customer C1" in subjects[0]
+
+
+def test_a_worker_killed_mid_batch_sends_no_key_twice_and_flags_the_unknown(stack):
+    app, mailbox, start = stack
+    tree = factories.build_tree(learners_per_company=0)
+    mailbox.delay = 0.05
+    for n in range(100):
+        queue_email(
+            key=f"batch-{n}",
+            kind="order_requested",
+            company_id=tree.customer.id,
+            recipient=f"m{n}@example.com",
+            subject=f"Mail {n}",
+            body="Hello",
+        )
+    db.session.commit()  # the 100 send jobs are on the queue now
+    worker = start("--no-scheduler")
+    wait_for(lambda: len(mailbox.messages) >= 20, what="the first 20 messages")
+    _kill_group(worker)
+    killed_at = len(mailbox.messages)
+    assert killed_at < 100
+    shift_clock(timedelta(minutes=15))  # past the stuck-sending timeout
+    mailbox.delay = 0
+    start()  # with the scheduler: recovery and retries run
+    wait_for(
+        lambda: states().get("pending", 0) + states().get("sending", 0) == 0,
+        seconds=90,
+        what="every row to end",
+    )
+    final = states()
+    subjects = [m["Subject"] for m in mailbox.messages]
+    assert len(subjects) == len(set(subjects)), "a key was sent twice"
+    assert final.get("sent", 0) + final.get("needs_attention", 0) == 100, final
+    assert final.get("sent", 0) == len(set(subjects))
+
+
+def test_smtp_refusing_then_accepting_sends_once(stack):
+    app, mailbox, start = stack
+    tree = factories.build_tree(learners_per_company=0)
+    mailbox.data_replies.extend(["451 4.7.1 try again later"])
+    queue_email(
+        key="retry-me",
+        kind="order_requested",
+        company_id=tree.customer.id,
+        recipient="m@example.com",
+        subject="Retry me",
+        body="Hello",
+    )
+    db.session.commit()
+    start()
+    wait_for(lambda: states().get("retrying"), what="the refusal")
+    shift_clock(timedelta(minutes=2))
+    wait_for(lambda: states().get("sent"), what="the retry")
+    assert [m["Subject"] for m in mailbox.messages] == ["Retry me"]
+    assert db.session.scalar(select(Email.attempts)) == 2
+
+
+def test_two_schedulers_at_once_enqueue_each_job_once(stack):
+    app, _mailbox, _start = stack
+    first, second = Scheduler(get_queue()), Scheduler(get_queue())
+    now = time.time()
+    enqueued = first.tick(now) + second.tick(now)
+    assert sorted(enqueued) == sorted(job.name for job in SCHEDULE)
+    assert second.tick(now + 3600) == []  # not the leader while the first holds the lock
+    first.release()
+    assert sorted(second.tick(now + 3600)) == sorted(job.name for job in SCHEDULE)
+    assert get_queue().count == 2 * len(SCHEDULE)
+
+
+def test_two_scheduler_processes_send_the_reminder_once(stack):
+    app, mailbox, start = stack
+    tree = factories.build_tree(learners_per_company=0)
+    factories.licenses_expiring(tree.customer, 2, clock.now() + timedelta(hours=60))
+    db.session.commit()
+    start("--scheduler-only")
+    start("--scheduler-only")
+    start("--no-scheduler")
+    wait_for(lambda: mailbox.to("customer_cm@managers.example.com"), what="the reminder")
+    time.sleep(3)
+    assert len(mailbox.to("customer_cm@managers.example.com")) == 1
