@@ -16,6 +16,7 @@ from flask import abort, flash, g, redirect, request
 from flask import session as web_session
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.widgets import ListWidget
 
 from app import tenancy
 from app.services.errors import DomainError, NotFound
@@ -39,6 +40,21 @@ def current_actor() -> tenancy.Actor:
         cached = (user, managing, actor)
         g._actor = cached
     return cached[2]
+
+
+@dataclass(frozen=True)
+class RowAction:
+    """One entry of a row's actions menu (widgets/row_menu.html)."""
+
+    label: str
+    url: str
+    post: bool = False
+
+
+class RowMenuListWidget(ListWidget):
+    """FAB's list, plus a per-row actions menu from each row's `row_menu` list."""
+
+    template = "widgets/list_row_menu.html"
 
 
 @dataclass(frozen=True)

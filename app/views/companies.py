@@ -14,15 +14,35 @@ from app.services.licenses import company_figures
 from app.services.stats import learner_counts
 from app.services.validation import zone_choices
 from app.tenancy import PARTNER_SCREEN
-from app.views.base import ScopedInterface, ScopedModelView, current_actor
+from app.views.base import (
+    RowAction,
+    RowMenuListWidget,
+    ScopedInterface,
+    ScopedModelView,
+    current_actor,
+)
 from app.views.manage import start
 
 
 def _annotate(rows: list[Company]) -> None:
-    """Learners and the seat figures of a page of companies, in three queries."""
+    """Learners and the seat figures of a page of companies, in three queries, and
+    each row's actions menu (Manage Company for the companies the actor manages)."""
     ids = [row.id for row in rows]
     counts, figures = learner_counts(ids), company_figures(ids)
+    actor = current_actor()
+    may_manage = actor.is_account_manager or actor.is_admin
     for row in rows:
+        row.row_menu = (
+            [
+                RowAction(
+                    "Manage Company",
+                    url_for("CompanyView.action", name="manage", pk=row.id),
+                    post=True,
+                )
+            ]
+            if may_manage and row.id != actor.company_id
+            else []
+        )
         row.learner_count = counts.get(row.id, 0)
         row.free, row.expiring, row.expired = (
             figures[row.id]["free"],
@@ -54,7 +74,9 @@ class CompanyView(ScopedModelView):
         "free",
         "expiring",
         "expired",
+        "row_menu",
     ]
+    list_widget = RowMenuListWidget
     order_columns = ["name", "kind", "timezone", "created_at"]
     search_columns = ["name", "kind", "parent", "timezone"]
     show_columns = ["name", "kind", "parent", "timezone", "created_at"]
@@ -68,6 +90,7 @@ class CompanyView(ScopedModelView):
         "learner_count": "Learners",
         "created_at": "Created",
         "auto_license": "License new learners automatically",
+        "row_menu": "",
         "free": "Free seats",
         "expiring": "Expiring (30 days)",
         "expired": "Expired",

@@ -10,7 +10,7 @@ from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.urltools import get_filter_args
-from sqlalchemy import and_
+from sqlalchemy import and_, func, select
 
 from app import clock
 from app.models import Learner, Order, Selection
@@ -165,6 +165,15 @@ class RenewalTab(PeopleTab):
     base_permissions = ["can_list", "can_allocate", "can_select_all"]
     method_permission_name = {"list": "list", "allocate": "allocate", "select_all": "select_all"}
     list_template = "licenses/renewal_tab.html"
+
+    def render_template(self, template, **kwargs):
+        """In Select users Manually, the Select All button says how many the current
+        filter matches (all of them, not only the visible page)."""
+        matching = None
+        if request.args.get("select") == "manual" and template == self.list_template:
+            query = self._matching_ids().subquery()
+            matching = self.datamodel.session.scalar(select(func.count()).select_from(query))
+        return super().render_template(template, matching=matching, **kwargs)
 
     @action("allocate", "Allocate Licenses", None, "fa-id-card")
     def allocate(self, pks):

@@ -6,14 +6,19 @@ from __future__ import annotations
 from flask import abort, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
-from flask_appbuilder.widgets import ListWidget
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.models import Order, OrderStatus
 from app.services import orders as service
-from app.views.base import ScopedInterface, ScopedModelView, current_actor
+from app.views.base import (
+    RowAction,
+    RowMenuListWidget,
+    ScopedInterface,
+    ScopedModelView,
+    current_actor,
+)
 
 # The Orders tab's sections: (label, status filter or None for all).
 SECTIONS = [
@@ -33,22 +38,21 @@ class ReasonForm(FlaskForm):
     reason = TextAreaField("Reason", validators=[DataRequired("Give a reason."), Length(max=500)])
 
 
-class RowMenuListWidget(ListWidget):
-    """FAB's list, plus a per-row actions menu built from the row's `row_menu`."""
-
-    template = "widgets/list_row_menu.html"
-
-
 def _annotate(rows: list[Order]) -> None:
     actor = current_actor()
     decidable = service.decidable_ids(actor, rows)
     for order in rows:
-        order.row_menu = {
-            "assign": order.id in decidable,
-            "decline": order.id in decidable,
-            "cancel": order.status == OrderStatus.REQUESTED
-            and order.company_id == actor.company_in_view,
-        }
+        menu = []
+        if order.id in decidable:
+            menu.append(
+                RowAction(
+                    "Assign", url_for("OrderView.action", name="assign", pk=order.id), post=True
+                )
+            )
+            menu.append(RowAction("Decline", url_for("OrderView.decline", pk=order.id)))
+        if order.status == OrderStatus.REQUESTED and order.company_id == actor.company_in_view:
+            menu.append(RowAction("Cancel request", url_for("OrderView.cancel", pk=order.id)))
+        order.row_menu = menu
 
 
 def _status_label(value: str) -> str:

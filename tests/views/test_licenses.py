@@ -88,8 +88,11 @@ def test_select_all_takes_everybody_matching_the_filter_not_only_the_page(tree, 
     factories.assigned_order(tree.customer, 40)
     session.commit()
     client = as_user(tree.users["customer"])
-    page = client.get("/licenses/expired/list/?psize_ExpiredView=10").get_data(as_text=True)
+    page = client.get("/licenses/expired/list/?psize_ExpiredView=10&select=manual").get_data(
+        as_text=True
+    )
     assert len(emails_on(page)) == 10
+    assert "Select All — all 30 matching the current filter" in page
     html = post(client, "/licenses/expired/select-all?psize_ExpiredView=10").get_data(as_text=True)
     assert re.search(r'data-plan="size">30<', html)
     # With a filter: only the matching people.

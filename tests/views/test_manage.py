@@ -167,6 +167,12 @@ def test_the_learner_form_offers_only_the_managed_company(tree, as_user):
     assert options == [str(tree.customer.id)]
 
 
+def test_manage_company_is_on_each_rows_menu(tree, as_user):
+    html = as_user(tree.users["partner"]).get("/companies/list/").get_data(as_text=True)
+    assert f'action="/companies/action/manage/{tree.customer.id}"' in html
+    assert f'action="/companies/action/manage/{tree.partner.id}"' not in html  # own company
+
+
 def test_the_admin_can_manage_any_company(tree, as_user, session):
     client = as_user(tree.users["admin"])
     page = enter(client, tree.other_customer).get_data(as_text=True)
