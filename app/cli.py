@@ -56,6 +56,24 @@ def _load_demo() -> None:
         click.echo(f"  {username:<11} {password}   {role}{f' of {company}' if company else ''}")
 
 
+@demo.command("scale")
+@click.option("--sub-partners", default=20, show_default=True)
+@click.option("--customers", default=2000, show_default=True)
+@click.option("--learners", default=200_000, show_default=True)
+@click.option("--licenses", default=1_000_000, show_default=True)
+@click.option("--name", default="Scale MSP", show_default=True, help="the partner's name")
+def demo_scale(sub_partners, customers, learners, licenses, name) -> None:
+    """Fill the database with an MSP-sized tree in set-based statements."""
+    import time
+
+    from app.scale import Scale, generate, summary
+
+    started = time.perf_counter()
+    with transaction():
+        generate(Scale(sub_partners, customers, learners, licenses), name)
+    click.echo(f"generated in {time.perf_counter() - started:.1f}s: {summary()}")
+
+
 @click.group("clock")
 def clock_group() -> None:
     """The application's clock (shifted only outside production)."""
