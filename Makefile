@@ -45,6 +45,13 @@ test-sqlite: dev-venv
 test-postgres: dev-venv
 	$(BIN)/python -m pytest --db=postgresql $(ARGS)
 
+# Benchmarks (reports, not tests): every bench/ script on SQLite and PostgreSQL.
+bench: dev-venv
+	$(BIN)/python -m bench.company_list
+	$(BIN)/python -m bench.allocate
+	$(BIN)/python -m bench.import
+	$(BIN)/python -m bench.sweep
+
 lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
