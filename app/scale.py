@@ -47,8 +47,11 @@ def generate(scale: Scale, name: str = "Scale MSP") -> int:
         "orders": scale.orders_per_customer,
         "now": _stamp(clock.now()),
     }
-    for statement in _statements(db.session.get_bind().dialect.name):
+    dialect = db.session.get_bind().dialect.name
+    for statement in _statements(dialect):
         db.session.execute(text(statement), params)
+        if dialect == "postgresql":  # planner statistics for the rows just loaded
+            db.session.execute(text("ANALYZE"))
     return partner.id
 
 
@@ -133,11 +136,11 @@ def _statements(dialect: str) -> list[str]:
         """UPDATE orders SET allocated = quantity
         WHERE status = 'assigned' AND company_id IN (SELECT descendant_id FROM company_tree
                                                      WHERE ancestor_id = :partner)""",
-        # Each learner's latest license decides its state.
-        """UPDATE learners SET license_expires_at = (
-            SELECT max(expires_at) FROM licenses WHERE licenses.learner_id = learners.id)
-        WHERE company_id IN (SELECT descendant_id FROM company_tree
-                             WHERE ancestor_id = :partner)""",
+        # Each learner's latest license decides its state (one grouped pass).
+        """UPDATE learners SET license_expires_at = latest.expires_at
+        FROM (SELECT learner_id, max(expires_at) AS expires_at FROM licenses
+              GROUP BY learner_id) AS latest
+        WHERE latest.learner_id = learners.id""",
     ]
 
 
