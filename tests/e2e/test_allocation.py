@@ -29,7 +29,7 @@ def test_allocate_one_by_one_then_select_all(page, live_server):
     first, second = (rows.nth(i).locator("td").nth(3).inner_text() for i in (0, 1))
     rows.nth(0).locator("input.action_check").check()
     rows.nth(1).locator("input.action_check").check()
-    page.get_by_role("button", name="Actions").click()
+    page.get_by_role("button", name="Actions", exact=True).click()
     page.get_by_role("link", name="Allocate Licenses").click()
     expect(page.locator('[data-plan="size"]')).to_have_text("2")
     page.get_by_role("button", name=re.compile("Confirm: allocate 2 licenses")).click()

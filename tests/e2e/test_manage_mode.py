@@ -16,7 +16,7 @@ def manage(page, company: str) -> None:
     page.locator("ul.nav.navbar-nav > li > a", has_text="Company").first.click()
     row = page.locator("tr", has_text=company)
     row.locator("input.action_check").check()
-    page.get_by_role("button", name="Actions").click()
+    page.get_by_role("button", name="Actions", exact=True).click()
     page.get_by_role("link", name="Manage Company").click()
     expect(page.locator(".manage-banner")).to_contain_text(company)
 
