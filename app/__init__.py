@@ -83,9 +83,10 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn) -> None:
-    # Deferred, so pages that only read never wait on each other. A transaction that
-    # read first and writes after another process committed fails at once ("database
-    # is locked"): `transaction()` turns that into a Conflict, and the worker's
-    # periodic jobs pick up whatever such a failure left pending.
+    """SQLite: reads begin deferred, so pages never wait on each other; a unit of work
+    (`app.transaction.transaction`) begins IMMEDIATE, taking the write lock first and
+    waiting its turn — a deferred transaction that read and then writes after
+    another process committed would fail at once ("database is locked")."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        immediate = conn.get_execution_options().get("sqlite_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -18,6 +18,7 @@ def transaction():
     process wrote first, PostgreSQL's serialization or lock failures) becomes a
     Conflict the user can read; nothing was changed.
     """
+    _begin_writing()
     try:
         yield db.session
         db.session.commit()
@@ -32,6 +33,17 @@ def transaction():
     except BaseException:
         db.session.rollback()
         raise
+
+
+def _begin_writing() -> None:
+    """On SQLite, start the unit of work holding the write lock (see app/__init__.py):
+    end the read-only transaction a request may have begun (loading the user), then
+    begin IMMEDIATE. A no-op on PostgreSQL, whose row locks do this job."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return
+    if db.session().in_transaction():
+        db.session.commit()
+    db.session.connection(execution_options={"sqlite_immediate": True})
 
 
 def _lost_a_race(exc: OperationalError) -> bool:
