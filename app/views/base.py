@@ -127,6 +127,7 @@ class ScopedModelView(ModelView):
     """
 
     page_size = 25
+    list_widget = RowMenuListWidget  # FAB's list, with named checkboxes and row menus
     add_success = "Saved."
     edit_success = "Saved."
     delete_success = "Deleted."
