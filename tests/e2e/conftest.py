@@ -1,5 +1,11 @@
-"""A live panel for the browser: gunicorn on a free loopback port, on a database of
-its own (migrated and loaded with the demo data), driven by Debian's Chromium."""
+"""The production-shaped stack for the browser: gunicorn on a free loopback port,
+on a database of its own (migrated, demo data loaded), a real `worker.py` (RQ
+worker + scheduler) on the machine's Redis, a loopback SMTP server capturing the
+mail, all driven by Debian's Chromium.
+
+Every page visited is checked for accessibility basics (a title; a name for every
+input, select and button) and the run for console errors and failed requests; a
+failing test leaves a screenshot and the page's HTML under test-artifacts/."""
 
 from __future__ import annotations
 
@@ -9,13 +15,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
+from redis import Redis
 
 from tests.settings import create_pg_database, drop_pg_database
+from tests.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEMO_PASSWORD = "browser-demo-pw"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -66,8 +76,16 @@ def live_database(db_kind, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def live_env(live_database, tmp_path_factory):
-    return {
+def mail():
+    """The loopback SMTP server every live process sends to (a Mailbox)."""
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def live_env(live_database, mail):
+    queue = f"e2e-{uuid.uuid4().hex[:8]}"
+    yield {
         **os.environ,
         "DATABASE_URL": live_database,
         "SECRET_KEY": "live-server-secret",
@@ -76,7 +94,16 @@ def live_env(live_database, tmp_path_factory):
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "RATELIMIT_ENABLED": "0",
         "APP_ENV": "test",
+        "REDIS_URL": REDIS_URL,
+        "RQ_QUEUE": queue,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(mail.port),
+        "SCHEDULER_TICK_SECONDS": "0.5",
+        "SCHEDULE_EVERY_SECONDS": "2",
     }
+    redis = Redis.from_url(REDIS_URL)
+    for key in redis.scan_iter(f"*{queue}*"):
+        redis.delete(key)
 
 
 @pytest.fixture(scope="session")
@@ -91,20 +118,43 @@ def live_server(live_env):
         capture_output=True,
     )
     port = _free_port()
-    server = subprocess.Popen(
-        [str(bin_dir / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "run:app"],
-        cwd=ROOT,
-        env=live_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}"
+    env = {**live_env, "BASE_URL": url}
+    quiet = {"cwd": ROOT, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    server = subprocess.Popen(
+        [str(bin_dir / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "run:app"], **quiet
+    )
+    worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], **quiet)
     try:
         _wait_until_up(url, server)
         yield url
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for process in (server, worker):
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def shift_clock(live_env, hours: float) -> None:
+    """Move the live stack's clock (web, worker, scheduler) `hours` ahead."""
+    bin_dir = Path(sys.executable).parent
+    subprocess.run(
+        [str(bin_dir / "flask"), "clock", "shift", str(hours)],
+        cwd=ROOT,
+        env=live_env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def wait_for_mail(mailbox, condition, seconds: float = 60, what: str = "mail"):
+    """Poll the captured mail until `condition(mailbox)` is true."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition(mailbox)
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} arrived; subjects: {mailbox.subjects()}")
 
 
 def sign_in(page, base_url: str, username: str) -> None:
@@ -113,3 +163,73 @@ def sign_in(page, base_url: str, username: str) -> None:
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.locator("input[type=submit], button[type=submit]").first.click()
     page.wait_for_load_state()
+
+
+# Runs on every page: the problems a screen-reader user or a tester would hit.
+A11Y_SCRIPT = """
+window.addEventListener('DOMContentLoaded', () => {
+  const problems = [];
+  if (!document.title.trim()) problems.push('the page has no title');
+  const named = (el) => {
+    if ((el.getAttribute('aria-label') || '').trim()) return true;
+    const by = el.getAttribute('aria-labelledby');
+    if (by && by.split(' ').some(id => (document.getElementById(id)?.textContent || '').trim()))
+      return true;
+    if ((el.getAttribute('title') || '').trim()) return true;
+    if (el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`)) return true;
+    if (el.closest('label')) return true;
+    if (el.tagName === 'BUTTON') return !!el.textContent.trim();
+    if (el.tagName === 'INPUT' && ['submit', 'button', 'reset'].includes(el.type))
+      return !!(el.value || '').trim();
+    return !!(el.getAttribute('placeholder') || '').trim();
+  };
+  for (const el of document.querySelectorAll('input, select, textarea, button')) {
+    if (el.type === 'hidden' || el.closest('[hidden]')) continue;
+    if (!named(el)) problems.push(`${el.tagName.toLowerCase()}[name=${el.name || ''}]` +
+                                  `#${el.id || ''} has no accessible name`);
+  }
+  for (const p of problems) console.error('A11Y ' + location.pathname + ': ' + p);
+});
+"""
+
+
+@pytest.fixture
+def page(page, request):
+    """The browser page, watched: accessibility problems and console errors fail the
+    test; a failed test leaves test-artifacts/<test>.png and .html (pytest-playwright
+    empties test-results/ at every start)."""
+    problems: list[str] = []
+    page.add_init_script(A11Y_SCRIPT)
+    page.on("console", lambda msg: msg.type == "error" and _note(problems, msg.text))
+    page.on("requestfailed", lambda req: _note_failed(problems, req))
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        out = ROOT / "test-artifacts"
+        out.mkdir(exist_ok=True)
+        name = request.node.name.replace("/", "_")
+        page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+        (out / f"{name}.html").write_text(page.content())
+    assert not problems, "\n".join(problems)
+
+
+def _note(problems: list[str], text: str) -> None:
+    # A 403/404 page asked for on purpose logs its status as a console error.
+    if "status of 403" in text or "status of 404" in text:
+        return
+    problems.append(text)
+
+
+def _note_failed(problems: list[str], request) -> None:
+    # A click that navigates away cancels what the old page was still loading
+    # (net::ERR_ABORTED); the user sees the new page, nothing failed for them.
+    if "ERR_ABORTED" in (request.failure or ""):
+        return
+    problems.append(f"request failed: {request.url} ({request.failure})")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

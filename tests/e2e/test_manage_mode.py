@@ -14,6 +14,7 @@ pytestmark = pytest.mark.browser
 
 def manage(page, company: str) -> None:
     page.locator("ul.nav.navbar-nav > li > a", has_text="Company").first.click()
+    page.wait_for_load_state()  # the Actions menu's script binds when the page is ready
     row = page.locator("tr", has_text=company)
     row.locator("input.action_check").check()
     page.get_by_role("button", name="Actions", exact=True).click()

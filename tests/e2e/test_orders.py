@@ -9,12 +9,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, wait_for_mail
 
 pytestmark = pytest.mark.browser
+REQUESTED = "License Request Notification: 37 licenses for Acme Dental"
+ASSIGNED = "License Assigned Notification: 37 licenses for Acme Dental"
 
 
-def test_a_customer_requests_and_its_account_manager_assigns(page, live_server):
+def test_a_customer_requests_and_its_account_manager_assigns(page, live_server, mail):
     sign_in(page, live_server, "customer")
     page.get_by_role("link", name="Licenses").first.click()
     page.get_by_role("tab", name="Orders").click()
@@ -23,6 +25,12 @@ def test_a_customer_requests_and_its_account_manager_assigns(page, live_server):
     page.get_by_role("button", name="Save").click()
     expect(page.locator("body")).to_contain_text("Requested 37 licenses")
     order_number = re.search(r"order #(\d+)", page.content()).group(1)
+    request_mail = wait_for_mail(
+        mail.mailbox,
+        lambda box: [m for m in box.to("partner@demo.example") if m["Subject"] == REQUESTED],
+        what="the request email to the account manager",
+    )
+    assert f"/orders/show/{order_number}" in request_mail[0].get_payload()
 
     page.goto(f"{live_server}/logout/")
     sign_in(page, live_server, "partner")
@@ -35,6 +43,11 @@ def test_a_customer_requests_and_its_account_manager_assigns(page, live_server):
     row.get_by_role("button", name=f"Actions for row {order_number}").click()
     row.get_by_role("button", name="Assign").click()
     expect(page.locator("body")).to_contain_text(f"Assigned 1 order(s): #{order_number}")
+    wait_for_mail(
+        mail.mailbox,
+        lambda box: [m for m in box.to("customer@demo.example") if m["Subject"] == ASSIGNED],
+        what="the assigned email to the customer's managers",
+    )
     page.get_by_role("link", name="Assigned", exact=True).click()
     expect(page).to_have_url(re.compile(r"_flt_0_status=assigned"))
     expect(page.locator(f'tr[data-pk="{order_number}"]')).to_have_count(1)
