@@ -63,6 +63,10 @@ def _date(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
+def _person(value) -> str:
+    return str(value) if value else "—"  # demo and imported orders have nobody here
+
+
 class OrderView(ScopedModelView):
     route_base = "/orders"
     class_permission_name = "Orders"
@@ -136,6 +140,9 @@ class OrderView(ScopedModelView):
         "assigned_at": _date,
         "expires_at": _date,
         "closed_at": _date,
+        "requested_by": _person,
+        "assigned_by": _person,
+        "closed_by": _person,
     }
 
     def render_template(self, template, **kwargs):

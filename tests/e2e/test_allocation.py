@@ -1,6 +1,7 @@
 """The guide's "Allocate Expired Licenses" step, clicked: Manage Company →
 Licenses → Expired Licenses → Select users Manually → one by one → Allocate
-Licenses; and Select All with too few seats, then with enough."""
+Licenses; then Select All with too few seats (the numbers named, nothing changed),
+a request and its assignment, and Select All with enough."""
 
 import re
 
@@ -59,3 +60,27 @@ def test_select_all_with_too_few_seats_names_the_numbers(page, live_server):
     expect(page.get_by_role("link", name="Request Licenses")).to_be_visible()
     expired_tab(page)
     expect(page.locator('[data-seats="expired"]')).to_have_text(str(expired))
+
+    # Enough seats: request them in manage mode, assign the order, Select All again.
+    page.get_by_role("tab", name="Orders").click()
+    page.get_by_role("link", name="Request Licenses").click()
+    page.get_by_label("Number of licenses").fill(str(expired))
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("body")).to_contain_text(f"Requested {expired} licenses")
+    number = re.search(r"order #(\d+)", page.content()).group(1)
+    page.get_by_role("button", name="Exit Manager Mode").click()  # assigning is a partner screen
+    page.get_by_role("link", name="Licenses").first.click()
+    page.get_by_role("link", name="Requested Orders").click()
+    row = page.locator(f'tr[data-pk="{number}"]')
+    row.get_by_role("button", name=f"Actions for row {number}").click()
+    row.get_by_role("button", name="Assign").click()
+    expect(page.locator("body")).to_contain_text(f"Assigned 1 order(s): #{number}")
+    manage(page, "Hooli Retail")
+    expired_tab(page)
+    page.get_by_role("link", name="Select users Manually").click()
+    page.get_by_role("button", name=re.compile("Select All")).click()
+    expect(page.locator('[data-plan="size"]')).to_have_text(str(expired))
+    page.get_by_role("button", name=re.compile("Confirm: allocate")).click()
+    expect(page.locator("body")).to_contain_text(f"Allocated {expired} license(s)")
+    expired_tab(page)
+    expect(page.locator('[data-seats="expired"]')).to_have_text("0")

@@ -13,14 +13,26 @@ from tests.imports import corpus
 pytestmark = pytest.mark.browser
 
 
-def test_renew_from_an_xlsx_with_title_rows(page, live_server, tmp_path):
-    sign_in(page, live_server, "customer2")
+def expired_emails(page, n: int) -> list[str]:
     page.get_by_role("link", name="Licenses").first.click()
     page.get_by_role("tab", name="Expired Licenses").click()
     expect(page).to_have_url(re.compile(r"/licenses/expired/"))
     cells = page.locator("table.table-bordered tbody tr td").all_inner_texts()
-    emails = [c.strip() for c in cells if "@" in c][:3]
-    assert len(emails) == 3
+    emails = [c.strip() for c in cells if "@" in c][:n]
+    assert len(emails) == n
+    return emails
+
+
+def upload(page, path) -> None:
+    page.get_by_role("link", name="Select Users by CSV").click()
+    expect(page.locator("h1")).to_have_text("Import Licence Renewal")
+    page.get_by_label("Add your User spreadsheet file").set_input_files(str(path))
+    page.get_by_role("button", name="Upload").click()
+
+
+def test_renew_from_an_xlsx_with_title_rows(page, live_server, tmp_path):
+    sign_in(page, live_server, "customer2")
+    emails = expired_emails(page, 3)
     rows = [
         ["Initech staff to renew"],
         [],
@@ -31,10 +43,7 @@ def test_renew_from_an_xlsx_with_title_rows(page, live_server, tmp_path):
     ]
     path = corpus.write(tmp_path, "renew.xlsx", corpus.xlsx_bytes({"Staff": rows}))
 
-    page.get_by_role("link", name="Select Users by CSV").click()
-    expect(page.locator("h1")).to_have_text("Import Licence Renewal")
-    page.get_by_label("Add your User spreadsheet file").set_input_files(str(path))
-    page.get_by_role("button", name="Upload").click()
+    upload(page, path)
     select = page.get_by_label("Select the spreadsheet column containing Email")
     expect(select).to_have_value("1")  # "B: Work Email", found under the title rows
     page.get_by_role("button", name="Review").click()
@@ -44,5 +53,29 @@ def test_renew_from_an_xlsx_with_title_rows(page, live_server, tmp_path):
     expect(page.locator("table.import-rejected")).to_contain_text("duplicate of row 4")
     page.get_by_role("button", name="Renew Licences").click()
     expect(page.locator("body")).to_contain_text("Renewed 3 licence(s).")
+    for email in emails:
+        expect(page.locator("table.table-bordered")).to_contain_text(email)
+
+
+def test_renew_from_a_windows_1252_csv_with_semicolons(page, live_server, tmp_path):
+    sign_in(page, live_server, "customer2")
+    emails = expired_emails(page, 2)
+    rows = [
+        ["Nom", "Prénom", "Adresse e-mail"],
+        ["Müller", "Zoë", emails[0]],
+        ["Núñez", "José", f"  {emails[1]}  "],
+        ["Faÿ", "Renée", "not-an-address"],
+    ]
+    path = corpus.write(tmp_path, "renew.csv", corpus.csv_bytes(rows, ";", "cp1252"))
+    upload(page, path)
+    select = page.get_by_label("Select the spreadsheet column containing Email")
+    expect(select).to_have_value("2")  # "C: Adresse e-mail"
+    expect(page.locator("body")).to_contain_text("Müller")  # the preview, decoded
+    page.get_by_role("button", name="Review").click()
+    expect(page.locator('[data-review="taken"]')).to_have_text("2")
+    expect(page.locator('[data-review="not_taken"]')).to_have_text("1")
+    expect(page.locator("table.import-rejected")).to_contain_text("not-an-address")
+    page.get_by_role("button", name="Renew Licences").click()
+    expect(page.locator("body")).to_contain_text("Renewed 2 licence(s).")
     for email in emails:
         expect(page.locator("table.table-bordered")).to_contain_text(email)
