@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export FLASK_APP := run.py
 
-.PHONY: run test test-sqlite test-postgres setup venv dev-venv browser lint bench clean
+.PHONY: run test test-sqlite test-postgres setup venv dev-venv browser lint bench screenshots clean
 
 run: setup
 	$(BIN)/python run.py
@@ -51,6 +51,11 @@ bench: dev-venv
 	$(BIN)/python -m bench.allocate
 	$(BIN)/python -m bench.import
 	$(BIN)/python -m bench.sweep
+
+# The main screens as the README shows them (a browser walk over fresh demo data).
+screenshots: dev-venv browser
+	$(BIN)/python -m pytest -p no:cacheprovider -q --db=sqlite tests/e2e/test_screenshots.py \
+	  --screenshots-dir=docs/screenshots
 
 lint: dev-venv
 	$(BIN)/ruff check .

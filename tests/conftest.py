@@ -27,6 +27,40 @@ def pytest_addoption(parser):
         default=os.environ.get("TEST_DB", "sqlite"),
         help="database the suite runs against",
     )
+    parser.addoption(
+        "--screenshots-dir",
+        default=None,
+        help="where tests/e2e/test_screenshots.py writes the main screens (make screenshots)",
+    )
+
+
+LAYERS = {"services": "service", "views": "view", "jobs": "job", "imports": "import"}
+
+
+def _layer(nodeid: str) -> str:
+    parts = nodeid.split("::")[0].split("/")
+    if len(parts) > 2 and parts[1] == "e2e":
+        return "browser"
+    return LAYERS.get(parts[1], "unit") if len(parts) > 2 else "unit"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line with the counts per layer (unit, service, view, job, import, browser)."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if not getattr(report, "nodeid", "") or (outcome == "passed" and report.when != "call"):
+                continue
+            layer = counts.setdefault(_layer(report.nodeid), {})
+            layer[outcome] = layer.get(outcome, 0) + 1
+    order = ["unit", "service", "view", "job", "import", "browser"]
+    parts = []
+    for name in order:
+        if name in counts:
+            done = ", ".join(f"{n} {outcome}" for outcome, n in counts[name].items())
+            parts.append(f"{name}: {done}")
+    db = config.getoption("--db")
+    terminalreporter.write_line(f"per layer ({db}) — " + " · ".join(parts), bold=True)
 
 
 def pytest_report_header(config):

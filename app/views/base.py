@@ -26,6 +26,11 @@ from app.transaction import transaction
 MANAGING_KEY = "managing_company_id"
 
 
+def or_dash(value) -> object:
+    """Column formatter: an empty optional value reads "—", not FAB's "None"."""
+    return "—" if value is None or value == "" else value
+
+
 def current_actor() -> tenancy.Actor:
     """The actor for this request's user, in Manage Company mode when the signed
     session says so (checked on every request by `views.manage.check_manage_mode`).

@@ -17,7 +17,7 @@ from app.models import Learner, Order, Selection
 from app.services import allocation
 from app.services import licenses as service
 from app.tenancy import OWN_SCREEN, screen_scope
-from app.views.base import ScopedInterface, ScopedModelView, current_actor
+from app.views.base import ScopedInterface, ScopedModelView, current_actor, or_dash
 
 STATES = {
     "allocated": service.is_active,
@@ -129,7 +129,7 @@ class PeopleTab(LicensesTab):
         "license_expires_at": "Expiry",
         "days_left": "Days left",
     }
-    formatters_columns = {"license_expires_at": _date}
+    formatters_columns = {"license_expires_at": _date, "department": or_dash}
 
     def __init__(self, **kwargs):
         self.base_filters = [["license_expires_at", LicenseStateFilter, self.state]]

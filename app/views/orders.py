@@ -18,6 +18,7 @@ from app.views.base import (
     ScopedInterface,
     ScopedModelView,
     current_actor,
+    or_dash,
 )
 
 # The Orders tab's sections: (label, status filter or None for all).
@@ -61,10 +62,6 @@ def _status_label(value: str) -> str:
 
 def _date(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
-
-
-def _person(value) -> str:
-    return str(value) if value else "—"  # demo and imported orders have nobody here
 
 
 class OrderView(ScopedModelView):
@@ -140,9 +137,10 @@ class OrderView(ScopedModelView):
         "assigned_at": _date,
         "expires_at": _date,
         "closed_at": _date,
-        "requested_by": _person,
-        "assigned_by": _person,
-        "closed_by": _person,
+        "requested_by": or_dash,
+        "assigned_by": or_dash,
+        "closed_by": or_dash,
+        "close_reason": or_dash,
     }
 
     def render_template(self, template, **kwargs):

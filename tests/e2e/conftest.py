@@ -10,6 +10,7 @@ failing test leaves a screenshot and the page's HTML under test-artifacts/."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from redis import Redis
 
 from tests.settings import create_pg_database, drop_pg_database
@@ -163,6 +165,18 @@ def sign_in(page, base_url: str, username: str) -> None:
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.locator("input[type=submit], button[type=submit]").first.click()
     page.wait_for_load_state()
+
+
+def expired_emails(page, n: int) -> list[str]:
+    """Licenses → Expired Licenses; the first `n` addresses listed."""
+    page.get_by_role("link", name="Licenses").first.click()
+    page.get_by_role("tab", name="Expired Licenses").click()
+    expect(page).to_have_url(re.compile(r"/licenses/expired/"))
+    page.wait_for_load_state()
+    cells = page.locator("table.table-bordered tbody tr td").all_inner_texts()
+    emails = [c.strip() for c in cells if "@" in c][:n]
+    assert len(emails) == n
+    return emails
 
 
 # Runs on every page: the problems a screen-reader user or a tester would hit.

@@ -2,25 +2,13 @@
 by CSV → Import Licence Renewal → add the file → choose the Email column → review
 → Renew Licences; the learners move to Allocated."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import expired_emails, sign_in
 from tests.imports import corpus
 
 pytestmark = pytest.mark.browser
-
-
-def expired_emails(page, n: int) -> list[str]:
-    page.get_by_role("link", name="Licenses").first.click()
-    page.get_by_role("tab", name="Expired Licenses").click()
-    expect(page).to_have_url(re.compile(r"/licenses/expired/"))
-    cells = page.locator("table.table-bordered tbody tr td").all_inner_texts()
-    emails = [c.strip() for c in cells if "@" in c][:n]
-    assert len(emails) == n
-    return emails
 
 
 def upload(page, path) -> None:

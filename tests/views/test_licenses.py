@@ -180,3 +180,16 @@ def test_foreign_selections_are_not_found(tree, as_user, session):
     assert client.get(foreign).status_code == 404
     assert post(client, foreign).status_code == 404
     assert post(client, foreign + "/remainder").status_code == 404
+
+
+def test_an_empty_department_or_requester_reads_as_a_dash_not_none(tree, as_user, session):
+    (person,) = factories.expired_people(tree.customer, 1)
+    person.department = None
+    order = factories.assigned_order(tree.customer, 5)  # made by the vendor: nobody requested it
+    session.commit()
+    client = as_user(tree.users["customer"])
+    html = client.get("/licenses/expired/list/").get_data(as_text=True)
+    row = html[html.index(person.email) :].split("</tr>")[0]
+    assert "—" in row and "None" not in row
+    html = client.get(f"/orders/show/{order.id}").get_data(as_text=True)
+    assert "None" not in html
