@@ -20,6 +20,7 @@ from app.views.base import (
     ScopedInterface,
     ScopedModelView,
     current_actor,
+    or_dash,
 )
 from app.views.manage import start
 
@@ -95,7 +96,7 @@ class CompanyView(ScopedModelView):
         "expiring": "Expiring (30 days)",
         "expired": "Expired",
     }
-    formatters_columns = {"kind": _kind_label}
+    formatters_columns = {"kind": _kind_label, "parent": or_dash}
     add_form_extra_fields = {
         "auto_license": BooleanField("License new learners automatically", default=True),
         "kind": SelectField("Kind", choices=[], widget=Select2Widget()),

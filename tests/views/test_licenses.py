@@ -193,3 +193,6 @@ def test_an_empty_department_or_requester_reads_as_a_dash_not_none(tree, as_user
     assert "—" in row and "None" not in row
     html = client.get(f"/orders/show/{order.id}").get_data(as_text=True)
     assert "None" not in html
+    html = as_user(tree.users["partner"]).get("/companies/list/").get_data(as_text=True)
+    partner_row = html[html.index(f">{tree.partner.name}<") :].split("</tr>")[0]
+    assert "None" not in partner_row
