@@ -205,3 +205,18 @@ def test_two_scheduler_processes_send_the_reminder_once(stack):
     wait_for(lambda: mailbox.to("customer_cm@managers.example.com"), what="the reminder")
     time.sleep(3)
     assert len(mailbox.to("customer_cm@managers.example.com")) == 1
+
+
+def test_planner_statistics_are_refreshed_on_sqlite_and_left_to_autovacuum_on_postgresql(
+    app, session, db_kind
+):
+    from sqlalchemy import text
+
+    from app.jobs.periodic import refresh_statistics
+
+    factories.learners(factories.company(factories.company(None, "partner"), "customer"), 3)
+    session.commit()
+    assert refresh_statistics() is (db_kind == "sqlite")
+    if db_kind == "sqlite":
+        tables = set(session.scalars(text("SELECT tbl FROM sqlite_stat1")))
+        assert {"learners", "companies"} <= tables
