@@ -1,8 +1,10 @@
 """MSP-scale data in a few set-based statements (`flask demo scale`, bench/).
 
 One partner with sub-partners and customers under them, learners in every customer
-(some with a department), orders in every state, and licenses whose expiry dates
-are spread over the past and the future, so every tab and list has real volume.
+(some with a department), orders in every state, licenses whose expiry dates are
+spread over the past and the future, the orders' emails and an audit trail (every
+learner added, every order requested and assigned), so every tab and list has real
+volume.
 Works on SQLite and PostgreSQL alike (a recursive CTE stands in for a series).
 """
 
@@ -14,6 +16,7 @@ from sqlalchemy import text
 
 from app import clock
 from app.extensions import db
+from app.jobs.periodic import refresh_sqlite_statistics
 from app.services.companies import create_company
 from app.tenancy import system_actor
 
@@ -52,6 +55,8 @@ def generate(scale: Scale, name: str = "Scale MSP") -> int:
         db.session.execute(text(statement), params)
         if dialect == "postgresql":  # planner statistics for the rows just loaded
             db.session.execute(text("ANALYZE"))
+    if dialect == "sqlite":
+        refresh_sqlite_statistics(db.session)
     return partner.id
 
 
@@ -59,6 +64,9 @@ def _stamp(moment):
     return moment.replace(tzinfo=None) if db.session.get_bind().dialect.name == "sqlite" else moment
 
 
+# Days from now to an assigned order's expiry, by customer (c) and order (n).
+EXPIRY_DAYS = """CASE WHEN c.id % 5 = 0 THEN -1 - (c.id * 37 + n.i * 101) % 365
+                      ELSE (c.id * 37 + n.i * 101) % 730 - 365 END"""
 SERIES = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {limit})"
 
 
@@ -106,14 +114,15 @@ def _statements(dialect: str) -> list[str]:
         FROM companies c CROSS JOIN n
         WHERE c.kind = 'customer'
           AND c.parent_id IN (SELECT id FROM companies WHERE parent_id = :partner)""",
-        # Orders: `orders` assigned per customer, expiring from a year ago to a year on,
-        # plus one requested, one declined and one cancelled.
+        # Orders: `orders` assigned per customer, expiring from a year ago to a year on
+        # (every fifth customer's all in the past: its learners are all expired), plus
+        # one requested, one declined and one cancelled.
         f"""INSERT INTO orders (company_id, quantity, allocated, status, requested_at,
                                 assigned_at, expires_at, expires_on)
         {SERIES.format(limit=":orders")}
         SELECT c.id, :per, 0, 'assigned', :now, :now,
-               {plus_days("((c.id * 37 + n.i * 101) % 730) - 365")},
-               {day_of(plus_days("((c.id * 37 + n.i * 101) % 730) - 365"))}
+               {plus_days(EXPIRY_DAYS)},
+               {day_of(plus_days(EXPIRY_DAYS))}
         FROM companies c CROSS JOIN n
         WHERE c.kind = 'customer'
           AND c.parent_id IN (SELECT id FROM companies WHERE parent_id = :partner)""",
@@ -136,6 +145,38 @@ def _statements(dialect: str) -> list[str]:
         """UPDATE orders SET allocated = quantity
         WHERE status = 'assigned' AND company_id IN (SELECT descendant_id FROM company_tree
                                                      WHERE ancestor_id = :partner)""",
+        # The outbox's history: the request email of every order, the assigned email of
+        # the assigned ones, each to a manager address of the customer, mostly sent.
+        f"""INSERT INTO emails (key, kind, company_id, order_id, recipient, subject, body,
+                                state, attempts, created_at, sent_at)
+        SELECT CASE k.kind WHEN 1 THEN 'order_requested' ELSE 'order_assigned' END
+               || ':' || 'order-' || o.id || ':' || 'scale',  -- ':' alone: not a bind
+               CASE k.kind WHEN 1 THEN 'order_requested' ELSE 'order_assigned' END,
+               o.company_id, o.id, 'manager@customer' || o.company_id || '.example.com',
+               'License ' || CASE k.kind WHEN 1 THEN 'Request' ELSE 'Assigned' END
+               || ' Notification: ' || o.quantity || ' licenses',
+               'Generated for scale tests.',
+               CASE WHEN o.id % 50 = 0 THEN 'failed' ELSE 'sent' END, 1,
+               {plus_days("-(o.id % 365)")}, {plus_days("-(o.id % 365)")}
+        FROM orders o CROSS JOIN (SELECT 1 AS kind UNION ALL SELECT 2) k
+        WHERE (k.kind = 1 OR o.status = 'assigned')
+          AND o.company_id IN (SELECT descendant_id FROM company_tree
+                               WHERE ancestor_id = :partner)""",
+        # The audit trail: every learner added, every order requested and assigned.
+        f"""INSERT INTO audit_events (at, company_id, interface, action, entity, entity_id)
+        SELECT {plus_days("-(l.id % 365)")}, l.company_id, 'cli', 'learner.created',
+               'learner', l.id
+        FROM learners l
+        WHERE l.company_id IN (SELECT descendant_id FROM company_tree
+                               WHERE ancestor_id = :partner)""",
+        f"""INSERT INTO audit_events (at, company_id, interface, action, entity, entity_id)
+        SELECT {plus_days("-(o.id % 365)")}, o.company_id, 'web',
+               CASE k.kind WHEN 1 THEN 'order.requested' ELSE 'order.assigned' END,
+               'order', o.id
+        FROM orders o CROSS JOIN (SELECT 1 AS kind UNION ALL SELECT 2) k
+        WHERE (k.kind = 1 OR o.status = 'assigned')
+          AND o.company_id IN (SELECT descendant_id FROM company_tree
+                               WHERE ancestor_id = :partner)""",
         # Each learner's latest license decides its state (one grouped pass).
         """UPDATE learners SET license_expires_at = latest.expires_at
         FROM (SELECT learner_id, max(expires_at) AS expires_at FROM licenses
@@ -146,6 +187,6 @@ def _statements(dialect: str) -> list[str]:
 
 def summary() -> dict[str, int]:
     counts = {}
-    for table in ("companies", "learners", "orders", "licenses"):
+    for table in ("companies", "learners", "orders", "licenses", "emails", "audit_events"):
         counts[table] = db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar()
     return counts
