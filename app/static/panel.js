@@ -1,5 +1,9 @@
-/* Names for the controls Flask-AppBuilder's filter script creates without one
-   (the condition select and the value field of each filter row), as they appear. */
+/* The panel's small additions to Flask-AppBuilder's pages:
+   - names for the controls FAB's filter script creates without one (the condition
+     select and the value field of each filter row), as they appear;
+   - relation filters (Company, Requested by, ...) as pickers that search the
+     server as the user types (app/views/base.py RelatedPicker), so a partner with
+     2,000 companies does not get 2,000 options in every list page. */
 (function () {
   function label(root) {
     root.querySelectorAll('table.filters tr').forEach(function (row) {
@@ -16,7 +20,28 @@
       if (!el.getAttribute('aria-label')) el.setAttribute('aria-label', 'Choose');
     });
   }
-  label(document);
-  new MutationObserver(function () { label(document); })
-    .observe(document.documentElement, { childList: true, subtree: true });
+
+  function pickers(root) {
+    if (!window.jQuery || !jQuery.fn.select2) return;
+    root.querySelectorAll('select.related-picker').forEach(function (el) {
+      if (el.dataset.started || !document.body.contains(el)) return;
+      el.dataset.started = '1';
+      jQuery(el).select2({
+        theme: 'bootstrap',
+        width: '100%',
+        placeholder: 'Type to search',
+        ajax: {
+          url: el.dataset.endpoint,
+          dataType: 'json',
+          delay: 200,
+          data: function (params) { return { q: params.term || '' }; },
+          processResults: function (data) { return { results: data.results }; }
+        }
+      });
+    });
+  }
+
+  function update() { pickers(document); label(document); }
+  update();
+  new MutationObserver(update).observe(document.documentElement, { childList: true, subtree: true });
 })();

@@ -9,16 +9,22 @@ add/edit/delete and actions to services, committing once per request.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from flask import abort, flash, g, redirect, request
+from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask import session as web_session
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.widgets import ListWidget
+from markupsafe import Markup, escape
+from sqlalchemy import or_
+from wtforms.widgets import html_params
 
 from app import tenancy
+from app.models import AppUser, Company
 from app.services.errors import DomainError, NotFound
 from app.transaction import transaction
 
@@ -62,6 +68,39 @@ class RowMenuListWidget(ListWidget):
     template = "widgets/list_row_menu.html"
 
 
+# What a relation filter's picker searches, per related model (first: the order).
+PICKER_COLUMNS = {
+    Company: [Company.name],
+    AppUser: [AppUser.last_name, AppUser.first_name, AppUser.username],
+}
+PICKER_LIMIT = 20
+
+
+class RelatedPicker:
+    """The value field of a relation filter (Company, Requested by, …): a select that
+    asks `<view>/related/<column>?q=` for matching options as the user types
+    (panel.js starts select2 on it), instead of rendering every company under a
+    partner into every list page. The filter's current value is its only option."""
+
+    def __init__(self, view: ScopedModelView, column: str):
+        self.view = view
+        self.column = column
+
+    def __call__(self, field, **kwargs):
+        endpoint = url_for(f"{self.view.endpoint}.related", column=self.column)
+        options = "".join(
+            f'<option value="{escape(pk)}" selected>{escape(label)}</option>'
+            for pk, label in self.view.picked(self.column)
+        )
+        attributes = html_params(
+            id=kwargs.get("id", field.id),
+            name=field.name,
+            class_="related-picker form-control",
+            data_endpoint=endpoint,
+        )
+        return Markup(f"<select {attributes}>{options}</select>")
+
+
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
@@ -90,6 +129,9 @@ class ScopedInterface(SQLAInterface):
         super().__init__(obj, session=session)
         self.annotate = annotate
         self.screen = screen
+
+    def scoped_query(self, query):
+        return self._scoped(query)
 
     def _scoped(self, query):
         column = tenancy.scope_column(self.obj)
@@ -136,6 +178,44 @@ class ScopedModelView(ModelView):
     add_success = "Saved."
     edit_success = "Saved."
     delete_success = "Deleted."
+
+    def _init_forms(self):
+        super()._init_forms()
+        for column in self.search_columns:
+            if self.datamodel.is_relation_many_to_one(column):
+                getattr(self.search_form, column).kwargs["widget"] = RelatedPicker(self, column)
+
+    @expose("/related/<column>")
+    @has_access
+    @permission_name("list")
+    def related(self, column):
+        """The options of a relation filter matching `q`, within the actor's scope
+        (JSON for select2): at most PICKER_LIMIT, by name."""
+        if column not in self.search_columns or not self.datamodel.is_relation_many_to_one(column):
+            abort(404)
+        related = self.datamodel.get_related_interface(column)
+        columns = PICKER_COLUMNS.get(related.obj)
+        if columns is None:
+            abort(404)
+        query = related.scoped_query(related.session.query(related.obj))
+        term = request.args.get("q", "").strip()[:100]
+        if term:
+            pattern = "%" + re.sub(r"([%_\\])", r"\\\1", term) + "%"
+            query = query.filter(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
+        rows = query.order_by(*columns).limit(PICKER_LIMIT).all()
+        return jsonify(results=[{"id": row.id, "text": str(row)} for row in rows])
+
+    def picked(self, column: str) -> list[tuple[int, str]]:
+        """The options a relation filter in the URL has chosen, loaded within scope."""
+        related = self.datamodel.get_related_interface(column)
+        pattern = re.compile(rf"_flt_\d+_{re.escape(column)}$")
+        picked = []
+        for key, value in request.args.items(multi=True):
+            if pattern.match(key):
+                row = related.get(value)
+                if row is not None:
+                    picked.append((row.id, str(row)))
+        return picked
 
     def create_item(self, actor, form):
         raise DomainError("Adding is not available here.")

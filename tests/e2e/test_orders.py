@@ -39,10 +39,17 @@ def test_a_customer_requests_and_its_account_manager_assigns(page, live_server, 
     expect(page).to_have_url(re.compile(r"_flt_0_status=requested"))
     page.locator("a[data-toggle=collapse]", has_text="Search").click()
     page.get_by_role("button", name="Add Filter").click()
+    page.locator("a.filter", has_text="Company").click()
+    page.locator(".select2-selection", has_text="Type to search").click()  # the picker
+    page.locator(".select2-search__field").fill("acme")
+    page.get_by_role("option", name="Acme Dental").click()
+    page.get_by_role("button", name="Add Filter").click()
     page.locator("a.filter", has_text="Quantity").click()
     page.get_by_label("Value for Quantity").fill("37")
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"_flt_0_quantity=37"))
+    expect(page).to_have_url(re.compile(r"_flt_0_company=\d+"))
+    expect(page.locator("table.filters")).to_contain_text("Acme Dental")  # still chosen
     expect(page.locator("table.table-bordered tbody tr")).to_have_count(1)
     row = page.locator(f'tr[data-pk="{order_number}"]')
     expect(row).to_contain_text("Acme Dental")

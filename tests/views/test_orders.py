@@ -70,6 +70,21 @@ def test_add_filter_by_company_and_quantity_narrows_the_list(tree, as_user, sess
     assert f'data-pk="{second.id}"' in html and f'data-pk="{first.id}"' not in html
 
 
+def test_the_company_filter_searches_as_you_type_instead_of_listing_every_company(
+    tree, as_user, session
+):
+    client = as_user(tree.users["partner"])
+    found = client.get("/orders/related/company", query_string={"q": "c1"}).get_json()
+    assert found == {"results": [{"id": tree.customer.id, "text": tree.customer.name}]}
+    everyone = client.get("/orders/related/company").get_json()["results"]
+    assert {r["text"] for r in everyone} == {"Partner P", "Sub S", "Customer C1", "Customer C2"}
+    # The list page carries the picker, not the companies; a chosen one is its option.
+    html = client.get("/orders/list/").get_data(as_text=True)
+    assert "related-picker" in html and "Customer C2" not in html
+    html = client.get(f"/orders/list/?_flt_0_company={tree.sub_customer.id}").get_data(as_text=True)
+    assert f'value=\\"{tree.sub_customer.id}\\" selected\\u003eCustomer C2' in html
+
+
 def test_assign_from_the_row_menu_tells_the_customer_managers(tree, as_user, session):
     order = requested(tree, "customer", 8)
     session.commit()

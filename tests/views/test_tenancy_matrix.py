@@ -73,8 +73,9 @@ SCOPED_WITHOUT_ID = {
     "ExpiredView.select_all": "stages the company in view's people matching the tab's filter",
     "UnlicensedView.select_all": "stages the company in view's people matching the tab's filter",
 }
-# Endpoints of scoped views tested here without an id in the URL.
-SCOPED_BY_FORM = {"list", "add", "action_post"}
+# Endpoints of scoped views tested here without an id in the URL (`related`: the
+# relation filters' pickers, whose argument is a column name).
+SCOPED_BY_FORM = {"list", "add", "action_post", "related"}
 
 
 def scoped_views(app) -> list[ScopedModelView]:
@@ -161,6 +162,8 @@ def by_id_requests(app, view, obj, own_company_id):
         if not rule.arguments:
             continue
         method = rule.endpoint.split(".", 1)[1]
+        if method == "related":
+            continue  # takes a column name: test_relation_pickers_offer_only_the_actors_rows
         if method == "action":
             for name in view.actions:
                 url = rule.rule.replace("<string:name>", name).replace("<pk>", str(pk))
@@ -274,6 +277,43 @@ def test_forged_company_ids_in_add_forms_and_filters_change_and_show_nothing(
                 if leaked:
                     failures.append(f"{view.route_base} list with {column} filter shows {leaked}")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("attacker", ATTACKERS)
+def test_relation_pickers_offer_only_the_actors_rows(app, world, as_user, session, attacker):
+    """Every relation filter's picker (`<view>/related/<column>?q=`), searched for
+    every foreign row by name, offers none of them; an unknown column is 404."""
+    tree = world
+    user = tree.users[attacker]
+    actor = tree.actor(attacker)
+    client = as_user(user)
+    failures, tried = [], 0
+    for view in scoped_views(app):
+        can_list = "can_list" in view.base_permissions and allowed(
+            app, role_name(user), "can_list", view.class_permission_name
+        )
+        columns = [c for c in view.search_columns if view.datamodel.is_relation_many_to_one(c)]
+        for column in columns:
+            foreign = foreign_objects(session, actor, view.datamodel.get_related_model(column))
+            for term in ["", *(getattr(o, "name", None) or o.last_name for o in foreign)]:
+                response = client.get(
+                    f"{view.route_base}/related/{column}", query_string={"q": term}
+                )
+                tried += 1
+                if response.status_code != (200 if can_list else 403):
+                    failures.append(f"{view.route_base}/related/{column}: {response.status_code}")
+                    continue
+                if can_list:
+                    offered = {r["id"] for r in response.get_json()["results"]}
+                    leaked = offered & {o.id for o in foreign}
+                    if leaked:
+                        failures.append(f"{view.route_base}/related/{column}?q={term}: {leaked}")
+        if can_list:
+            response = client.get(f"{view.route_base}/related/password")
+            if response.status_code != 404:
+                failures.append(f"{view.route_base}/related/password: {response.status_code}")
+    assert not failures, "\n".join(failures)
+    assert tried > 10
 
 
 @pytest.mark.parametrize("attacker", ATTACKERS)
