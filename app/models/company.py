@@ -50,7 +50,8 @@ class Company(Model):
     auto_license: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    parent: Mapped[Company | None] = relationship(remote_side=[id], lazy="joined")
+    # join_depth: a self-referential eager load needs one (without it nothing is eager).
+    parent: Mapped[Company | None] = relationship(remote_side=[id], lazy="selectin", join_depth=1)
 
     @property
     def kind_enum(self) -> CompanyKind:

@@ -62,6 +62,8 @@ class Email(Model):
         Index("ix_emails_state_next_attempt", "state", "next_attempt_at"),
         Index("ix_emails_company_created", "company_id", "created_at"),
         Index("ix_emails_order", "order_id"),
+        # The Emails page's order over a whole tree: newest first, then id.
+        Index("ix_emails_created_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -91,7 +93,7 @@ class Email(Model):
     group_day: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    company: Mapped[Company] = relationship(Company, lazy="joined")
+    company: Mapped[Company] = relationship(Company, lazy="selectin")
 
     @property
     def state_label(self) -> str:

@@ -42,7 +42,7 @@ class ImportBatch(Model):
     selection_id: Mapped[int | None] = mapped_column(Integer)
     committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    company: Mapped[Company] = relationship(Company, lazy="joined")
+    company: Mapped[Company] = relationship(Company, lazy="selectin")
 
 
 class ImportRow(Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.company import Company
@@ -21,10 +21,20 @@ class Learner(Model):
     __tablename__ = "learners"
     __table_args__ = (
         UniqueConstraint("company_id", "email", name="uq_learners_company_email"),
-        Index("ix_learners_company_last_name", "company_id", "last_name", "first_name"),
+        # The lists' order: by last name, then id (FAB's tie-breaker for paging).
+        Index("ix_learners_company_last_name", "company_id", "last_name", "id"),
         Index("ix_learners_company_department", "company_id", "department"),
         Index("ix_learners_email", "email"),
         Index("ix_learners_company_license", "company_id", "license_expires_at"),
+        # The seat position's counts (expiring, expired) and the Expired tab's count:
+        # index-only ranges over the active people of a company.
+        Index(
+            "ix_learners_active_license",
+            "company_id",
+            "license_expires_at",
+            sqlite_where=text("active = 1"),
+            postgresql_where=text("active"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -42,7 +52,7 @@ class Learner(Model):
     license_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    company: Mapped[Company] = relationship(Company, lazy="joined")
+    company: Mapped[Company] = relationship(Company, lazy="selectin")
 
     @property
     def full_name(self) -> str:

@@ -59,9 +59,9 @@ class License(Model):
     # When the expiry sweep recorded its transition to Expired (in the audit trail).
     expiry_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    learner: Mapped[Learner] = relationship(Learner, lazy="joined")
-    order: Mapped[Order] = relationship(Order, lazy="joined")
-    company: Mapped[Company] = relationship(Company, lazy="joined")
+    learner: Mapped[Learner] = relationship(Learner, lazy="selectin")
+    order: Mapped[Order] = relationship(Order, lazy="selectin")
+    company: Mapped[Company] = relationship(Company, lazy="selectin")
 
 
 class Selection(Model):
@@ -83,7 +83,7 @@ class Selection(Model):
     size: Mapped[int] = mapped_column(Integer)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    company: Mapped[Company] = relationship(Company, lazy="joined")
+    company: Mapped[Company] = relationship(Company, lazy="selectin")
 
 
 class SelectionMember(Model):

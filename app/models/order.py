@@ -72,15 +72,15 @@ class Order(Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     close_reason: Mapped[str | None] = mapped_column(String(500))
 
-    company: Mapped[Company] = relationship(Company, lazy="joined")
+    company: Mapped[Company] = relationship(Company, lazy="selectin")
     requested_by: Mapped[AppUser | None] = relationship(
-        AppUser, foreign_keys=[requested_by_id], lazy="joined"
+        AppUser, foreign_keys=[requested_by_id], lazy="selectin"
     )
     assigned_by: Mapped[AppUser | None] = relationship(
-        AppUser, foreign_keys=[assigned_by_id], lazy="joined"
+        AppUser, foreign_keys=[assigned_by_id], lazy="selectin"
     )
     closed_by: Mapped[AppUser | None] = relationship(
-        AppUser, foreign_keys=[closed_by_id], lazy="joined"
+        AppUser, foreign_keys=[closed_by_id], lazy="selectin"
     )
 
     @property
