@@ -47,7 +47,7 @@ test-postgres: dev-venv
 
 # Benchmarks (reports, not tests): every bench/ script on SQLite and PostgreSQL.
 bench: dev-venv
-	$(BIN)/python -m bench.company_list
+	$(BIN)/python -m bench.list_pages
 	$(BIN)/python -m bench.allocate
 	$(BIN)/python -m bench.import
 	$(BIN)/python -m bench.sweep

@@ -65,6 +65,24 @@ def bench_app(db_kind: str, tmp_dir: Path):
             drop_pg_database(pg_name)
 
 
+def settle(tables: str = "") -> None:
+    """What a live database's upkeep would have done after a bulk load: PostgreSQL's
+    autovacuum (VACUUM ANALYZE: statistics and the visibility map index-only scans
+    need), the hourly planner-statistics job on SQLite. Commits."""
+    from app.extensions import db
+    from app.jobs.periodic import refresh_sqlite_statistics
+
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                f"VACUUM ANALYZE {tables}"
+            )
+    else:
+        refresh_sqlite_statistics(db.session)
+        db.session.commit()
+
+
 @contextmanager
 def counting_statements():
     statements: list[str] = []

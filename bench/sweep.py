@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.harness import Row, bench_app, measure, print_table
+from bench.harness import Row, bench_app, measure, print_table, settle
 
 
 def seed(licenses: int):
@@ -34,12 +34,7 @@ def seed(licenses: int):
     db.session.query(License).filter(License.expires_at <= at - timedelta(minutes=15)).update(
         {License.expiry_recorded_at: License.expires_at}, synchronize_session=False
     )
-    db.session.commit()
-    if db.engine.dialect.name == "postgresql":  # as autovacuum would, after the update
-        with db.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                "VACUUM ANALYZE licenses"
-            )
+    settle("licenses")  # as autovacuum would, after the update
     return at
 
 

@@ -1,0 +1,199 @@
+"""The main list pages at MSP scale, through the test client with the real templates,
+each against its baseline measured in the same run: the same app's page over an
+empty table (an account manager of a partner with nothing under it) plus the bare
+SQL that fetches the same page of rows and its total count.
+
+The data is `flask demo scale` (2,000 customers under 20 sub-partners, 200,000
+learners, 1,000,000 licenses, the orders' emails, an audit trail) plus one
+50,000-person customer for the license tabs, whose rows belong to the company in
+view (the account manager manages it, as the guide does).
+
+    .venv/bin/python -m bench.list_pages [sqlite|postgresql ...] [--small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+
+from bench.harness import Row, bench_app, measure, print_table, settle
+
+PAGE = 25
+BIG = 50_000
+
+
+def add_big_customer(partner_id: int, people: int) -> int:
+    """A customer of `people` learners, half allocated and half expired (set-based)."""
+    from app import clock
+    from app.extensions import db
+    from app.models import Company
+    from app.scale import SERIES
+    from tests import factories
+
+    big = factories.company(db.session.get(Company, partner_id), "customer", "Big Co")
+    big.auto_license = False
+    db.session.flush()
+    now = clock.now()
+    true = "true" if db.session.get_bind().dialect.name == "postgresql" else "1"
+    db.session.execute(
+        text(
+            f"""INSERT INTO learners (company_id, email, first_name, last_name, department,
+                                      active, created_at, license_expires_at)
+            {SERIES.format(limit=":people")}
+            SELECT :company, 'big' || i || '@bigco.example.com', 'Big', 'No' || i, NULL,
+                   {true}, :now, CASE WHEN i % 2 = 0 THEN :past ELSE :future END
+            FROM n"""
+        ),
+        {
+            "people": people,
+            "company": big.id,
+            "now": _stamp(now),
+            "past": _stamp(now.replace(year=now.year - 1)),
+            "future": _stamp(now.replace(year=now.year + 1)),
+        },
+    )
+    return big.id
+
+
+def _stamp(moment):
+    from app.extensions import db
+
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    return moment.replace(tzinfo=None) if sqlite else moment
+
+
+def bare_queries(partner_id: int, big_id: int, now) -> dict:
+    """The bare SQL behind each page: its rows (one page, in the page's order) and count."""
+    from app.models import AuditEvent, Company, Email, Learner, Order
+
+    subtree = text("SELECT descendant_id FROM company_tree WHERE ancestor_id = :a").bindparams(
+        a=partner_id
+    )
+    in_tree = {
+        Company: Company.id.in_(subtree),
+        Order: Order.company_id.in_(subtree),
+        Email: Email.company_id.in_(subtree),
+        AuditEvent: AuditEvent.company_id.in_(subtree),
+    }
+
+    def page(model, where, order):
+        return select(model).where(*where).order_by(order), select(func.count()).select_from(
+            model
+        ).where(*where)
+
+    allocated = [Learner.company_id == big_id, Learner.license_expires_at > now]
+    expired = [Learner.company_id == big_id, Learner.license_expires_at <= now, Learner.active]
+    return {
+        "Company": page(Company, [in_tree[Company]], Company.name),
+        "Requested Orders": page(
+            Order, [in_tree[Order], Order.status == "requested"], Order.requested_at.desc()
+        ),
+        "Allocated": page(Learner, allocated, Learner.last_name),
+        "Expired Licenses": page(Learner, expired, Learner.last_name),
+        "Emails": page(Email, [in_tree[Email]], Email.created_at.desc()),
+        "Audit Log": page(AuditEvent, [in_tree[AuditEvent]], AuditEvent.at.desc()),
+    }
+
+
+PAGES = [
+    # (name, url, managing the big customer?, page size)
+    ("Company", "/companies/list/", False, PAGE),
+    ("Company", "/companies/list/?psize_CompanyView=100", False, 100),
+    ("Requested Orders", "/orders/list/?_flt_0_status=requested", False, PAGE),
+    ("Allocated", "/licenses/allocated/list/", True, PAGE),
+    ("Expired Licenses", "/licenses/expired/list/", True, PAGE),
+    ("Emails", "/emails/list/", False, PAGE),
+    ("Audit Log", "/audit/list/", False, PAGE),
+]
+
+
+def run(db_kind: str, small: bool) -> list[Row]:
+    from app import clock
+    from app.extensions import db
+    from app.models import Company
+    from app.scale import Scale, generate, summary
+    from app.views.base import MANAGING_KEY
+    from tests import factories
+    from tests.conftest import login
+
+    scale = Scale(4, 200, 20_000, 100_000) if small else Scale()
+    people = 5_000 if small else BIG
+    with tempfile.TemporaryDirectory() as tmp, bench_app(db_kind, Path(tmp)) as app:
+        started = time.perf_counter()
+        partner_id = generate(scale)
+        big_id = add_big_customer(partner_id, people)
+        empty = factories.company(None, "partner", "Empty MSP")
+        empty_customer = factories.company(empty, "customer", "Empty Co")
+        am = factories.manager(db.session.get(Company, partner_id), "scale_am")
+        empty_am = factories.manager(empty, "empty_am")
+        settle()
+        print(f"{db_kind}: generated in {time.perf_counter() - started:.0f}s: {summary()}")
+        queries = bare_queries(partner_id, big_id, clock.now())
+
+        def client_for(user, managing: int | None):
+            client = app.test_client()
+            login(client, user)
+            if managing:
+                with client.session_transaction() as sess:
+                    sess[MANAGING_KEY] = managing
+            return client
+
+        def get(client, url):
+            return lambda: _ok(client.get(url))
+
+        rows = []
+        for name, url, managed, page_size in PAGES:
+            ours_client = client_for(am, big_id if managed else None)
+            empty_client = client_for(empty_am, empty_customer.id if managed else None)
+            ours, peak, statements = measure(get(ours_client, url))
+            empty_page, _, _ = measure(get(empty_client, url))
+            rows_query, count_query = queries[name]
+
+            def bare(rows_query=rows_query, count_query=count_query, page_size=page_size):
+                db.session.execute(rows_query.limit(page_size)).all()
+                db.session.scalar(count_query)
+                db.session.rollback()
+
+            sql, _, _ = measure(bare)
+            size = _count(count_query)
+            rows.append(
+                Row(
+                    f"{name} list, page of {page_size}",
+                    f"{size:,}",
+                    ours,
+                    empty_page + sql,
+                    peak,
+                    statements,
+                )
+            )
+        return rows
+
+
+def _ok(response) -> int:
+    assert response.status_code == 200, response.status_code
+    return response.status_code
+
+
+def _count(query) -> int:
+    from app.extensions import db
+
+    return db.session.scalar(query)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("databases", nargs="*", default=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--small", action="store_true", help="a tenth of the scale, for a quick look"
+    )
+    args = parser.parse_args()
+    for kind in args.databases:
+        print_table(kind, run(kind, args.small))
+
+
+if __name__ == "__main__":
+    main()
