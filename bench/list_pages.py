@@ -103,7 +103,7 @@ PAGES = [
     # (name, url, managing the big customer?, page size)
     ("Company", "/companies/list/", False, PAGE),
     ("Company", "/companies/list/?psize_CompanyView=100", False, 100),
-    ("Requested Orders", "/orders/list/?_flt_0_status=requested", False, PAGE),
+    ("Requested Orders", "/orders/list/?_flt_3_status=requested", False, PAGE),
     ("Allocated", "/licenses/allocated/list/", True, PAGE),
     ("Expired Licenses", "/licenses/expired/list/", True, PAGE),
     ("Emails", "/emails/list/", False, PAGE),

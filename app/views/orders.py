@@ -64,6 +64,9 @@ def _date(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
+SECTION_FILTER = "_flt_3_status"
+
+
 class OrderView(ScopedModelView):
     route_base = "/orders"
     class_permission_name = "Orders"
@@ -144,7 +147,9 @@ class OrderView(ScopedModelView):
     }
 
     def render_template(self, template, **kwargs):
-        status = request.args.get("_flt_0_status")
+        # Sections filter with "Equal to" (index 3: exact, and uses the status index);
+        # links in older emails used "Starts with" (0).
+        status = request.args.get(SECTION_FILTER) or request.args.get("_flt_0_status")
         return super().render_template(
             template, sections=SECTIONS, section=status, actor=current_actor(), **kwargs
         )
