@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export FLASK_APP := run.py
 
-.PHONY: run test test-sqlite test-postgres setup venv dev-venv browser lint bench screenshots clean
+.PHONY: run test test-sqlite test-postgres setup venv dev-venv browser wrk lint bench screenshots clean
 
 run: setup
 	$(BIN)/python run.py
@@ -45,12 +45,19 @@ test-sqlite: dev-venv
 test-postgres: dev-venv
 	$(BIN)/python -m pytest --db=postgresql $(ARGS)
 
+# Debian's wrk for the load benchmark.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing Debian's wrk for the load benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+
 # Benchmarks (reports, not tests): every bench/ script on SQLite and PostgreSQL.
-bench: dev-venv
+bench: dev-venv wrk
 	$(BIN)/python -m bench.list_pages
 	$(BIN)/python -m bench.allocate
 	$(BIN)/python -m bench.import
 	$(BIN)/python -m bench.sweep
+	$(BIN)/python -m bench.load
 
 # The main screens as the README shows them (a browser walk over fresh demo data).
 screenshots: dev-venv browser

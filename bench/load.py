@@ -60,7 +60,7 @@ CEILING = Page("Ceiling (layout, no queries)", ceiling.URL)
 CEILING_MANAGING = Page("Ceiling, managing a customer", ceiling.URL, managing=True)
 PAGES = [
     Page("Company list", "/companies/list/"),
-    Page("Requested Orders", "/orders/list/?_flt_0_status=requested"),
+    Page("Requested Orders", "/orders/list/?_flt_3_status=requested"),
     Page("Emails", "/emails/list/"),
     Page("Audit Log", "/audit/list/"),
 ]

@@ -41,6 +41,16 @@
     });
   }
 
+  // The list rows' delete buttons (widgets/list_row_menu.html): FAB's confirmation,
+  // then its POST with the CSRF token.
+  document.addEventListener('click', function (event) {
+    var button = event.target.closest && event.target.closest('a[data-delete]');
+    if (!button || !window.AdminActions) return;
+    event.preventDefault();
+    new AdminActions().execute_single_delete(
+      button.getAttribute('data-delete'), 'Are you sure you want to delete this item?');
+  });
+
   function update() { pickers(document); label(document); }
   update();
   new MutationObserver(update).observe(document.documentElement, { childList: true, subtree: true });

@@ -287,9 +287,11 @@ class ScopedModelView(ModelView):
     @expose("/delete/<pk>", methods=["POST"])
     @has_access
     def delete(self, pk):
-        """Deleting is a POST (with its CSRF token); FAB's GET variant is not offered."""
+        """Deleting is a POST (with its CSRF token); FAB's GET variant is not offered.
+        Done or refused, the user lands on the list (FAB's history would go back past
+        it, to the page before)."""
         self._delete(pk)
-        return self.post_delete_redirect()
+        return redirect(url_for(f"{self.endpoint}.list"))
 
     @expose("/download/<string:filename>")
     def download(self, filename):

@@ -49,3 +49,15 @@ def test_request_in_manage_mode_exit_assign_and_come_back(page, live_server):
     manage(page, "Globex Legal")
     page.get_by_role("link", name="Licenses").first.click()
     expect(page.locator(f'tr[data-pk="{number}"]')).to_contain_text("Assigned")
+
+
+def test_the_trash_button_asks_then_explains_why_a_company_stays(page, live_server):
+    sign_in(page, live_server, "partner")
+    page.locator("ul.nav.navbar-nav > li > a", has_text="Company").first.click()
+    page.wait_for_load_state()
+    row = page.locator("tr", has_text="Umbrella Clinics")
+    row.get_by_role("link", name="Delete").click()
+    expect(page.locator("#modal-confirm")).to_contain_text("Are you sure")
+    page.locator("#modal-confirm-ok").click()
+    expect(page.locator("body")).to_contain_text("'Umbrella Clinics' cannot be deleted while")
+    expect(page.locator("tr", has_text="Umbrella Clinics")).to_have_count(1)  # on the list
