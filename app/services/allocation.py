@@ -103,14 +103,15 @@ def plan(actor: Actor, selection_id, order_id=None) -> Plan:
             remaining -= take
     licensed = _members(selection.id).where(is_active(now))
     result.licensed_count = db.session.scalar(select(func.count()).select_from(licensed.subquery()))
-    result.licensed_now = list(
-        db.session.scalars(
-            select(Learner)
-            .where(Learner.id.in_(licensed))
-            .order_by(Learner.last_name)
-            .limit(NAMES_SHOWN)
+    if result.licensed_count:
+        result.licensed_now = list(
+            db.session.scalars(
+                select(Learner)
+                .where(Learner.id.in_(licensed))
+                .order_by(Learner.last_name)
+                .limit(NAMES_SHOWN)
+            )
         )
-    )
     return result
 
 
@@ -124,16 +125,14 @@ def allocate(actor: Actor, selection_id, order_id=None) -> Plan:
         raise Conflict("These people were already given their licenses (confirmed before).")
     if result.problem():
         raise Conflict(result.problem())
-    now, done = clock.now(), 0
-    for order, count in result.chunks:
-        chunk = select(SelectionMember.learner_id).where(
-            SelectionMember.selection_id == selection.id,
-            SelectionMember.position > done,
-            SelectionMember.position <= done + count,
-        )
+    now = clock.now()
+    # Positions go to the pools freshest first; the statements run the other way,
+    # from the pool expiring first, so each writes expiry keys above the previous
+    # one's and the expiry indexes (learners', licenses') grow at their right edge
+    # instead of splitting pages in their middle.
+    for order, count, after in reversed(_position_ranges(result.chunks)):
         _take_seats(order, count, now)
-        _license_people(actor, selection, order, chunk, count, now)
-        done += count
+        _license_people(actor, selection, order, (after, after + count), count, now)
     _mark_used(selection, now)
     audit.record(
         actor,
@@ -244,13 +243,29 @@ def _take_seats(order: Order, count: int, now: datetime) -> None:
         )
 
 
-def _license_people(actor, selection, order, chunk: Select, count: int, now) -> None:
-    """Point the people at their new license (only those still without one: the
-    database decides, so two allocations never license one person twice), then
-    record the licenses."""
+def _position_ranges(chunks: list[tuple[Order, int]]) -> list[tuple[Order, int, int]]:
+    """Each pool's share of the staged people: (order, count, positions after)."""
+    ranges, done = [], 0
+    for order, count in chunks:
+        ranges.append((order, count, done))
+        done += count
+    return ranges
+
+
+def _license_people(actor, selection, order, positions: tuple[int, int], count: int, now) -> None:
+    """Point the people staged at `positions` (after, up to) at their new license
+    (only those still without one: the database decides, so two allocations never
+    license one person twice), then record the licenses."""
+    in_chunk = (
+        SelectionMember.selection_id == selection.id,
+        SelectionMember.position > positions[0],
+        SelectionMember.position <= positions[1],
+    )
+    # UPDATE … FROM the staged chunk: PostgreSQL walks it in position (= learner id)
+    # order, where `IN (subquery)` hashed it into random order first.
     changed = db.session.execute(
         update(Learner)
-        .where(Learner.id.in_(chunk), needs_license(now))
+        .where(Learner.id == SelectionMember.learner_id, *in_chunk, needs_license(now))
         .values(license_expires_at=order.expires_at)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -271,14 +286,14 @@ def _license_people(actor, selection, order, chunk: Select, count: int, now) -> 
                 "selection_id",
             ],
             select(
-                chunk.subquery().c[0],
+                SelectionMember.learner_id,
                 literal(order.id),
                 literal(selection.company_id),
                 literal(now, License.allocated_at.type),
                 literal(order.expires_at, License.expires_at.type),
                 literal(actor.user_id),
                 literal(selection.id),
-            ),
+            ).where(*in_chunk),
         )
     )
 
