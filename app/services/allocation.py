@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, func, insert, literal, select, update
+from sqlalchemy import Select, and_, func, insert, literal, select, update
 
 from app import clock
 from app.extensions import db
@@ -252,6 +252,17 @@ def _position_ranges(chunks: list[tuple[Order, int]]) -> list[tuple[Order, int, 
     return ranges
 
 
+def _staged(in_chunk: tuple):
+    """The learners of a staged chunk, in the shape each database updates fastest.
+    PostgreSQL joins (UPDATE … FROM): it walks the chunk in position, i.e. learner
+    id, order, where `IN (subquery)` hashed it into random order first and scattered
+    the writes over the learners indexes. SQLite materialises an UPDATE … FROM
+    before writing, and reads `IN (subquery)` in order anyway."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return and_(Learner.id == SelectionMember.learner_id, *in_chunk)
+    return Learner.id.in_(select(SelectionMember.learner_id).where(*in_chunk))
+
+
 def _license_people(actor, selection, order, positions: tuple[int, int], count: int, now) -> None:
     """Point the people staged at `positions` (after, up to) at their new license
     (only those still without one: the database decides, so two allocations never
@@ -261,11 +272,9 @@ def _license_people(actor, selection, order, positions: tuple[int, int], count: 
         SelectionMember.position > positions[0],
         SelectionMember.position <= positions[1],
     )
-    # UPDATE … FROM the staged chunk: PostgreSQL walks it in position (= learner id)
-    # order, where `IN (subquery)` hashed it into random order first.
     changed = db.session.execute(
         update(Learner)
-        .where(Learner.id == SelectionMember.learner_id, *in_chunk, needs_license(now))
+        .where(_staged(in_chunk), needs_license(now))
         .values(license_expires_at=order.expires_at)
         .execution_options(synchronize_session=False)
     ).rowcount
