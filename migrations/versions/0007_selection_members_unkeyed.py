@@ -1,7 +1,7 @@
 """selection members without a foreign key to their selection
 
-Revision ID: 0006_selection_members_unkeyed
-Revises: 0005_scheduler
+Revision ID: 0007_selection_members_unkeyed
+Revises: 0006_list_indexes
 Create Date: 2026-11-26 09:55:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_selection_members_unkeyed'
-down_revision = '0005_scheduler'
+revision = '0007_selection_members_unkeyed'
+down_revision = '0006_list_indexes'
 branch_labels = None
 depends_on = None
 
