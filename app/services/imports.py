@@ -9,17 +9,25 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
     String,
+    Table,
+    and_,
+    case,
     cast,
     delete,
     exists,
     func,
     insert,
     literal,
+    null,
     select,
     update,
 )
@@ -148,12 +156,6 @@ def review(actor: Actor, batch_id, header_row, columns: dict, auto_license: bool
         raise Invalid(
             f"The file has no data rows under its header (row {batch.header_row}).", "file"
         )
-    _mark_duplicates(batch)
-    _match_learners(batch)
-    if batch.kind == "renewal":
-        _classify_for_renewal(batch)
-    else:
-        _classify_for_learners(batch)
     batch.status = "reviewed"
     batch.summary = summary(batch)
     db.session.flush()
@@ -317,155 +319,138 @@ def _rows(batch: ImportBatch):
     return reader.rows(upload_dir() / batch.stored_name, info, batch.sheet, limit=limit)
 
 
-STAGED = (
-    "batch_id",
-    "row_number",
-    "value",
-    "email",
-    "reason",
-    "detail",
-    "first_name",
-    "last_name",
-    "department",
-)
+# The name columns a learner import may choose, with their sizes in import_rows.
+NAMES = {"first_name": 80, "last_name": 80, "department": 120}
 
 
 def _stage_rows(batch: ImportBatch, columns: dict) -> None:
-    """Stream the file into import_rows, 1,000 rows per statement (plain driver
-    executemany: per-row parameter processing would cost more than the reading)."""
+    """Stream the file's chosen columns into a temporary table, 1,000 rows at a time
+    (COPY on PostgreSQL, plain driver executemany elsewhere), then write import_rows
+    once, every row already classified: one INSERT … SELECT and no UPDATEs, which on
+    PostgreSQL would rewrite every row and re-check its foreign key."""
     connection = db.session.connection()
-    marker = "%s" if connection.dialect.name == "postgresql" else "?"
-    statement = (
-        f"INSERT INTO import_rows ({', '.join(STAGED)}) "
-        f"VALUES ({', '.join([marker] * len(STAGED))})"
-    )
-    pick = _picker(columns)
-    chunk: list[tuple] = []
+    names = [field for field in NAMES if field in columns]
+    staging = _staging_table(names)
+    staging.create(connection)
+    write = _staging_writer(connection, staging)
+    values = _staged_values(batch, columns["email"], [(columns[f], NAMES[f]) for f in names])
     try:
-        for number, row in enumerate(_rows(batch), 1):
-            if number <= batch.header_row or not any(row):
-                continue
-            chunk.append((batch.id, number, *pick(row)))
-            if len(chunk) == CHUNK:
-                connection.exec_driver_sql(statement, chunk)
-                chunk = []
+        while chunk := list(islice(values, CHUNK)):
+            write(chunk)
     except reader.FileProblem as exc:
+        staging.drop(connection)
         raise Invalid(str(exc), "file") from exc
-    if chunk:
-        connection.exec_driver_sql(statement, chunk)
+    connection.execute(_classified(batch, staging, names))
+    staging.drop(connection)
     if connection.dialect.name == "postgresql":
         # Fresh statistics for the rows just loaded, or the planner takes a
         # 100,000-row staging table for an empty one and nests its loops.
         connection.exec_driver_sql("ANALYZE import_rows")
 
 
-def _picker(columns: dict):
-    """A function from a file row to its staged values (after batch and row number)."""
-    email_at = columns["email"]
-    names = [
-        (columns.get(f), size)
-        for f, size in (("first_name", 80), ("last_name", 80), ("department", 120))
-    ]
+def _staging_table(names: list[str]) -> Table:
+    return Table(
+        "import_staging",
+        MetaData(),
+        Column("row_number", Integer),
+        Column("value", String(320)),
+        Column("email", String(320)),
+        Column("why", String(200)),  # why the cell holds no address
+        *(Column(field, String(NAMES[field])) for field in names),
+        prefixes=["TEMPORARY"],
+    )
 
-    def pick(row: list[str]) -> tuple:
+
+def _staging_writer(connection, staging: Table):
+    """A function writing a list of row tuples into the staging table (the driver's
+    own bulk paths: per-row parameter processing would cost more than the reading)."""
+    names = ", ".join(staging.c.keys())
+    if connection.dialect.name == "postgresql":
+        statement = f"COPY {staging.name} ({names}) FROM STDIN"
+
+        def copy_rows(chunk: list[tuple]) -> None:
+            with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in chunk:
+                    copy.write_row(row)
+
+        return copy_rows
+    markers = ", ".join("?" * len(staging.c))
+    statement = f"INSERT INTO {staging.name} ({names}) VALUES ({markers})"
+    return lambda chunk: connection.exec_driver_sql(statement, chunk)
+
+
+def _staged_values(batch: ImportBatch, email_at: int, names: list[tuple]) -> Iterator[tuple]:
+    """(row number, cell, address, why not, *names) for every data row of the file;
+    `names` holds the (column index, size) of each chosen name column."""
+    header_row, clean_email = batch.header_row, cells.clean_email
+    for number, row in enumerate(_rows(batch), 1):
+        if number <= header_row or not any(row):
+            continue
         value = row[email_at] if email_at < len(row) else ""
-        email, why = cells.clean_email(value)
-        extra = [
-            (row[i][:size] or None) if i is not None and i < len(row) else None for i, size in names
-        ]
-        return (value[:320], email, None if email else "invalid", why, *extra)
+        email, why = clean_email(value)
+        if names:
+            extra = [(row[i][:size] or None) if i < len(row) else None for i, size in names]
+            yield (number, value[:320], email, why, *extra)
+        else:
+            yield (number, value[:320], email, why)
 
-    return pick
 
-
-def _mark_duplicates(batch: ImportBatch) -> None:
-    """A repeated address is a duplicate of the first row that has it: one pass with
-    a window function, joined back (UPDATE … FROM, on both databases)."""
+def _classified(batch: ImportBatch, staging: Table, names: list[str]):
+    """The INSERT of the staged rows into import_rows with their learner and reason.
+    A repeated address is a duplicate of the first row that has it; the other rows
+    with an address are matched against the company's learners and given the first
+    reason that applies (NULL: taken)."""
+    row = staging.c
     firsts = (
-        select(
-            ImportRow.row_number.label("number"),
-            func.min(ImportRow.row_number).over(partition_by=ImportRow.email).label("first"),
-        )
-        .where(ImportRow.batch_id == batch.id, ImportRow.email.is_not(None))
+        select(row.email, func.min(row.row_number).label("number"))
+        .where(row.email.is_not(None))
+        .group_by(row.email)
         .subquery()
     )
-    db.session.execute(
-        update(ImportRow)
-        .where(
-            ImportRow.batch_id == batch.id,
-            ImportRow.row_number == firsts.c.number,
-            firsts.c.first < firsts.c.number,
-            ImportRow.reason.is_(None),
-        )
-        .values(reason="duplicate", detail=cast(firsts.c.first, String))
-        .execution_options(synchronize_session=False)
+    known = and_(Learner.company_id == batch.company_id, Learner.email == row.email)
+    duplicate = firsts.c.number < row.row_number
+    cell = {field: row[field] if field in names else null() for field in NAMES}
+    rules = _renewal_rules(clock.now()) if batch.kind == "renewal" else _learner_rules(cell)
+    rows = select(
+        literal(batch.id),
+        row.row_number,
+        row.value,
+        row.email,
+        # Invalid rows (no address) join no learner, duplicates keep none.
+        case((duplicate, null()), else_=Learner.id),
+        case((row.email.is_(None), "invalid"), (duplicate, "duplicate"), *rules),
+        case((row.email.is_(None), row.why), (duplicate, cast(firsts.c.number, String))),
+        *cell.values(),
+    ).select_from(staging.outerjoin(firsts, firsts.c.email == row.email).outerjoin(Learner, known))
+    return insert(ImportRow).from_select(
+        ["batch_id", "row_number", "value", "email", "learner_id", "reason", "detail", *NAMES],
+        rows,
     )
 
 
-def _match_learners(batch: ImportBatch) -> None:
-    match = (
-        select(Learner.id)
-        .where(Learner.company_id == batch.company_id, Learner.email == ImportRow.email)
-        .scalar_subquery()
-    )
-    db.session.execute(
-        update(ImportRow)
-        .where(ImportRow.batch_id == batch.id, ImportRow.reason.is_(None))
-        .values(learner_id=match)
-        .execution_options(synchronize_session=False)
-    )
+def _renewal_rules(now: datetime) -> list[tuple]:
+    return [
+        (Learner.id.is_(None), "not_found"),
+        (~Learner.active, "deactivated"),
+        (is_active(now), "active"),
+    ]
 
 
-def _classify_for_renewal(batch: ImportBatch) -> None:
-    now = clock.now()
-    _set_reason(batch, "not_found", ImportRow.learner_id.is_(None))
-    _set_reason(
-        batch,
-        "deactivated",
-        ImportRow.learner_id.in_(
-            select(Learner.id).where(Learner.company_id == batch.company_id, ~Learner.active)
-        ),
-    )
-    _set_reason(
-        batch,
-        "active",
-        ImportRow.learner_id.in_(
-            select(Learner.id).where(Learner.company_id == batch.company_id, is_active(now))
-        ),
-    )
-
-
-def _classify_for_learners(batch: ImportBatch) -> None:
-    _set_reason(
-        batch,
-        "unnamed",
-        ImportRow.learner_id.is_(None),
-        (ImportRow.first_name.is_(None)) | (ImportRow.last_name.is_(None)),
-    )
-    _set_reason(
-        batch,
-        "deactivated",
-        ImportRow.learner_id.in_(
-            select(Learner.id).where(Learner.company_id == batch.company_id, ~Learner.active)
-        ),
-    )
-    same = select(Learner.id).where(
-        Learner.id == ImportRow.learner_id,
-        Learner.first_name == func.coalesce(ImportRow.first_name, Learner.first_name),
-        Learner.last_name == func.coalesce(ImportRow.last_name, Learner.last_name),
+def _learner_rules(cell: dict) -> list[tuple]:
+    unchanged = and_(
+        Learner.first_name == func.coalesce(cell["first_name"], Learner.first_name),
+        Learner.last_name == func.coalesce(cell["last_name"], Learner.last_name),
         func.coalesce(Learner.department, "")
-        == func.coalesce(ImportRow.department, Learner.department, ""),
+        == func.coalesce(cell["department"], Learner.department, ""),
     )
-    _set_reason(batch, "unchanged", ImportRow.learner_id.is_not(None), exists(same))
-
-
-def _set_reason(batch: ImportBatch, reason: str, *conditions) -> None:
-    db.session.execute(
-        update(ImportRow)
-        .where(ImportRow.batch_id == batch.id, ImportRow.reason.is_(None), *conditions)
-        .values(reason=reason)
-        .execution_options(synchronize_session=False)
-    )
+    return [
+        (
+            Learner.id.is_(None) & (cell["first_name"].is_(None) | cell["last_name"].is_(None)),
+            "unnamed",
+        ),
+        (~Learner.active, "deactivated"),
+        (Learner.id.is_not(None) & unchanged, "unchanged"),
+    ]
 
 
 def _taken_learners(batch: ImportBatch):
