@@ -49,12 +49,10 @@ class ImportRow(Model):
     """One data row of a reviewed file: its cell, the address read from it, the
     learner it matched, and why it is not taken (NULL: taken)."""
 
+    # No index beyond the primary key: the review writes every row once (one
+    # INSERT … SELECT from its staging table, where duplicates and learners are
+    # found), and summaries, downloads and commits scan one batch by its key.
     __tablename__ = "import_rows"
-    __table_args__ = (
-        # Only the address is indexed: the review rewrites `reason` on up to every
-        # row, and summaries scan one batch by its primary key anyway.
-        Index("ix_import_rows_batch_email", "batch_id", "email"),
-    )
 
     batch_id: Mapped[int] = mapped_column(
         ForeignKey("import_batches.id", ondelete="CASCADE", name="fk_import_rows_batch_id"),
