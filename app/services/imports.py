@@ -401,10 +401,12 @@ def _classified(batch: ImportBatch, staging: Table, names: list[str]):
     with an address are matched against the company's learners and given the first
     reason that applies (NULL: taken)."""
     row = staging.c
+    # Only repeated addresses: files hold few, so the lookup the join builds is small.
     firsts = (
         select(row.email, func.min(row.row_number).label("number"))
         .where(row.email.is_not(None))
         .group_by(row.email)
+        .having(func.count() > 1)
         .subquery()
     )
     known = and_(Learner.company_id == batch.company_id, Learner.email == row.email)
