@@ -324,27 +324,25 @@ NAMES = {"first_name": 80, "last_name": 80, "department": 120}
 
 
 def _stage_rows(batch: ImportBatch, columns: dict) -> None:
-    """Stream the file's chosen columns into a temporary table, 1,000 rows at a time
-    (COPY on PostgreSQL, plain driver executemany elsewhere), then write import_rows
-    once, every row already classified: one INSERT … SELECT and no UPDATEs, which on
-    PostgreSQL would rewrite every row and re-check its foreign key."""
+    """Stream the file's chosen columns into a temporary table (one COPY on
+    PostgreSQL, plain driver executemany of 1,000 rows elsewhere), then write
+    import_rows once, every row already classified: one INSERT … SELECT and no
+    UPDATEs, which on PostgreSQL would rewrite every row and re-check its foreign key."""
     connection = db.session.connection()
     names = [field for field in NAMES if field in columns]
     staging = _staging_table(names)
     staging.create(connection)
-    write = _staging_writer(connection, staging)
+    refused: list[reader.FileProblem] = []
     values = _staged_values(batch, columns["email"], [(columns[f], NAMES[f]) for f in names])
-    try:
-        while chunk := list(islice(values, CHUNK)):
-            write(chunk)
-    except reader.FileProblem as exc:
+    _load(connection, staging, _until_refused(values, refused))
+    if refused:
         staging.drop(connection)
-        raise Invalid(str(exc), "file") from exc
+        raise Invalid(str(refused[0]), "file") from refused[0]
     connection.execute(_classified(batch, staging, names))
     staging.drop(connection)
     if connection.dialect.name == "postgresql":
-        # Fresh statistics for the rows just loaded, or the planner takes a
-        # 100,000-row staging table for an empty one and nests its loops.
+        # Fresh statistics for the rows just written: the summary and the commit
+        # read them, and a planner that takes 100,000 rows for none nests its loops.
         connection.exec_driver_sql("ANALYZE import_rows")
 
 
@@ -361,22 +359,29 @@ def _staging_table(names: list[str]) -> Table:
     )
 
 
-def _staging_writer(connection, staging: Table):
-    """A function writing a list of row tuples into the staging table (the driver's
-    own bulk paths: per-row parameter processing would cost more than the reading)."""
+def _load(connection, staging: Table, values: Iterator[tuple]) -> None:
+    """Write the row tuples into the staging table through the driver's own bulk
+    paths (per-row parameter processing would cost more than the reading)."""
     names = ", ".join(staging.c.keys())
     if connection.dialect.name == "postgresql":
         statement = f"COPY {staging.name} ({names}) FROM STDIN"
-
-        def copy_rows(chunk: list[tuple]) -> None:
-            with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in chunk:
-                    copy.write_row(row)
-
-        return copy_rows
+        with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in values:
+                copy.write_row(row)
+        return
     markers = ", ".join("?" * len(staging.c))
     statement = f"INSERT INTO {staging.name} ({names}) VALUES ({markers})"
-    return lambda chunk: connection.exec_driver_sql(statement, chunk)
+    while chunk := list(islice(values, CHUNK)):
+        connection.exec_driver_sql(statement, chunk)
+
+
+def _until_refused(values: Iterator[tuple], refused: list) -> Iterator[tuple]:
+    """The values until the reader refuses the file, the refusal kept in `refused`:
+    the load then ends cleanly (an error raised inside a COPY aborts the transaction)."""
+    try:
+        yield from values
+    except reader.FileProblem as exc:
+        refused.append(exc)
 
 
 def _staged_values(batch: ImportBatch, email_at: int, names: list[tuple]) -> Iterator[tuple]:
