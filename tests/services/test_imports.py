@@ -126,6 +126,21 @@ def test_deactivated_learners_are_not_renewed(renewal, session):
     assert summary["reasons"] == {"deactivated": 1}
 
 
+def test_a_file_refused_while_streaming_leaves_the_review_repeatable(renewal, session, app):
+    tree, actor = renewal, replace_actor_in(renewal.customer)
+    rows = [["Email"], *[[p.email] for p in tree.expired], ["stranger@elsewhere.example.com"]]
+    batch = upload(actor, tree.customer, corpus.csv_bytes(rows))
+    saved, app.config["IMPORT_MAX_ROWS"] = app.config["IMPORT_MAX_ROWS"], 4
+    try:
+        with pytest.raises(Invalid, match="more than 4 rows"):
+            imports.review(actor, batch.id, 1, {"email": 0})
+    finally:
+        app.config["IMPORT_MAX_ROWS"] = saved
+    # Same transaction: nothing staged is left behind, the load can run again.
+    summary = imports.review(actor, batch.id, 1, {"email": 0})
+    assert (summary["taken"], summary["reasons"]) == (6, {"not_found": 1})
+
+
 def test_uploads_of_another_company_are_not_found(renewal, session):
     actor = replace_actor_in(renewal.customer)
     batch = upload(actor, renewal.customer, corpus.csv_bytes([["Email"], ["a@b.example.com"]]))
