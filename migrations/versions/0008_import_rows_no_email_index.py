@@ -4,8 +4,8 @@ The review finds duplicates and learners in its temporary staging table, so noth
 looks import_rows up by address any more; the index only slowed the one INSERT that
 writes a reviewed file.
 
-Revision ID: 0006_import_rows_no_email_index
-Revises: 0005_scheduler
+Revision ID: 0008_import_rows_no_email_index
+Revises: 0007_selection_members_unkeyed
 Create Date: 2026-11-26 10:00:00.000000
 
 """
@@ -13,8 +13,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_import_rows_no_email_index'
-down_revision = '0005_scheduler'
+revision = '0008_import_rows_no_email_index'
+down_revision = '0007_selection_members_unkeyed'
 branch_labels = None
 depends_on = None
 
