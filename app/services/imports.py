@@ -1,7 +1,8 @@
 """Import Licence Renewal and Import Learners: upload → choose the columns →
 review (every row not taken, with its reason) → commit through the same services
-as the screens. Rows are staged in `import_rows`, so memory stays flat whatever
-the file's size and the review is a handful of set-based statements."""
+as the screens. The file is streamed into a temporary table and each row written
+to `import_rows` once, already classified, so memory stays flat whatever the
+file's size and the review is a handful of set-based statements."""
 
 from __future__ import annotations
 
