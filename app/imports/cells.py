@@ -34,13 +34,14 @@ NAME_HEADERS = {
     "department": {"department", "group", "dept", "team", "groupdepartment", "division"},
 }
 SCAN_ROWS = 30
+MAX_ADDRESS = 254  # the longest address SMTP carries (RFC 5321)
 
 
 def clean_email(cell: str) -> tuple[str | None, str | None]:
     """(address, None) for a cell holding one address — trimmed, lower-cased, a
     `mailto:` prefix or a `Name <address>` form reduced — else (None, why not)."""
-    if cell and cell.isascii() and _ADDRESS.fullmatch(cell):  # the common case, quickly
-        return cell.lower(), None
+    if cell and len(cell) <= MAX_ADDRESS and cell.isascii() and _ADDRESS.fullmatch(cell):
+        return cell.lower(), None  # the common case, quickly
     text = " ".join((cell or "").translate(_INVISIBLE).split())
     if not text:
         return None, "empty"
@@ -55,6 +56,8 @@ def clean_email(cell: str) -> tuple[str | None, str | None]:
         return None, "two addresses in one cell"
     if not _ADDRESS.fullmatch(text):
         return None, "not a valid address"
+    if len(text) > MAX_ADDRESS:
+        return None, f"longer than {MAX_ADDRESS} characters"
     return text.lower(), None
 
 

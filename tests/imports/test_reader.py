@@ -125,6 +125,7 @@ def test_the_row_limit_is_enforced_while_streaming(tmp_path):
         ("a@acme.example.com; b@acme.example.com", None, "two addresses in one cell"),
         ("not an address", None, "not a valid address"),
         ("ann@acme", None, "not a valid address"),
+        ("a" * 250 + "@acme.example.com", None, "longer than 254 characters"),
     ],
 )
 def test_email_cells_are_cleaned_or_explained(cell, address, reason):

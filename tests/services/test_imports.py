@@ -65,6 +65,16 @@ def test_review_takes_the_expired_and_explains_every_other_row(renewal, session)
     assert summary["free"] == 11 and summary["problem"] is None
 
 
+def test_an_overlong_address_is_explained_not_a_crash(renewal, session):
+    tree, actor = renewal, replace_actor_in(renewal.customer)
+    long_address = "a" * 300 + "@acme.example.com"  # longer than any column holds
+    rows = [["Email"], [tree.expired[0].email], [long_address]]
+    batch = upload(actor, tree.customer, corpus.csv_bytes(rows))
+    summary = imports.review(actor, batch.id, 1, {"email": 0})
+    assert (summary["taken"], summary["not_taken"]) == (1, 1)
+    assert reasons(batch) == {3: "not an email address (longer than 254 characters)"}
+
+
 def test_renew_licences_allocates_exactly_the_reviewed_people_once(renewal, session):
     tree, actor = renewal, replace_actor_in(renewal.customer)
     data = corpus.csv_bytes([["Email"], *[[p.email] for p in tree.expired]], ";", "cp1252")
