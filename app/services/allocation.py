@@ -129,9 +129,13 @@ def allocate(actor: Actor, selection_id, order_id=None) -> Plan:
     # Positions go to the pools freshest first; the statements run the other way,
     # from the pool expiring first, so each writes expiry keys above the previous
     # one's and the expiry indexes (learners', licenses') grow at their right edge
-    # instead of splitting pages in their middle.
-    for order, count, after in reversed(_position_ranges(result.chunks)):
+    # instead of splitting pages in their middle. Every pool's seats are taken
+    # before anyone is licensed: concurrent allocations queue on the orders' rows
+    # (always locked in this one order) before either holds a learner's row.
+    ranges = list(reversed(_position_ranges(result.chunks)))
+    for order, count, _ in ranges:
         _take_seats(order, count, now)
+    for order, count, after in ranges:
         _license_people(actor, selection, order, (after, after + count), count, now)
     _mark_used(selection, now)
     audit.record(
