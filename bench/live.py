@@ -6,10 +6,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
@@ -18,14 +16,9 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 from bench.harness import ROOT
+from tests.servers import free_port, wait_until_up
 
 MANAGER_MODE = "Manager Mode: you are managing"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
@@ -58,23 +51,10 @@ def served(database_url: str, tmp: Path, workers: int):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_until_up(url, server, log)
+        wait_until_up(url, server, seconds=60, log=log)
         yield url, server.pid
     finally:
         _stop(server)
-
-
-def _wait_until_up(url: str, server: subprocess.Popen, log: Path, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            urllib.request.urlopen(url + "/login/", timeout=2)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
 
 
 def _stop(server: subprocess.Popen) -> None:

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import pytest
 from playwright.sync_api import expect
 from redis import Redis
 
+from tests.servers import free_port, wait_until_up
 from tests.settings import create_pg_database, drop_pg_database
 from tests.smtp import SmtpServer
 
@@ -46,25 +45,6 @@ def browser_type_launch_args(browser_type_launch_args):
         "executable_path": os.environ.get("CHROMIUM", "/usr/bin/chromium"),
         "args": CHROMIUM_FLAGS,
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the live server exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url + "/login/", timeout=2)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the live server did not start")
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +99,7 @@ def live_server(live_env):
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**live_env, "BASE_URL": url}
     quiet = {"cwd": ROOT, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -128,7 +108,7 @@ def live_server(live_env):
     )
     worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], **quiet)
     try:
-        _wait_until_up(url, server)
+        wait_until_up(url, server)
         yield url
     finally:
         for process in (server, worker):

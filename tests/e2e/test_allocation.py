@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import sign_in
-from tests.e2e.test_manage_mode import manage
+from tests.e2e.test_manage_mode import assign_requested, manage
 
 pytestmark = pytest.mark.browser
 
@@ -69,12 +69,7 @@ def test_select_all_with_too_few_seats_names_the_numbers(page, live_server):
     expect(page.locator("body")).to_contain_text(f"Requested {expired} licenses")
     number = re.search(r"order #(\d+)", page.content()).group(1)
     page.get_by_role("button", name="Exit Manager Mode").click()  # assigning is a partner screen
-    page.get_by_role("link", name="Licenses").first.click()
-    page.get_by_role("link", name="Requested Orders").click()
-    row = page.locator(f'tr[data-pk="{number}"]')
-    row.get_by_role("button", name=f"Actions for row {number}").click()
-    row.get_by_role("button", name="Assign").click()
-    expect(page.locator("body")).to_contain_text(f"Assigned 1 order(s): #{number}")
+    assign_requested(page, number)
     manage(page, "Hooli Retail")
     expired_tab(page)
     page.get_by_role("link", name="Select users Manually").click()

@@ -22,6 +22,16 @@ def manage(page, company: str) -> None:
     expect(page.locator(".manage-banner")).to_contain_text(company)
 
 
+def assign_requested(page, number: str) -> None:
+    """Licenses → Requested Orders → the order's three dots → Assign."""
+    page.get_by_role("link", name="Licenses").first.click()
+    page.get_by_role("link", name="Requested Orders").click()
+    row = page.locator(f'tr[data-pk="{number}"]')
+    row.get_by_role("button", name=f"Actions for row {number}").click()
+    row.get_by_role("button", name="Assign").click()
+    expect(page.locator("body")).to_contain_text(f"Assigned 1 order(s): #{number}")
+
+
 def test_request_in_manage_mode_exit_assign_and_come_back(page, live_server):
     sign_in(page, live_server, "partner")
     manage(page, "Globex Legal")
@@ -39,12 +49,7 @@ def test_request_in_manage_mode_exit_assign_and_come_back(page, live_server):
     page.get_by_role("button", name="Exit Manager Mode").click()
     expect(page.locator("body")).to_contain_text("You left Manager Mode.")
     expect(page.locator(".manage-banner")).to_have_count(0)
-    page.get_by_role("link", name="Licenses").first.click()
-    page.get_by_role("link", name="Requested Orders").click()
-    row = page.locator(f'tr[data-pk="{number}"]')
-    row.get_by_role("button", name=f"Actions for row {number}").click()
-    row.get_by_role("button", name="Assign").click()
-    expect(page.locator("body")).to_contain_text(f"Assigned 1 order(s): #{number}")
+    assign_requested(page, number)
 
     manage(page, "Globex Legal")
     page.get_by_role("link", name="Licenses").first.click()
