@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 
-from bench.harness import Row, bench_app, measure, print_table
+from bench.harness import Row, bench_app, measure, print_table, seed_expired_company
 
 POOLS = 5
 
@@ -26,46 +25,10 @@ POOLS = 5
 def seed(people: int):
     """One customer, `people` learners whose licenses expired yesterday, and five
     assigned orders with people/5 seats each expiring in a year (set-based)."""
-    from app import clock
     from app.extensions import db
-    from app.models import Learner, Order
-    from tests import factories
+    from app.models import Order
 
-    company = factories.company(factories.company(None, "partner", "MSP"), "customer", "Big Co")
-    company.auto_license = False
-    now = clock.now()
-    db.session.execute(
-        insert(Learner),
-        [
-            {
-                "company_id": company.id,
-                "email": f"p{i}@bigco.example.com",
-                "first_name": "P",
-                "last_name": f"L{i:06d}",
-                "active": True,
-                "created_at": now,
-                "license_expires_at": now - timedelta(days=1),
-            }
-            for i in range(people)
-        ],
-    )
-    db.session.execute(
-        insert(Order),
-        [
-            {
-                "company_id": company.id,
-                "quantity": people // POOLS,
-                "allocated": 0,
-                "status": "assigned",
-                "requested_at": now,
-                "assigned_at": now,
-                "expires_at": now + timedelta(days=365 - k),
-                "expires_on": None,
-            }
-            for k in range(POOLS)
-        ],
-    )
-    db.session.commit()
+    company = seed_expired_company(people, POOLS)
     orders = list(db.session.scalars(select(Order.id).where(Order.company_id == company.id)))
     return company, orders
 

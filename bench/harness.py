@@ -65,6 +65,57 @@ def bench_app(db_kind: str, tmp_dir: Path):
             drop_pg_database(pg_name)
 
 
+def seed_expired_company(people: int, pools: int = 5, email_step: int = 1):
+    """One customer ("Big Co") with `people` learners whose licenses expired yesterday
+    (addresses p0, p{step}, p{2·step}… @bigco.example.com) and `pools` assigned orders
+    sharing `people` seats, expiring in about a year (set-based). Commits."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from app import clock
+    from app.extensions import db
+    from app.models import Learner, Order
+    from tests import factories
+
+    company = factories.company(factories.company(None, "partner", "MSP"), "customer", "Big Co")
+    company.auto_license = False
+    now = clock.now()
+    db.session.execute(
+        insert(Learner),
+        [
+            {
+                "company_id": company.id,
+                "email": f"p{email_step * i}@bigco.example.com",
+                "first_name": "P",
+                "last_name": f"L{i:06d}",
+                "active": True,
+                "created_at": now,
+                "license_expires_at": now - timedelta(days=1),
+            }
+            for i in range(people)
+        ],
+    )
+    db.session.execute(
+        insert(Order),
+        [
+            {
+                "company_id": company.id,
+                "quantity": people // pools,
+                "allocated": 0,
+                "status": "assigned",
+                "requested_at": now,
+                "assigned_at": now,
+                "expires_at": now + timedelta(days=365 - k),
+                "expires_on": None,
+            }
+            for k in range(pools)
+        ],
+    )
+    db.session.commit()
+    return company
+
+
 def settle(tables: str = "") -> None:
     """What a live database's upkeep would have done after a bulk load: PostgreSQL's
     autovacuum (VACUUM ANALYZE: statistics and the visibility map index-only scans

@@ -18,12 +18,17 @@ import tempfile
 import time
 import tracemalloc
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 
-from bench.harness import Row, bench_app, counting_statements, print_table
+from bench.harness import (
+    Row,
+    bench_app,
+    counting_statements,
+    print_table,
+    seed_expired_company,
+)
 
 
 def make_files(tmp: Path, rows: int) -> dict[str, Path]:
@@ -50,46 +55,8 @@ def make_files(tmp: Path, rows: int) -> dict[str, Path]:
 
 
 def seed(people: int):
-    from app import clock
-    from app.extensions import db
-    from app.models import Learner, Order
-    from tests import factories
-
-    company = factories.company(factories.company(None, "partner", "MSP"), "customer", "Big Co")
-    company.auto_license = False
-    now = clock.now()
-    db.session.execute(
-        insert(Learner),
-        [
-            {
-                "company_id": company.id,
-                "email": f"p{2 * i}@bigco.example.com",
-                "first_name": "P",
-                "last_name": f"L{i:06d}",
-                "active": True,
-                "created_at": now,
-                "license_expires_at": now - timedelta(days=1),
-            }
-            for i in range(people)
-        ],
-    )
-    db.session.execute(
-        insert(Order),
-        [
-            {
-                "company_id": company.id,
-                "quantity": people // 5,
-                "allocated": 0,
-                "status": "assigned",
-                "requested_at": now,
-                "assigned_at": now,
-                "expires_at": now + timedelta(days=300 + k),
-            }
-            for k in range(5)
-        ],
-    )
-    db.session.commit()
-    return company
+    """The company whose expired learners are every other address of the files."""
+    return seed_expired_company(people, email_step=2)
 
 
 def review_once(company, path: Path):
