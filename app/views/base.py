@@ -131,9 +131,6 @@ class ScopedInterface(SQLAInterface):
         self.screen = screen
 
     def scoped_query(self, query):
-        return self._scoped(query)
-
-    def _scoped(self, query):
         column = tenancy.scope_column(self.obj)
         if column is None:
             return query
@@ -143,10 +140,10 @@ class ScopedInterface(SQLAInterface):
         return type(self)(self.get_related_model(col_name), screen=self.screen)
 
     def query_count(self, query, filters=None, select_columns=None):
-        return super().query_count(self._scoped(query), filters, select_columns)
+        return super().query_count(self.scoped_query(query), filters, select_columns)
 
     def apply_all(self, query, *args, **kwargs):
-        return super().apply_all(self._scoped(query), *args, **kwargs)
+        return super().apply_all(self.scoped_query(query), *args, **kwargs)
 
     def get(self, id, filters=None, select_columns=None, outer_default_load=False):
         if tenancy.coerce_pk(id) is None:

@@ -11,11 +11,28 @@ from tests.imports import corpus
 pytestmark = pytest.mark.browser
 
 
-def upload(page, path) -> None:
+def upload(page, path, email_column: str) -> None:
+    """Select Users by CSV → add the file; the Email column is preselected."""
     page.get_by_role("link", name="Select Users by CSV").click()
     expect(page.locator("h1")).to_have_text("Import Licence Renewal")
     page.get_by_label("Add your User spreadsheet file").set_input_files(str(path))
     page.get_by_role("button", name="Upload").click()
+    select = page.get_by_label("Select the spreadsheet column containing Email")
+    expect(select).to_have_value(email_column)
+
+
+def review_and_renew(page, emails: list[str], not_taken: int, *reasons: str) -> None:
+    """Review: `emails` identified, `not_taken` rows explained with `reasons`; then
+    Renew Licences, after which the people are listed as allocated."""
+    page.get_by_role("button", name="Review").click()
+    expect(page.locator('[data-review="taken"]')).to_have_text(str(len(emails)))
+    expect(page.locator('[data-review="not_taken"]')).to_have_text(str(not_taken))
+    for reason in reasons:
+        expect(page.locator("table.import-rejected")).to_contain_text(reason)
+    page.get_by_role("button", name="Renew Licences").click()
+    expect(page.locator("body")).to_contain_text(f"Renewed {len(emails)} licence(s).")
+    for email in emails:
+        expect(page.locator("table.table-bordered")).to_contain_text(email)
 
 
 def test_renew_from_an_xlsx_with_title_rows(page, live_server, tmp_path):
@@ -31,18 +48,8 @@ def test_renew_from_an_xlsx_with_title_rows(page, live_server, tmp_path):
     ]
     path = corpus.write(tmp_path, "renew.xlsx", corpus.xlsx_bytes({"Staff": rows}))
 
-    upload(page, path)
-    select = page.get_by_label("Select the spreadsheet column containing Email")
-    expect(select).to_have_value("1")  # "B: Work Email", found under the title rows
-    page.get_by_role("button", name="Review").click()
-    expect(page.locator('[data-review="taken"]')).to_have_text("3")
-    expect(page.locator('[data-review="not_taken"]')).to_have_text("2")
-    expect(page.locator("table.import-rejected")).to_contain_text("not found in this company")
-    expect(page.locator("table.import-rejected")).to_contain_text("duplicate of row 4")
-    page.get_by_role("button", name="Renew Licences").click()
-    expect(page.locator("body")).to_contain_text("Renewed 3 licence(s).")
-    for email in emails:
-        expect(page.locator("table.table-bordered")).to_contain_text(email)
+    upload(page, path, email_column="1")  # "B: Work Email", found under the title rows
+    review_and_renew(page, emails, 2, "not found in this company", "duplicate of row 4")
 
 
 def test_renew_from_a_windows_1252_csv_with_semicolons(page, live_server, tmp_path):
@@ -55,15 +62,6 @@ def test_renew_from_a_windows_1252_csv_with_semicolons(page, live_server, tmp_pa
         ["Faÿ", "Renée", "not-an-address"],
     ]
     path = corpus.write(tmp_path, "renew.csv", corpus.csv_bytes(rows, ";", "cp1252"))
-    upload(page, path)
-    select = page.get_by_label("Select the spreadsheet column containing Email")
-    expect(select).to_have_value("2")  # "C: Adresse e-mail"
+    upload(page, path, email_column="2")  # "C: Adresse e-mail"
     expect(page.locator("body")).to_contain_text("Müller")  # the preview, decoded
-    page.get_by_role("button", name="Review").click()
-    expect(page.locator('[data-review="taken"]')).to_have_text("2")
-    expect(page.locator('[data-review="not_taken"]')).to_have_text("1")
-    expect(page.locator("table.import-rejected")).to_contain_text("not-an-address")
-    page.get_by_role("button", name="Renew Licences").click()
-    expect(page.locator("body")).to_contain_text("Renewed 2 licence(s).")
-    for email in emails:
-        expect(page.locator("table.table-bordered")).to_contain_text(email)
+    review_and_renew(page, emails, 1, "not-an-address")

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ROOT, expired_emails, sign_in
+from tests.e2e.test_import import upload
 from tests.imports import corpus
 
 pytestmark = pytest.mark.browser
@@ -61,9 +62,7 @@ def test_the_main_screens(page, live_server, shoot, tmp_path):
         ["Nobody", "nobody@initech.example"],
     ]
     path = corpus.write(tmp_path, "renew.xlsx", corpus.xlsx_bytes({"Staff": rows}))
-    page.get_by_role("link", name="Select Users by CSV").click()
-    page.get_by_label("Add your User spreadsheet file").set_input_files(str(path))
-    page.get_by_role("button", name="Upload").click()
+    upload(page, path, email_column="1")
     page.get_by_role("button", name="Review").click()
     expect(page.locator('[data-review="taken"]')).to_have_text(str(len(emails)))
     shoot("5-import-review")
