@@ -29,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
         register_views(appbuilder)
     register_manage_mode(app)
     register_error_handlers(app)
+    register_operations(app)
     register_cli(app)
     return app
 
@@ -59,6 +60,15 @@ def register_error_handlers(app: Flask) -> None:
     from app.views.errors import register_error_handlers as register
 
     register(app)
+
+
+def register_operations(app: Flask) -> None:
+    """Request ids and one log line per request; the /health endpoints."""
+    from app.logs import register_request_logging
+    from app.views.health import blueprint
+
+    register_request_logging(app)
+    app.register_blueprint(blueprint)
 
 
 def register_cli(app: Flask) -> None:

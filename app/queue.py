@@ -1,28 +1,54 @@
-"""The RQ queue: JSON serializer (pickle would let anyone who can write to Redis
-run code on the worker), explicit connections, built from the app's settings."""
+"""The RQ queue and its Redis connections: JSON serializer (pickle would let anyone
+who can write to Redis run code on the worker), explicit connections, built from
+the app's settings.
+
+Socket timeouts, explicitly. redis-py 8 gives every connection a 5-second socket
+timeout unless told otherwise. RQ's worker blocks up to 405 s on its dequeue read
+(`worker_ttl - 15`) and treats a socket timeout there as fatal ("Redis connection
+timeout, quitting..."). RQ raises its pool's timeout when the `Worker` is built,
+but a connection opened earlier — by the scheduler thread sharing the pool —
+keeps 5 s, and sooner or later the dequeue read lands on it. So the worker's
+connection is built with a timeout beyond the dequeue from the start, and nothing
+else (the scheduler, the web, the CLI) ever shares its pool.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
 from flask import current_app
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
+from rq.defaults import DEFAULT_WORKER_TTL
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-# The embedded server (fakeredis over TCP, see run.py) has no INFO command, which RQ
-# uses only to learn the server version; RQ caches the answer under this attribute.
-# Below 6.2 RQ dequeues with BLPOP, which that server blocks on correctly.
-_RQ_VERSION_ATTRIBUTE = "__rq_redis_server_version"
-EMBEDDED_SERVER_VERSION = (6, 0, 0)
+# Plain commands answer in milliseconds; 5 s means the server is gone.
+COMMAND_TIMEOUT = 5.0
+# RQ's worker blocks up to `worker_ttl - 15` seconds on its dequeue read.
+BLOCKING_TIMEOUT = DEFAULT_WORKER_TTL + 30.0
+# An idle pooled connection is checked (PING) before reuse after this long, so a
+# server restarted meanwhile (the embedded one, by its supervisor) costs no error.
+HEALTH_CHECK_SECONDS = 30
 
 
-def redis_connection(url: str | None = None) -> Redis:
+def redis_connection(url: str | None = None, *, blocking: bool = False) -> Redis:
+    """A connection to the queue's Redis. `blocking=True` is the worker's own: its
+    socket timeout outlasts RQ's blocking dequeue. Use it for nothing else."""
     url = url or current_app.config.get("REDIS_URL")
     if not url:
         raise RuntimeError("REDIS_URL is not set (run.py starts an embedded one)")
-    connection = Redis.from_url(url)
-    if current_app.config.get("EMBEDDED_QUEUE"):
-        setattr(connection, _RQ_VERSION_ATTRIBUTE, EMBEDDED_SERVER_VERSION)
-    return connection
+    return Redis.from_url(
+        url,
+        socket_timeout=BLOCKING_TIMEOUT if blocking else COMMAND_TIMEOUT,
+        socket_connect_timeout=COMMAND_TIMEOUT,
+        socket_keepalive=True,
+        health_check_interval=HEALTH_CHECK_SECONDS,
+    )
 
 
 def get_queue(connection: Redis | None = None) -> Queue:
@@ -31,3 +57,70 @@ def get_queue(connection: Redis | None = None) -> Queue:
         connection=connection or redis_connection(),
         serializer=JSONSerializer,
     )
+
+
+def scheduler_keys(queue_name: str) -> tuple[str, str]:
+    """Redis keys of the scheduler's leader lock and of its next-run times."""
+    prefix = f"licpanel:scheduler:{queue_name}"
+    return f"{prefix}:leader", f"{prefix}:next"
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    id: str
+    description: str
+    ended_at: datetime | None
+    error: str
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """What the System page shows of the queue; `error` when Redis cannot be read."""
+
+    name: str
+    depth: int | None = None
+    failed_count: int | None = None
+    failed: list[FailedJob] = field(default_factory=list)
+    leader: str | None = None
+    error: str | None = None
+
+
+def queue_state(limit: int = 50) -> QueueState:
+    """The queue's depth, its failed jobs (newest `limit`) and the scheduler leading."""
+    name = current_app.config.get("RQ_QUEUE", "default")
+    if not current_app.config.get("REDIS_URL"):
+        return QueueState(name, error="No queue is configured (REDIS_URL is not set).")
+    try:
+        queue = get_queue()
+        registry = FailedJobRegistry(queue=queue)
+        ids = registry.get_job_ids(0, limit - 1)
+        jobs = Job.fetch_many(ids, connection=queue.connection, serializer=JSONSerializer)
+        leader = queue.connection.get(scheduler_keys(name)[0])
+        return QueueState(
+            name,
+            depth=queue.count,
+            failed_count=registry.count,
+            failed=[_failed(job) for job in jobs if job is not None],
+            leader=leader.decode() if leader else None,
+        )
+    except RedisError as exc:
+        return QueueState(name, error=f"The queue cannot be read: {exc}")
+
+
+def requeue_failed(job_id: str) -> bool:
+    """Put a failed job back on the queue; False when it is no longer a failed job."""
+    registry = FailedJobRegistry(queue=get_queue())
+    try:
+        registry.requeue(job_id)
+    except (InvalidJobOperation, NoSuchJobError):
+        return False
+    return True
+
+
+def _failed(job: Job) -> FailedJob:
+    result = job.latest_result()
+    lines = ((result.exc_string if result else None) or "").strip().splitlines()
+    ended = job.ended_at
+    if ended is not None and ended.tzinfo is None:  # RQ keeps naive UTC
+        ended = ended.replace(tzinfo=UTC)
+    return FailedJob(job.id, job.description or job.func_name, ended, lines[-1] if lines else "")

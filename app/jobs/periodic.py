@@ -1,7 +1,8 @@
 """The periodic jobs, declared as data in one place, and what each does.
 
 Each job takes the instant to act as of (ISO text: RQ's JSON serializer), commits,
-and is idempotent — run twice, or by two schedulers, it does its work once.
+and is idempotent — run twice, or by two schedulers, it does its work once. The
+scheduler enqueues `run(name)`, which records each job's last run (the System page).
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
+from werkzeug.utils import import_string
 
 from app import clock
 from app.jobs.dispatch import enqueue_emails
-from app.services import emails, imports, reminders
+from app.services import emails, health, imports, reminders
 from app.transaction import transaction
+
+RUN = "app.jobs.periodic.run"
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,26 @@ SCHEDULE = [
     Periodic("upload-cleanup", "app.jobs.periodic.discard_stale_uploads", timedelta(hours=1)),
     Periodic("planner-statistics", "app.jobs.periodic.refresh_statistics", timedelta(hours=1)),
 ]
+
+
+BY_NAME = {job.name: job for job in SCHEDULE}
+
+
+def run(name: str, at: str | None = None):
+    """Run the periodic job `name`, recording when it ran and how it ended; a failure
+    is recorded, then raised again so RQ keeps it among the failed jobs."""
+    function = import_string(BY_NAME[name].function)
+    with transaction():
+        health.run_started(name)
+    try:
+        result = function(at)
+    except Exception as exc:
+        with transaction():
+            health.run_finished(name, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    with transaction():
+        health.run_finished(name, "ok", f"result: {result}")
+    return result
 
 
 def sweep_expiries(at: str | None = None) -> int:

@@ -3,7 +3,9 @@ while it runs), so a second scheduler is harmless; each job is enqueued by name 
 the JSON-serializer queue when its interval has passed.
 
 RQ's own cron enqueues with pickle, which a JSON-serializer worker rejects, hence
-this small loop (see stack.md).
+this small loop (see stack.md). Each job is enqueued as `app.jobs.periodic.run(name)`,
+which records its last run. The scheduler's queue must have a connection of its own,
+never the worker's (see app/queue.py). Its heartbeat says whether it leads.
 """
 
 from __future__ import annotations
@@ -18,10 +20,15 @@ from datetime import timedelta
 from flask import current_app
 from rq import Queue
 
-from app.jobs.periodic import SCHEDULE, Periodic
+from app.jobs.periodic import RUN, SCHEDULE, Periodic
+from app.jobs.pulse import Pulse
+from app.queue import scheduler_keys
+from app.services.health import LEADING, SCHEDULER, STOPPED
 
 log = logging.getLogger(__name__)
-LOCK_SECONDS = 60
+# The leader's lock outlives a few of its ticks (it renews it on each); a leader
+# that died hands over within this long.
+LOCK_TICKS, LOCK_MIN_SECONDS = 3, 5.0
 # Extend the lock only if we still hold it (atomic, in Redis).
 _EXTEND = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -45,19 +52,24 @@ class Scheduler:
         self.connection = queue.connection
         self.schedule = schedule or configured_schedule()
         self.token = uuid.uuid4().hex
-        prefix = f"licpanel:scheduler:{queue.name}"
-        self.lock_key, self.next_key = f"{prefix}:leader", f"{prefix}:next"
+        self.leading = False
+        self.tick_seconds = current_app.config["SCHEDULER_TICK_SECONDS"]
+        self.lock_ms = int(max(LOCK_MIN_SECONDS, LOCK_TICKS * self.tick_seconds) * 1000)
+        self.pulse = Pulse(
+            SCHEDULER, f"scheduler:{self.token}", current_app.config["HEARTBEAT_SECONDS"]
+        )
+        self.lock_key, self.next_key = scheduler_keys(queue.name)
         self._extend = self.connection.register_script(_EXTEND)
 
     def is_leader(self) -> bool:
-        ttl = LOCK_SECONDS * 1000
-        if self.connection.set(self.lock_key, self.token, nx=True, px=ttl):
+        if self.connection.set(self.lock_key, self.token, nx=True, px=self.lock_ms):
             return True
-        return bool(self._extend(keys=[self.lock_key], args=[self.token, ttl]))
+        return bool(self._extend(keys=[self.lock_key], args=[self.token, self.lock_ms]))
 
     def tick(self, now: float | None = None) -> list[str]:
         """Enqueue the jobs whose interval has passed; returns their names."""
-        if not self.is_leader():
+        self.leading = self.is_leader()
+        if not self.leading:
             return []
         now = time.time() if now is None else now
         enqueued = []
@@ -65,7 +77,8 @@ class Scheduler:
             due = float(self.connection.hget(self.next_key, job.name) or 0)
             if now >= due:
                 self.queue.enqueue(
-                    job.function,
+                    RUN,
+                    job.name,
                     job_timeout=900,
                     result_ttl=3600,
                     failure_ttl=7 * 86400,
@@ -75,16 +88,24 @@ class Scheduler:
                 enqueued.append(job.name)
         return enqueued
 
-    def run(self, stop: threading.Event, interval: float = 10.0) -> None:
+    def run(self, stop: threading.Event) -> None:
+        """Tick every SCHEDULER_TICK_SECONDS until `stop` is set."""
         log.info("scheduler %s started", self.token[:8])
         while not stop.is_set():
             try:
                 for name in self.tick():
                     log.info("enqueued %s", name)
             except Exception:  # Redis away for a moment: try again next tick
+                self.leading = False
                 log.exception("scheduler tick failed")
-            stop.wait(interval)
+            self.pulse(LEADING if self.leading else "standby")
+            stop.wait(self.tick_seconds)
 
     def release(self) -> None:
-        if self.connection.get(self.lock_key) == self.token.encode():
-            self.connection.delete(self.lock_key)
+        """Give up the lead (another scheduler takes it at its next tick)."""
+        try:
+            if self.connection.get(self.lock_key) == self.token.encode():
+                self.connection.delete(self.lock_key)
+        finally:
+            self.leading = False
+            self.pulse(STOPPED)

@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent
 from app.models.company import Company, CompanyKind, CompanyTree
 from app.models.email import Email, EmailKind, EmailState
+from app.models.heartbeat import Heartbeat, PeriodicRun
 from app.models.imports import ImportBatch, ImportRow
 from app.models.learner import Learner, normalise_email
 from app.models.license import License, Selection, SelectionMember
@@ -15,6 +16,8 @@ __all__ = [
     "Email",
     "EmailKind",
     "EmailState",
+    "Heartbeat",
+    "PeriodicRun",
     "Order",
     "OrderStatus",
     "AppSetting",

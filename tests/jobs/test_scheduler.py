@@ -51,6 +51,7 @@ def stack(committed_app):
             "APP_ENV": "test",
             "SCHEDULER_TICK_SECONDS": "0.3",
             "SCHEDULE_EVERY_SECONDS": "1",
+            "HEARTBEAT_SECONDS": "0.5",
         }
         processes: list[subprocess.Popen] = []
 
@@ -205,6 +206,32 @@ def test_two_scheduler_processes_send_the_reminder_once(stack):
     wait_for(lambda: mailbox.to("customer_cm@managers.example.com"), what="the reminder")
     time.sleep(3)
     assert len(mailbox.to("customer_cm@managers.example.com")) == 1
+
+
+def test_worker_health_follows_the_worker_process_while_ready_stays_200(stack):
+    app, _mailbox, start = stack
+    app.config["WORKER_STALE_SECONDS"] = 3
+    client = app.test_client()
+
+    def worker_status() -> int:
+        db.session.remove()
+        return client.get("/health/worker").status_code
+
+    worker = start()
+    wait_for(lambda: worker_status() == 200, what="the worker's heartbeat")
+    _kill_group(worker)  # a crash: its last heartbeat just grows old
+    wait_for(lambda: worker_status() == 503, seconds=20, what="the stale heartbeat")
+    body = client.get("/health/worker").get_json()
+    assert body["worker"]["state"] == "not running"
+    assert body["worker"]["heartbeat_age_seconds"] >= 3
+    assert client.get("/health/ready").status_code == 200
+    worker = start()  # leads once the crashed scheduler's lock has expired
+    wait_for(lambda: worker_status() == 200, seconds=30, what="the worker back")
+    worker.send_signal(signal.SIGTERM)  # a clean stop says so at once
+    worker.wait(timeout=20)
+    assert worker_status() == 503
+    assert client.get("/health/worker").get_json()["worker"]["heartbeat_age_seconds"] < 3
+    assert client.get("/health/ready").status_code == 200
 
 
 def test_planner_statistics_are_refreshed_on_sqlite_and_left_to_autovacuum_on_postgresql(

@@ -1,0 +1,124 @@
+"""Logs: one line per event on stderr, as text or, with LOG_FORMAT=json, as one
+JSON object per line (for a log shipper). Every process logs the same way — the
+web (one line per request, with its request id), the worker (RQ's own lines
+included), the scheduler and run.py's supervisor — tagged with its role.
+
+Each request gets an id: the caller's `X-Request-ID` when it is a sane token (a
+load balancer's), else a new one. It is echoed in the response's `X-Request-ID`
+header and on error pages, so a user's report leads to the log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+from flask import Flask, g, request
+from flask import session as web_session
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+request_log = logging.getLogger("app.request")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, role, pid, message, and the
+    record's `fields` (passed as `extra={"fields": {...}}`)."""
+
+    def __init__(self, role: str):
+        super().__init__()
+        self.role = role
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "role": self.role,
+            "pid": record.process,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self, role: str):
+        super().__init__(f"%(asctime)s {role}[%(process)d] %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = getattr(record, "fields", None)
+        return f"{line} {' '.join(f'{k}={v}' for k, v in fields.items())}" if fields else line
+
+
+def formatter(log_format: str, role: str) -> logging.Formatter:
+    return JsonFormatter(role) if log_format == "json" else TextFormatter(role)
+
+
+def configure_logging(app: Flask | None, role: str, log_format: str | None = None) -> None:
+    """Send every logger's INFO and above to stderr in this process's format. RQ
+    then adds no handler of its own (it only does when none is in effect)."""
+    log_format = log_format or (app.config["LOG_FORMAT"] if app else "text")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(log_format, role))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+
+
+def register_request_logging(app: Flask) -> None:
+    app.before_request(_start_request)
+    app.after_request(_finish_request)
+
+
+def request_id() -> str:
+    """This request's id (a new one outside a request that began through Flask)."""
+    if "request_id" not in g:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "") if request else ""
+        g.request_id = incoming if _SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
+    return g.request_id
+
+
+def _start_request() -> None:
+    g.request_started = time.perf_counter()
+    request_id()
+
+
+def _finish_request(response):
+    response.headers[REQUEST_ID_HEADER] = request_id()
+    started = g.get("request_started", time.perf_counter())
+    user = g.get("user")
+    signed_in = user is not None and getattr(user, "is_authenticated", False)
+    request_log.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "fields": {
+                "request_id": request_id(),
+                "user_id": user.id if signed_in else None,
+                "company_in_view": _company_in_view(user) if signed_in else None,
+                "method": request.method,
+                "route": request.url_rule.rule if request.url_rule else None,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        },
+    )
+    return response
+
+
+def _company_in_view(user) -> int | None:
+    from app.views.base import MANAGING_KEY
+
+    return web_session.get(MANAGING_KEY) or getattr(user, "company_id", None)
