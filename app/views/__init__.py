@@ -18,6 +18,7 @@ from app.views.licenses import (
 from app.views.manage import ManageModeView
 from app.views.managers import ManagerView
 from app.views.orders import OrderView
+from app.views.system import SystemView
 
 
 def register_views(appbuilder) -> None:
@@ -30,6 +31,7 @@ def register_views(appbuilder) -> None:
     appbuilder.add_view(LearnerView, "Learners", icon="fa-users", label="Learners")
     appbuilder.add_view(EmailView, "Emails", icon="fa-envelope", label="Emails")
     appbuilder.add_view(AuditLogView, "Audit Log", icon="fa-history", label="Audit Log")
+    appbuilder.add_view(SystemView, "System", icon="fa-heartbeat", label="System")
     appbuilder.add_view_no_menu(ManageModeView)
     for tab in (AvailableView, AllocatedView, ExpiringView, ExpiredView, UnlicensedView):
         appbuilder.add_view_no_menu(tab)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import redirect
 from flask_appbuilder.actions import action
 
+from app import mailer
 from app.models import Email, EmailKind, EmailState
 from app.services import emails as service
+from app.services.health import worker_seen_recently
 from app.views.base import ScopedInterface, ScopedModelView
 
 
@@ -30,6 +32,7 @@ class EmailView(ScopedModelView):
     datamodel = ScopedInterface(Email)
 
     list_title = "Emails"
+    list_template = "outbox/list.html"
     show_title = "Email"
     list_columns = [
         "created_at",
@@ -73,6 +76,13 @@ class EmailView(ScopedModelView):
         "sent_at": _when,
         "next_attempt_at": _when,
     }
+
+    def render_template(self, template, **kwargs):
+        if template == self.list_template:
+            kwargs.update(
+                worker_running=worker_seen_recently(), mail_configured=mailer.configured()
+            )
+        return super().render_template(template, **kwargs)
 
     @action("retry", "Retry", "Send the selected emails again?", "fa-redo")
     def retry(self, pks):

@@ -6,6 +6,7 @@ from flask import current_app, g, render_template
 from flask_login import current_user
 
 from app.extensions import db
+from app.logs import request_id
 from app.services.errors import DomainError
 
 MESSAGES = {
@@ -30,6 +31,7 @@ def error_page(status: int, message: str | None = None):
         title=title,
         message=message or default.format(limit=limit),
         status=status,
+        request_id=request_id(),
         appbuilder=current_app.appbuilder,
         base_template=current_app.appbuilder.base_template,
     )

@@ -32,6 +32,8 @@ ADMIN_ONLY_VIEWS = {
     "UserGroupModelView",
     "ResetPasswordView",
     "UserStatsChartView",
+    # The background work's health (heartbeats, queue, failed jobs): no tenant data.
+    "SystemView",
 }
 
 EXEMPT = {
@@ -51,6 +53,9 @@ EXEMPT = {
     "UserInfoEditView.this_form_post": "the signed-in user's own names",
     "DashboardView.index": "counts scoped by tenancy.scope; tested in test_dashboard",
     "ManageModeView.exit": "ends the signed-in user's own Manager Mode; tested in test_manage",
+    "health.alive": "no login, no data: liveness; tested in test_health",
+    "health.ready": "no login, no data: can this process reach its database",
+    "health.worker": "no login, states and ages only; tested in test_health",
 }
 
 # Who tries to cross the line: an account manager of another partner, a
