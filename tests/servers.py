@@ -32,3 +32,38 @@ def wait_until_up(
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"the server at {url} did not start")
+
+
+class PanelSession:
+    """A signed-in user of a live panel over plain HTTP (cookies kept), for tests
+    that drive real processes without a browser."""
+
+    def __init__(self, base_url: str):
+        import http.cookiejar
+
+        self.base_url = base_url
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base_url + path, timeout=30) as response:
+            return response.read().decode()
+
+    def submit(self, path: str, fields: dict[str, str]) -> str:
+        """Fetch the form at `path`, then post `fields` with its CSRF token."""
+        import re
+        import urllib.parse
+
+        page = self.get(path)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+            r'name="csrf-token" content="([^"]+)"', page
+        )
+        data = urllib.parse.urlencode({**fields, "csrf_token": token.group(1)}).encode()
+        with self.opener.open(self.base_url + path, data=data, timeout=30) as response:
+            return response.read().decode()
+
+    def sign_in(self, username: str, password: str) -> PanelSession:
+        page = self.submit("/login/", {"username": username, "password": password})
+        assert "Logout" in page or "logout" in page, "sign-in failed"
+        return self

@@ -1,0 +1,40 @@
+"""gunicorn's settings for the panel, in `make run` and in production alike:
+
+    gunicorn -c gunicorn.conf.py run:app
+
+Sync workers, one request per process at a time: Flask-AppBuilder keeps a list's
+filters in view-instance state, which threads of one process would share.
+HOST/PORT (or GUNICORN_BIND), WEB_CONCURRENCY, WEB_TIMEOUT override the defaults.
+"""
+
+import multiprocessing
+import os
+
+host = os.environ.get("HOST", "127.0.0.1")
+bind = os.environ.get("GUNICORN_BIND") or (
+    f"[{host}]:{os.environ.get('PORT', '5000')}"
+    if ":" in host
+    else f"{host}:{os.environ.get('PORT', '5000')}"
+)
+workers = int(os.environ.get("WEB_CONCURRENCY") or min(4, multiprocessing.cpu_count() * 2))
+worker_class = "sync"
+# Build the app once in the master, then fork: workers start at once and share memory.
+preload_app = True
+timeout = int(os.environ.get("WEB_TIMEOUT") or 120)  # a 100,000-row import review fits
+graceful_timeout = 5  # SIGTERM: requests in flight get this long
+# One line per request comes from the app itself (app/logs.py), with its request id.
+accesslog = None
+
+
+def on_starting(server):
+    from app.logs import configure_logging
+
+    configure_logging(None, "web", os.environ.get("LOG_FORMAT", "").lower() or "text")
+
+
+def post_fork(server, worker):
+    # The app was built in the master: never share its pooled database connections.
+    from app.extensions import db
+
+    with server.app.wsgi().app_context():
+        db.engine.dispose(close=False)
