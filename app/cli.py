@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask_migrate import upgrade
 
 from app import clock
+from app.services.errors import DomainError
 from app.transaction import transaction
 
 
@@ -24,13 +25,70 @@ def register_commands(app: Flask) -> None:
 
 
 @click.command("setup")
-@click.option("--demo/--no-demo", "with_demo", default=False, help="also load the demo data")
+@click.option(
+    "--demo/--no-demo",
+    "with_demo",
+    default=False,
+    help="also load the demo data (only into an empty database, never in production)",
+)
 def setup(with_demo: bool) -> None:
-    """Apply the migrations (the only way the schema changes); optionally load the demo."""
+    """Apply the migrations (the only way the schema changes). In production, make
+    sure a platform admin exists (asked for on the terminal the first time);
+    elsewhere, optionally load the demo."""
     upgrade()
     click.echo("Database is up to date.")
-    if with_demo:
+    if _production():
+        if with_demo:
+            click.echo("APP_ENV=production: the demo data is not loaded.")
+        _ensure_first_admin()
+    elif with_demo:
         _load_demo()
+
+
+def _production() -> bool:
+    return current_app.config.get("APP_ENV") == "production"
+
+
+def _ensure_first_admin() -> None:
+    """Ask for the first platform admin (or read ADMIN_USERNAME, ADMIN_EMAIL and
+    ADMIN_PASSWORD) when there is none yet."""
+    from app.services.managers import MIN_PASSWORD_LENGTH, create_platform_admin, has_platform_admin
+    from app.tenancy import system_actor
+
+    with transaction():
+        if has_platform_admin():
+            return
+    environ = os.environ
+    if all(environ.get(k) for k in ("ADMIN_USERNAME", "ADMIN_EMAIL", "ADMIN_PASSWORD")):
+        username, email = environ["ADMIN_USERNAME"], environ["ADMIN_EMAIL"]
+        password = environ["ADMIN_PASSWORD"]
+    elif click.get_text_stream("stdin").isatty() or current_app.testing:
+        click.echo("No platform admin yet: create the first one.")
+        username = click.prompt("Username")
+        email = click.prompt("Email")
+        password = click.prompt(
+            f"Password (at least {MIN_PASSWORD_LENGTH} characters)",
+            hide_input=True,
+            confirmation_prompt=True,
+        )
+    else:
+        raise click.ClickException(
+            "No platform admin yet. Run `flask setup` (or `make run`) in a terminal to "
+            "create one, or set ADMIN_USERNAME, ADMIN_EMAIL and ADMIN_PASSWORD."
+        )
+    try:
+        with transaction():
+            create_platform_admin(
+                system_actor("cli"),
+                username=username,
+                first_name="Platform",
+                last_name="Admin",
+                email=email,
+                password=password,
+            )
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.message} No admin was created.") from exc
+    click.echo(f"Platform admin {username!r} created: sign in with it.")
 
 
 @click.group("demo")
@@ -49,8 +107,11 @@ def _load_demo() -> None:
 
     password = os.environ.get("DEMO_PASSWORD") or default_password()
     with transaction():
-        created = load_demo(password)
-    click.echo("Demo data loaded." if created else "Demo data already present.")
+        outcome = load_demo(password)
+    if outcome == "refused":
+        click.echo("The database already holds companies or users: the demo is not loaded.")
+        return
+    click.echo("Demo data loaded." if outcome == "loaded" else "Demo data already present.")
     click.echo("Demo logins (password from DEMO_PASSWORD, default shown):")
     for username, role, company in DEMO_USERS:
         click.echo(f"  {username:<11} {password}   {role}{f' of {company}' if company else ''}")
@@ -87,7 +148,10 @@ def clock_show() -> None:
 @clock_group.command("shift")
 @click.argument("hours", type=float)
 def clock_shift(hours: float) -> None:
-    """Set the clock HOURS ahead of real time for every process (0 resets it)."""
+    """Set the clock HOURS ahead of real time for every process (0 resets it).
+    Refused in production."""
+    if _production():
+        raise click.ClickException("The clock cannot be shifted in production.")
     with transaction():
         clock.set_offset(timedelta(hours=hours))
     click.echo(f"now={clock.now().isoformat()}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from pathlib import Path
 
 from app.roles import FAB_ROLES, ROLE_ADMIN
@@ -43,6 +44,20 @@ def secret_key(environ, instance_path: Path, production: bool) -> str:
     return path.read_text().strip()
 
 
+def base_url(environ) -> str:
+    """BASE_URL, or where `make run` serves: HOST and PORT, with the machine's host
+    name when it listens on every interface (0.0.0.0 is no address for a link)."""
+    explicit = environ.get("BASE_URL")
+    if explicit:
+        return explicit.rstrip("/")
+    host = environ.get("HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = socket.getfqdn()
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{environ.get('PORT') or '5000'}"
+
+
 def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
     """Every setting the app reads, as a dict for `app.config.update`."""
     environ = os.environ if environ is None else environ
@@ -62,7 +77,12 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         # SCHEDULE_EVERY_SECONDS runs every periodic job that often (tests, demos).
         "SCHEDULER_TICK_SECONDS": float(environ.get("SCHEDULER_TICK_SECONDS") or 10),
         "SCHEDULE_EVERY_SECONDS": float(environ.get("SCHEDULE_EVERY_SECONDS") or 0),
-        "BASE_URL": environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "BASE_URL": base_url(environ),
+        # Background health: how often workers and schedulers write their heartbeat,
+        # and after how long without one the worker counts as not running.
+        "HEARTBEAT_SECONDS": float(environ.get("HEARTBEAT_SECONDS") or 30),
+        "WORKER_STALE_SECONDS": float(environ.get("WORKER_STALE_SECONDS") or 300),
+        "LOG_FORMAT": "json" if environ.get("LOG_FORMAT", "").lower() == "json" else "text",
         # Flask-Mail. With no MAIL_SERVER, emails stay in the outbox (see README).
         "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(environ.get("MAIL_PORT") or 25),

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
-from app.models import AppSetting, Company, Learner
+from app.models import AppSetting, AppUser, Company, Learner
 from app.services.allocation import allocate, select_people
 from app.services.companies import create_company
 from app.services.learners import add_learner
@@ -92,10 +92,14 @@ def default_password() -> str:
     return _DEFAULT_PASSWORD
 
 
-def load_demo(password: str) -> bool:
-    """Create the demo tree, users and learners once. Returns False if already there."""
+def load_demo(password: str) -> str:
+    """Create the demo tree, users and learners, once and only into an empty database.
+    Returns "loaded", "present" (loaded before) or "refused" (the database holds
+    other data: a real install is never mixed with demo companies and logins)."""
     if AppSetting.get(DEMO_KEY):
-        return False
+        return "present"
+    if not database_is_empty():
+        return "refused"
     actor = system_actor("cli")
     ids: dict[str, int] = {}
     for name, kind, parent, zone, _ in COMPANIES:
@@ -108,7 +112,14 @@ def load_demo(password: str) -> bool:
     _create_orders(users)
     _create_licenses(ids)
     AppSetting.put(DEMO_KEY, "1")
-    return True
+    return "loaded"
+
+
+def database_is_empty() -> bool:
+    """No company and no user yet."""
+    return db.session.scalar(select(Company.id).limit(1)) is None and (
+        db.session.scalar(select(AppUser.id).limit(1)) is None
+    )
 
 
 def _create_users(actor, ids: dict[str, int], password: str) -> dict:

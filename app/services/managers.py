@@ -73,6 +73,12 @@ def create_platform_admin(
     )
 
 
+def has_platform_admin() -> bool:
+    """Is there an active user with the platform admin role?"""
+    admins = select(AppUser.id).where(AppUser.active, AppUser.roles.any(Role.name == ROLE_ADMIN))
+    return db.session.scalar(admins.limit(1)) is not None
+
+
 def _new_user(
     actor: Actor,
     company: Company | None,
