@@ -33,11 +33,10 @@ browser:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-# Every test, on SQLite and then on PostgreSQL (a throwaway database per run).
+# Every test, on SQLite and then on PostgreSQL (a throwaway database per run), with
+# the two soak tests beside them, once each; prints the total duration.
 test: dev-venv browser
-	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -p no:cacheprovider --db=sqlite
-	$(BIN)/python -m pytest -p no:cacheprovider --db=postgresql
+	tests/run-all.sh
 
 test-sqlite: dev-venv
 	$(BIN)/python -m pytest --db=sqlite $(ARGS)

@@ -34,7 +34,13 @@ def pytest_addoption(parser):
     )
 
 
-LAYERS = {"services": "service", "views": "view", "jobs": "job", "imports": "import"}
+LAYERS = {
+    "services": "service",
+    "views": "view",
+    "jobs": "job",
+    "imports": "import",
+    "soak": "soak",
+}
 
 
 def _layer(nodeid: str) -> str:
@@ -53,7 +59,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 continue
             layer = counts.setdefault(_layer(report.nodeid), {})
             layer[outcome] = layer.get(outcome, 0) + 1
-    order = ["unit", "service", "view", "job", "import", "browser"]
+    order = ["unit", "service", "view", "job", "import", "browser", "soak"]
     parts = []
     for name in order:
         if name in counts:
@@ -221,3 +227,28 @@ def committed_app(db_kind, tmp_path):
         context.pop()
         if pg_name:
             drop_pg_database(pg_name)
+
+
+@pytest.fixture
+def stack_env(db_kind, tmp_path):
+    """`(env, url, mailbox)`: the environment of a fresh `make run` (no REDIS_URL:
+    the embedded queue) on a database, port and folder of its own, its mail
+    captured by a loopback SMTP server (tests/stack.py)."""
+    from tests.servers import free_port
+    from tests.smtp import SmtpServer
+    from tests.stack import stack_environment
+
+    pg_name = None
+    if db_kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'panel.db'}"
+    else:
+        pg_name, url = create_pg_database("licpanel_stack")
+    port = free_port()
+    with SmtpServer() as smtp:
+        yield (
+            stack_environment(url, port, smtp.port, tmp_path),
+            f"http://127.0.0.1:{port}",
+            (smtp.mailbox),
+        )
+    if pg_name:
+        drop_pg_database(pg_name)

@@ -14,82 +14,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.servers import PanelSession, free_port, wait_until_up
-from tests.settings import create_pg_database, drop_pg_database
-from tests.smtp import SmtpServer
-
-ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "supervised-pw"
-
-
-@pytest.fixture
-def stack_env(db_kind, tmp_path):
-    """The environment of a fresh `make run`: no REDIS_URL (the embedded queue), a
-    database, a port and a queue folder of its own, mail to a loopback server."""
-    pg_name = None
-    if db_kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'panel.db'}"
-    else:
-        pg_name, url = create_pg_database("licpanel_stack")
-    port = free_port()
-    with SmtpServer() as smtp:
-        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "BASE_URL")}
-        env.update(
-            DATABASE_URL=url,
-            PORT=str(port),
-            SECRET_KEY="stack-secret",
-            DEMO_PASSWORD=PASSWORD,
-            PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
-            RATELIMIT_ENABLED="0",
-            APP_ENV="test",
-            EMBEDDED_QUEUE_DIR=str(tmp_path / "queue"),
-            UPLOAD_FOLDER=str(tmp_path / "uploads"),
-            MAIL_SERVER="127.0.0.1",
-            MAIL_PORT=str(smtp.port),
-            HEARTBEAT_SECONDS="0.5",
-            WEB_CONCURRENCY="2",
-        )
-        yield env, f"http://127.0.0.1:{port}", smtp.mailbox
-    if pg_name:
-        drop_pg_database(pg_name)
-
-
-def start(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
-    with log.open("w") as out:
-        return subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def wait_for(condition, seconds: float, what: str, log: Path | None = None):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}" + (f":\n{log.read_text()}" if log else ""))
-
-
-def worker_healthy(url: str) -> bool:
-    import urllib.error
-    import urllib.request
-
-    try:
-        return urllib.request.urlopen(url + "/health/worker", timeout=5).status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def processes_named(root: psutil.Process, fragment: str) -> list[psutil.Process]:
-    return [p for p in root.children(recursive=True) if fragment in " ".join(p.cmdline())]
-
-
-def gone(process: psutil.Process) -> bool:
-    try:
-        return process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+from tests.servers import PanelSession, wait_until_up
+from tests.stack import (
+    ROOT,
+    STACK_PASSWORD,
+    children_named,
+    gone,
+    start,
+    wait_for,
+    worker_healthy,
+)
 
 
 @pytest.fixture
@@ -118,15 +52,15 @@ def supervised(stack_env, tmp_path):
 def test_a_killed_worker_is_back_within_30_seconds_and_sends_an_order_email_once(supervised):
     supervisor, url, mailbox, log = supervised
     root = psutil.Process(supervisor.pid)
-    (worker,) = [p for p in processes_named(root, "worker.py") if p.ppid() == supervisor.pid]
+    (worker,) = children_named(root, "worker.py")
     worker.send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
     # Meanwhile, a customer orders (its email is due to the partner's account manager).
-    customer = PanelSession(url).sign_in("customer", PASSWORD)
+    customer = PanelSession(url).sign_in("customer", STACK_PASSWORD)
     customer.submit("/orders/request", {"quantity": "37"})
     subject = "License Request Notification: 37 licenses for Acme Dental"
     wait_for(
-        lambda: [p for p in processes_named(root, "worker.py") if p.pid != worker.pid],
+        lambda: [p for p in children_named(root, "worker.py") if p.pid != worker.pid],
         30,
         "a new worker",
         log,
@@ -163,3 +97,28 @@ def test_ctrl_c_to_make_run_leaves_no_process_behind(stack_env, tmp_path):
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
         make.wait(timeout=10)
+
+
+def test_sigterm_stops_the_web_the_worker_and_the_queue_server(supervised):
+    supervisor, _url, _mailbox, log = supervised
+    started = psutil.Process(supervisor.pid).children(recursive=True)
+    assert len(started) >= 4  # the queue server, the worker, gunicorn and its workers
+    supervisor.send_signal(signal.SIGTERM)  # systemd's stop, or `kill`
+    wait_for(lambda: all(gone(p) for p in started), 10, "every process to end", log)
+    assert supervisor.wait(timeout=10) == 0
+    assert "web stopped" in log.read_text() and "queue stopped" in log.read_text()
+
+
+def test_the_login_limiter_counts_in_the_embedded_queue_server(supervised, stack_env):
+    _supervisor, url, _mailbox, _log = supervised
+    env, _url, _mailbox = stack_env
+    from redis import Redis
+
+    with pytest.raises(AssertionError):  # a wrong password does not sign in
+        PanelSession(url).sign_in("customer", "wrong-password")
+    config = dict(
+        line.split(" ", 1)
+        for line in (Path(env["EMBEDDED_QUEUE_DIR"]) / "queue.conf").read_text().splitlines()
+    )
+    queue = Redis(host="127.0.0.1", port=int(config["port"]), password=config["requirepass"])
+    assert [k for k in queue.scan_iter("LIMITS*")], "the failed login is counted in the queue"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make test`: ruff, then the whole suite on SQLite and then on PostgreSQL, with the
+# two ten-minute soak tests running beside them, once each (tests/soak/): the
+# embedded stack as `make run` starts it on SQLite, worker.py on the machine's Redis
+# on PostgreSQL. Their output goes to test-artifacts/soak-*.log and is shown at
+# the end. Prints the total duration. Extra arguments go to every pytest run.
+set -u
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+PYTEST=("$BIN/python" -m pytest -p no:cacheprovider "$@")
+started=$(date +%s)
+"$BIN/ruff" check . || exit 1
+
+mkdir -p test-artifacts
+"${PYTEST[@]}" -q -m soak --db=sqlite tests/soak/test_embedded_stack.py \
+  > test-artifacts/soak-sqlite.log 2>&1 &
+soak_sqlite=$!
+"${PYTEST[@]}" -q -m soak --db=postgresql tests/soak/test_production_worker.py \
+  > test-artifacts/soak-postgresql.log 2>&1 &
+soak_postgresql=$!
+
+status=0
+"${PYTEST[@]}" --db=sqlite || status=1
+"${PYTEST[@]}" --db=postgresql || status=1
+
+for run in sqlite:$soak_sqlite postgresql:$soak_postgresql; do
+  db=${run%%:*}
+  if wait "${run##*:}"; then
+    echo "soak ($db): $(tail -n 1 "test-artifacts/soak-$db.log")"
+  else
+    status=1
+    echo "soak ($db) FAILED:"
+    cat "test-artifacts/soak-$db.log"
+  fi
+done
+echo "make test: $(( $(date +%s) - started )) s in all ($( [ $status = 0 ] && echo passed || echo FAILED ))"
+exit $status

@@ -1,0 +1,81 @@
+"""Real stacks for tests: `make run`'s environment (no REDIS_URL: the embedded
+queue; a database, a port and a queue folder of its own; mail to a loopback
+server), starting processes, and watching them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK_PASSWORD = "supervised-pw"
+
+
+def stack_environment(url: str, port: int, smtp_port: int, folder: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "BASE_URL")}
+    env.update(
+        DATABASE_URL=url,
+        PORT=str(port),
+        SECRET_KEY="stack-secret",
+        DEMO_PASSWORD=STACK_PASSWORD,
+        PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
+        APP_ENV="test",
+        EMBEDDED_QUEUE_DIR=str(folder / "queue"),
+        UPLOAD_FOLDER=str(folder / "uploads"),
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(smtp_port),
+        HEARTBEAT_SECONDS="0.5",
+        WEB_CONCURRENCY="2",
+    )
+    return env
+
+
+def start(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
+    with log.open("w") as out:
+        return subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_for(condition, seconds: float, what: str, log: Path | None = None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}" + (f":\n{log.read_text()}" if log else ""))
+
+
+def worker_healthy(url: str) -> bool:
+    try:
+        return urllib.request.urlopen(url + "/health/worker", timeout=5).status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def supervisor_of(make: subprocess.Popen) -> psutil.Process:
+    """run.py's process under `make run`."""
+    (found,) = processes_named(psutil.Process(make.pid), "run.py")
+    return found
+
+
+def children_named(parent: psutil.Process, fragment: str) -> list[psutil.Process]:
+    return [p for p in parent.children() if fragment in " ".join(p.cmdline())]
+
+
+def processes_named(root: psutil.Process, fragment: str) -> list[psutil.Process]:
+    return [p for p in root.children(recursive=True) if fragment in " ".join(p.cmdline())]
+
+
+def gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
