@@ -22,6 +22,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(licenses_group)
     app.cli.add_command(reminders_group)
     app.cli.add_command(uploads_group)
+    app.cli.add_command(backup)
 
 
 @click.command("setup")
@@ -62,20 +63,8 @@ def _ensure_first_admin() -> None:
     if all(environ.get(k) for k in ("ADMIN_USERNAME", "ADMIN_EMAIL", "ADMIN_PASSWORD")):
         username, email = environ["ADMIN_USERNAME"], environ["ADMIN_EMAIL"]
         password = environ["ADMIN_PASSWORD"]
-    elif click.get_text_stream("stdin").isatty() or current_app.testing:
-        click.echo("No platform admin yet: create the first one.")
-        username = click.prompt("Username")
-        email = click.prompt("Email")
-        password = click.prompt(
-            f"Password (at least {MIN_PASSWORD_LENGTH} characters)",
-            hide_input=True,
-            confirmation_prompt=True,
-        )
     else:
-        raise click.ClickException(
-            "No platform admin yet. Run `flask setup` (or `make run`) in a terminal to "
-            "create one, or set ADMIN_USERNAME, ADMIN_EMAIL and ADMIN_PASSWORD."
-        )
+        username, email, password = _ask_for_admin(MIN_PASSWORD_LENGTH)
     try:
         with transaction():
             create_platform_admin(
@@ -89,6 +78,25 @@ def _ensure_first_admin() -> None:
     except DomainError as exc:
         raise click.ClickException(f"{exc.message} No admin was created.") from exc
     click.echo(f"Platform admin {username!r} created: sign in with it.")
+
+
+def _ask_for_admin(min_length: int) -> tuple[str, str, str]:
+    click.echo("No platform admin yet: create the first one.")
+    try:
+        return (
+            click.prompt("Username"),
+            click.prompt("Email"),
+            click.prompt(
+                f"Password (at least {min_length} characters)",
+                hide_input=True,
+                confirmation_prompt=True,
+            ),
+        )
+    except click.Abort as exc:  # no terminal to ask on (a service, a pipe)
+        raise click.ClickException(
+            "No platform admin yet. Run `flask setup` (or `make run`) in a terminal to "
+            "create one, or set ADMIN_USERNAME, ADMIN_EMAIL and ADMIN_PASSWORD."
+        ) from exc
 
 
 @click.group("demo")
@@ -269,3 +277,15 @@ def uploads_clean(at) -> None:
     from app.jobs.periodic import discard_stale_uploads
 
     click.echo(f"discarded {discard_stale_uploads(_iso(at))} upload(s)")
+
+
+@click.command("backup")
+@click.argument("folder", type=click.Path(file_okay=False, writable=True))
+def backup(folder: str) -> None:
+    """Back up the database and the uploads folder into FOLDER (made if missing):
+    SQLite with VACUUM INTO (a consistent copy while the panel runs), PostgreSQL with
+    pg_dump's custom format; the uploads as a .tar.gz. See docs/operations.md."""
+    from app.backup import back_up
+
+    for path in back_up(folder):
+        click.echo(f"wrote {path}")

@@ -29,18 +29,18 @@ def database_url(environ, instance_path: Path) -> str:
     return url
 
 
-def secret_key(environ, instance_path: Path, production: bool) -> str:
-    """SECRET_KEY from the environment; for local use, generated once under instance/."""
+def secret_key(environ, instance_path: Path) -> str:
+    """SECRET_KEY from the environment; else generated once under instance/ (0600),
+    in production too, so that `APP_ENV=production make run` works on one machine.
+    Several hosts serving one panel must share a SECRET_KEY."""
     key = environ.get("SECRET_KEY")
     if key:
         return key
-    if production:
-        raise RuntimeError("SECRET_KEY must be set when APP_ENV=production")
     path = instance_path / "secret_key"
     if not path.exists():
         instance_path.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
         path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
     return path.read_text().strip()
 
 
@@ -67,7 +67,7 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
     return {
         "APP_ENV": "production" if production else environ.get("APP_ENV", "development"),
         "APP_NAME": "License Renewals",
-        "SECRET_KEY": secret_key(environ, instance, production),
+        "SECRET_KEY": secret_key(environ, instance),
         "SQLALCHEMY_DATABASE_URI": database_url(environ, instance),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "REDIS_URL": redis_url,
@@ -111,7 +111,11 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SECURE": _flag(environ, "SESSION_COOKIE_SECURE", production),
+        # Secure cookies whenever the panel is reached over HTTPS (a browser drops
+        # them over plain HTTP, and signing in would silently fail).
+        "SESSION_COOKIE_SECURE": _flag(
+            environ, "SESSION_COOKIE_SECURE", base_url(environ).startswith("https://")
+        ),
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_UPLOAD_MB") or 20) * 1024 * 1024,
         "AUTH_RATE_LIMITED": True,
         "AUTH_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT", "10 per 20 second"),
