@@ -14,16 +14,20 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from flask import Flask
+from redis.exceptions import RedisError
 from rq import Worker
+from rq.defaults import DEFAULT_WORKER_TTL
 from rq.serializers import JSONSerializer
 
 from app import clock
 from app.extensions import db
 from app.jobs.dispatch import enqueue_emails
-from app.jobs.pulse import Pulse
+from app.jobs.pulse import FORK_LOCK, Pulse
 from app.jobs.scheduler import Scheduler
+from app.processes import die_with_parent
 from app.queue import get_queue, redis_connection
 from app.services import health
 from app.services.emails import due_ids
@@ -32,10 +36,22 @@ from app.transaction import transaction
 log = logging.getLogger(__name__)
 
 
+# RQ beats before each dequeue (which blocks up to worker_ttl - 15 s) and every
+# 30 s while a job runs: a loop silent for longer than this is stuck.
+STALLED_AFTER = DEFAULT_WORKER_TTL + 60
+
+
 class AppWorker(Worker):
-    """An RQ worker whose forked horses never reuse the parent's pooled connections."""
+    """An RQ worker whose forked horses never reuse the parent's pooled connections
+    and never outlive it (a killed worker takes its running job down with it; the
+    job's email was claimed, so it is never sent twice)."""
+
+    def fork_work_horse(self, job, queue):
+        with FORK_LOCK:  # never in the middle of a heartbeat's write (see pulse.py)
+            return super().fork_work_horse(job, queue)
 
     def main_work_horse(self, job, queue):
+        die_with_parent(signal.SIGTERM, parent=self.pid)
         db.engine.dispose(close=False)
         return super().main_work_horse(job, queue)
 
@@ -98,10 +114,29 @@ def run_scheduler_only(app: Flask) -> None:
 def _beat_worker(worker: AppWorker, stop: threading.Event, every: float) -> None:
     pulse = Pulse(health.WORKER, f"worker:{worker.name}", every)
     while not stop.is_set():
-        done = f"{worker.successful_job_count} jobs done, {worker.failed_job_count} failed"
-        pulse(worker.get_state() if worker.get_state() == "busy" else "idle", done)
+        pulse(_worker_state(worker), _jobs_done(worker))
         stop.wait(every)
-    pulse(health.STOPPED, f"{worker.successful_job_count} jobs done")
+    pulse(health.STOPPED, _jobs_done(worker))
+
+
+def _worker_state(worker: AppWorker) -> str:
+    """busy, idle — or stalled when RQ's own loop has not come round for longer
+    than it ever should (it beats before each dequeue and while a job runs)."""
+    last = worker.last_heartbeat
+    if last is not None and (datetime.now(UTC) - last).total_seconds() > STALLED_AFTER:
+        return health.STALLED
+    return health.BUSY if worker.get_state() == "busy" else health.IDLE
+
+
+def _jobs_done(worker: AppWorker) -> str:
+    """RQ counts in Redis (its work horses do the counting, not this process)."""
+    try:
+        done, failed = worker.connection.hmget(
+            worker.key, "successful_job_count", "failed_job_count"
+        )
+    except RedisError:
+        return "the queue is unreachable"
+    return f"{int(done or 0)} jobs done, {int(failed or 0)} failed"
 
 
 def _thread(app: Flask, target: Callable, *args) -> threading.Thread:

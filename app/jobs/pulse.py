@@ -1,9 +1,18 @@
 """A background process's heartbeat: its row in `heartbeats`, written at most every
-HEARTBEAT_SECONDS (and at once when its state changes)."""
+HEARTBEAT_SECONDS (and at once when its state changes), from a thread of the
+worker process (the heartbeat's, the scheduler's).
+
+FORK_LOCK: the worker forks a work horse per job while these threads may be
+writing. SQLite keeps its locks' bookkeeping in process memory, so a horse forked
+in the middle of a thread's write transaction inherits a write lock that no one
+will ever release and fails with "database is locked" (reproduced in
+tests/jobs/test_worker_connections.py). The threads write holding FORK_LOCK, and
+the worker forks holding it (app/jobs/background.py)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from app.clock import real_now
@@ -11,6 +20,7 @@ from app.services import health
 from app.transaction import transaction
 
 log = logging.getLogger(__name__)
+FORK_LOCK = threading.Lock()
 
 
 class Pulse:
@@ -27,7 +37,7 @@ class Pulse:
         if state == self._state and now - self._at < self.every:
             return
         try:
-            with transaction():
+            with FORK_LOCK, transaction():
                 health.beat(self.name, self.role, state, self.started_at, detail)
         except Exception:
             log.exception("heartbeat of %s not recorded", self.name)

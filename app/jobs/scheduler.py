@@ -23,12 +23,13 @@ from rq import Queue
 from app.jobs.periodic import RUN, SCHEDULE, Periodic
 from app.jobs.pulse import Pulse
 from app.queue import scheduler_keys
-from app.services.health import LEADING, SCHEDULER, STOPPED
+from app.services.health import LEADING, SCHEDULER, STANDBY, STOPPED
 
 log = logging.getLogger(__name__)
-# The leader's lock outlives a few of its ticks (it renews it on each); a leader
-# that died hands over within this long.
-LOCK_TICKS, LOCK_MIN_SECONDS = 3, 5.0
+# The leader's lock outlives a few of its ticks (it renews it on each), and a tick
+# that waited out SQLite's 10 s busy timeout writing its heartbeat; a leader that
+# died hands over within this long.
+LOCK_TICKS, LOCK_MIN_SECONDS = 3, 15.0
 # Extend the lock only if we still hold it (atomic, in Redis).
 _EXTEND = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -98,7 +99,7 @@ class Scheduler:
             except Exception:  # Redis away for a moment: try again next tick
                 self.leading = False
                 log.exception("scheduler tick failed")
-            self.pulse(LEADING if self.leading else "standby")
+            self.pulse(LEADING if self.leading else STANDBY)
             stop.wait(self.tick_seconds)
 
     def release(self) -> None:

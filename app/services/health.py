@@ -20,7 +20,11 @@ from app.extensions import db
 from app.models import Heartbeat, PeriodicRun
 
 WORKER, SCHEDULER = "worker", "scheduler"
-LEADING, STOPPED = "leading", "stopped"
+# Workers are idle, busy, stalled (RQ's loop stuck) or stopped; schedulers are
+# leading, standby or stopped.
+IDLE, BUSY, STALLED, STOPPED = "idle", "busy", "stalled", "stopped"
+LEADING, STANDBY = "leading", "standby"
+RUNNING = (IDLE, BUSY)
 # Rows of processes gone this long are deleted when a process starts.
 KEPT_FOR = timedelta(days=7)
 
@@ -85,7 +89,7 @@ def liveness() -> Liveness:
     newest = func.max(Heartbeat.seen_at)
     workers = select(newest).where(Heartbeat.role == WORKER)
     worker = db.session.scalar(workers)
-    running = db.session.scalar(workers.where(Heartbeat.state != STOPPED))
+    running = db.session.scalar(workers.where(Heartbeat.state.in_(RUNNING)))
     leader = db.session.scalar(
         select(newest).where(Heartbeat.role == SCHEDULER, Heartbeat.state == LEADING)
     )
@@ -114,13 +118,46 @@ def database_ready() -> bool:
         db.session.remove()
 
 
-def processes() -> list[Heartbeat]:
-    """Every process seen in the last week, newest first (the System page)."""
-    return list(db.session.scalars(select(Heartbeat).order_by(Heartbeat.seen_at.desc())))
+@dataclass(frozen=True)
+class Process:
+    """A heartbeat row as the System page shows it."""
+
+    row: Heartbeat
+    short_name: str  # the RQ worker's or the scheduler's id, abridged
+    leads: bool  # the scheduler holding the lead now
+
+
+def processes() -> list[Process]:
+    """Every process seen in the last week, newest first; the freshest leading
+    scheduler within the stale limit is the leader."""
+    rows = db.session.scalars(select(Heartbeat).order_by(Heartbeat.seen_at.desc())).all()
+    stale_after = float(current_app.config["WORKER_STALE_SECONDS"])
+    leader = next(
+        (
+            r
+            for r in rows
+            if r.role == SCHEDULER
+            and r.state == LEADING
+            and _age(real_now(), r.seen_at) <= stale_after
+        ),
+        None,
+    )
+    return [Process(r, r.name.split(":")[-1][:12], r is leader) for r in rows]
 
 
 def periodic_runs() -> dict[str, PeriodicRun]:
     return {run.name: run for run in db.session.scalars(select(PeriodicRun))}
+
+
+def describe_age(instant: datetime | None) -> str:
+    """ "12 s ago", "5 min ago", "3 h ago", "2 d ago" — or "never"."""
+    seconds = _age(real_now(), instant)
+    if seconds is None:
+        return "never"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{int(seconds)} s ago"
 
 
 def _age(now: datetime, seen: datetime | None) -> float | None:

@@ -7,30 +7,30 @@ timeout) left a 5 s connection there for the dequeue to land on."""
 from __future__ import annotations
 
 import logging
-import os
-import signal
+import re
 import threading
 import time
-import uuid
 
 import pytest
-from redis import Redis
 from rq.job import Job
+from sqlalchemy import select
 
+from app.extensions import db
 from app.jobs import background
+from app.jobs.pulse import Pulse
+from app.models import Heartbeat
 from app.queue import get_queue
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from app.services import health
+from tests.settings import REDIS_URL, drop_queue, new_queue, worker_environment
+from tests.stack import keeping_signal_handlers, wait_for
 
 
 @pytest.fixture
 def queue_app(committed_app):
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+    queue = new_queue()
     app, _url = committed_app(REDIS_URL=REDIS_URL, RQ_QUEUE=queue, HEARTBEAT_SECONDS=0.5)
     yield app
-    redis = Redis.from_url(REDIS_URL)
-    for key in redis.scan_iter(f"*{queue}*"):
-        redis.delete(key)
+    drop_queue(queue)
 
 
 def every_connection(pool) -> list:
@@ -48,13 +48,10 @@ def test_a_job_after_an_idle_gap_runs_although_the_scheduler_ticked_first(queue_
     # After the periodic jobs of that first tick, an idle gap well beyond 5 s.
     enqueue = threading.Timer(12, lambda: later.append(_enqueue_in_context(queue_app)))
     enqueue.start()
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with caplog.at_level(logging.INFO, logger="rq.worker"):
+        with caplog.at_level(logging.INFO, logger="rq.worker"), keeping_signal_handlers():
             worker.work(max_jobs=1 + len(scheduler.schedule))
     finally:
-        for sig, handler in handlers.items():  # RQ installed its own
-            signal.signal(sig, handler)
         stop.set()
         ticking.join()
         enqueue.join()
@@ -73,9 +70,17 @@ def _tick_until(app, scheduler, stop: threading.Event) -> None:
             stop.wait(0.2)
 
 
-def _enqueue_in_context(app) -> Job:
+def _enqueue_in_context(app, function: str = "os.getpid", *args) -> Job:
     with app.app_context():
-        return get_queue().enqueue("os.getpid")
+        return get_queue().enqueue(function, *args)
+
+
+def _jobs_done(app) -> int:
+    with app.app_context():
+        db.session.rollback()
+        detail = db.session.scalar(select(Heartbeat.detail).where(Heartbeat.role == "worker"))
+    match = re.match(r"(\d+) jobs done", detail or "")
+    return int(match.group(1)) if match else 0
 
 
 def test_the_worker_process_outlives_idle_gaps_with_the_scheduler_ticking_every_second(
@@ -87,15 +92,11 @@ def test_the_worker_process_outlives_idle_gaps_with_the_scheduler_ticking_every_
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    env = {
-        **os.environ,
-        "DATABASE_URL": queue_app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": REDIS_URL,
-        "RQ_QUEUE": queue_app.config["RQ_QUEUE"],
-        "SECRET_KEY": "s",
-        "APP_ENV": "test",
-        "SCHEDULER_TICK_SECONDS": "1",
-    }
+    env = worker_environment(
+        queue_app.config["SQLALCHEMY_DATABASE_URI"],
+        queue_app.config["RQ_QUEUE"],
+        SCHEDULER_TICK_SECONDS=1,
+    )
     log = tmp_path / "worker.log"
     with log.open("w") as out:
         worker = subprocess.Popen(
@@ -117,6 +118,39 @@ def test_the_worker_process_outlives_idle_gaps_with_the_scheduler_ticking_every_
         assert worker.poll() is None
         text = log.read_text()
         assert "Redis connection timeout" not in text and "tick failed" not in text
+        # Its heartbeat counts the jobs its work horses did (RQ counts them in Redis).
+        wait_for(lambda: _jobs_done(queue_app) >= len(jobs), 15, "the heartbeat's count", log)
     finally:
         worker.terminate()
         worker.wait(timeout=20)
+
+
+def test_a_work_horse_forked_while_a_heartbeat_is_being_written_can_write(queue_app, monkeypatch):
+    """SQLite keeps its locks' bookkeeping in process memory: a horse forked in the
+    middle of another thread's write transaction could never write ("database is
+    locked" after the busy timeout). The worker forks between heartbeats."""
+    writing, real_beat = threading.Event(), health.beat
+
+    def slow_beat(*args, **kwargs):  # a heartbeat write that takes its time (a busy disk)
+        real_beat(*args, **kwargs)
+        writing.set()
+        time.sleep(1.5)
+
+    monkeypatch.setattr(health, "beat", slow_beat)
+    pulse = Pulse(health.WORKER, "worker:slow", every=0)
+    beating = threading.Thread(target=_in_context, args=(queue_app, pulse, health.IDLE))
+    beating.start()
+    writing.wait(10)
+    worker = background.build_worker()
+    job = _enqueue_in_context(queue_app, "app.jobs.periodic.run", "expiry-sweep")  # it writes
+    try:
+        with keeping_signal_handlers():
+            worker.work(burst=True, max_jobs=1)
+    finally:
+        beating.join()
+    assert job.get_status(refresh=True) == "finished", job.latest_result().exc_string
+
+
+def _in_context(app, function, *args) -> None:
+    with app.app_context():
+        function(*args)
