@@ -23,7 +23,6 @@ Children also die with the supervisor should it be killed outright
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import logging
 import os
@@ -38,6 +37,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.config import base_url
+from app.logs import configure_logging
+from app.processes import die_with_parent
+
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("app.supervisor")
 
@@ -49,43 +52,72 @@ POLL_SECONDS = 0.5
 
 @dataclass
 class Child:
-    """One supervised process. `stop_signals` are sent in turn, each followed by
-    up to its wait in seconds; whatever is left of its process group is killed."""
+    """One supervised process, in a process group of its own. While stopping, its
+    `stop_signals` are sent in turn, each followed by up to its wait in seconds;
+    whatever is left of its group is then killed."""
 
     name: str
     argv: list[str]
     env: dict[str, str]
     ready: Callable[[], bool] | None = None  # True once the child serves
-    stop_signals: tuple[tuple[int, float], ...] = ((signal.SIGTERM, 5.0),)
+    stop_signals: tuple[tuple[int, float], ...] = ((signal.SIGTERM, 4.0),)
+    stop_last: bool = False  # stopped after the others (the queue they use)
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     failures: int = 0
     restart_at: float | None = None
-    restarts: int = 0
 
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.argv, env=self.env, cwd=ROOT, start_new_session=True, preexec_fn=_die_with_parent
-        )
+    def start(self) -> bool:
+        """Start it (after killing anything left of its last run); False if it
+        could not be started at all (a missing binary, no file handles…)."""
+        self.kill_leftovers()
         self.started_at = time.monotonic()
+        try:
+            self.process = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=ROOT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        except OSError as exc:
+            log.error("%s could not be started: %s", self.name, exc)
+            self.process = None
+            return False
         log.info("%s started (pid %d)", self.name, self.process.pid)
+        return True
 
-    def exited(self) -> int | None:
-        return None if self.process is None else self.process.poll()
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+
+    def kill_leftovers(self) -> None:
+        """Kill what is left of its group (a gunicorn worker, an orphaned horse)."""
+        if self.process is not None:
+            self.signal(signal.SIGKILL)
+            self.process.wait()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig, wait in self.stop_signals:
-            _signal_group(self.process, sig)
-            try:
-                self.process.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        _signal_group(self.process, signal.SIGKILL)  # a horse or gunicorn worker left over
-        self.process.wait()
-        log.info("%s stopped", self.name)
+        _stop_together([self])
+        self.kill_leftovers()
+
+    def schedule_restart(self, now: float) -> None:
+        lived = now - self.started_at
+        self.failures = 0 if lived >= HEALTHY_AFTER else self.failures + 1
+        delay = min(RESTART_MAX, RESTART_MIN * 2 ** max(0, self.failures - 1))
+        self.restart_at = now + delay
+        status = self.process.returncode if self.process else "none (not started)"
+        log.warning(
+            "%s exited with status %s after %.0f s; restarting in %.0f s",
+            self.name,
+            status,
+            lived,
+            delay,
+        )
 
 
 class Supervisor:
@@ -103,38 +135,55 @@ class Supervisor:
             signal.signal(sig, self.request_stop)
         try:
             for child in self.children:
-                child.start()
+                if self.stopping:
+                    break
+                if not child.start():
+                    raise SystemExit(f"{child.name} could not be started: see the log above")
                 _wait_ready(child, lambda: self.stopping)
             while not self.stopping:
                 self.check()
                 time.sleep(POLL_SECONDS)
         finally:
-            for child in reversed(self.children):
-                child.stop()
+            self.stop_all()
 
     def check(self) -> None:
         """Restart any child that exited, once its backoff has passed."""
         now = time.monotonic()
         for child in self.children:
-            status = child.exited()
-            if status is None:
+            if child.running():
                 continue
             if child.restart_at is None:
-                lived = now - child.started_at
-                child.failures = 0 if lived >= HEALTHY_AFTER else child.failures + 1
-                delay = min(RESTART_MAX, RESTART_MIN * 2 ** max(0, child.failures - 1))
-                child.restart_at = now + delay
-                log.warning(
-                    "%s exited with status %s after %.0f s; restarting in %.0f s",
-                    child.name,
-                    status,
-                    lived,
-                    delay,
-                )
+                child.schedule_restart(now)
             elif now >= child.restart_at:
                 child.restart_at = None
-                child.restarts += 1
-                child.start()
+                child.start()  # if it fails, the next check schedules it again
+
+    def stop_all(self) -> None:
+        """The web and the worker together, then the queue server they use."""
+        for last in (False, True):
+            stopping = [c for c in self.children if c.stop_last is last]
+            try:
+                _stop_together(stopping)
+            except Exception:  # never leave the others running
+                log.exception("stopping %s failed", ", ".join(c.name for c in stopping))
+            for child in stopping:
+                with contextlib.suppress(Exception):
+                    child.kill_leftovers()
+                    log.info("%s stopped", child.name)
+
+
+def _stop_together(children: list[Child]) -> None:
+    """Send each child its stop signals in turn, all children at once, waiting at
+    each step until they have exited or the longest wait has passed."""
+    for step in range(max((len(c.stop_signals) for c in children), default=0)):
+        live = [c for c in children if c.running() and step < len(c.stop_signals)]
+        if not live:
+            return
+        for child in live:
+            child.signal(child.stop_signals[step][0])
+        deadline = time.monotonic() + max(c.stop_signals[step][1] for c in live)
+        while any(c.running() for c in live) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def embedded_queue(directory: Path) -> tuple[Child, str]:
@@ -146,10 +195,16 @@ def embedded_queue(directory: Path) -> tuple[Child, str]:
     config.chmod(0o600)  # the password is in it
     config.write_text(
         f"port {port}\nbind 127.0.0.1\nprotected-mode yes\nrequirepass {password}\n"
-        f'save ""\nappendonly no\ndir {directory}\ndaemonize no\nloglevel warning\n'
+        f'save ""\nappendonly no\ndir "{directory}"\ndaemonize no\nloglevel warning\n'
     )
     url = f"redis://:{password}@127.0.0.1:{port}/0"
-    child = Child("queue", [queue_server_binary(), str(config)], dict(os.environ))
+    child = Child(
+        "queue",
+        [queue_server_binary(), str(config)],
+        dict(os.environ),
+        stop_signals=((signal.SIGTERM, 2.0),),
+        stop_last=True,
+    )
     child.ready = lambda: _answers_ping(url)
     return child, url
 
@@ -190,24 +245,26 @@ def children(environ: dict[str, str]) -> list[Child]:
         [sys.executable, str(ROOT / "worker.py")],
         env,
         # RQ: the first signal waits for the running job, the second kills its horse.
-        stop_signals=((signal.SIGTERM, 4.0), (signal.SIGTERM, 3.0)),
+        stop_signals=((signal.SIGTERM, 4.0), (signal.SIGTERM, 2.0)),
     )
     web = Child(
         "web",
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "run:app"],
         env,
-        stop_signals=((signal.SIGTERM, 6.0),),
     )
     return [*started, worker, web]
 
 
 def main() -> None:
-    from app.logs import configure_logging
-
-    configure_logging(None, "supervisor", os.environ.get("LOG_FORMAT", "").lower() or "text")
+    configure_logging("supervisor")
     supervised = children(dict(os.environ))
-    host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "5000")
-    log.info("serving http://%s:%s (Ctrl+C stops everything)", host, port)
+    link = base_url(os.environ)
+    log.info("serving %s (Ctrl+C stops everything)", link)
+    if os.environ.get("APP_ENV") == "production" and link.startswith("http://"):
+        log.warning(
+            "production over plain HTTP: put a TLS proxy in front and set "
+            "BASE_URL=https://… (session cookies are then marked Secure)"
+        )
     Supervisor(supervised).run()
 
 
@@ -218,8 +275,8 @@ def _wait_ready(child: Child, stopping, seconds: float = 30.0) -> None:
     while time.monotonic() < deadline and not stopping():
         if child.ready():
             return
-        if child.exited() is not None:
-            raise SystemExit(f"{child.name} exited at start with status {child.exited()}")
+        if not child.running():
+            raise SystemExit(f"{child.name} exited at start with status {child.process.returncode}")
         time.sleep(0.05)
     if not stopping():
         raise SystemExit(f"{child.name} did not start within {seconds:.0f} s")
@@ -239,18 +296,3 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM when the supervisor dies (Linux)."""
-    # Not Linux: no prctl, and Ctrl+C still stops everything.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

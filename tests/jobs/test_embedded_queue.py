@@ -14,6 +14,7 @@ from redis import Redis
 from redis.exceptions import AuthenticationError, ResponseError
 
 from app.supervisor import embedded_queue
+from tests.stack import keeping_signal_handlers
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_blocking_pops_wait_their_timeout_and_wake_on_a_push(server):
     redis = Redis.from_url(url, socket_timeout=10)
     started = time.monotonic()
     assert redis.blmove("jobs", "taken", 1) is None
-    assert 0.9 <= time.monotonic() - started < 3
+    assert 0.9 <= time.monotonic() - started < 5
     threading.Timer(0.3, lambda: Redis.from_url(url).lpush("jobs", "job-1")).start()
     assert redis.blmove("jobs", "taken", 5) == b"job-1"
     assert redis.blpop(["nothing"], 1) is None
@@ -80,8 +81,6 @@ def test_pub_sub_delivers_and_keys_expire(server):
 
 
 def test_rq_and_the_scheduler_work_through_it(server, committed_app):
-    import signal
-
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
@@ -93,12 +92,8 @@ def test_rq_and_the_scheduler_work_through_it(server, committed_app):
     first, second = Scheduler(get_queue()), Scheduler(get_queue())
     assert first.tick() and second.tick() == []  # one leader
     job = get_queue().enqueue("os.getpid")
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        queue = get_queue()
-        worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+    queue = get_queue()
+    worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+    with keeping_signal_handlers():
         worker.work(burst=True, max_jobs=1 + len(first.schedule))
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
     assert job.get_status(refresh=True) == "finished"

@@ -49,7 +49,26 @@ def supervised(stack_env, tmp_path):
         supervisor.wait(timeout=30)
 
 
-def test_a_killed_worker_is_back_within_30_seconds_and_sends_an_order_email_once(supervised):
+def outbox_rows(database_url: str, subject: str) -> list[tuple[str, int]]:
+    from sqlalchemy import create_engine, text
+
+    from app.config import database_url as driver_url
+
+    engine = create_engine(driver_url({"DATABASE_URL": database_url}, ROOT))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT state, attempts FROM emails WHERE subject = :subject"),
+                {"subject": subject},
+            )
+            return [tuple(row) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def test_a_killed_worker_is_back_within_30_seconds_and_sends_an_order_email_once(
+    supervised, stack_env
+):
     supervisor, url, mailbox, log = supervised
     root = psutil.Process(supervisor.pid)
     (worker,) = children_named(root, "worker.py")
@@ -72,6 +91,9 @@ def test_a_killed_worker_is_back_within_30_seconds_and_sends_an_order_email_once
         log,
     )
     assert time.monotonic() - killed_at < 30
+    # Two jobs carry that email (the commit's, and the new worker's catch-up): the
+    # row was claimed once, sent once.
+    assert outbox_rows(stack_env[0]["DATABASE_URL"], subject) == [("sent", 1)]
     time.sleep(3)  # more scheduler ticks and dispatch rounds: nothing twice
     assert mailbox.subjects().count(subject) == 1
     assert "worker exited with status -9" in log.read_text()
