@@ -29,7 +29,7 @@ accesslog = None
 def on_starting(server):
     from app.logs import configure_logging
 
-    configure_logging(None, "web", os.environ.get("LOG_FORMAT", "").lower() or "text")
+    configure_logging("web")
 
 
 def post_fork(server, worker):

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scheduler-only", action="store_true", help="run only the scheduler loop")
     args = parser.parse_args(argv)
     app = create_app()
-    configure_logging(app, "scheduler" if args.scheduler_only else "worker")
+    configure_logging("scheduler" if args.scheduler_only else "worker")
     with app.app_context():
         if args.scheduler_only:
             background.run_scheduler_only(app)

@@ -1,8 +1,13 @@
 """Backups an operator can restore: the database as a consistent copy taken while
-the panel runs, and the uploads folder. Restore steps: docs/operations.md."""
+the panel runs, and the uploads folder. Restore steps: docs/operations.md.
+
+Backups hold every learner's address and every manager's password hash: the folder
+is made private (0700) and each file 0600, and a PostgreSQL password goes to
+pg_dump in its environment, never on its command line (where `ps` shows it)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tarfile
@@ -10,16 +15,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from app.extensions import db
 
 
+class BackupFailed(Exception):
+    pass
+
+
 def back_up(folder: str | Path) -> list[Path]:
-    """Write the database's and the uploads' backups into `folder`; returns them."""
+    """Write the database's and the uploads' backups into `folder`; returns them.
+    Raises BackupFailed with the reason."""
     target = Path(folder)
-    target.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
     if url.get_backend_name() == "sqlite":
         written = [_sqlite(target / f"licenses-{stamp}.db")]
@@ -28,7 +38,20 @@ def back_up(folder: str | Path) -> list[Path]:
     uploads = Path(current_app.config["UPLOAD_FOLDER"])
     if uploads.is_dir():
         written.append(_tar(uploads, target / f"uploads-{stamp}.tar.gz"))
+    for path in written:
+        path.chmod(0o600)
     return written
+
+
+def pg_dump_command(url: URL, path: Path) -> tuple[list[str], dict[str, str]]:
+    """pg_dump's arguments and environment for `url`: the password in PGPASSWORD."""
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = url.password
+    libpq = URL.create(
+        "postgresql", url.username, None, url.host, url.port, url.database, url.query
+    ).render_as_string()
+    return ["pg_dump", "--format=custom", "--no-owner", f"--file={path}", libpq], env
 
 
 def _sqlite(path: Path) -> Path:
@@ -42,15 +65,13 @@ def _sqlite(path: Path) -> Path:
     return path
 
 
-def _postgresql(url, path: Path) -> Path:
+def _postgresql(url: URL, path: Path) -> Path:
     if not shutil.which("pg_dump"):
-        raise RuntimeError("pg_dump is not installed (Debian: apt-get install postgresql-client)")
-    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    subprocess.run(
-        ["pg_dump", "--format=custom", "--no-owner", f"--file={path}", libpq],
-        check=True,
-        capture_output=True,
-    )
+        raise BackupFailed("pg_dump is not installed (Debian: apt-get install postgresql-client)")
+    argv, env = pg_dump_command(url, path)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BackupFailed(f"pg_dump failed: {done.stderr.strip()}")
     return path
 
 

@@ -285,7 +285,11 @@ def backup(folder: str) -> None:
     """Back up the database and the uploads folder into FOLDER (made if missing):
     SQLite with VACUUM INTO (a consistent copy while the panel runs), PostgreSQL with
     pg_dump's custom format; the uploads as a .tar.gz. See docs/operations.md."""
-    from app.backup import back_up
+    from app.backup import BackupFailed, back_up
 
-    for path in back_up(folder):
+    try:
+        written = back_up(folder)
+    except BackupFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in written:
         click.echo(f"wrote {path}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
 from pathlib import Path
 
+from app.logs import log_format
 from app.roles import FAB_ROLES, ROLE_ADMIN
 
 
@@ -38,10 +40,19 @@ def secret_key(environ, instance_path: Path) -> str:
         return key
     path = instance_path / "secret_key"
     if not path.exists():
+        # Written aside, then linked into place: processes starting together never
+        # read a half-written key, and the first one's key wins.
         instance_path.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip()
+        draft = instance_path / f".secret_key.{os.getpid()}"
+        draft.touch(mode=0o600)
+        draft.write_text(secrets.token_hex(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty: delete it, or set SECRET_KEY")
+    return key
 
 
 def base_url(environ) -> str:
@@ -82,7 +93,7 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         # and after how long without one the worker counts as not running.
         "HEARTBEAT_SECONDS": float(environ.get("HEARTBEAT_SECONDS") or 30),
         "WORKER_STALE_SECONDS": float(environ.get("WORKER_STALE_SECONDS") or 300),
-        "LOG_FORMAT": "json" if environ.get("LOG_FORMAT", "").lower() == "json" else "text",
+        "LOG_FORMAT": log_format(environ),
         # Flask-Mail. With no MAIL_SERVER, emails stay in the outbox (see README).
         "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(environ.get("MAIL_PORT") or 25),

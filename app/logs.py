@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -36,13 +37,13 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
+            **getattr(record, "fields", {}),  # never in place of the keys below
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "role": self.role,
             "pid": record.process,
             "message": record.getMessage(),
-            **getattr(record, "fields", {}),
         }
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
@@ -59,16 +60,19 @@ class TextFormatter(logging.Formatter):
         return f"{line} {' '.join(f'{k}={v}' for k, v in fields.items())}" if fields else line
 
 
-def formatter(log_format: str, role: str) -> logging.Formatter:
-    return JsonFormatter(role) if log_format == "json" else TextFormatter(role)
+def log_format(environ=None) -> str:
+    """LOG_FORMAT: "json", or "text" (the default)."""
+    environ = os.environ if environ is None else environ
+    return "json" if environ.get("LOG_FORMAT", "").strip().lower() == "json" else "text"
 
 
-def configure_logging(app: Flask | None, role: str, log_format: str | None = None) -> None:
-    """Send every logger's INFO and above to stderr in this process's format. RQ
-    then adds no handler of its own (it only does when none is in effect)."""
-    log_format = log_format or (app.config["LOG_FORMAT"] if app else "text")
+def configure_logging(role: str, environ=None) -> None:
+    """Send every logger's INFO and above to stderr in LOG_FORMAT, tagged with this
+    process's role. RQ then adds no handler of its own (it only does when none is
+    in effect)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter(log_format, role))
+    json_lines = log_format(environ) == "json"
+    handler.setFormatter(JsonFormatter(role) if json_lines else TextFormatter(role))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.INFO)

@@ -126,3 +126,25 @@ def test_a_backup_holds_the_data_and_the_uploads(committed_app, db_kind, tmp_pat
         ).stdout
         assert "TABLE DATA public companies" in listing
     assert Path(database).stat().st_size > 0
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o600}  # learners' addresses
+
+
+def test_pg_dump_gets_the_password_in_its_environment_never_on_its_command_line(tmp_path):
+    from sqlalchemy.engine import make_url
+
+    from app.backup import pg_dump_command
+
+    url = make_url("postgresql+psycopg://panel:s3cret-pw@db.example:5432/licenses")
+    argv, env = pg_dump_command(url, tmp_path / "x.dump")
+    assert "s3cret-pw" not in " ".join(argv)
+    assert argv[-1] == "postgresql://panel@db.example:5432/licenses"
+    assert env["PGPASSWORD"] == "s3cret-pw"
+
+
+def test_a_failed_pg_dump_says_why_and_shows_no_password(committed_app, tmp_path):
+    app, _url = committed_app()
+    app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://u:hidden-pw@127.0.0.1:1/x"
+    result = app.test_cli_runner().invoke(args=["backup", str(tmp_path / "backups")])
+    assert result.exit_code != 0
+    assert "pg_dump failed:" in result.output and "port 1 failed" in result.output
+    assert "hidden-pw" not in result.output
