@@ -81,12 +81,11 @@ class QueueState:
     depth: int | None = None
     failed_count: int | None = None
     failed: list[FailedJob] = field(default_factory=list)
-    leader: str | None = None
     error: str | None = None
 
 
 def queue_state(limit: int = 50) -> QueueState:
-    """The queue's depth, its failed jobs (newest `limit`) and the scheduler leading."""
+    """The queue's depth and its failed jobs (the newest `limit`)."""
     name = current_app.config.get("RQ_QUEUE", "default")
     if not current_app.config.get("REDIS_URL"):
         return QueueState(name, error="No queue is configured (REDIS_URL is not set).")
@@ -95,13 +94,11 @@ def queue_state(limit: int = 50) -> QueueState:
         registry = FailedJobRegistry(queue=queue)
         ids = registry.get_job_ids(0, limit - 1)
         jobs = Job.fetch_many(ids, connection=queue.connection, serializer=JSONSerializer)
-        leader = queue.connection.get(scheduler_keys(name)[0])
         return QueueState(
             name,
             depth=queue.count,
             failed_count=registry.count,
             failed=[_failed(job) for job in jobs if job is not None],
-            leader=leader.decode() if leader else None,
         )
     except RedisError as exc:
         return QueueState(name, error=f"The queue cannot be read: {exc}")

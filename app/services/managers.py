@@ -73,10 +73,13 @@ def create_platform_admin(
     )
 
 
+def platform_admins_query():
+    """The platform admins: active users with the Admin role."""
+    return select(AppUser).where(AppUser.active, AppUser.roles.any(Role.name == ROLE_ADMIN))
+
+
 def has_platform_admin() -> bool:
-    """Is there an active user with the platform admin role?"""
-    admins = select(AppUser.id).where(AppUser.active, AppUser.roles.any(Role.name == ROLE_ADMIN))
-    return db.session.scalar(admins.limit(1)) is not None
+    return db.session.scalar(platform_admins_query().limit(1)) is not None
 
 
 def _new_user(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from flask import current_app, render_template
-from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AppUser, CompanyTree, EmailKind, Order
-from app.roles import ROLE_ADMIN
 from app.services.emails import queue_email
+from app.services.managers import platform_admins_query
 
 
 def request_recipients(company_id: int) -> list[AppUser]:
@@ -39,13 +38,7 @@ def company_managers(company_id: int) -> list[AppUser]:
 
 
 def platform_admins() -> list[AppUser]:
-    return list(
-        db.session.scalars(
-            select(AppUser)
-            .where(AppUser.active, AppUser.roles.any(Role.name == ROLE_ADMIN))
-            .order_by(AppUser.id)
-        )
-    )
+    return list(db.session.scalars(platform_admins_query().order_by(AppUser.id)))
 
 
 def order_requested(order: Order) -> None:

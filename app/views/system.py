@@ -8,9 +8,9 @@ import logging
 
 from flask import current_app, flash, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from redis.exceptions import RedisError
 
 from app import mailer
-from app.clock import real_now
 from app.jobs.periodic import SCHEDULE
 from app.queue import queue_state, requeue_failed
 from app.services import health
@@ -31,7 +31,7 @@ class SystemView(BaseView):
         return self.render_template(
             "system.html",
             title="System",
-            now=real_now(),
+            ago=health.describe_age,
             live=health.liveness(),
             processes=health.processes(),
             schedule=SCHEDULE,
@@ -44,7 +44,12 @@ class SystemView(BaseView):
     @expose("/failed/<job_id>/retry", methods=["POST"])
     @has_access
     def retry(self, job_id: str):
-        if requeue_failed(job_id):
+        try:
+            requeued = requeue_failed(job_id)
+        except RedisError as exc:
+            flash(f"The queue cannot be reached: {exc}", "danger")
+            return redirect(url_for("SystemView.index"))
+        if requeued:
             log.info("failed job %s queued again from the System page", job_id)
             flash(f"Job {job_id} is queued again.", "success")
         else:

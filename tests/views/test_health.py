@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import uuid
 from datetime import timedelta
 
 import pytest
-from redis import Redis
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
@@ -22,9 +19,8 @@ from app.clock import real_now
 from app.logs import JsonFormatter
 from app.models import Heartbeat, PeriodicRun
 from app.queue import get_queue
-from tests.settings import make_config
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.settings import REDIS_URL, drop_queue, make_config, new_queue
+from tests.stack import keeping_signal_handlers
 
 
 def heartbeat(session, role: str, state: str, age: timedelta = timedelta(0)) -> Heartbeat:
@@ -89,15 +85,16 @@ def test_worker_health_is_200_with_a_fresh_worker_and_a_leading_scheduler(client
 
 
 @pytest.mark.parametrize(
-    "worker_state, age, scheduler_state",
+    "worker_state, age, scheduler_state, down",
     [
-        ("idle", timedelta(minutes=6), "leading"),  # heartbeat older than 5 minutes
-        ("stopped", timedelta(seconds=5), "leading"),  # stopped cleanly just now
-        ("busy", timedelta(seconds=5), "standby"),  # no scheduler leads
+        ("idle", timedelta(minutes=6), "leading", "worker"),  # heartbeat over 5 minutes old
+        ("stopped", timedelta(seconds=5), "leading", "worker"),  # stopped cleanly just now
+        ("stalled", timedelta(seconds=5), "leading", "worker"),  # RQ's loop is stuck
+        ("busy", timedelta(seconds=5), "standby", "scheduler"),  # no scheduler leads
     ],
 )
 def test_worker_health_is_503_with_the_heartbeats_age_when_not_running(
-    client, session, worker_state, age, scheduler_state
+    client, session, worker_state, age, scheduler_state, down
 ):
     heartbeat(session, "worker", worker_state, age)
     heartbeat(session, "scheduler", scheduler_state, timedelta(seconds=2))
@@ -106,6 +103,9 @@ def test_worker_health_is_503_with_the_heartbeats_age_when_not_running(
     body = response.get_json()
     assert body["status"] == "unavailable"
     assert abs(body["worker"]["heartbeat_age_seconds"] - age.total_seconds()) < 30
+    states = {"worker": body["worker"]["state"], "scheduler": body["scheduler"]["state"]}
+    up = {"worker": "running", "scheduler": "leading"}
+    assert states == {**up, down: {"worker": "not running", "scheduler": "no leader"}[down]}
     assert client.get("/health/ready").status_code == 200
 
 
@@ -126,6 +126,7 @@ def test_the_system_page_shows_processes_leader_and_last_runs_to_the_admin(tree,
     assert "Worker: <strong>running</strong>" in page
     assert "Scheduler: <strong>leading</strong>" in page
     assert worker.name.split(":")[-1][:12] in page and "host-1" in page
+    assert page.count('<span class="label label-primary">leader</span>') == 1
     assert "OperationalError: the database is locked" in page
     assert "not run yet" in page  # the jobs that never ran say so
     assert "No queue is configured" in page  # this test app has no REDIS_URL
@@ -138,14 +139,12 @@ def test_the_system_page_is_the_platform_admins_only(tree, as_user, who):
 
 @pytest.fixture
 def with_queue(app):
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+    queue = new_queue()
     saved = {k: app.config.get(k) for k in ("REDIS_URL", "RQ_QUEUE")}
     app.config.update(REDIS_URL=REDIS_URL, RQ_QUEUE=queue)
     yield queue
     app.config.update(saved)
-    redis = Redis.from_url(REDIS_URL)
-    for key in redis.scan_iter(f"*{queue}*"):
-        redis.delete(key)
+    drop_queue(queue)
 
 
 def test_the_admin_sees_a_failed_job_and_queues_it_again(tree, as_user, app, with_queue):
@@ -168,14 +167,10 @@ def test_the_admin_sees_a_failed_job_and_queues_it_again(tree, as_user, app, wit
 
 
 def run_in_process(queue) -> None:
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with keeping_signal_handlers():
         SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(
             burst=True
         )
-    finally:  # RQ installed its own
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
 
 
 def test_the_emails_page_says_when_the_worker_is_not_running_and_no_mail_server_is_set(
