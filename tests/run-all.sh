@@ -3,29 +3,33 @@
 # two ten-minute soak tests running beside them, once each (tests/soak/): the
 # embedded stack as `make run` starts it on SQLite, worker.py on the machine's Redis
 # on PostgreSQL. Their output goes to test-artifacts/soak-*.log and is shown at
-# the end. Prints the total duration. Extra arguments go to every pytest run.
+# the end. Prints the total duration. Extra arguments go to the two suite runs.
 set -u
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-PYTEST=("$BIN/python" -m pytest -p no:cacheprovider "$@")
+PYTEST=("$BIN/python" -m pytest -p no:cacheprovider)
 started=$(date +%s)
 "$BIN/ruff" check . || exit 1
 
 mkdir -p test-artifacts
+soaks=()
+# Interrupted or done, no soak is left running (their stacks die with them).
+trap 'for pid in "${soaks[@]}"; do kill "$pid" 2>/dev/null; done' EXIT
+trap 'exit 130' INT TERM
 "${PYTEST[@]}" -q -m soak --db=sqlite tests/soak/test_embedded_stack.py \
   > test-artifacts/soak-sqlite.log 2>&1 &
-soak_sqlite=$!
+soaks+=($!)
 "${PYTEST[@]}" -q -m soak --db=postgresql tests/soak/test_production_worker.py \
   > test-artifacts/soak-postgresql.log 2>&1 &
-soak_postgresql=$!
+soaks+=($!)
 
 status=0
-"${PYTEST[@]}" --db=sqlite || status=1
-"${PYTEST[@]}" --db=postgresql || status=1
+"${PYTEST[@]}" --db=sqlite "$@" || status=1
+"${PYTEST[@]}" --db=postgresql "$@" || status=1
 
-for run in sqlite:$soak_sqlite postgresql:$soak_postgresql; do
-  db=${run%%:*}
-  if wait "${run##*:}"; then
+for i in 0 1; do
+  db=$([ "$i" = 0 ] && echo sqlite || echo postgresql)
+  if wait "${soaks[$i]}"; then
     echo "soak ($db): $(tail -n 1 "test-artifacts/soak-$db.log")"
   else
     status=1
@@ -33,5 +37,5 @@ for run in sqlite:$soak_sqlite postgresql:$soak_postgresql; do
     cat "test-artifacts/soak-$db.log"
   fi
 done
-echo "make test: $(( $(date +%s) - started )) s in all ($( [ $status = 0 ] && echo passed || echo FAILED ))"
-exit $status
+echo "make test: $(( $(date +%s) - started )) s in all ($( [ "$status" = 0 ] && echo passed || echo FAILED ))"
+exit "$status"

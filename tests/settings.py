@@ -43,3 +43,39 @@ def create_pg_database(prefix: str = "licpanel_test") -> tuple[str, str]:
 def drop_pg_database(name: str) -> None:
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# The machine's Redis; each test or run uses queue names of its own on it.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def new_queue(prefix: str = "test") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def drop_queue(name: str) -> None:
+    """Delete every key of queue `name` (its jobs, registries, scheduler keys)."""
+    from redis import Redis
+
+    redis = Redis.from_url(REDIS_URL)
+    for key in redis.scan_iter(f"*{name}*"):
+        redis.delete(key)
+
+
+def worker_environment(
+    database_url: str, queue: str, smtp_port: int | None = None, **settings
+) -> dict[str, str]:
+    """worker.py's environment: that database, that queue on the machine's Redis,
+    mail to a loopback server on `smtp_port`, and any further settings."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "RQ_QUEUE": queue,
+        "SECRET_KEY": "worker-test",
+        "APP_ENV": "test",
+    }
+    if smtp_port is not None:
+        env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp_port))
+    env.update({name: str(value) for name, value in settings.items()})
+    return env

@@ -4,13 +4,14 @@ be told to refuse, fail or drop the connection after the data, for the outbox te
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 
 from aiosmtpd.controller import Controller
+
+from tests.servers import free_port
 
 
 @dataclass
@@ -46,12 +47,6 @@ class RecordingHandler:
                 return self.mailbox.data_replies.pop(0)
             self.mailbox.messages.append(message_from_bytes(envelope.content))
         return "250 OK queued"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class SmtpServer:

@@ -5,13 +5,17 @@ server), starting processes, and watching them."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
+
+from app.processes import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_PASSWORD = "supervised-pw"
@@ -37,10 +41,30 @@ def stack_environment(url: str, port: int, smtp_port: int, folder: Path) -> dict
 
 
 def start(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """A process group of its own (a Ctrl+C to the tests does not reach it), ended
+    with the tests should they be killed."""
     with log.open("w") as out:
         return subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
+
+
+@contextmanager
+def keeping_signal_handlers():
+    """Run an RQ worker in this process: it installs SIGINT/SIGTERM handlers of its
+    own, put back afterwards."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def wait_for(condition, seconds: float, what: str, log: Path | None = None):

@@ -14,19 +14,16 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from redis import Redis
 
 from tests.servers import free_port, wait_until_up
-from tests.settings import create_pg_database, drop_pg_database
+from tests.settings import REDIS_URL, create_pg_database, drop_pg_database, drop_queue, new_queue
 from tests.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEMO_PASSWORD = "browser-demo-pw"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -66,7 +63,7 @@ def mail():
 
 @pytest.fixture(scope="session")
 def live_env(live_database, mail):
-    queue = f"e2e-{uuid.uuid4().hex[:8]}"
+    queue = new_queue("e2e")
     yield {
         **os.environ,
         "DATABASE_URL": live_database,
@@ -83,9 +80,7 @@ def live_env(live_database, mail):
         "SCHEDULER_TICK_SECONDS": "0.5",
         "SCHEDULE_EVERY_SECONDS": "2",
     }
-    redis = Redis.from_url(REDIS_URL)
-    for key in redis.scan_iter(f"*{queue}*"):
-        redis.delete(key)
+    drop_queue(queue)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,32 +26,28 @@ from app.models import Email
 from app.queue import get_queue
 from app.services.emails import queue_email
 from tests import factories
+from tests.settings import REDIS_URL, new_queue, worker_environment
 from tests.smtp import SmtpServer
+from tests.stack import wait_for as wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
 def stack(committed_app):
     """A committed database, a queue of its own on Redis, an SMTP server, and a way
     to start worker.py processes (stopped afterwards)."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+    queue = new_queue()
     with SmtpServer() as smtp:
         app, url = committed_app(REDIS_URL=REDIS_URL, RQ_QUEUE=queue, **smtp.config)
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "REDIS_URL": REDIS_URL,
-            "RQ_QUEUE": queue,
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": str(smtp.port),
-            "SECRET_KEY": "s",
-            "APP_ENV": "test",
-            "SCHEDULER_TICK_SECONDS": "0.3",
-            "SCHEDULE_EVERY_SECONDS": "1",
-            "HEARTBEAT_SECONDS": "0.5",
-        }
+        env = worker_environment(
+            url,
+            queue,
+            smtp.port,
+            SCHEDULER_TICK_SECONDS=0.3,
+            SCHEDULE_EVERY_SECONDS=1,
+            HEARTBEAT_SECONDS=0.5,
+        )
         processes: list[subprocess.Popen] = []
 
         def start(*args) -> subprocess.Popen:
@@ -82,15 +77,16 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 def wait_for(condition, seconds: float = 60, what: str = "") -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        db.session.rollback()  # see what the worker committed
+    """Until `condition()` holds, read each time from a fresh snapshot of what the
+    worker committed (and holding no transaction while it works)."""
+
+    def on_a_fresh_snapshot():
+        db.session.rollback()
         met = condition()
-        db.session.rollback()  # and hold no transaction while it works
-        if met:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+        db.session.rollback()
+        return met
+
+    wait_until(on_a_fresh_snapshot, seconds, what)
 
 
 def shift_clock(delta: timedelta) -> None:
@@ -230,7 +226,8 @@ def test_worker_health_follows_the_worker_process_while_ready_stays_200(stack):
     worker.send_signal(signal.SIGTERM)  # a clean stop says so at once
     worker.wait(timeout=20)
     assert worker_status() == 503
-    assert client.get("/health/worker").get_json()["worker"]["heartbeat_age_seconds"] < 3
+    stopped = client.get("/health/worker").get_json()["worker"]
+    assert stopped["state"] == "not running" and stopped["heartbeat_age_seconds"] < 3
     assert client.get("/health/ready").status_code == 200
 
 

@@ -3,10 +3,8 @@ process (burst mode) and a real SMTP server on loopback."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -16,10 +14,10 @@ from app.extensions import db
 from app.models import Email
 from app.services.orders import request_order
 from tests import factories
+from tests.settings import REDIS_URL, drop_queue, new_queue, worker_environment
 from tests.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
@@ -32,21 +30,12 @@ def smtp_server():
 def committed(committed_app, smtp_server):
     """The worker is another process: the data must be committed, on a database of
     its own, with a queue name of its own on the machine's Redis."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+    queue = new_queue()
     app, url = committed_app(REDIS_URL=REDIS_URL, RQ_QUEUE=queue, **smtp_server.config)
     tree = factories.build_tree(learners_per_company=0)
     db.session.commit()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": REDIS_URL,
-        "RQ_QUEUE": queue,
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(smtp_server.port),
-        "SECRET_KEY": "worker-test",
-        "APP_ENV": "test",
-    }
-    return app, tree, env
+    yield app, tree, worker_environment(url, queue, smtp_server.port)
+    drop_queue(queue)
 
 
 def run_worker(env) -> subprocess.CompletedProcess:

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Seconds between two jobs: short ones, gaps beyond 5 s, then one beyond 405 s.
 BEFORE = [2, 3, 7, 2, 9, 3, 6, 2, 12, 3, 8, 2, 6, 3, 10, 2, 7, 3]
@@ -58,21 +59,19 @@ class Soak:
             assert self.alive(), "the worker exited during the soak"
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
-    def wait_for_every_job(self, seconds: float = 60) -> list[int]:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            done = self.delivered()
-            if sorted(done) == self.submitted:
-                return done
+    def check(self, lasted: float, log: Path) -> None:
+        """Every job done exactly once (waiting up to a minute for the last ones),
+        the soak as long as promised, and no fatal line in the worker's log."""
+        deadline = time.monotonic() + 60
+        while sorted(self.delivered()) != self.submitted and time.monotonic() < deadline:
             time.sleep(0.5)
-        return self.delivered()
+        assert sorted(self.delivered()) == self.submitted, "every job, once each"
+        assert lasted >= MINIMUM_SECONDS * scale()
+        fatal = [line for line in log.read_text().splitlines() if any(f in line for f in FATAL)]
+        assert not fatal, fatal
 
 
 def numbered(subjects: list[str | None], pattern: re.Pattern, first: int) -> list[int]:
     """The job numbers the emails carry: each job orders `first + n` licenses."""
     quantities = [int(m.group(1)) for m in (pattern.fullmatch(s or "") for s in subjects) if m]
     return [q - first for q in quantities if q > first]
-
-
-def fatal_lines(log: str) -> list[str]:
-    return [line for line in log.splitlines() if any(f in line for f in FATAL)]

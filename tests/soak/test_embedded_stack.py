@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from tests.servers import PanelSession, wait_until_up
-from tests.soak.soak import WORKER_ENV, Soak, fatal_lines, numbered, scale
+from tests.soak.soak import WORKER_ENV, Soak, numbered
 from tests.stack import children_named, start, supervisor_of, wait_for, worker_healthy
 
 pytestmark = pytest.mark.soak
@@ -41,12 +41,7 @@ def test_make_run_keeps_its_worker_and_scheduler_through_ten_minutes(stack_env, 
             delivered=lambda: numbered(mailbox.subjects(), SUBJECT, FIRST_QUANTITY),
             alive=lambda: worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE,
         )
-        lasted = soak.run()
-        done = soak.wait_for_every_job()
-        text = log.read_text()
-        assert sorted(done) == soak.submitted, "every order's email, once each"
-        assert lasted >= 600 * scale()
-        assert not fatal_lines(text), fatal_lines(text)
+        soak.check(soak.run(), log)
         assert worker_healthy(url)
     finally:
         _interrupt(make)
