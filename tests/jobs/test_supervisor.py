@@ -91,6 +91,8 @@ def test_a_killed_worker_is_back_within_30_seconds_and_sends_an_order_email_once
         log,
     )
     assert time.monotonic() - killed_at < 30
+    (message,) = [m for m in mailbox.messages if m["Subject"] == subject]
+    assert f"{url}/orders/" in message.get_payload()  # the links follow PORT
     # Two jobs carry that email (the commit's, and the new worker's catch-up): the
     # row was claimed once, sent once.
     assert outbox_rows(stack_env[0]["DATABASE_URL"], subject) == [("sent", 1)]

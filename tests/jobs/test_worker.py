@@ -3,6 +3,7 @@ process (burst mode) and a real SMTP server on loopback."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,16 @@ def test_rows_still_pending_when_the_worker_starts_are_sent(committed, smtp_serv
     # A second worker run finds nothing to send: the key is never sent twice.
     assert run_worker(env).returncode == 0
     assert len(smtp_server.mailbox.messages) == 1
+
+
+def test_with_log_format_json_every_worker_log_line_is_a_json_object(committed, smtp_server):
+    app, tree, env = committed
+    actor = tree.actor("customer")
+    request_order(actor, actor.company_in_view, 4)
+    db.session.commit()
+    db.session.rollback()
+    result = run_worker({**env, "LOG_FORMAT": "json"})
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    assert lines and {line["role"] for line in lines} == {"worker"}
+    assert any(line["logger"] == "rq.worker" and "Job OK" in line["message"] for line in lines)
