@@ -17,7 +17,7 @@ from app import clock
 from app.extensions import db
 from app.models import Company, Learner, License, Order, OrderStatus
 from app.services import audit
-from app.services.errors import Conflict
+from app.services.errors import Conflict, NotFound
 from app.tenancy import Actor, get_many_scoped
 
 EXPIRING_WINDOW = timedelta(days=30)
@@ -131,32 +131,35 @@ def company_figures(company_ids: list[int]) -> dict[int, dict[str, int]]:
 
 
 def deallocate(actor: Actor, learner_ids: list) -> int:
-    """Take seats back from leavers: each returns to its order's pool with the time
-    it has left, and the person moves to Unlicensed. All or none."""
+    """Take seats back from leavers of the company in view: each license ends once
+    and returns one seat to its order's pool with the time it has left, and the
+    person moves to Unlicensed. All or none, under any concurrency: a license
+    someone else ended meanwhile is a Conflict (nothing changed). Raises NotFound
+    for anyone outside the company in view."""
     learners = get_many_scoped(actor, Learner, learner_ids)
+    if any(p.company_id != actor.company_in_view for p in learners):
+        raise NotFound()
     now = clock.now()
-    held = list(
-        db.session.scalars(
-            select(License).where(
-                License.learner_id.in_([p.id for p in learners]),
-                License.ended_at.is_(None),
-                License.expires_at > now,
-            )
-        )
-    )
-    missing = {p.id for p in learners} - {lic.learner_id for lic in held}
+    ids = [p.id for p in learners]
+    # Conditional on the license still running, so two Deallocates of one person
+    # end it once: the second waits for the first's row locks, then matches nothing.
+    ended = db.session.execute(
+        update(License)
+        .where(License.learner_id.in_(ids), License.ended_at.is_(None), License.expires_at > now)
+        .values(ended_at=now, end_reason="deallocated")
+        .returning(License.learner_id, License.order_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    missing = set(ids) - {learner_id for learner_id, _ in ended}
     if missing:
         names = ", ".join(p.full_name for p in learners if p.id in missing)
-        raise Conflict(f"Nothing was taken back: {names} hold no active license.")
+        raise Conflict(
+            f"Nothing was taken back: {names or 'someone'} no longer holds an active "
+            "license (taken back or expired meanwhile)."
+        )
     per_order: dict[int, int] = {}
-    for lic in held:
-        per_order[lic.order_id] = per_order.get(lic.order_id, 0) + 1
-    db.session.execute(
-        update(License)
-        .where(License.id.in_([lic.id for lic in held]))
-        .values(ended_at=now, end_reason="deallocated")
-        .execution_options(synchronize_session=False)
-    )
+    for _, order_id in ended:
+        per_order[order_id] = per_order.get(order_id, 0) + 1
     db.session.execute(
         update(Order)
         .where(Order.id.in_(per_order))
@@ -165,7 +168,7 @@ def deallocate(actor: Actor, learner_ids: list) -> int:
     )
     db.session.execute(
         update(Learner)
-        .where(Learner.id.in_([p.id for p in learners]))
+        .where(Learner.id.in_(ids))
         .values(license_expires_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -177,7 +180,7 @@ def deallocate(actor: Actor, learner_ids: list) -> int:
         entity_id=learners[0].id if len(learners) == 1 else None,
         after={
             "people": len(learners),
-            "learner_ids": sorted(p.id for p in learners),
+            "learner_ids": sorted(ids),
             "orders": {str(k): v for k, v in per_order.items()},
         },
     )

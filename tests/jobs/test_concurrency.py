@@ -8,7 +8,7 @@ import threading
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AppUser, AuditEvent, Email, Order
+from app.models import AppUser, AuditEvent, Company, Email, Order
 from app.services.errors import Conflict
 from app.services.orders import assign_orders, request_order
 from app.tenancy import actor_for
@@ -136,3 +136,76 @@ def test_one_person_allocated_twice_at_once_gets_one_license(committed_app):
     assert outcomes.count("done") == 1, outcomes
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(License)) == 1
+
+
+def _licensed_company(committed_app, people: int, seats: int):
+    """A customer with `people` people holding licenses from one `seats`-seat order,
+    and one manager per person; plain ids (threads share no ORM object)."""
+    from app.services.allocation import allocate, select_people
+
+    app, _ = committed_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25})
+    tree = factories.build_tree(learners_per_company=0)
+    company = tree.customer
+    company.auto_license = False
+    crowd = factories.learners(company, people)
+    order = factories.assigned_order(company, seats)
+    managers = [factories.manager(company, f"cm{i}") for i in range(10)]
+    db.session.commit()
+    actor = tree.actor("customer")
+    allocate(actor, select_people(actor, company.id, [p.id for p in crowd]).id, order.id)
+    db.session.commit()
+    return app, company.id, order.id, [p.id for p in crowd], [m.id for m in managers]
+
+
+def _seats(order_id: int) -> tuple[int, int]:
+    """(the order's allocated count, its licenses still active)."""
+    from app import clock
+    from app.models import License
+
+    db.session.rollback()
+    active = select(func.count()).where(
+        License.order_id == order_id, License.ended_at.is_(None), License.expires_at > clock.now()
+    )
+    return db.session.get(Order, order_id).allocated, db.session.scalar(active)
+
+
+def test_ten_deallocates_of_one_person_at_once_return_one_seat_audited_once(committed_app):
+    from app.services.licenses import deallocate
+
+    app, _company_id, order_id, people, managers = _licensed_company(committed_app, 10, 10)
+    leaver = people[0]
+    outcomes = race(app, managers, lambda actor: deallocate(actor, [leaver]))
+    assert outcomes.count("done") == 1, outcomes
+    assert all("nothing was" in o.lower() for o in outcomes if o != "done"), outcomes
+    assert _seats(order_id) == (9, 9)
+    audited = select(func.count()).where(AuditEvent.action == "licenses.deallocated")
+    assert db.session.scalar(audited) == 1
+
+
+def test_deallocates_racing_allocates_keep_the_pool_equal_to_its_active_licenses(committed_app):
+    from dataclasses import replace
+
+    from app.models import Learner
+    from app.services.allocation import allocate, select_people
+    from app.services.licenses import deallocate
+
+    app, company_id, order_id, people, managers = _licensed_company(committed_app, 5, 10)
+    newcomers = [p.id for p in factories.learners(db.session.get(Company, company_id), 5)]
+    db.session.commit()
+    work = dict(zip(managers, [*people, *newcomers], strict=True))
+
+    def leave_or_join(actor):
+        actor = replace(actor, managing_company_id=None)
+        person = work[actor.user_id]
+        if person in people:
+            deallocate(actor, [person])
+        else:
+            allocate(actor, select_people(actor, company_id, [person]).id, order_id)
+
+    race(app, managers, leave_or_join)
+    allocated, active = _seats(order_id)
+    assert allocated == active <= 10
+    holding = select(func.count()).where(
+        Learner.company_id == company_id, Learner.license_expires_at.is_not(None)
+    )
+    assert db.session.scalar(holding) == active

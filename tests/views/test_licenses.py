@@ -158,6 +158,30 @@ def test_deallocate_from_the_allocated_tab(tree, as_user, session):
     assert session.get(Learner, holder.id).license_expires_at is None
 
 
+def test_deallocate_of_a_company_below_outside_manage_mode_is_not_found(tree, as_user, session):
+    """The license tabs are the company in view's: a partner deallocates a customer's
+    learner only through Manage Company, as Allocate does."""
+    factories.assigned_order(tree.customer, 5)
+    (holder,) = factories.learners(tree.customer, 1)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    single = client.post(
+        f"/licenses/allocated/action/deallocate/{holder.id}", data={"csrf_token": client.csrf}
+    )
+    bulk = client.post(
+        "/licenses/allocated/action_post",
+        data={"action": "deallocate", "rowid": [holder.id], "csrf_token": client.csrf},
+    )
+    assert (single.status_code, bulk.status_code) == (404, 404)
+    session.expire_all()
+    assert session.get(Learner, holder.id).license_expires_at is not None
+    managing(client, tree.customer)
+    html = post(
+        client, "/licenses/allocated/action_post", {"action": "deallocate", "rowid": [holder.id]}
+    ).get_data(as_text=True)
+    assert "1 seat(s) returned to their orders." in html
+
+
 def test_company_list_and_dashboard_show_the_seat_position(tree, as_user, session):
     factories.expired_people(tree.customer, 2)
     factories.assigned_order(tree.sub_customer, 7)
