@@ -153,10 +153,7 @@ def deallocate(actor: Actor, learner_ids: list) -> int:
     missing = set(ids) - {learner_id for learner_id, _ in ended}
     if missing:
         names = ", ".join(p.full_name for p in learners if p.id in missing)
-        raise Conflict(
-            f"Nothing was taken back: {names or 'someone'} no longer holds an active "
-            "license (taken back or expired meanwhile)."
-        )
+        raise Conflict(f"Nothing was taken back: {names} hold no active license.")
     per_order: dict[int, int] = {}
     for _, order_id in ended:
         per_order[order_id] = per_order.get(order_id, 0) + 1
