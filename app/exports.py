@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
+from flask import Response, stream_with_context
 from openpyxl import Workbook
+
+from app.extensions import db
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -34,6 +37,28 @@ def csv_chunks(header: list[str], rows: Iterable[list]) -> Iterator[str]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def csv_response(filename: str, header: list[str], make_rows: Callable[[], Iterable[list]]):
+    """A streamed CSV download. `make_rows` is called only once the stream starts,
+    inside the request's contexts again, so its query runs on the session those
+    contexts tear down; that session is also removed (its connection returned, its
+    transaction ended) when the stream ends, is cut off or the client goes away.
+    (A query built in the view would keep the view's session, which Flask has
+    already removed from its registry by then: its connection stayed checked out,
+    idle in a transaction, until the pool ran dry.)"""
+
+    def chunks() -> Iterator[str]:
+        try:
+            yield from csv_chunks(header, make_rows())
+        finally:
+            db.session.remove()
+
+    return Response(
+        stream_with_context(chunks()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    )
 
 
 def xlsx_file(header: list[str], rows: Iterable[list], title: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, request, send_file, stream_with_context
+from flask import abort, request, send_file
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 
@@ -72,15 +72,14 @@ class AuditLogView(ScopedModelView):
         if fmt not in ("csv", "xlsx"):
             abort(404)
         header = [label for _, label in COLUMNS]
-        rows = ([_cell(e, c) for c, _ in COLUMNS] for e in self._filtered_events())
+
+        def rows():
+            return ([_cell(e, c) for c, _ in COLUMNS] for e in self._filtered_events())
+
         if fmt == "csv":
-            return Response(
-                stream_with_context(exports.csv_chunks(header, rows)),
-                mimetype="text/csv",
-                headers={"Content-Disposition": "attachment; filename=audit-log.csv"},
-            )
+            return exports.csv_response("audit-log.csv", header, rows)
         return send_file(
-            exports.xlsx_file(header, rows, "Audit Log"),
+            exports.xlsx_file(header, rows(), "Audit Log"),
             mimetype=exports.XLSX_MIMETYPE,
             as_attachment=True,
             download_name="audit-log.xlsx",

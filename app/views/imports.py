@@ -3,7 +3,7 @@ choose the columns, review every row, then Renew Licences / Import Learners."""
 
 from __future__ import annotations
 
-from flask import Response, abort, redirect, request, send_file, stream_with_context, url_for
+from flask import abort, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -135,17 +135,17 @@ class ImportView(ScopedModelView):
         """The rows not taken (row number, value, reason), as CSV or XLSX."""
         batch = self._batch(pk)
         header = ["Row", "Value", "Reason"]
-        rows = service.rejected(current_actor(), batch.id)
+        actor = current_actor()
+
+        def rows():
+            return service.rejected(actor, batch.id)
+
         name = f"not-taken-{batch.id}"
         if fmt == "csv":
-            return Response(
-                stream_with_context(exports.csv_chunks(header, rows)),
-                mimetype="text/csv",
-                headers={"Content-Disposition": f"attachment; filename={name}.csv"},
-            )
+            return exports.csv_response(f"{name}.csv", header, rows)
         if fmt == "xlsx":
             return send_file(
-                exports.xlsx_file(header, rows, "Not taken"),
+                exports.xlsx_file(header, rows(), "Not taken"),
                 mimetype=exports.XLSX_MIMETYPE,
                 as_attachment=True,
                 download_name=f"{name}.xlsx",

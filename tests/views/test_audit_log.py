@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 
 from openpyxl import load_workbook
 
@@ -68,3 +69,58 @@ def test_neutralise_prefixes_every_formula_start():
     for risky in ("=1+1", "+1", "-1", "@A1", "\tx", "\rx"):
         assert neutralise(risky) == "'" + risky
     assert neutralise("plain") == "plain" and neutralise(5) == 5
+
+
+def test_streamed_csv_downloads_give_their_connection_back_read_or_cut_off(
+    committed_app, db_kind, tmp_path
+):
+    """200 downloads of the Audit Log CSV from one gunicorn worker, every third one
+    cut off after its first chunk: each is served (a leaked connection would exhaust
+    the pool of 15 and hang the next request), and none is left in a transaction."""
+    import sys
+
+    from sqlalchemy import text
+
+    from app.extensions import db
+    from tests import factories
+    from tests.servers import PanelSession, free_port, wait_until_up
+    from tests.stack import start
+
+    app, url = committed_app()
+    tree = factories.build_tree(learners_per_company=0)
+    factories.learners(tree.customer, 520)  # an export of two chunks (500 rows each)
+    db.session.commit()
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "export-test",
+        "RATELIMIT_ENABLED": "0",
+        "APP_ENV": "test",
+    }
+    server = start(
+        [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "run:app"],
+        env,
+        tmp_path / "gunicorn.log",
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(base, server, log=tmp_path / "gunicorn.log")
+        customer = PanelSession(base).sign_in("customer_cm", factories.PASSWORD)
+        for n in range(200):
+            with customer.opener.open(base + "/audit/export/csv", timeout=10) as response:
+                if n % 3 == 0:
+                    assert response.read(200).startswith(b"When (UTC),Action")
+                else:
+                    assert response.read().count(b"\n") > 520
+        if db_kind == "postgresql":
+            stuck = db.session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+                )
+            )
+            assert stuck == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
