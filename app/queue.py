@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from flask import current_app
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.defaults import DEFAULT_WORKER_TTL
@@ -40,8 +41,8 @@ def redis_connection(url: str | None = None, *, blocking: bool = False) -> Redis
     """A connection to the queue's Redis. `blocking=True` is the worker's own: its
     socket timeout outlasts RQ's blocking dequeue. Use it for nothing else."""
     url = url or current_app.config.get("REDIS_URL")
-    if not url:
-        raise RuntimeError("REDIS_URL is not set (run.py starts an embedded one)")
+    if not url:  # a RedisError, so callers tell "no queue" like "queue unreachable"
+        raise RedisConnectionError("No queue is configured: REDIS_URL is not set.")
     return Redis.from_url(
         url,
         socket_timeout=BLOCKING_TIMEOUT if blocking else COMMAND_TIMEOUT,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask import abort
-from flask_appbuilder.api import expose
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import (
@@ -14,18 +15,39 @@ from flask_appbuilder.security.views import (
     UserGroupModelView,
     ViewMenuModelView,
 )
+from wtforms.validators import DataRequired
 
 from app.models import AppUser
+from app.tenancy import coerce_pk
+
+
+class IdCheckingInterface(SQLAInterface):
+    """FAB's data interface, for an id from a URL or form that is not an id of an
+    INTEGER column: not found (stock FAB sends it to the database, and PostgreSQL's
+    "integer out of range" is a 500)."""
+
+    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
+        pk = coerce_pk(id)
+        if pk is None:
+            return None
+        return super().get(pk, filters, select_columns, outer_default_load)
 
 
 class KnownActionsOnly:
-    """Stock FAB answers 500 to an action name it does not know (it looks the
-    action up before checking permissions); answer 404 instead."""
+    """FAB's security views, hardened: an action name FAB does not know answers 404
+    (stock FAB looks the action up before checking permissions: a 500), and so
+    does the file `download` endpoint, which no view has files for (stock FAB
+    fails on a name without its separator)."""
 
     def get_action_permission_name(self, name: str) -> str:
         if name not in self.actions:
             abort(404)
         return super().get_action_permission_name(name)
+
+    @expose("/download/<string:filename>")
+    @has_access
+    def download(self, filename):
+        abort(404)
 
 
 def _known_actions_only(view_class):
@@ -49,6 +71,8 @@ class AppUserDBModelView(KnownActionsOnly, UserDBModelView):
         "conf_password",
     ]
     edit_columns = ["first_name", "last_name", "username", "active", "email", "company", "roles"]
+    # FAB's own validator reads a "groups" field these forms do not have (a 500).
+    validators_columns = {"roles": [DataRequired()]}
 
 
 class ClosedSecurityApi(SecurityApi):
@@ -73,3 +97,24 @@ class AppSecurityManager(SecurityManager):
     permissionmodelview = _known_actions_only(PermissionModelView)
     viewmenumodelview = _known_actions_only(ViewMenuModelView)
     permissionviewmodelview = _known_actions_only(PermissionViewModelView)
+
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        for view in (
+            self.userdbmodelview,
+            self.rolemodelview,
+            self.groupmodelview,
+            self.permissionmodelview,
+            self.viewmenumodelview,
+            self.permissionviewmodelview,
+        ):
+            if view is not None:
+                view.datamodel = IdCheckingInterface(view.datamodel.obj)
+
+    def reset_password(self, userid, password):
+        """FAB's admin form takes the user id from the query string: anything that
+        is not a user's id answers 404 (FAB itself would fail with a 500)."""
+        pk = coerce_pk(userid)
+        if pk is None or self.get_user_by_id(pk) is None:
+            abort(404)
+        super().reset_password(pk, password)

@@ -181,13 +181,17 @@ def get_scoped(actor: Actor, model, pk):
     return row
 
 
+MAX_ID = 2**31 - 1  # every id column is an INTEGER
+
+
 def coerce_pk(value) -> int | None:
-    """An integer id from a URL or form value; None for anything else (answered 404)."""
+    """An integer id from a URL or form value; None for anything else (answered 404),
+    ids beyond the integer columns' range included (PostgreSQL would refuse them)."""
     try:
         pk = int(str(value).strip())
     except (TypeError, ValueError):
         return None
-    return pk if 0 < pk < 2**63 else None
+    return pk if 0 < pk <= MAX_ID else None
 
 
 def get_many_scoped(actor: Actor, model, pks) -> list:

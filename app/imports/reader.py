@@ -91,7 +91,12 @@ def _csv_rows(path: Path, info: FileInfo) -> Iterator[list[str]]:
     with open(path, "rb") as raw:
         text = io.TextIOWrapper(raw, encoding=info.encoding, errors="replace", newline="")
         try:
-            for row in csv.reader(text, delimiter=info.delimiter):
+            for number, row in enumerate(csv.reader(text, delimiter=info.delimiter), 1):
+                if any("\x00" in cell for cell in row):  # past the sample inspect() read
+                    raise FileProblem(
+                        f"Row {number} holds a NUL character: the file is damaged or not "
+                        "a spreadsheet export. Export it again and upload it."
+                    )
                 yield [cell.strip() for cell in row]
         except csv.Error as exc:
             raise FileProblem(f"The file is not valid CSV: {exc}.") from exc

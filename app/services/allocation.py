@@ -19,7 +19,7 @@ from app.models import Learner, License, Order, Selection, SelectionMember
 from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.licenses import is_active, needs_license, pools
-from app.tenancy import Actor, require_company, screen_scope
+from app.tenancy import Actor, coerce_pk, require_company, screen_scope
 
 NAMES_SHOWN = 10
 
@@ -329,7 +329,7 @@ def _names(people: list[Learner], total: int) -> str:
 
 
 def _int(value) -> int:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError) as exc:
-        raise NotFound() from exc
+    pk = coerce_pk(value)
+    if pk is None:
+        raise NotFound()
+    return pk

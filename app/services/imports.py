@@ -45,7 +45,7 @@ from app.services.allocation import (
 )
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.licenses import is_active, pools
-from app.tenancy import Actor, require_company, screen_scope
+from app.tenancy import MAX_ID, Actor, require_company, screen_scope
 
 
 class StaleReview(Conflict):
@@ -599,7 +599,9 @@ def _company_in_view(actor: Actor, company_id):
 
 
 def _int_or_none(value) -> int | None:
+    """A row number from a form: None for anything else, or beyond the column."""
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except (TypeError, ValueError):
         return None
+    return number if abs(number) <= MAX_ID else None

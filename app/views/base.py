@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask import session as web_session
 from flask_appbuilder import ModelView, expose, has_access
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.widgets import ListWidget
 from markupsafe import Markup, escape
@@ -25,6 +24,7 @@ from wtforms.widgets import html_params
 
 from app import tenancy
 from app.models import AppUser, Company
+from app.security import IdCheckingInterface
 from app.services.errors import DomainError, NotFound
 from app.transaction import transaction
 
@@ -111,7 +111,7 @@ class Outcome:
         return self.ok
 
 
-class ScopedInterface(SQLAInterface):
+class ScopedInterface(IdCheckingInterface):
     """SQLAInterface that only ever sees the current actor's companies' rows.
 
     `annotate`, when given, receives each listed page of rows so a view can attach
@@ -144,11 +144,6 @@ class ScopedInterface(SQLAInterface):
 
     def apply_all(self, query, *args, **kwargs):
         return super().apply_all(self.scoped_query(query), *args, **kwargs)
-
-    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
-        if tenancy.coerce_pk(id) is None:
-            return None
-        return super().get(tenancy.coerce_pk(id), filters, select_columns, outer_default_load)
 
     def get_related_obj(self, col_name, value):
         """A relation filter's value (`_flt_0_company=…`): loaded within scope, and

@@ -151,6 +151,17 @@ def test_a_file_refused_while_streaming_leaves_the_review_repeatable(renewal, se
     assert (summary["taken"], summary["reasons"]) == (6, {"not_found": 1})
 
 
+def test_a_nul_character_past_the_first_64_kb_is_refused_with_its_row(renewal, session):
+    """The first 64 KB decide what the file is; a NUL further on (a binary tail, a
+    broken export) is found while streaming, named, and nothing is reviewed."""
+    tree, actor = renewal, replace_actor_in(renewal.customer)
+    filler = [[f"person{n}@elsewhere.example.com"] for n in range(3000)]  # about 90 KB
+    data = corpus.csv_bytes([["Email"], *filler]) + b"bad\x00row@example.com\n"
+    batch = upload(actor, tree.customer, data)
+    with pytest.raises(Invalid, match="Row 3002 holds a NUL character"):
+        imports.review(actor, batch.id, 1, {"email": 0})
+
+
 def test_uploads_of_another_company_are_not_found(renewal, session):
     actor = replace_actor_in(renewal.customer)
     batch = upload(actor, renewal.customer, corpus.csv_bytes([["Email"], ["a@b.example.com"]]))
