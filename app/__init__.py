@@ -63,13 +63,15 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_operations(app: Flask) -> None:
-    """Request ids and one log line per request; bad input refused before any view;
-    the /health endpoints."""
+    """Request ids and one log line per request; security headers; bad input
+    refused before any view; the /health endpoints."""
+    from app.headers import register_security_headers
     from app.logs import register_request_logging
     from app.views import request_checks
     from app.views.health import blueprint
 
     register_request_logging(app)
+    register_security_headers(app)
     request_checks.register(app, app.appbuilder.baseviews)
     app.register_blueprint(blueprint)
 

@@ -122,11 +122,15 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
-        # Secure cookies whenever the panel is reached over HTTPS (a browser drops
-        # them over plain HTTP, and signing in would silently fail).
+        # Secure cookies in production (and whenever BASE_URL is https): production
+        # runs behind TLS; over plain HTTP its sign-in fails, by design, with a page
+        # that says so (views/errors.py). Browsers accept them on localhost.
         "SESSION_COOKIE_SECURE": _flag(
-            environ, "SESSION_COOKIE_SECURE", base_url(environ).startswith("https://")
+            environ,
+            "SESSION_COOKIE_SECURE",
+            production or base_url(environ).startswith("https://"),
         ),
+        "STRICT_TRANSPORT_SECURITY": production,
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_UPLOAD_MB") or 20) * 1024 * 1024,
         "AUTH_RATE_LIMITED": True,
         "AUTH_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT", "10 per 20 second"),

@@ -262,8 +262,8 @@ def main() -> None:
     log.info("serving %s (Ctrl+C stops everything)", link)
     if os.environ.get("APP_ENV") == "production" and link.startswith("http://"):
         log.warning(
-            "production over plain HTTP: put a TLS proxy in front and set "
-            "BASE_URL=https://… (session cookies are then marked Secure)"
+            "production over plain HTTP: its session cookies are Secure, so signing "
+            "in works only through a TLS proxy (set BASE_URL=https://…) or on localhost"
         )
     Supervisor(supervised).run()
 

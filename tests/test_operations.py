@@ -97,11 +97,14 @@ def test_email_links_use_the_machines_host_name_when_serving_every_interface(tmp
     assert "0.0.0.0" not in config["BASE_URL"]
 
 
-def test_session_cookies_are_secure_when_the_panel_is_reached_over_https(tmp_path):
-    assert from_env(tmp_path, {"SECRET_KEY": "k", "BASE_URL": "https://p.example"})[
-        "SESSION_COOKIE_SECURE"
-    ]
-    assert not from_env(tmp_path, {"SECRET_KEY": "k"})["SESSION_COOKIE_SECURE"]
+def test_session_cookies_are_secure_in_production_or_over_https(tmp_path):
+    def secure(**environ) -> tuple[bool, bool]:
+        config = from_env(tmp_path, {"SECRET_KEY": "k", **environ})
+        return config["SESSION_COOKIE_SECURE"], config["STRICT_TRANSPORT_SECURITY"]
+
+    assert secure(APP_ENV="production") == (True, True)
+    assert secure(BASE_URL="https://p.example") == (True, False)
+    assert secure() == (False, False)
 
 
 def test_a_backup_holds_the_data_and_the_uploads(committed_app, db_kind, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, g, render_template
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from app.extensions import db
 from app.logs import request_id
@@ -38,9 +39,21 @@ def error_page(status: int, message: str | None = None):
     return body, status
 
 
+CSRF_MESSAGE = (
+    "The form had expired or did not come from this panel, so nothing was changed: "
+    "go back, reload the page and try again. (Signing in needs the session cookie: "
+    "with APP_ENV=production that cookie is sent over HTTPS only — reach the panel "
+    "through its https:// address.)"
+)
+
+
 def register_error_handlers(app) -> None:
     for status in (403, 404, 413):
         app.register_error_handler(status, lambda exc, s=status: error_page(s))
+
+    @app.errorhandler(CSRFError)
+    def csrf_failure(exc: CSRFError):
+        return error_page(400, CSRF_MESSAGE)
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):

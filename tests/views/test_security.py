@@ -23,7 +23,7 @@ def test_a_post_without_csrf_token_is_refused_and_changes_nothing(tree, as_user,
         "/learners/action_post", data={"action": "deactivate", "rowid": learner.id}
     )
     assert response.status_code == 400
-    assert "CSRF" in response.get_data(as_text=True)
+    assert "did not come from this panel, so nothing was changed" in response.get_data(as_text=True)
     session.expire_all()
     assert session.get(Learner, learner.id).active
 
@@ -143,3 +143,25 @@ def test_no_user_is_created_by_a_blocked_add(tree, as_user, session):
         },
     )
     assert session.scalar(select(AppUser).where(AppUser.username == "x")) is None
+
+
+def test_every_page_forbids_framing_sniffing_and_foreign_referrers(tree, as_user):
+    for response in (
+        as_user(tree.users["customer"]).get("/licenses/allocated/list/"),
+        as_user(tree.users["customer"]).get("/nowhere"),
+    ):
+        headers = response.headers
+        assert headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+        assert "Strict-Transport-Security" not in headers  # not production: no TLS here
+
+
+def test_production_answers_with_hsts_and_secure_session_cookies(committed_app):
+    production, _url = committed_app(
+        APP_ENV="production", SESSION_COOKIE_SECURE=True, STRICT_TRANSPORT_SECURITY=True
+    )
+    response = production.test_client().get("/login/")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "Secure" in response.headers["Set-Cookie"]
