@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, exists, false, select, true
 
 from app.extensions import db
-from app.models import AppUser, Company, CompanyTree
+from app.models import AppUser, Company, CompanyTree, Email
+from app.models.email import TO_COMPANY_MANAGERS
 from app.roles import ROLE_ACCOUNT_MANAGER, ROLE_ADMIN, ROLE_CUSTOMER_MANAGER
 from app.services.errors import NotFound
 
@@ -99,6 +100,16 @@ def scope(actor: Actor, company_column) -> ColumnElement[bool]:
     return false()
 
 
+def audience(actor: Actor, model) -> ColumnElement[bool]:
+    """Rows of `model` addressed to others than the actor's kind of manager, left
+    out: a customer's managers see the emails sent to them, not those their
+    company's orders sent to the account managers above (a request, a
+    cancellation). Applied with the company scope everywhere rows are loaded."""
+    if model is Email and actor.is_customer_manager:
+        return Email.kind.in_([kind.value for kind in TO_COMPANY_MANAGERS])
+    return true()
+
+
 PARTNER_SCREEN, COMPANY_SCREEN, OWN_SCREEN = "partner", "company", "own"
 
 
@@ -175,7 +186,9 @@ def get_scoped(actor: Actor, model, pk):
     pk = coerce_pk(pk)
     if pk is None:
         raise NotFound()
-    row = db.session.scalar(select(model).where(pk_column == pk, scope(actor, column)))
+    row = db.session.scalar(
+        select(model).where(pk_column == pk, scope(actor, column), audience(actor, model))
+    )
     if row is None:
         raise NotFound()
     return row
@@ -201,7 +214,9 @@ def get_many_scoped(actor: Actor, model, pks) -> list:
         raise NotFound()
     pk_column = model.__mapper__.primary_key[0]
     rows = db.session.scalars(
-        select(model).where(pk_column.in_(wanted), scope(actor, scope_column(model)))
+        select(model).where(
+            pk_column.in_(wanted), scope(actor, scope_column(model)), audience(actor, model)
+        )
     ).all()
     if len(rows) != len(wanted):
         raise NotFound()

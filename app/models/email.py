@@ -51,6 +51,16 @@ class EmailKind(enum.StrEnum):
         }.get(self.value, self.value.replace("_", " ").title())
 
 
+# Emails addressed to the company's own managers; the other kinds go to the account
+# managers above it (a request, a cancellation, the daily digest).
+TO_COMPANY_MANAGERS = (
+    EmailKind.ORDER_ASSIGNED,
+    EmailKind.ORDER_DECLINED,
+    EmailKind.EXPIRY_REMINDER,
+    EmailKind.EXPIRY_NOTICE,
+)
+
+
 class Email(Model):
     __tablename__ = "emails"
     __table_args__ = (

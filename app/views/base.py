@@ -134,7 +134,10 @@ class ScopedInterface(IdCheckingInterface):
         column = tenancy.scope_column(self.obj)
         if column is None:
             return query
-        return query.filter(tenancy.screen_scope(current_actor(), column, self.screen))
+        actor = current_actor()
+        return query.filter(
+            tenancy.screen_scope(actor, column, self.screen), tenancy.audience(actor, self.obj)
+        )
 
     def get_related_interface(self, col_name: str):
         return type(self)(self.get_related_model(col_name), screen=self.screen)

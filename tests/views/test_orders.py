@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Email, Order
-from app.services.orders import request_order
+from app.services.orders import assign_orders, request_order
 
 
 def post(client, url, data):
@@ -149,11 +149,19 @@ def test_customer_cancels_its_request_but_cannot_assign_or_decline(tree, as_user
 
 
 def test_emails_page_shows_each_manager_what_concerns_its_companies(tree, as_user, session):
-    requested(tree, "customer", 5)
+    order = requested(tree, "customer", 5)
+    assign_orders(tree.actor("partner"), [order.id])
     requested(tree, "other_customer", 6)
     session.commit()
-    html = as_user(tree.users["customer"]).get("/emails/list/").get_data(as_text=True)
-    assert "5 licenses for Customer C1" in html and "Customer C3" not in html
+    customer = as_user(tree.users["customer"])
+    html = customer.get("/emails/list/").get_data(as_text=True)
+    # Its own managers' email (assigned), not the one its request sent to the partner.
+    assert "License Assigned Notification" in html and "Customer C3" not in html
+    assert "License Request Notification" not in html
+    to_partner = session.scalar(select(Email).where(Email.kind == "order_requested"))
+    assert customer.get(f"/emails/show/{to_partner.id}").status_code == 404
+    partner = as_user(tree.users["partner"]).get("/emails/list/").get_data(as_text=True)
+    assert "5 licenses for Customer C1" in partner
     html = as_user(tree.users["other_partner"]).get("/emails/list/").get_data(as_text=True)
     assert "6 licenses for Customer C3" in html and "Customer C1" not in html
     html = as_user(tree.users["admin"]).get("/emails/list/").get_data(as_text=True)
