@@ -19,7 +19,8 @@ def _grant(views: str, permissions: str) -> list[str]:
 
 # What every signed-in manager may do with its own profile.
 _SELF_SERVICE = [
-    _grant("UserDBModelView", "can_userinfo"),
+    # The Profile page checks the user view actually registered (AppUserDBModelView).
+    _grant("AppUserDBModelView|UserDBModelView", "can_userinfo"),
     _grant("ResetMyPasswordView|UserInfoEditView", "can_this_form_(get|post)"),
 ]
 

@@ -165,3 +165,26 @@ def test_production_answers_with_hsts_and_secure_session_cookies(committed_app):
     response = production.test_client().get("/login/")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     assert "Secure" in response.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize("who", ["partner", "customer"])
+def test_every_manager_opens_its_profile_from_the_navbar(tree, as_user, who):
+    page = as_user(tree.users[who]).get("/users/userinfo/")
+    assert page.status_code == 200
+    assert tree.users[who].email in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "url, data",
+    [
+        ("/users/action/resetpasswords/{victim}", {}),
+        ("/roles/action/copyrole/1", {}),
+        ("/users/action_post", {"action": "resetpasswords", "rowid": "{victim}"}),
+    ],
+)
+def test_managers_get_403_on_the_security_actions(tree, as_user, url, data):
+    client = as_user(tree.users["partner"])
+    victim = str(tree.users["customer"].id)
+    form = {k: v.format(victim=victim) for k, v in data.items()}
+    response = client.post(url.format(victim=victim), data={**form, "csrf_token": client.csrf})
+    assert response.status_code == 403
