@@ -1,5 +1,5 @@
 """Processes that never outlive their parent: Linux's PR_SET_PDEATHSIG, asked for in
-the child (make run's children, RQ's work horses, the tests' stacks)."""
+the child (make run's children, the tests' stacks)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,6 @@ from app.extensions import db
 from app.jobs.dispatch import enqueue_emails
 from app.jobs.pulse import FORK_LOCK, Pulse
 from app.jobs.scheduler import Scheduler
-from app.processes import die_with_parent
 from app.queue import get_queue, redis_connection
 from app.services import health
 from app.services.emails import due_ids
@@ -42,16 +41,17 @@ STALLED_AFTER = DEFAULT_WORKER_TTL + 60
 
 
 class AppWorker(Worker):
-    """An RQ worker whose forked horses never reuse the parent's pooled connections
-    and never outlive it (a killed worker takes its running job down with it; the
-    job's email was claimed, so it is never sent twice)."""
+    """An RQ worker whose forked horses never reuse the parent's pooled connections.
+
+    A horse whose worker is killed outright finishes its one job and exits (RQ
+    gives it a process group of its own): the email it is sending ends *sent*, not
+    *needs attention*. Stopping the worker (Ctrl+C, SIGTERM twice) ends it too."""
 
     def fork_work_horse(self, job, queue):
         with FORK_LOCK:  # never in the middle of a heartbeat's write (see pulse.py)
             return super().fork_work_horse(job, queue)
 
     def main_work_horse(self, job, queue):
-        die_with_parent(signal.SIGTERM, parent=self.pid)
         db.engine.dispose(close=False)
         return super().main_work_horse(job, queue)
 
