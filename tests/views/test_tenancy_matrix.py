@@ -31,7 +31,6 @@ ADMIN_ONLY_VIEWS = {
     "PermissionViewModelView",
     "UserGroupModelView",
     "ResetPasswordView",
-    "UserStatsChartView",
     # The background work's health (heartbeats, queue, failed jobs): no tenant data.
     "SystemView",
 }
