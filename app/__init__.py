@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
         from app.views import register_views
 
         register_views(appbuilder)
+    register_sign_in(app)
     register_manage_mode(app)
     register_error_handlers(app)
     register_operations(app)
@@ -47,6 +48,24 @@ def register_extensions(app: Flask) -> None:
     )
     mail.init_app(app)
     csrf.init_app(app)
+
+
+def register_sign_in(app: Flask) -> None:
+    """The failed-sign-in throttle, the password policy in FAB's own password forms,
+    and the client address behind TRUSTED_PROXIES reverse proxies."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from app.security import password_policy
+    from app.throttle import SignInThrottle
+
+    if app.config["LOGIN_THROTTLE"]:
+        app.extensions["signin_throttle"] = SignInThrottle(
+            app.config["LOGIN_RATE_LIMIT"], app.config["LOGIN_THROTTLE_STORAGE"]
+        )
+    app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = password_policy
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def register_manage_mode(app: Flask) -> None:

@@ -53,7 +53,8 @@ def _production() -> bool:
 def _ensure_first_admin() -> None:
     """Ask for the first platform admin (or read ADMIN_USERNAME, ADMIN_EMAIL and
     ADMIN_PASSWORD) when there is none yet."""
-    from app.services.managers import MIN_PASSWORD_LENGTH, create_platform_admin, has_platform_admin
+    from app.services.managers import create_platform_admin, has_platform_admin
+    from app.services.passwords import MIN_LENGTH
     from app.tenancy import system_actor
 
     with transaction():
@@ -64,7 +65,7 @@ def _ensure_first_admin() -> None:
         username, email = environ["ADMIN_USERNAME"], environ["ADMIN_EMAIL"]
         password = environ["ADMIN_PASSWORD"]
     else:
-        username, email, password = _ask_for_admin(MIN_PASSWORD_LENGTH)
+        username, email, password = _ask_for_admin(MIN_LENGTH)
     try:
         with transaction():
             create_platform_admin(

@@ -132,10 +132,18 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         ),
         "STRICT_TRANSPORT_SECURITY": production,
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_UPLOAD_MB") or 20) * 1024 * 1024,
-        "AUTH_RATE_LIMITED": True,
-        "AUTH_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT", "10 per 20 second"),
-        "RATELIMIT_ENABLED": _flag(environ, "RATELIMIT_ENABLED", True),
-        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Sign-in: failures throttled per username and per client address (app/throttle.py;
+        # FAB's own limiter counts every attempt, so it stays off); sessions on the
+        # server, ending after SESSION_HOURS; the client address through at most
+        # TRUSTED_PROXIES reverse proxies' X-Forwarded-For (never trusted blindly).
+        "AUTH_RATE_LIMITED": False,
+        "RATELIMIT_ENABLED": False,
+        "LOGIN_THROTTLE": _flag(environ, "LOGIN_THROTTLE", True),
+        "LOGIN_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT") or "10 per 20 second; 100 per day",
+        "LOGIN_THROTTLE_STORAGE": redis_url or "memory://",
+        "TRUSTED_PROXIES": int(environ.get("TRUSTED_PROXIES") or 0),
+        "SESSION_HOURS": float(environ.get("SESSION_HOURS") or 12),
+        "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
         # Business settings.
         "ORDER_MAX_QUANTITY": int(environ.get("ORDER_MAX_QUANTITY") or 10_000),
         "LICENSE_TERM_MONTHS": int(environ.get("LICENSE_TERM_MONTHS") or 12),

@@ -19,7 +19,7 @@ from app.services.orders import assign_orders, cancel_order, decline_order, requ
 from app.tenancy import actor_for, system_actor
 
 DEMO_KEY = "demo_loaded"
-_DEFAULT_PASSWORD = "renew-2026"
+_DEFAULT_PASSWORD = "try-the-demo-2026"
 
 # (name, kind, parent, time zone, learners)
 COMPANIES = [

@@ -21,7 +21,7 @@ def _grant(views: str, permissions: str) -> list[str]:
 _SELF_SERVICE = [
     # The Profile page checks the user view actually registered (AppUserDBModelView).
     _grant("AppUserDBModelView|UserDBModelView", "can_userinfo"),
-    _grant("ResetMyPasswordView|UserInfoEditView", "can_this_form_(get|post)"),
+    _grant("PanelResetMyPasswordView|UserInfoEditView", "can_this_form_(get|post)"),
 ]
 
 # The license tabs, Allocate Licenses and its confirmation, Deallocate.

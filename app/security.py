@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, request
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -17,7 +18,10 @@ from flask_appbuilder.security.views import (
 )
 from wtforms.validators import DataRequired
 
+from app.extensions import db
 from app.models import AppUser
+from app.services import passwords, sessions
+from app.signin import PanelAuthDBView, PanelResetMyPasswordView
 from app.tenancy import coerce_pk
 
 
@@ -90,6 +94,26 @@ class AppUserDBModelView(KnownActionsOnly, UserDBModelView):
     # FAB's own validator reads a "groups" field these forms do not have (a 500).
     validators_columns = {"roles": [DataRequired()]}
 
+    def pre_add(self, item):
+        """The password policy, with the new user's name and address as context."""
+        item.password = passwords.hash_password(
+            item.password, username=item.username, email=item.email
+        )
+
+    def post_update(self, item):
+        """A deactivated user's browsers are signed out at once."""
+        if not item.active:
+            sessions.end_all([item.id], sessions.DEACTIVATED)
+            db.session.commit()
+
+
+def password_policy(password: str) -> None:
+    """FAB's password forms (the admin's add-user and reset forms) check the panel's
+    policy (FAB_PASSWORD_COMPLEXITY_VALIDATOR)."""
+    reason = passwords.problem(password)
+    if reason:
+        raise PasswordComplexityValidationError(reason)
+
 
 class ClosedSecurityApi(SecurityApi):
     """The panel has no token API yet: FAB's API login would let passwords be guessed
@@ -107,6 +131,8 @@ class ClosedSecurityApi(SecurityApi):
 class AppSecurityManager(SecurityManager):
     user_model = AppUser
     userdbmodelview = AppUserDBModelView
+    authdbview = PanelAuthDBView
+    resetmypasswordview = PanelResetMyPasswordView
     security_api = ClosedSecurityApi
     rolemodelview = _known_actions_only(RoleModelView)
     groupmodelview = _known_actions_only(UserGroupModelView)
@@ -130,10 +156,19 @@ class AppSecurityManager(SecurityManager):
             if view is not None:
                 view.datamodel = IdCheckingInterface(view.datamodel.obj)
 
+    def load_user(self, token):
+        """Flask-Login's loader: the cookie names a server-side session, not a user."""
+        return sessions.user_for(token)
+
     def reset_password(self, userid, password):
-        """FAB's admin form takes the user id from the query string: anything that
-        is not a user's id answers 404 (FAB itself would fail with a 500)."""
+        """The platform admin's reset of a user's password (and `flask fab
+        reset-password`): the policy applies and the user's sessions end. FAB's form
+        takes the user id from the query string: anything that is not a user's id
+        answers 404 (FAB itself would fail with a 500). Raises Invalid."""
         pk = coerce_pk(userid)
-        if pk is None or self.get_user_by_id(pk) is None:
+        user = self.get_user_by_id(pk) if pk is not None else None
+        if user is None:
             abort(404)
-        super().reset_password(pk, password)
+        user.password = passwords.hash_password(password, username=user.username, email=user.email)
+        sessions.end_all([user.id], sessions.PASSWORD_CHANGED)
+        db.session.commit()

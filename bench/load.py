@@ -147,12 +147,14 @@ def profile(app, user_id: int, customer_id: int, page: Page) -> tuple[float, lis
     thread of its own, so each request gets a fresh app context, session and `g`, as
     under gunicorn."""
     from app.extensions import db
+    from app.models import AppUser
     from app.views.base import MANAGING_KEY
+    from tests.conftest import login
 
     client = app.test_client()
-    with client.session_transaction() as session:
-        session.update({"_user_id": str(user_id), "_fresh": True})
-        if page.managing:
+    login(client, db.session.get(AppUser, user_id))
+    if page.managing:
+        with client.session_transaction() as session:
             session[MANAGING_KEY] = customer_id
 
     def get() -> tuple[float, list]:

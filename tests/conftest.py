@@ -149,10 +149,15 @@ def client(app, session):
 
 
 def login(client, user) -> None:
-    """Sign in as `user` (Flask-Login's session keys; the login form has its own test)."""
+    """Sign in as `user`: a server-side session and Flask-Login's cookie keys naming it
+    (the login form has its own tests)."""
+    from app.services import sessions
+
+    token = sessions.start(user)
+    db.session.commit()
     with client.session_transaction() as sess:
         sess.clear()
-        sess["_user_id"] = str(user.id)
+        sess["_user_id"] = token
         sess["_fresh"] = True
 
 

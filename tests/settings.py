@@ -21,7 +21,7 @@ def make_config(database_url: str, **overrides) -> dict:
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "RATELIMIT_ENABLED": False,
+        "LOGIN_THROTTLE": False,
         "MAIL_SUPPRESS_SEND": True,
         "REDIS_URL": None,
         "BASE_URL": "http://panel.test",

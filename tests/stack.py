@@ -18,7 +18,7 @@ import psutil
 from app.processes import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
-STACK_PASSWORD = "supervised-pw"
+STACK_PASSWORD = "supervised-stack-pw"
 
 
 def stack_environment(url: str, port: int, smtp_port: int, folder: Path) -> dict[str, str]:

@@ -15,7 +15,7 @@ from werkzeug.utils import import_string
 
 from app import clock
 from app.jobs.dispatch import enqueue_emails
-from app.services import emails, health, imports, reminders
+from app.services import emails, health, imports, reminders, sessions
 from app.transaction import transaction
 
 RUN = "app.jobs.periodic.run"
@@ -35,6 +35,7 @@ SCHEDULE = [
     Periodic("stuck-emails", "app.jobs.periodic.recover_stuck_emails", timedelta(minutes=5)),
     Periodic("daily-digest", "app.jobs.periodic.plan_digest", timedelta(minutes=15)),
     Periodic("upload-cleanup", "app.jobs.periodic.discard_stale_uploads", timedelta(hours=1)),
+    Periodic("session-cleanup", "app.jobs.periodic.discard_stale_sessions", timedelta(hours=1)),
     Periodic("planner-statistics", "app.jobs.periodic.refresh_statistics", timedelta(hours=1)),
 ]
 
@@ -93,6 +94,13 @@ def recover_stuck_emails(at: str | None = None) -> int:
 def discard_stale_uploads(at: str | None = None) -> int:
     with transaction():
         return imports.discard_stale(_at(at))
+
+
+def discard_stale_sessions(at: str | None = None) -> int:
+    """Sign-in sessions ended or expired over a day ago. Sessions live in real time
+    (the demo clock's offset never signs anyone out), so "now" is the real one."""
+    with transaction():
+        return sessions.discard_stale(datetime.fromisoformat(at) if at else clock.real_now())
 
 
 def refresh_statistics(at: str | None = None) -> bool:

@@ -9,7 +9,7 @@ from app.models.learner import Learner, normalise_email
 from app.models.license import License, Selection, SelectionMember
 from app.models.order import Order, OrderStatus
 from app.models.setting import AppSetting
-from app.models.user import AppUser
+from app.models.user import AppUser, UserSession
 
 __all__ = [
     "AuditEvent",
@@ -22,6 +22,7 @@ __all__ = [
     "OrderStatus",
     "AppSetting",
     "AppUser",
+    "UserSession",
     "Company",
     "CompanyKind",
     "CompanyTree",

@@ -7,21 +7,18 @@ manager can raise its own or anyone's privileges.
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import exists, func, or_, select
-from werkzeug.security import generate_password_hash
 
 from app import clock
 from app.extensions import db
 from app.models import AppUser, Company, CompanyKind
 from app.roles import ROLE_ACCOUNT_MANAGER, ROLE_ADMIN, ROLE_CUSTOMER_MANAGER
-from app.services import audit
+from app.services import audit, passwords, sessions
 from app.services.errors import Forbidden, Invalid
 from app.services.validation import email_address, required_text
 from app.tenancy import Actor, get_many_scoped, get_scoped, require_company
 
-MIN_PASSWORD_LENGTH = 8
 AUDITED = ("username", "first_name", "last_name", "email", "active")
 
 
@@ -104,7 +101,7 @@ def _new_user(
         last_name=required_text(last_name, "last_name", "Last name", 64),
         email=address,
         active=True,
-        password=hash_password(password),
+        password=passwords.hash_password(password, username=username, email=address),
         created_on=stamp,
         changed_on=stamp,
     )
@@ -150,7 +147,8 @@ def update_manager(
 
 
 def set_managers_active(actor: Actor, user_ids: list[int], active: bool) -> int:
-    """Deactivate (or reactivate) managers, all or none; never the actor itself."""
+    """Deactivate (or reactivate) managers, all or none; never the actor itself. A
+    deactivated manager's browsers are signed out at once."""
     users = get_many_scoped(actor, AppUser, user_ids)
     if not active and any(u.id == actor.user_id for u in users):
         raise Forbidden("You cannot deactivate yourself.")
@@ -167,16 +165,10 @@ def set_managers_active(actor: Actor, user_ids: list[int], active: bool) -> int:
                 after={"active": active},
             )
         user.active = active
+    if not active:
+        sessions.end_all([u.id for u in users], sessions.DEACTIVATED)
     db.session.flush()
     return len(users)
-
-
-def hash_password(password: str | None) -> str:
-    if not password or len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.", "password")
-    return generate_password_hash(
-        password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt")
-    )
 
 
 def active_managers_query(company_id: int):

@@ -1,4 +1,4 @@
-"""Friendly pages for 403, 404, 413 and 500, inside the panel's layout."""
+"""Friendly pages for 403, 404, 413, 429 and 500, inside the panel's layout."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ MESSAGES = {
     403: ("Not allowed", "Your role does not give access to this page."),
     404: ("Not found", "There is nothing here, or it is not yours to see."),
     413: ("File too large", "The file is larger than the limit of {limit} MB."),
+    429: ("Too many attempts", "Too many attempts: wait a minute, then try again."),
     500: ("Something went wrong", "The error was logged; nothing was changed."),
 }
 
@@ -50,6 +51,12 @@ CSRF_MESSAGE = (
 def register_error_handlers(app) -> None:
     for status in (403, 404, 413):
         app.register_error_handler(status, lambda exc, s=status: error_page(s))
+
+    @app.errorhandler(429)
+    def too_many(exc):
+        body, status = error_page(429, getattr(exc, "description", None))
+        wait = getattr(exc, "retry_after", None)
+        return body, status, ({"Retry-After": str(wait)} if wait else {})
 
     @app.errorhandler(CSRFError)
     def csrf_failure(exc: CSRFError):

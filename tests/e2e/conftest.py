@@ -71,7 +71,7 @@ def live_env(live_database, mail):
         "DEMO_PASSWORD": DEMO_PASSWORD,
         "FLASK_APP": "run.py",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "RATELIMIT_ENABLED": "0",
+        "LOGIN_THROTTLE": "0",
         "APP_ENV": "test",
         "REDIS_URL": REDIS_URL,
         "RQ_QUEUE": queue,
@@ -140,6 +140,14 @@ def sign_in(page, base_url: str, username: str) -> None:
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.locator("input[type=submit], button[type=submit]").first.click()
     page.wait_for_load_state()
+
+
+def sign_out(page) -> None:
+    """The user menu's Logout (a POST with the CSRF token): back on the sign-in page."""
+    page.locator(".navbar-right .dropdown-toggle").click()
+    page.get_by_role("button", name="Logout").click()
+    expect(page).to_have_url(re.compile(r"/login/"))
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
 
 
 def expired_emails(page, n: int) -> list[str]:

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in, wait_for_mail
+from tests.e2e.conftest import sign_in, sign_out, wait_for_mail
 
 pytestmark = pytest.mark.browser
 REQUESTED = "License Request Notification: 37 licenses for Acme Dental"
@@ -32,7 +32,7 @@ def test_a_customer_requests_and_its_account_manager_assigns(page, live_server, 
     )
     assert f"/orders/show/{order_number}" in request_mail[0].get_payload()
 
-    page.goto(f"{live_server}/logout/")
+    sign_out(page)
     sign_in(page, live_server, "partner")
     page.get_by_role("link", name="Licenses").first.click()
     page.get_by_role("link", name="Requested Orders").click()

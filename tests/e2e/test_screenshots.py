@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ROOT, expired_emails, sign_in
+from tests.e2e.conftest import ROOT, expired_emails, sign_in, sign_out
 from tests.e2e.test_import import upload
 from tests.imports import corpus
 
@@ -50,7 +50,7 @@ def test_the_main_screens(page, live_server, shoot, tmp_path):
     expect(page.locator("table.table-bordered")).to_contain_text("License")
     shoot("6-emails")
 
-    page.goto(f"{live_server}/logout/")
+    sign_out(page)
     sign_in(page, live_server, "customer2")
     emails = expired_emails(page, 4)
     shoot("4-expired-licenses")

@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import shift_clock, sign_in, wait_for_mail
+from tests.e2e.conftest import shift_clock, sign_in, sign_out, wait_for_mail
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +55,7 @@ def test_another_companys_manager_sees_none_of_it(page, live_server):
     learner_url = page.locator("a[href*='/learners/show/']").first.get_attribute("href")
     page.get_by_role("link", name="Licenses").first.click()
     order_url = page.locator("a[href*='/orders/show/']").first.get_attribute("href")
-    page.goto(f"{live_server}/logout/")
+    sign_out(page)
     sign_in(page, live_server, "partner2")
     for url in (learner_url, order_url):
         response = page.goto(f"{live_server}{url}")

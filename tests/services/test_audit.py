@@ -83,7 +83,7 @@ def test_manager_changes_are_audited(tree, session):
         first_name="A",
         last_name="M",
         email="audited@example.com",
-        password="long-enough",
+        password="long-enough-password",
     )
     assert last(session, "manager.created").after["role"] == "Account Manager"
     update_manager(actor, user.id, first_name="Alice", last_name="M", email="audited@example.com")

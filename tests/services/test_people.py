@@ -83,7 +83,7 @@ def test_a_managers_role_follows_its_companys_kind(tree):
         first_name="N",
         last_name="A",
         email="new.am@example.com",
-        password="long-enough",
+        password="long-enough-password",
     )
     cm = create_manager(
         tree.actor("partner"),
@@ -92,7 +92,7 @@ def test_a_managers_role_follows_its_companys_kind(tree):
         first_name="N",
         last_name="C",
         email="new.cm@example.com",
-        password="long-enough",
+        password="long-enough-password",
     )
     assert am.role_names == {ROLE_ACCOUNT_MANAGER}
     assert cm.role_names == {ROLE_CUSTOMER_MANAGER}
@@ -107,7 +107,7 @@ def test_a_customer_manager_adds_managers_only_to_its_own_company(tree):
             first_name="S",
             last_name="N",
             email="s@example.com",
-            password="long-enough",
+            password="long-enough-password",
         )
     created = create_manager(
         tree.actor("customer"),
@@ -116,13 +116,13 @@ def test_a_customer_manager_adds_managers_only_to_its_own_company(tree):
         first_name="C",
         last_name="O",
         email="c@example.com",
-        password="long-enough",
+        password="long-enough-password",
     )
     assert created.company_id == tree.customer.id
 
 
 def test_short_passwords_and_taken_usernames_are_refused(tree):
-    with pytest.raises(Invalid, match="at least 8"):
+    with pytest.raises(Invalid, match="at least 15"):
         create_manager(
             tree.actor("customer"),
             tree.customer.id,
@@ -140,7 +140,7 @@ def test_short_passwords_and_taken_usernames_are_refused(tree):
             first_name="S",
             last_name="P",
             email="sp@example.com",
-            password="long-enough",
+            password="long-enough-password",
         )
 
 
@@ -153,7 +153,7 @@ def test_a_manager_cannot_deactivate_itself_but_can_a_colleague(tree, session):
         first_name="C",
         last_name="O",
         email="c@example.com",
-        password="long-enough",
+        password="long-enough-password",
     )
     with pytest.raises(Forbidden):
         set_managers_active(tree.actor("customer"), [me.id, colleague.id], False)

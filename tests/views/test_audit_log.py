@@ -95,7 +95,7 @@ def test_streamed_csv_downloads_give_their_connection_back_read_or_cut_off(
         **os.environ,
         "DATABASE_URL": url,
         "SECRET_KEY": "export-test",
-        "RATELIMIT_ENABLED": "0",
+        "LOGIN_THROTTLE": "0",
         "APP_ENV": "test",
     }
     server = start(

@@ -44,7 +44,7 @@ URL_ARGUMENTS = {
     "locale": ["zz"],
 }
 # They end the walk's own session, or answer 503 by design (no worker runs here).
-SKIPPED_RULES = {"/logout/", "/lang/<string:locale>", "/health/worker"}
+SKIPPED_RULES = {"/logout/", "/logout/everywhere/", "/lang/<string:locale>", "/health/worker"}
 # Fields the panel's own forms and actions post, beside each view's columns.
 FORM_FIELDS = [
     "action",
@@ -60,6 +60,7 @@ FORM_FIELDS = [
     "username",
     "password",
     "conf_password",
+    "current_password",
     "name",
     "parent",
     "timezone",

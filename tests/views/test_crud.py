@@ -151,8 +151,8 @@ def test_customer_manager_adds_a_colleague_who_becomes_a_customer_manager(tree, 
             "first_name": "Col",
             "last_name": "League",
             "email": "col@example.com",
-            "password": "long-enough-pw",
-            "conf_password": "long-enough-pw",
+            "password": "long-enough-password",
+            "conf_password": "long-enough-password",
         },
     )
     assert "Saved." in page.get_data(as_text=True)

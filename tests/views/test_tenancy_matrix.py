@@ -38,16 +38,17 @@ ADMIN_ONLY_VIEWS = {
 EXEMPT = {
     "static": "the panel's static files",
     "appbuilder.static": "Flask-AppBuilder's static files",
-    "AuthDBView.login": "the login form; tested in test_security",
-    "AuthDBView.logout": "signs the current user out",
+    "PanelAuthDBView.login": "the login form; tested in test_signin",
+    "PanelAuthDBView.logout": "ends the current user's own session; tested in test_signin",
+    "PanelAuthDBView.logout_everywhere": "ends the current user's own sessions; test_signin",
     "LocaleView.index": "switches the UI language in the session",
     "UtilView.back": "redirects to the previous page of the session's history",
     "MenuApi.get_menu_data": "the menu of the signed-in user, filtered by role",
     "ClosedSecurityApi.login": "closed (404); tested in test_security",
     "ClosedSecurityApi.refresh": "closed (404); tested in test_security",
     "AppUserDBModelView.userinfo": "the signed-in user's own profile",
-    "ResetMyPasswordView.this_form_get": "the signed-in user's own password",
-    "ResetMyPasswordView.this_form_post": "the signed-in user's own password",
+    "PanelResetMyPasswordView.this_form_get": "the signed-in user's own password",
+    "PanelResetMyPasswordView.this_form_post": "the signed-in user's own password",
     "UserInfoEditView.this_form_get": "the signed-in user's own names",
     "UserInfoEditView.this_form_post": "the signed-in user's own names",
     "DashboardView.index": "counts scoped by tenancy.scope; tested in test_dashboard",
@@ -195,8 +196,8 @@ def add_with_foreign_company(view, foreign_company_id):
             "email": "forged@example.com",
             "kind": "customer",
             "timezone": "UTC",
-            "password": "long-enough-pw",
-            "conf_password": "long-enough-pw",
+            "password": "long-enough-password",
+            "conf_password": "long-enough-password",
         }
     )
     return form
