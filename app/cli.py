@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask_migrate import upgrade
 
 from app import clock
-from app.services.errors import DomainError
+from app.errors import DomainError
 from app.transaction import transaction
 
 

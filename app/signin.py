@@ -21,8 +21,8 @@ from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
 from app import tenancy
+from app.errors import Invalid
 from app.services import passwords, sessions
-from app.services.errors import Invalid
 from app.transaction import transaction
 
 

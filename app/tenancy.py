@@ -8,14 +8,15 @@ through `app.views.base.ScopedInterface`, services call it directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Select, exists, false, select, true
 
+from app.errors import DomainError, NotFound
 from app.extensions import db
 from app.models import AppUser, Company, CompanyTree, Email
 from app.models.email import TO_COMPANY_MANAGERS
 from app.roles import ROLE_ACCOUNT_MANAGER, ROLE_ADMIN, ROLE_CUSTOMER_MANAGER
-from app.services.errors import NotFound
 
 ADMIN = "admin"
 ACCOUNT_MANAGER = "account_manager"
@@ -51,6 +52,15 @@ class Actor:
     def is_customer_manager(self) -> bool:
         return self.role == CUSTOMER_MANAGER
 
+    @property
+    def may_manage_others(self) -> bool:
+        """Whether the actor acts for companies below its own (Manage Company, Assign)."""
+        return self.is_account_manager or self.is_admin
+
+    def works_in(self, company_id: int | None) -> bool:
+        """Whether `company_id` is the company whose own screens the actor is on."""
+        return company_id is not None and company_id == self.company_in_view
+
 
 def actor_for(user: AppUser | None, interface: str = "web") -> Actor:
     """The actor a signed-in user acts as; an inactive or anonymous user sees nothing."""
@@ -78,17 +88,6 @@ def subtree_ids(company_id: int) -> Select:
     return select(CompanyTree.descendant_id).where(CompanyTree.ancestor_id == company_id)
 
 
-def company_ids(actor: Actor) -> Select | None:
-    """Ids of the companies the actor may act on; None means every company."""
-    if actor.is_admin:
-        return None
-    if actor.is_account_manager:
-        return subtree_ids(actor.company_id)
-    if actor.is_customer_manager:
-        return select(Company.id).where(Company.id == actor.company_id)
-    return select(Company.id).where(false())
-
-
 def scope(actor: Actor, company_column) -> ColumnElement[bool]:
     """A WHERE clause keeping rows whose company column the actor may act on."""
     if actor.is_admin:
@@ -110,10 +109,15 @@ def audience(actor: Actor, model) -> ColumnElement[bool]:
     return true()
 
 
-PARTNER_SCREEN, COMPANY_SCREEN, OWN_SCREEN = "partner", "company", "own"
+class Screen(StrEnum):
+    """The kinds of screen, each with its own rows (`screen_scope`)."""
+
+    PARTNER = "partner"  # the Company tree: the actor's whole scope
+    COMPANY = "company"  # learners, orders, emails, users, audit log
+    OWN = "own"  # the license tabs and imports: one company's seats
 
 
-def screen_scope(actor: Actor, company_column, screen: str = COMPANY_SCREEN):
+def screen_scope(actor: Actor, company_column, screen: Screen = Screen.COMPANY):
     """The WHERE clause for a kind of screen:
 
     - partner screens (the Company tree) keep the actor's whole scope;
@@ -123,9 +127,9 @@ def screen_scope(actor: Actor, company_column, screen: str = COMPANY_SCREEN):
     - own screens (the license tabs, whose seats belong to one company) show only
       the company in view: the actor's own company, or the managed one.
     """
-    if screen == PARTNER_SCREEN:
+    if screen is Screen.PARTNER:
         return scope(actor, company_column)
-    if screen == OWN_SCREEN:
+    if screen is Screen.OWN:
         in_view = actor.company_in_view
         return company_column == in_view if in_view is not None else false()
     if actor.managing_company_id:
@@ -144,20 +148,19 @@ def may_act_on(actor: Actor, company_id: int | None) -> bool:
     )
 
 
-def is_strictly_below(actor: Actor, company_id: int) -> bool:
-    """True when the company is under the actor's own company (not the company itself)."""
+def strictly_below(actor: Actor, company_ids: set[int]) -> set[int]:
+    """Those of the companies strictly below the actor's own company (never its own):
+    the ones whose orders it assigns and declines."""
     if actor.is_admin:
-        return True
-    if not actor.is_account_manager:
-        return False
-    return bool(
-        db.session.scalar(
-            select(
-                exists().where(
-                    CompanyTree.ancestor_id == actor.company_id,
-                    CompanyTree.descendant_id == company_id,
-                    CompanyTree.depth > 0,
-                )
+        return set(company_ids)
+    if not actor.is_account_manager or not company_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(CompanyTree.descendant_id).where(
+                CompanyTree.ancestor_id == actor.company_id,
+                CompanyTree.depth > 0,
+                CompanyTree.descendant_id.in_(company_ids),
             )
         )
     )
@@ -172,6 +175,33 @@ def require_company(actor: Actor, company_id) -> Company:
     return db.session.get(Company, company_id)
 
 
+def require_company_in_view(
+    actor: Actor, company_id, refusal: DomainError | None = None
+) -> Company:
+    """The company the actor works in (its own, or the one it manages), when
+    `company_id` names it; otherwise `refusal`, or NotFound. Seats, orders and
+    uploads belong to one company and are changed from its own screens only."""
+    if not actor.works_in(coerce_pk(company_id) if company_id is not None else None):
+        raise refusal or NotFound()
+    return require_company(actor, company_id)
+
+
+def get_in_view(actor: Actor, model, pk, *, fresh: bool = False):
+    """One row of the company in view (an own screen's row: a staged selection, an
+    upload) by primary key, or NotFound. `fresh` re-reads a row already loaded."""
+    row = db.session.scalar(
+        select(model)
+        .where(
+            model.__mapper__.primary_key[0] == require_pk(pk),
+            screen_scope(actor, scope_column(model), Screen.OWN),
+        )
+        .execution_options(populate_existing=fresh)
+    )
+    if row is None:
+        raise NotFound()
+    return row
+
+
 def scope_column(model):
     """The column that ties a model's rows to a company, or None if it has none."""
     if model is Company:
@@ -183,11 +213,10 @@ def get_scoped(actor: Actor, model, pk):
     """Load one row by primary key within the actor's scope, or raise NotFound."""
     column = scope_column(model)
     pk_column = model.__mapper__.primary_key[0]
-    pk = coerce_pk(pk)
-    if pk is None:
-        raise NotFound()
     row = db.session.scalar(
-        select(model).where(pk_column == pk, scope(actor, column), audience(actor, model))
+        select(model).where(
+            pk_column == require_pk(pk), scope(actor, column), audience(actor, model)
+        )
     )
     if row is None:
         raise NotFound()
@@ -205,6 +234,14 @@ def coerce_pk(value) -> int | None:
     except (TypeError, ValueError):
         return None
     return pk if 0 < pk <= MAX_ID else None
+
+
+def require_pk(value) -> int:
+    """An id from a URL or form, or NotFound."""
+    pk = coerce_pk(value)
+    if pk is None:
+        raise NotFound()
+    return pk
 
 
 def get_many_scoped(actor: Actor, model, pks) -> list:

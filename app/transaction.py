@@ -6,8 +6,8 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import OperationalError
 
+from app.errors import Conflict
 from app.extensions import db
-from app.services.errors import Conflict
 
 
 @contextmanager

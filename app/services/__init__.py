@@ -1,2 +1,2 @@
 """Business rules. Functions take an explicit actor and ids, flush (never commit),
-and raise `app.services.errors.DomainError` subclasses with readable messages."""
+and raise `app.errors.DomainError` subclasses with readable messages."""

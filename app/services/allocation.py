@@ -14,12 +14,12 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, insert, literal, select, update
 
 from app import clock
+from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import Learner, License, Order, Selection, SelectionMember
 from app.services import audit
-from app.services.errors import Conflict, Invalid, NotFound
 from app.services.licenses import is_active, needs_license, pools
-from app.tenancy import Actor, coerce_pk, require_company, screen_scope
+from app.tenancy import Actor, get_in_view, require_company_in_view, require_pk
 
 NAMES_SHOWN = 10
 
@@ -67,8 +67,8 @@ def shortage_message(needed: int, free: int) -> str:
 def select_people(actor: Actor, company_id, learner_ids: list, source: str = "manual"):
     """Stage people picked one by one (ids posted from a tab). Every id must be a
     learner of the company; anything else is NotFound."""
-    company = _company_in_view(actor, company_id)
-    wanted = {_int(pk) for pk in learner_ids}
+    company = require_company_in_view(actor, company_id)
+    wanted = {require_pk(pk) for pk in learner_ids}
     found = select(Learner.id).where(Learner.company_id == company.id, Learner.id.in_(wanted))
     if not wanted or db.session.scalar(select(func.count()).select_from(found.subquery())) != len(
         wanted
@@ -80,7 +80,7 @@ def select_people(actor: Actor, company_id, learner_ids: list, source: str = "ma
 def select_matching(actor: Actor, company_id, learner_ids: Select, source: str = "select_all"):
     """Stage everybody a tab's current filter matches ("all N matching"), in one
     INSERT … SELECT. `learner_ids` is the filtered query of learner ids."""
-    company = _company_in_view(actor, company_id)
+    company = require_company_in_view(actor, company_id)
     ids = learner_ids.where(Learner.company_id == company.id, needs_license(clock.now()))
     selection = stage(actor, company.id, ids, source)
     if not selection.size:
@@ -92,7 +92,7 @@ def plan(actor: Actor, selection_id, order_id=None) -> Plan:
     """The allocation a confirmation would make, and any reason it cannot."""
     selection = get_selection(actor, selection_id)
     now = clock.now()
-    chosen = _int(order_id) if order_id not in (None, "") else None
+    chosen = require_pk(order_id) if order_id not in (None, "") else None
     result = Plan(selection=selection)
     remaining = selection.size
     for order in pools(selection.company_id, now, chosen):
@@ -165,17 +165,7 @@ def remainder(actor: Actor, selection_id) -> Selection:
 
 
 def get_selection(actor: Actor, selection_id) -> Selection:
-    selection = db.session.scalar(
-        select(Selection)
-        .where(
-            Selection.id == _int(selection_id),
-            screen_scope(actor, Selection.company_id, "own"),
-        )
-        .execution_options(populate_existing=True)
-    )
-    if selection is None:
-        raise NotFound()
-    return selection
+    return get_in_view(actor, Selection, selection_id, fresh=True)
 
 
 def members_page(selection_id: int, limit: int = 20) -> list[Learner]:
@@ -187,12 +177,6 @@ def members_page(selection_id: int, limit: int = 20) -> list[Learner]:
             .limit(limit)
         )
     )
-
-
-def _company_in_view(actor: Actor, company_id):
-    if company_id is None or _int(company_id) != actor.company_in_view:
-        raise NotFound()
-    return require_company(actor, company_id)
 
 
 def stage(actor: Actor, company_id: int, learner_ids: Select, source: str) -> Selection:
@@ -326,10 +310,3 @@ def _mark_used(selection: Selection, now: datetime) -> None:
 def _names(people: list[Learner], total: int) -> str:
     shown = ", ".join(p.full_name or p.email for p in people)
     return shown + (f" and {total - len(people)} more" if total > len(people) else "")
-
-
-def _int(value) -> int:
-    pk = coerce_pk(value)
-    if pk is None:
-        raise NotFound()
-    return pk

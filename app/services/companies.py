@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, exists, func, insert, literal, select, true
 
 from app import clock
+from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner, Order
 from app.services import audit
-from app.services.errors import Forbidden, Invalid
 from app.services.validation import required_text, time_zone
 from app.tenancy import Actor, require_company, subtree_ids
 

@@ -15,9 +15,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app import clock
+from app.errors import Conflict
 from app.extensions import db
 from app.models import Email, EmailState
-from app.services.errors import Conflict
 from app.tenancy import Actor, get_many_scoped
 
 # Wait before attempt n+1 after a transient failure; after the last, the row fails.

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 
 from app import clock
+from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.imports import cells, reader
 from app.models import Company, ImportBatch, ImportRow, Learner
@@ -43,9 +44,8 @@ from app.services.allocation import (
     shortage_message,
     stage,
 )
-from app.services.errors import Conflict, Invalid, NotFound
 from app.services.licenses import is_active, pools
-from app.tenancy import MAX_ID, Actor, require_company, screen_scope
+from app.tenancy import MAX_ID, Actor, get_in_view, require_company_in_view
 
 
 class StaleReview(Conflict):
@@ -84,7 +84,7 @@ class Preview:
 def upload(actor: Actor, company_id, kind: str, filename: str, stream) -> ImportBatch:
     """Keep an uploaded file (under a server-made name) for the review. Raises Invalid
     with the reader's reason for files that are not readable spreadsheets."""
-    company = _company_in_view(actor, company_id)
+    company = require_company_in_view(actor, company_id)
     if kind not in ("renewal", "learners"):
         raise NotFound()
     discard_stale(clock.now(), created_by_id=actor.user_id)
@@ -288,14 +288,7 @@ def discard_stale(now: datetime, created_by_id: int | None = None) -> int:
 
 
 def get_batch(actor: Actor, batch_id) -> ImportBatch:
-    batch = db.session.scalar(
-        select(ImportBatch).where(
-            ImportBatch.id == _int_or_none(batch_id),
-            screen_scope(actor, ImportBatch.company_id, "own"),
-        )
-    )
-    if batch is None:
-        raise NotFound()
+    batch = get_in_view(actor, ImportBatch, batch_id)
     if batch.stored_name is None and batch.status != "committed":
         raise Invalid(
             "This upload has expired (uploads are kept for 24 hours): add the file again."
@@ -590,12 +583,6 @@ def _choose_sheet(batch: ImportBatch, sheet: str) -> None:
     if sheet not in (batch.sheets or []):
         raise Invalid(f"The workbook has no sheet named '{sheet}'.", "sheet")
     batch.sheet = sheet
-
-
-def _company_in_view(actor: Actor, company_id):
-    if company_id is None or _int_or_none(company_id) != actor.company_in_view:
-        raise NotFound()
-    return require_company(actor, company_id)
 
 
 def _int_or_none(value) -> int | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import exists, func, select
 
 from app import clock
+from app.errors import Invalid
 from app.extensions import db
 from app.models import Learner
 from app.services import audit, licenses
-from app.services.errors import Invalid
 from app.services.validation import email_address, optional_text, required_text
 from app.tenancy import Actor, get_many_scoped, get_scoped, require_company
 

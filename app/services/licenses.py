@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, select, update
 
 from app import clock
+from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Company, Learner, License, Order, OrderStatus
 from app.services import audit
-from app.services.errors import Conflict, NotFound
 from app.tenancy import Actor, get_many_scoped
 
 EXPIRING_WINDOW = timedelta(days=30)
@@ -137,7 +137,7 @@ def deallocate(actor: Actor, learner_ids: list) -> int:
     someone else ended meanwhile is a Conflict (nothing changed). Raises NotFound
     for anyone outside the company in view."""
     learners = get_many_scoped(actor, Learner, learner_ids)
-    if any(p.company_id != actor.company_in_view for p in learners):
+    if not all(actor.works_in(p.company_id) for p in learners):
         raise NotFound()
     now = clock.now()
     ids = [p.id for p in learners]

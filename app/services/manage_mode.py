@@ -6,17 +6,17 @@ who may enter it, re-check it on every request, and audit entering and leaving.
 
 from __future__ import annotations
 
+from app.errors import Forbidden
 from app.extensions import db
 from app.models import AppUser, Company
 from app.services import audit
-from app.services.errors import Forbidden
 from app.tenancy import Actor, may_act_on, require_company
 
 
 def enter(actor: Actor, company_ids: list) -> Company:
     """Start managing one company of the actor's subtree (any company for the admin).
     Raises Forbidden (customer managers, several or own company) or NotFound."""
-    if not (actor.is_account_manager or actor.is_admin):
+    if not actor.may_manage_others:
         raise Forbidden("Only account managers can manage other companies.")
     if len(company_ids) != 1:
         raise Forbidden("Choose one company to manage.")
@@ -49,7 +49,7 @@ def still_allowed(actor: Actor, user: AppUser | None, company_id: int) -> str | 
     """None if the actor may keep managing the company; otherwise why not."""
     if user is None or not user.is_authenticated or not user.active:
         return "your account is no longer active"
-    if not (actor.is_account_manager or actor.is_admin):
+    if not actor.may_manage_others:
         return "your role does not manage other companies"
     if not may_act_on(actor, company_id):
         return "that company is no longer in your companies"

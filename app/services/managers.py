@@ -11,11 +11,11 @@ from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import exists, func, or_, select
 
 from app import clock
+from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import AppUser, Company, CompanyKind
 from app.roles import ROLE_ACCOUNT_MANAGER, ROLE_ADMIN, ROLE_CUSTOMER_MANAGER
 from app.services import audit, passwords, sessions
-from app.services.errors import Forbidden, Invalid
 from app.services.validation import email_address, required_text
 from app.tenancy import Actor, get_many_scoped, get_scoped, require_company
 

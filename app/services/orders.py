@@ -11,14 +11,20 @@ from flask import current_app
 from sqlalchemy import case, literal, select, update
 
 from app import clock
+from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
-from app.models import CompanyTree, Order, OrderStatus
+from app.models import Order, OrderStatus
 from app.models.types import UTCDateTime
 from app.services import audit, notifications
-from app.services.errors import Conflict, Forbidden, Invalid
 from app.services.terms import license_expiry
 from app.services.validation import required_text
-from app.tenancy import Actor, get_many_scoped, get_scoped, require_company
+from app.tenancy import (
+    Actor,
+    get_many_scoped,
+    get_scoped,
+    require_company_in_view,
+    strictly_below,
+)
 
 AUDITED = ("status", "quantity", "assigned_at", "expires_at", "close_reason")
 
@@ -28,9 +34,11 @@ def request_order(actor: Actor, company_id: int | None, quantity) -> Order:
     it manages). Raises Invalid (quantity), Forbidden or NotFound."""
     if company_id is None:
         raise Forbidden("Choose a company with Manage Company first, then request its licenses.")
-    if company_id != actor.company_in_view:
-        raise Forbidden("Licenses are requested from the company's own screens (Manage Company).")
-    company = require_company(actor, company_id)
+    company = require_company_in_view(
+        actor,
+        company_id,
+        Forbidden("Licenses are requested from the company's own screens (Manage Company)."),
+    )
     order = Order(
         company_id=company.id,
         quantity=parse_quantity(quantity),
@@ -106,7 +114,7 @@ def decline_order(actor: Actor, order_id, reason: str) -> Order:
 def cancel_order(actor: Actor, order_id, reason: str) -> Order:
     """The requesting company's managers withdraw their request, with a reason."""
     order = get_scoped(actor, Order, order_id)
-    if order.company_id != actor.company_in_view:
+    if not actor.works_in(order.company_id):
         raise Forbidden("Only the requesting company's managers can cancel its request.")
     return _close(actor, order, OrderStatus.CANCELLED, reason, notifications.order_cancelled)
 
@@ -137,12 +145,17 @@ def decidable_ids(actor: Actor, orders: list[Order]) -> set[int]:
     if actor.managing_company_id:
         return set()
     requested = [o for o in orders if o.status == OrderStatus.REQUESTED]
-    below = _below(actor, {o.company_id for o in requested}) if requested else set()
+    below = strictly_below(actor, {o.company_id for o in requested})
     return {o.id for o in requested if o.company_id in below}
 
 
 def can_decide(actor: Actor, order: Order) -> bool:
     return order.id in decidable_ids(actor, [order])
+
+
+def can_cancel(actor: Actor, order: Order) -> bool:
+    """The requesting company's own managers withdraw a request still requested."""
+    return order.status == OrderStatus.REQUESTED and actor.works_in(order.company_id)
 
 
 def _close(actor: Actor, order: Order, status: OrderStatus, reason: str, notify) -> Order:
@@ -181,25 +194,8 @@ def _status(order_id: int) -> str:
     return db.session.scalar(select(Order.status).where(Order.id == order_id))
 
 
-def _below(actor: Actor, company_ids: set[int]) -> set[int]:
-    """Those of the companies strictly below the actor's own company."""
-    if actor.is_admin:
-        return set(company_ids)
-    if not actor.is_account_manager:
-        return set()
-    return set(
-        db.session.scalars(
-            select(CompanyTree.descendant_id).where(
-                CompanyTree.ancestor_id == actor.company_id,
-                CompanyTree.depth > 0,
-                CompanyTree.descendant_id.in_(company_ids),
-            )
-        )
-    )
-
-
 def _check_below(actor: Actor, orders: list[Order]) -> None:
-    allowed = _below(actor, {o.company_id for o in orders})
+    allowed = strictly_below(actor, {o.company_id for o in orders})
     own = [o for o in orders if o.company_id not in allowed]
     if own:
         raise Forbidden(

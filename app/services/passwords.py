@@ -19,10 +19,10 @@ from pathlib import Path
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.errors import Invalid
 from app.extensions import db
 from app.models import AppUser
 from app.services import audit
-from app.services.errors import Invalid
 from app.tenancy import Actor
 
 MIN_LENGTH = 15

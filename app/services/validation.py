@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
-from app.services.errors import Invalid
+from app.errors import Invalid
 
 
 def required_text(value: str | None, field: str, label: str, max_length: int) -> str:

@@ -23,9 +23,9 @@ from sqlalchemy import or_
 from wtforms.widgets import html_params
 
 from app import tenancy
+from app.errors import DomainError, NotFound
 from app.models import AppUser, Company
 from app.security import IdCheckingInterface
-from app.services.errors import DomainError, NotFound
 from app.transaction import transaction
 
 # Manage Company mode lives in the signed session, never in a URL parameter.
@@ -46,7 +46,7 @@ def current_actor() -> tenancy.Actor:
     cached = g.get("_actor")
     if cached is None or cached[0] is not user or cached[1] != managing:
         actor = tenancy.actor_for(user, "web")
-        if managing and (actor.is_account_manager or actor.is_admin):
+        if managing and actor.may_manage_others:
             actor = replace(actor, managing_company_id=managing)
         cached = (user, managing, actor)
         g._actor = cached
@@ -124,7 +124,7 @@ class ScopedInterface(IdCheckingInterface):
         obj,
         session=None,
         annotate: Callable | None = None,
-        screen: str = tenancy.COMPANY_SCREEN,
+        screen: tenancy.Screen = tenancy.Screen.COMPANY,
     ):
         super().__init__(obj, session=session)
         self.annotate = annotate

@@ -13,7 +13,7 @@ from app.services import manage_mode
 from app.services.licenses import company_figures
 from app.services.stats import learner_counts
 from app.services.validation import zone_choices
-from app.tenancy import PARTNER_SCREEN
+from app.tenancy import Screen
 from app.views.base import (
     RowAction,
     RowMenuListWidget,
@@ -31,7 +31,7 @@ def _annotate(rows: list[Company]) -> None:
     ids = [row.id for row in rows]
     counts, figures = learner_counts(ids), company_figures(ids)
     actor = current_actor()
-    may_manage = actor.is_account_manager or actor.is_admin
+    may_manage = actor.may_manage_others
     for row in rows:
         row.row_menu = (
             [
@@ -60,7 +60,7 @@ class CompanyView(ScopedModelView):
     route_base = "/companies"
     class_permission_name = "Company"
     method_permission_name = {"manage": "manage"}
-    datamodel = ScopedInterface(Company, annotate=_annotate, screen=PARTNER_SCREEN)
+    datamodel = ScopedInterface(Company, annotate=_annotate, screen=Screen.PARTNER)
 
     list_title = "Company"
     show_title = "Company"

@@ -6,9 +6,9 @@ from flask import current_app, g, render_template
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from app.errors import DomainError
 from app.extensions import db
 from app.logs import request_id
-from app.services.errors import DomainError
 
 MESSAGES = {
     400: ("Not accepted", "The request could not be accepted; nothing was changed."),

@@ -9,10 +9,10 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
 from app import exports
+from app.errors import Conflict, Invalid
 from app.models import ImportBatch
 from app.services import imports as service
-from app.services.errors import Conflict, Invalid
-from app.tenancy import OWN_SCREEN
+from app.tenancy import Screen
 from app.views.base import ScopedInterface, ScopedModelView, current_actor
 
 ACCEPTED = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
@@ -36,7 +36,7 @@ class ImportView(ScopedModelView):
     class_permission_name = "Imports"
     base_permissions = ["can_upload", "can_columns", "can_review", "can_commit", "can_rejected"]
     method_permission_name = {name[4:]: name[4:] for name in base_permissions}
-    datamodel = ScopedInterface(ImportBatch, screen=OWN_SCREEN)
+    datamodel = ScopedInterface(ImportBatch, screen=Screen.OWN)
 
     @expose("/<kind>/upload", methods=["GET", "POST"])
     @has_access

@@ -16,7 +16,7 @@ from app import clock
 from app.models import Learner, Order, Selection
 from app.services import allocation
 from app.services import licenses as service
-from app.tenancy import OWN_SCREEN, screen_scope
+from app.tenancy import Screen, screen_scope
 from app.views.base import ScopedInterface, ScopedModelView, current_actor, or_dash
 
 STATES = {
@@ -57,7 +57,7 @@ def _annotate_days_left(rows: list[Learner]) -> None:
 
 def seat_position():
     actor = current_actor()
-    return service.seat_position(lambda column: screen_scope(actor, column, OWN_SCREEN))
+    return service.seat_position(lambda column: screen_scope(actor, column, Screen.OWN))
 
 
 class LicensesTab(ScopedModelView):
@@ -83,7 +83,7 @@ class AvailableView(LicensesTab):
     route_base = "/licenses/available"
     tab = "available"
     base_permissions = ["can_list"]
-    datamodel = ScopedInterface(Order, screen=OWN_SCREEN)
+    datamodel = ScopedInterface(Order, screen=Screen.OWN)
     base_filters = [["status", OpenPoolFilter, None]]
     list_title = "Licenses · Available"
     list_columns = [
@@ -111,7 +111,7 @@ class AvailableView(LicensesTab):
 class PeopleTab(LicensesTab):
     """A tab of people in one license state (the state is a base filter)."""
 
-    datamodel = ScopedInterface(Learner, annotate=_annotate_days_left, screen=OWN_SCREEN)
+    datamodel = ScopedInterface(Learner, annotate=_annotate_days_left, screen=Screen.OWN)
     state = ""
     list_columns = [
         "first_name",
@@ -223,7 +223,7 @@ class SelectionView(ScopedModelView):
     class_permission_name = "Licenses"
     base_permissions = ["can_confirm", "can_remainder"]
     method_permission_name = {"confirm": "confirm", "remainder": "remainder"}
-    datamodel = ScopedInterface(Selection, screen=OWN_SCREEN)
+    datamodel = ScopedInterface(Selection, screen=Screen.OWN)
 
     @expose("/<pk>", methods=["GET", "POST"])
     @has_access

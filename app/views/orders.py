@@ -51,7 +51,7 @@ def _annotate(rows: list[Order]) -> None:
                 )
             )
             menu.append(RowAction("Decline", url_for("OrderView.decline", pk=order.id)))
-        if order.status == OrderStatus.REQUESTED and order.company_id == actor.company_in_view:
+        if service.can_cancel(actor, order):
             menu.append(RowAction("Cancel request", url_for("OrderView.cancel", pk=order.id)))
         order.row_menu = menu
 
@@ -217,7 +217,5 @@ class OrderView(ScopedModelView):
         actor = current_actor()
         widgets["history"] = service.history(item.id)
         widgets["can_decide"] = service.can_decide(actor, item)
-        widgets["can_cancel"] = (
-            item.status == OrderStatus.REQUESTED and item.company_id == actor.company_in_view
-        )
+        widgets["can_cancel"] = service.can_cancel(actor, item)
         return widgets

@@ -7,9 +7,9 @@ import threading
 
 from sqlalchemy import func, select
 
+from app.errors import Conflict
 from app.extensions import db
 from app.models import AppUser, AuditEvent, Company, Email, Order
-from app.services.errors import Conflict
 from app.services.orders import assign_orders, request_order
 from app.tenancy import actor_for
 from app.transaction import transaction

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock
+from app.errors import Conflict, Invalid, NotFound
 from app.models import AuditEvent, Learner, License, Order
 from app.services import licenses
 from app.services.allocation import allocate, plan, remainder, select_matching, select_people
-from app.services.errors import Conflict, Invalid, NotFound
 from app.tenancy import screen_scope
 from tests import factories
 from tests.factories import replace_actor_in

@@ -6,9 +6,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
+from app.errors import Invalid
 from app.models import AuditEvent
 from app.services.companies import create_company, move_company, update_company
-from app.services.errors import Invalid
 from app.services.learners import add_learner, set_learners_active, update_learner
 from app.services.managers import create_manager, set_managers_active, update_manager
 from tests import factories

@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import select
 
+from app.errors import Forbidden, Invalid, NotFound
 from app.models import Company, CompanyTree
 from app.services.companies import create_company, delete_company, move_company
-from app.services.errors import Forbidden, Invalid, NotFound
 from app.tenancy import may_act_on, subtree_ids
 from tests import factories
 

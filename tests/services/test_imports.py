@@ -5,9 +5,9 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from app.errors import Conflict, Invalid, NotFound
 from app.models import ImportBatch, Learner, License
 from app.services import imports
-from app.services.errors import Conflict, Invalid, NotFound
 from tests import factories
 from tests.factories import replace_actor_in
 from tests.imports import corpus

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import AuditEvent, Email, Order
-from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.orders import (
     assign_orders,
     cancel_order,

@@ -3,8 +3,8 @@ blocklist, no composition rules."""
 
 import pytest
 
+from app.errors import Invalid
 from app.services import passwords
-from app.services.errors import Invalid
 from app.services.managers import create_manager
 from app.tenancy import system_actor
 

@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import func, select
 
+from app.errors import Forbidden, Invalid, NotFound
 from app.models import AppUser, Learner
 from app.roles import ROLE_ACCOUNT_MANAGER, ROLE_CUSTOMER_MANAGER
-from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.learners import add_learner, set_learners_active, update_learner
 from app.services.managers import create_manager, set_managers_active, update_manager
 

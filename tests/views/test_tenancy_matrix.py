@@ -107,7 +107,8 @@ def company_of(obj) -> int:
 
 
 def foreign_objects(session, actor, model):
-    visible = set(session.scalars(tenancy.company_ids(actor))) if not actor.is_admin else None
+    visible = set(session.scalars(select(Company.id).where(tenancy.scope(actor, Company.id))))
+    visible = None if actor.is_admin else visible
     return [
         o
         for o in session.scalars(select(model)).all()
