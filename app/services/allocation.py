@@ -16,9 +16,9 @@ from sqlalchemy import Select, and_, func, insert, literal, select, update
 from app import clock
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
-from app.models import Learner, License, Order, Selection, SelectionMember
-from app.services import audit
-from app.services.licenses import is_active, needs_license, pools
+from app.models import Learner, Order, Selection, SelectionMember
+from app.services import audit, pools
+from app.services.states import is_active, needs_license
 from app.tenancy import Actor, get_in_view, require_company_in_view, require_pk
 
 NAMES_SHOWN = 10
@@ -95,8 +95,9 @@ def plan(actor: Actor, selection_id, order_id=None) -> Plan:
     chosen = require_pk(order_id) if order_id not in (None, "") else None
     result = Plan(selection=selection)
     remaining = selection.size
-    for order in pools(selection.company_id, now, chosen):
-        result.free += order.free
+    available = pools.open_pools(selection.company_id, now, chosen)
+    result.free = pools.free_seats(available)
+    for order in available:
         take = min(remaining, order.free)
         if take:
             result.chunks.append((order, take))
@@ -216,15 +217,7 @@ def _members(selection_id: int) -> Select:
 
 
 def _take_seats(order: Order, count: int, now: datetime) -> None:
-    taken = db.session.execute(
-        update(Order)
-        .where(
-            Order.id == order.id, Order.allocated + count <= Order.quantity, Order.expires_at > now
-        )
-        .values(allocated=Order.allocated + count)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
+    if not pools.take_seats(order.id, count, now):
         raise Conflict(
             f"Seats of order {order.number} were taken meanwhile; nothing was "
             "allocated. Review the allocation again."
@@ -260,39 +253,13 @@ def _license_people(actor, selection, order, positions: tuple[int, int], count: 
         SelectionMember.position > positions[0],
         SelectionMember.position <= positions[1],
     )
-    changed = db.session.execute(
-        update(Learner)
-        .where(_staged(in_chunk), needs_license(now))
-        .values(license_expires_at=order.expires_at)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed != count:
+    if pools.point_people(_staged(in_chunk), order, now) != count:
         raise Conflict(
             "Someone in this selection was given a license meanwhile; nothing "
             "was allocated. Review the allocation again."
         )
-    db.session.execute(
-        insert(License).from_select(
-            [
-                "learner_id",
-                "order_id",
-                "company_id",
-                "allocated_at",
-                "expires_at",
-                "allocated_by_id",
-                "selection_id",
-            ],
-            select(
-                SelectionMember.learner_id,
-                literal(order.id),
-                literal(selection.company_id),
-                literal(now, License.allocated_at.type),
-                literal(order.expires_at, License.expires_at.type),
-                literal(actor.user_id),
-                literal(selection.id),
-            ).where(*in_chunk),
-        )
-    )
+    chunk = select(SelectionMember.learner_id).where(*in_chunk)
+    pools.record_licenses(actor, selection.company_id, order, chunk, now, selection.id)
 
 
 def _mark_used(selection: Selection, now: datetime) -> None:

@@ -38,13 +38,13 @@ from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.imports import cells, reader
 from app.models import Company, ImportBatch, ImportRow, Learner
-from app.services import audit
+from app.services import audit, pools
 from app.services.allocation import (
     allocate,
     shortage_message,
     stage,
 )
-from app.services.licenses import is_active, pools
+from app.services.states import is_active
 from app.tenancy import MAX_ID, Actor, get_in_view, require_company_in_view
 
 
@@ -172,7 +172,7 @@ def summary(batch: ImportBatch) -> dict:
         ).all()
     )
     taken = counts.pop(None, 0)
-    free = sum(order.free for order in pools(batch.company_id, clock.now()))
+    free = pools.company_free_seats(batch.company_id, clock.now())
     result = {
         "taken": taken,
         "not_taken": sum(counts.values()),
@@ -539,7 +539,7 @@ def _update_known_learners(batch: ImportBatch) -> int:
 
 def _license_new_learners(actor: Actor, batch: ImportBatch) -> int:
     company = db.session.get(Company, batch.company_id)
-    free = sum(order.free for order in pools(company.id, clock.now()))
+    free = pools.company_free_seats(company.id, clock.now())
     if not company.auto_license or not free:
         return 0
     new = (

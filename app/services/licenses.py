@@ -1,66 +1,20 @@
-"""License states, seat positions, pools, Deallocate and automatic licensing.
-
-A license is *active* until its expiry instant and *expired* from then on, derived
-from the stored instant against the application's clock in every query — whether
-or not any background job ran. `Learner.license_expires_at` is the expiry of the
-person's latest license (NULL: never licensed, or the seat was taken back).
-"""
+"""Seat positions, Deallocate and automatic licensing (states: services/states.py;
+pools: services/pools.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import func, literal, select, update
 
 from app import clock
 from app.errors import Conflict, NotFound
 from app.extensions import db
-from app.models import Company, Learner, License, Order, OrderStatus
-from app.services import audit
+from app.models import Company, Learner, License, Order
+from app.services import audit, pools
+from app.services.states import is_expired, is_expiring
+from app.sql import count_if
 from app.tenancy import Actor, get_many_scoped
-
-EXPIRING_WINDOW = timedelta(days=30)
-
-
-def is_active(now: datetime):
-    return Learner.license_expires_at > now
-
-
-def is_expired(now: datetime):
-    return Learner.license_expires_at <= now
-
-
-def is_unlicensed():
-    return Learner.license_expires_at.is_(None)
-
-
-def is_expiring(now: datetime):
-    return and_(
-        Learner.license_expires_at > now, Learner.license_expires_at <= now + EXPIRING_WINDOW
-    )
-
-
-def needs_license(now: datetime):
-    """Who may get a seat: active learners with no active license."""
-    return and_(Learner.active, (Learner.license_expires_at.is_(None)) | is_expired(now))
-
-
-def open_pools(now: datetime):
-    """Assigned, unexpired orders with free seats."""
-    return and_(
-        Order.status == OrderStatus.ASSIGNED.value,
-        Order.expires_at > now,
-        Order.allocated < Order.quantity,
-    )
-
-
-def pools(company_id: int, now: datetime, order_id: int | None = None) -> list[Order]:
-    """The company's pools with free seats, freshest (expiring last) first."""
-    query = select(Order).where(Order.company_id == company_id, open_pools(now))
-    if order_id is not None:
-        query = query.where(Order.id == order_id)
-    return list(db.session.scalars(query.order_by(Order.expires_at.desc(), Order.id)))
 
 
 @dataclass
@@ -83,11 +37,7 @@ def seat_position(company_scope) -> SeatPosition:
     assigned, allocated = db.session.execute(
         select(
             func.coalesce(func.sum(Order.quantity), 0), func.coalesce(func.sum(Order.allocated), 0)
-        ).where(
-            company_scope(Order.company_id),
-            Order.status == OrderStatus.ASSIGNED.value,
-            Order.expires_at > now,
-        )
+        ).where(company_scope(Order.company_id), pools.is_pool(now))
     ).one()
     # Two range counts over the active people's index, not one pass over every person.
     expiring, expired = (
@@ -109,16 +59,12 @@ def company_figures(company_ids: list[int]) -> dict[int, dict[str, int]]:
     figures = {cid: {"free": 0, "expiring": 0, "expired": 0} for cid in company_ids}
     for cid, free in db.session.execute(
         select(Order.company_id, func.sum(Order.quantity - Order.allocated))
-        .where(
-            Order.company_id.in_(company_ids),
-            Order.status == OrderStatus.ASSIGNED.value,
-            Order.expires_at > now,
-        )
+        .where(Order.company_id.in_(company_ids), pools.is_pool(now))
         .group_by(Order.company_id)
     ):
         figures[cid]["free"] = int(free or 0)
     for cid, expiring, expired in db.session.execute(
-        select(Learner.company_id, _count_if(is_expiring(now)), _count_if(is_expired(now)))
+        select(Learner.company_id, count_if(is_expiring(now)), count_if(is_expired(now)))
         .where(
             Learner.company_id.in_(company_ids),
             Learner.active,
@@ -157,12 +103,7 @@ def deallocate(actor: Actor, learner_ids: list) -> int:
     per_order: dict[int, int] = {}
     for _, order_id in ended:
         per_order[order_id] = per_order.get(order_id, 0) + 1
-    db.session.execute(
-        update(Order)
-        .where(Order.id.in_(per_order))
-        .values(allocated=Order.allocated - case(per_order, value=Order.id))
-        .execution_options(synchronize_session=False)
-    )
+    pools.return_seats(per_order)
     db.session.execute(
         update(Learner)
         .where(Learner.id.in_(ids))
@@ -184,39 +125,22 @@ def deallocate(actor: Actor, learner_ids: list) -> int:
     return len(learners)
 
 
-def auto_license(actor: Actor, learner: Learner) -> License | None:
+def auto_license(actor: Actor, learner: Learner) -> bool:
     """Give a new learner a free seat from the freshest pool, when the company's
     setting says so and a seat is free. Never used for people whose license expired."""
     company = db.session.get(Company, learner.company_id)
     if not company.auto_license or learner.license_expires_at is not None:
-        return None
+        return False
     now = clock.now()
-    for order in pools(company.id, now):
-        taken = db.session.execute(
-            update(Order)
-            .where(
-                Order.id == order.id, Order.allocated + 1 <= Order.quantity, Order.expires_at > now
-            )
-            .values(allocated=Order.allocated + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if taken:
-            return _grant(actor, learner, order, now)
-    return None
-
-
-def _grant(actor: Actor, learner: Learner, order: Order, now: datetime) -> License:
-    license_ = License(
-        learner_id=learner.id,
-        order_id=order.id,
-        company_id=learner.company_id,
-        allocated_at=now,
-        expires_at=order.expires_at,
-        allocated_by_id=actor.user_id,
+    order = next(
+        (o for o in pools.open_pools(company.id, now) if pools.take_seats(o.id, 1, now)), None
     )
-    db.session.add(license_)
-    learner.license_expires_at = order.expires_at
-    db.session.flush()
+    if order is None:
+        return False
+    if pools.point_people(Learner.id == learner.id, order, now) != 1:
+        raise Conflict(f"{learner.full_name} was given a license meanwhile.")
+    pools.record_licenses(actor, learner.company_id, order, select(literal(learner.id)), now)
+    db.session.expire(learner, ["license_expires_at"])
     audit.record(
         actor,
         "license.auto_allocated",
@@ -225,8 +149,4 @@ def _grant(actor: Actor, learner: Learner, order: Order, now: datetime) -> Licen
         entity_id=learner.id,
         after={"order_id": order.id, "expires_at": order.expires_at},
     )
-    return license_
-
-
-def _count_if(condition):
-    return func.sum(case((condition, 1), else_=0))
+    return True

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 
 from app.extensions import db
 from app.models import (
@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.services.emails import queue_email
 from app.services.notifications import company_managers
+from app.sql import count_if
 
 REMINDER_LEAD = timedelta(hours=72)
 NOTICE_CATCH_UP = timedelta(days=7)  # a worker down longer than this sends no notice
@@ -121,7 +122,7 @@ def digest(at: datetime) -> int:
     expiring = and_(License.expires_at > at, License.expires_at <= at + REMINDER_LEAD)
     expired = and_(License.expires_at > at - timedelta(days=1), License.expires_at <= at)
     rows = db.session.execute(
-        select(CompanyTree.ancestor_id, Company.name, _count_if(expiring), _count_if(expired))
+        select(CompanyTree.ancestor_id, Company.name, count_if(expiring), count_if(expired))
         .join(License, License.company_id == CompanyTree.descendant_id)
         .join(Company, Company.id == License.company_id)
         .join(Learner, Learner.id == License.learner_id)
@@ -137,10 +138,6 @@ def digest(at: datetime) -> int:
         for user in company_managers(ancestor_id):
             written += _queue_digest(user, ancestor_id, companies, at)
     return written
-
-
-def _count_if(condition):
-    return func.sum(case((condition, 1), else_=0))
 
 
 def _still_relevant():

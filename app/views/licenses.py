@@ -14,16 +14,16 @@ from sqlalchemy import and_, func, select
 
 from app import clock
 from app.models import Learner, Order, Selection
-from app.services import allocation
+from app.services import allocation, pools, states
 from app.services import licenses as service
 from app.tenancy import Screen, screen_scope
 from app.views.base import ScopedInterface, ScopedModelView, current_actor, or_dash
 
 STATES = {
-    "allocated": service.is_active,
-    "expiring": service.is_expiring,
-    "expired": lambda now: and_(service.is_expired(now), Learner.active),
-    "unlicensed": lambda now: and_(service.is_unlicensed(), Learner.active),
+    "allocated": states.is_active,
+    "expiring": states.is_expiring,
+    "expired": lambda now: and_(states.is_expired(now), Learner.active),
+    "unlicensed": lambda now: and_(states.is_unlicensed(), Learner.active),
 }
 
 
@@ -41,7 +41,7 @@ class OpenPoolFilter(BaseFilter):
     name = "Open pool"
 
     def apply(self, query, value):
-        return query.filter(service.open_pools(clock.now()))
+        return query.filter(pools.is_open(clock.now()))
 
 
 def _date(value) -> str:
@@ -248,7 +248,7 @@ class SelectionView(ScopedModelView):
             title="Allocate Licenses",
             people=allocation.members_page(selection.id),
             order_id=order_id,
-            choices=service.pools(selection.company_id, clock.now()),
+            choices=pools.open_pools(selection.company_id, clock.now()),
         )
 
     @expose("/<pk>/remainder", methods=["POST"])

@@ -1,0 +1,120 @@
+"""Seat pools: an assigned order is a pool of N seats sharing its expiry; the seats
+of an expired pool are gone. Every rule about pools is written here once and used
+by Allocate, Deallocate, automatic licensing and the spreadsheet import:
+
+- which orders are pools (assigned, not yet expired) and which have free seats;
+- free seats of a company;
+- taking seats (a conditional UPDATE: never beyond the quantity, never from an
+  expired pool, decided by the database under any concurrency) and giving them back;
+- pointing people at a pool's license and recording the license rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, and_, case, insert, literal, select, update
+
+from app.extensions import db
+from app.models import Learner, License, Order, OrderStatus
+from app.services.states import needs_license
+from app.tenancy import Actor
+
+
+def is_pool(now: datetime):
+    """Assigned and not yet expired: the orders whose seats count."""
+    return and_(Order.status == OrderStatus.ASSIGNED.value, Order.expires_at > now)
+
+
+def is_open(now: datetime):
+    """A pool with free seats."""
+    return and_(is_pool(now), Order.allocated < Order.quantity)
+
+
+def open_pools(company_id: int, now: datetime, order_id: int | None = None) -> list[Order]:
+    """The company's pools with free seats, freshest (expiring last) first: a renewal
+    gets the freshest licenses, spilling to the next."""
+    query = select(Order).where(Order.company_id == company_id, is_open(now))
+    if order_id is not None:
+        query = query.where(Order.id == order_id)
+    return list(db.session.scalars(query.order_by(Order.expires_at.desc(), Order.id)))
+
+
+def free_seats(pools: list[Order]) -> int:
+    return sum(order.free for order in pools)
+
+
+def company_free_seats(company_id: int, now: datetime) -> int:
+    return free_seats(open_pools(company_id, now))
+
+
+def take_seats(order_id: int, count: int, now: datetime) -> bool:
+    """Take `count` seats of a pool; False (nothing taken) if it has fewer free or
+    expired meanwhile."""
+    return (
+        db.session.execute(
+            update(Order)
+            .where(
+                Order.id == order_id,
+                Order.allocated + count <= Order.quantity,
+                Order.expires_at > now,
+            )
+            .values(allocated=Order.allocated + count)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
+def return_seats(per_order: dict[int, int]) -> None:
+    """Give seats back to their pools ({order id: seats}), with the time they have left."""
+    if per_order:
+        db.session.execute(
+            update(Order)
+            .where(Order.id.in_(per_order))
+            .values(allocated=Order.allocated - case(per_order, value=Order.id))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def point_people(people, order: Order, now: datetime) -> int:
+    """Give the people a WHERE clause on learners names the pool's expiry, only those
+    still without an active license (the database decides, so no two allocations
+    license one person twice); returns how many it changed."""
+    return db.session.execute(
+        update(Learner)
+        .where(people, needs_license(now))
+        .values(license_expires_at=order.expires_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def record_licenses(
+    actor: Actor,
+    company_id: int,
+    order: Order,
+    learner_ids: Select,
+    now: datetime,
+    selection_id: int | None = None,
+) -> None:
+    """One license row on the pool for each learner id `learner_ids` (a query whose
+    first column is the id) returns, in one INSERT … SELECT."""
+    rows = learner_ids.with_only_columns(
+        learner_ids.selected_columns[0],
+        literal(order.id),
+        literal(company_id),
+        literal(now, License.allocated_at.type),
+        literal(order.expires_at, License.expires_at.type),
+        literal(actor.user_id),
+        literal(selection_id),
+    )
+    columns = [
+        "learner_id",
+        "order_id",
+        "company_id",
+        "allocated_at",
+        "expires_at",
+        "allocated_by_id",
+        "selection_id",
+    ]
+    db.session.execute(insert(License).from_select(columns, rows))
