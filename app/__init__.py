@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 
 from flask import Flask
 from flask_appbuilder import AppBuilder
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from app import config as settings
 from app.extensions import csrf, db, mail, migrate
 from app.jobs.dispatch import register_outbox_dispatch
+from app.sql import configure_engine
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -39,6 +37,8 @@ def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every table on the metadata)
 
     db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
     register_outbox_dispatch()
     migrate.init_app(
         app,
@@ -99,28 +99,3 @@ def register_cli(app: Flask) -> None:
     from app.cli import register_commands
 
     register_commands(app)
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_connect(dbapi_connection, connection_record) -> None:
-    """SQLite: enforce foreign keys, wait on locks, and let SQLAlchemy (not the
-    driver) begin transactions so SAVEPOINTs work (SQLAlchemy's pysqlite recipe)."""
-    if not isinstance(dbapi_connection, sqlite3.Connection):
-        return
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA busy_timeout = 10000")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(conn) -> None:
-    """SQLite: reads begin deferred, so pages never wait on each other; a unit of work
-    (`app.transaction.transaction`) begins IMMEDIATE, taking the write lock first and
-    waiting its turn — a deferred transaction that read and then writes after
-    another process committed would fail at once ("database is locked")."""
-    if conn.dialect.name == "sqlite":
-        immediate = conn.get_execution_options().get("sqlite_immediate")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from app import clock
 from app.extensions import db
-from app.jobs.periodic import refresh_sqlite_statistics
 from app.services.companies import create_company
+from app.sql import bind_instant, dialect, refresh_statistics
 from app.tenancy import system_actor
 
 
@@ -48,20 +48,16 @@ def generate(scale: Scale, name: str = "Scale MSP") -> int:
         "customers": scale.customers,
         "per": scale.per_customer,
         "orders": scale.orders_per_customer,
-        "now": _stamp(clock.now()),
+        "now": bind_instant(clock.now()),
     }
-    dialect = db.session.get_bind().dialect.name
-    for statement in _statements(dialect):
+    postgresql = dialect() == "postgresql"
+    for statement in _statements(dialect()):
         db.session.execute(text(statement), params)
-        if dialect == "postgresql":  # planner statistics for the rows just loaded
-            db.session.execute(text("ANALYZE"))
-    if dialect == "sqlite":
-        refresh_sqlite_statistics(db.session)
+        if postgresql:  # planner statistics for the rows just loaded
+            refresh_statistics(db.session)
+    if not postgresql:
+        refresh_statistics(db.session)
     return partner.id
-
-
-def _stamp(moment):
-    return moment.replace(tzinfo=None) if db.session.get_bind().dialect.name == "sqlite" else moment
 
 
 # Days from now to an assigned order's expiry, by customer (c) and order (n).
@@ -70,18 +66,18 @@ EXPIRY_DAYS = """CASE WHEN c.id % 5 = 0 THEN -1 - (c.id * 37 + n.i * 101) % 365
 SERIES = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {limit})"
 
 
-def _statements(dialect: str) -> list[str]:
-    days = "(({expr}) * INTERVAL '1 day')" if dialect == "postgresql" else None
+def _statements(database: str) -> list[str]:
+    days = "(({expr}) * INTERVAL '1 day')" if database == "postgresql" else None
 
     def plus_days(expr: str) -> str:
-        if dialect == "postgresql":
+        if database == "postgresql":
             return f"(CAST(:now AS timestamptz) + {days.format(expr=expr)})"
         return f"datetime(:now, ({expr}) || ' days')"
 
     def day_of(expr: str) -> str:
-        return f"CAST({expr} AS date)" if dialect == "postgresql" else f"date({expr})"
+        return f"CAST({expr} AS date)" if database == "postgresql" else f"date({expr})"
 
-    true = "true" if dialect == "postgresql" else "1"
+    true = "true" if database == "postgresql" else "1"
     return [
         # Sub-partners under the partner, customers spread over them.
         f"""INSERT INTO companies (name, kind, parent_id, timezone, auto_license, created_at)

@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.errors import Conflict
 from app.extensions import db
+from app.sql import begin_writing
 
 
 @contextmanager
@@ -18,7 +19,7 @@ def transaction():
     process wrote first, PostgreSQL's serialization or lock failures) becomes a
     Conflict the user can read; nothing was changed.
     """
-    _begin_writing()
+    begin_writing()
     try:
         yield db.session
         db.session.commit()
@@ -33,17 +34,6 @@ def transaction():
     except BaseException:
         db.session.rollback()
         raise
-
-
-def _begin_writing() -> None:
-    """On SQLite, start the unit of work holding the write lock (see app/__init__.py):
-    end the read-only transaction a request may have begun (loading the user), then
-    begin IMMEDIATE. A no-op on PostgreSQL, whose row locks do this job."""
-    if db.session.get_bind().dialect.name != "sqlite":
-        return
-    if db.session().in_transaction():
-        db.session.commit()
-    db.session.connection(execution_options={"sqlite_immediate": True})
 
 
 def _lost_a_race(exc: OperationalError) -> bool:

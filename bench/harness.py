@@ -121,7 +121,7 @@ def settle(tables: str = "") -> None:
     autovacuum (VACUUM ANALYZE: statistics and the visibility map index-only scans
     need), the hourly planner-statistics job on SQLite. Commits."""
     from app.extensions import db
-    from app.jobs.periodic import refresh_sqlite_statistics
+    from app.sql import refresh_statistics
 
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
@@ -130,7 +130,7 @@ def settle(tables: str = "") -> None:
                 f"VACUUM ANALYZE {tables}"
             )
     else:
-        refresh_sqlite_statistics(db.session)
+        refresh_statistics(db.session)
         db.session.commit()
 
 

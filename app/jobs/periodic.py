@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from werkzeug.utils import import_string
 
-from app import clock
+from app import clock, sql
 from app.jobs.dispatch import enqueue_emails
 from app.services import emails, health, imports, reminders, sessions
 from app.transaction import transaction
@@ -108,15 +107,7 @@ def refresh_statistics(at: str | None = None) -> bool:
     Without them SQLite sorts a 50,000-person company's tab instead of reading it in
     order from the index. PostgreSQL's autovacuum does this on its own."""
     with transaction() as session:
-        if session.get_bind().dialect.name != "sqlite":
-            return False
-        refresh_sqlite_statistics(session)
-    return True
-
-
-def refresh_sqlite_statistics(session) -> None:
-    session.execute(text("PRAGMA analysis_limit = 1000"))
-    session.execute(text("ANALYZE"))
+        return sql.dialect() == "sqlite" and sql.refresh_statistics(session)
 
 
 def _at(at: str | None) -> datetime:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, insert, literal, select, update
+from sqlalchemy import Select, func, insert, literal, select, update
 
 from app import clock
 from app.errors import Conflict, Invalid, NotFound
@@ -19,6 +19,7 @@ from app.extensions import db
 from app.models import Learner, Order, Selection, SelectionMember
 from app.services import audit, pools
 from app.services.states import is_active, needs_license
+from app.sql import joined_or_in
 from app.tenancy import Actor, get_in_view, require_company_in_view, require_pk
 
 NAMES_SHOWN = 10
@@ -233,17 +234,6 @@ def _position_ranges(chunks: list[tuple[Order, int]]) -> list[tuple[Order, int, 
     return ranges
 
 
-def _staged(in_chunk: tuple):
-    """The learners of a staged chunk, in the shape each database updates fastest.
-    PostgreSQL joins (UPDATE … FROM): it walks the chunk in position, i.e. learner
-    id, order, where `IN (subquery)` hashed it into random order first and scattered
-    the writes over the learners indexes. SQLite materialises an UPDATE … FROM
-    before writing, and reads `IN (subquery)` in order anyway."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return and_(Learner.id == SelectionMember.learner_id, *in_chunk)
-    return Learner.id.in_(select(SelectionMember.learner_id).where(*in_chunk))
-
-
 def _license_people(actor, selection, order, positions: tuple[int, int], count: int, now) -> None:
     """Point the people staged at `positions` (after, up to) at their new license
     (only those still without one: the database decides, so two allocations never
@@ -253,7 +243,8 @@ def _license_people(actor, selection, order, positions: tuple[int, int], count: 
         SelectionMember.position > positions[0],
         SelectionMember.position <= positions[1],
     )
-    if pools.point_people(_staged(in_chunk), order, now) != count:
+    staged = joined_or_in(Learner.id, SelectionMember.learner_id, *in_chunk)
+    if pools.point_people(staged, order, now) != count:
         raise Conflict(
             "Someone in this selection was given a license meanwhile; nothing "
             "was allocated. Review the allocation again."

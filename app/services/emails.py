@@ -11,13 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app import clock
 from app.errors import Conflict
 from app.extensions import db
 from app.models import Email, EmailState
+from app.sql import insert_ignore
 from app.tenancy import Actor, get_many_scoped
 
 # Wait before attempt n+1 after a transient failure; after the last, the row fails.
@@ -45,9 +44,8 @@ def queue_email(
 ) -> int | None:
     """Write one email row unless its key exists (then None: a key is sent once).
     Its id is dispatched to the worker after the transaction commits."""
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(Email)
+        insert_ignore(Email, "key")
         .values(
             key=key,
             kind=kind,
@@ -62,7 +60,6 @@ def queue_email(
             attempts=0,
             created_at=clock.now(),
         )
-        .on_conflict_do_nothing(index_elements=["key"])
         .returning(Email.id)
     )
     email_id = db.session.scalar(statement)

@@ -10,7 +10,6 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import islice
 from pathlib import Path
 
 from flask import current_app
@@ -45,6 +44,7 @@ from app.services.allocation import (
     stage,
 )
 from app.services.states import is_active
+from app.sql import analyze_loaded, bulk_load
 from app.tenancy import MAX_ID, Actor, get_in_view, require_company_in_view
 
 
@@ -328,16 +328,13 @@ def _stage_rows(batch: ImportBatch, columns: dict) -> None:
     staging.create(connection)
     refused: list[reader.FileProblem] = []
     values = _staged_values(batch, columns["email"], [(columns[f], NAMES[f]) for f in names])
-    _load(connection, staging, _until_refused(values, refused))
+    bulk_load(connection, staging, _until_refused(values, refused))
     if refused:
         staging.drop(connection)
         raise Invalid(str(refused[0]), "file") from refused[0]
     connection.execute(_classified(batch, staging, names))
     staging.drop(connection)
-    if connection.dialect.name == "postgresql":
-        # Fresh statistics for the rows just written: the summary and the commit
-        # read them, and a planner that takes 100,000 rows for none nests its loops.
-        connection.exec_driver_sql("ANALYZE import_rows")
+    analyze_loaded(connection, "import_rows")  # the summary and the commit read them
 
 
 def _staging_table(names: list[str]) -> Table:
@@ -351,22 +348,6 @@ def _staging_table(names: list[str]) -> Table:
         *(Column(field, String(NAMES[field])) for field in names),
         prefixes=["TEMPORARY"],
     )
-
-
-def _load(connection, staging: Table, values: Iterator[tuple]) -> None:
-    """Write the row tuples into the staging table through the driver's own bulk
-    paths (per-row parameter processing would cost more than the reading)."""
-    names = ", ".join(staging.c.keys())
-    if connection.dialect.name == "postgresql":
-        statement = f"COPY {staging.name} ({names}) FROM STDIN"
-        with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in values:
-                copy.write_row(row)
-        return
-    markers = ", ".join("?" * len(staging.c))
-    statement = f"INSERT INTO {staging.name} ({names}) VALUES ({markers})"
-    while chunk := list(islice(values, CHUNK)):
-        connection.exec_driver_sql(statement, chunk)
 
 
 def _until_refused(values: Iterator[tuple], refused: list) -> Iterator[tuple]:

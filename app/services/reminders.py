@@ -12,7 +12,7 @@ whose learner was deactivated are left out; a group with none left gets nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app, render_template
 from sqlalchemy import and_, func, insert, select, update
@@ -31,7 +31,7 @@ from app.models import (
 )
 from app.services.emails import queue_email
 from app.services.notifications import company_managers
-from app.sql import count_if
+from app.sql import aware, count_if
 
 REMINDER_LEAD = timedelta(hours=72)
 NOTICE_CATCH_UP = timedelta(days=7)  # a worker down longer than this sends no notice
@@ -176,7 +176,7 @@ def _groups(window) -> list[Group]:
         .where(License.order_id.in_(orders), _still_relevant())
         .group_by(License.company_id, Order.expires_on)
     ).all()
-    return [Group(c, d, _aware(first), _aware(last), n) for c, d, first, last, n in rows]
+    return [Group(c, d, aware(first), aware(last), n) for c, d, first, last, n in rows]
 
 
 def _group(company_id: int, day: date) -> Group | None:
@@ -188,7 +188,7 @@ def _group(company_id: int, day: date) -> Group | None:
     ).one()
     if not rows[2]:
         return None
-    return Group(company_id, day, _aware(rows[0]), _aware(rows[1]), rows[2])
+    return Group(company_id, day, aware(rows[0]), aware(rows[1]), rows[2])
 
 
 def _holders(group: Group) -> list[Learner]:
@@ -268,10 +268,3 @@ def _queue_digest(user: AppUser, ancestor_id: int, companies: list, at: datetime
         )
         is not None
     )
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """Aggregates of an instant column come back aware on PostgreSQL, naive on SQLite."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
