@@ -91,11 +91,20 @@ def supervisor_of(make: subprocess.Popen) -> psutil.Process:
 
 
 def children_named(parent: psutil.Process, fragment: str) -> list[psutil.Process]:
-    return [p for p in parent.children() if fragment in " ".join(p.cmdline())]
+    return [p for p in parent.children() if fragment in command_line(p)]
 
 
 def processes_named(root: psutil.Process, fragment: str) -> list[psutil.Process]:
-    return [p for p in root.children(recursive=True) if fragment in " ".join(p.cmdline())]
+    return [p for p in root.children(recursive=True) if fragment in command_line(p)]
+
+
+def command_line(process: psutil.Process) -> str:
+    """A live process's command line; "" for one that ended (a killed child its parent
+    has not reaped yet is a zombie, with no command line left to read)."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return ""
 
 
 def gone(process: psutil.Process) -> bool:

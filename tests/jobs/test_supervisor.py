@@ -19,6 +19,7 @@ from tests.stack import (
     ROOT,
     STACK_PASSWORD,
     children_named,
+    command_line,
     gone,
     start,
     wait_for,
@@ -110,7 +111,7 @@ def test_ctrl_c_to_make_run_leaves_no_process_behind(stack_env, tmp_path):
         wait_until_up(url, make, seconds=120, log=log)
         wait_for(lambda: worker_healthy(url), 60, "the worker's first heartbeat", log)
         started = psutil.Process(make.pid).children(recursive=True)
-        names = " ".join(" ".join(p.cmdline()) for p in started)
+        names = " ".join(command_line(p) for p in started)
         assert "run.py" in names and "worker.py" in names and "gunicorn" in names
         assert "valkey-server" in names
         os.killpg(make.pid, signal.SIGINT)  # Ctrl+C in the terminal
