@@ -11,6 +11,7 @@ from app import config as settings
 from app.extensions import csrf, db, mail, migrate
 from app.jobs.dispatch import register_outbox_dispatch
 from app.sql import configure_engine
+from app.transaction import register_unit_of_work
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -39,6 +40,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    register_unit_of_work()
     register_outbox_dispatch()
     migrate.init_app(
         app,

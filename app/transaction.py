@@ -1,14 +1,24 @@
-"""Commit once, at the boundary (a view, a job, a CLI command)."""
+"""Commit once, at the boundary (a view, a job, a CLI command).
+
+`transaction()` is the unit of work. Work already in the session when it starts
+becomes part of it, on SQLite and PostgreSQL alike: committed with it, rolled back
+with it. A `transaction()` inside another is part of the outer one (it never
+commits it); the outermost commits.
+"""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from app.errors import Conflict
 from app.extensions import db
 from app.sql import begin_writing
+
+DEPTH = "unit_of_work_depth"
+WROTE = "unit_of_work_wrote"
 
 
 @contextmanager
@@ -19,7 +29,17 @@ def transaction():
     process wrote first, PostgreSQL's serialization or lock failures) becomes a
     Conflict the user can read; nothing was changed.
     """
-    begin_writing()
+    session = db.session()
+    depth = session.info.get(DEPTH, 0)
+    if depth:  # inside another unit of work: the outer one commits or rolls back
+        session.info[DEPTH] = depth + 1
+        try:
+            yield db.session
+        finally:
+            session.info[DEPTH] = depth
+        return
+    _begin(session)
+    session.info[DEPTH] = 1
     try:
         yield db.session
         db.session.commit()
@@ -34,6 +54,45 @@ def transaction():
     except BaseException:
         db.session.rollback()
         raise
+    finally:
+        session.info.pop(DEPTH, None)
+
+
+def register_unit_of_work() -> None:
+    """Note in the session when its transaction writes (a flush, or an UPDATE, INSERT
+    or DELETE executed through it), so a unit of work can tell read-only work from
+    writes already made."""
+    factory = db.session.session_factory
+    if not event.contains(factory, "after_flush", _flushed):
+        event.listen(factory, "after_flush", _flushed)
+        event.listen(factory, "do_orm_execute", _executed)
+        event.listen(factory, "after_commit", _ended)
+        event.listen(factory, "after_rollback", _ended)
+
+
+def _begin(session) -> None:
+    """Begin the unit of work. On SQLite it must hold the write lock from its start
+    (`sql.begin_writing`), which means ending the deferred transaction a request may
+    have opened: only when that transaction merely read (loading the user). One that
+    wrote already holds SQLite's write lock, and is kept, so its work commits or
+    rolls back with the unit of work — as on PostgreSQL."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    if not session.info.get(WROTE):
+        begin_writing()
+
+
+def _flushed(session, context) -> None:
+    session.info[WROTE] = True
+
+
+def _executed(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[WROTE] = True
+
+
+def _ended(session) -> None:
+    session.info.pop(WROTE, None)
 
 
 def _lost_a_race(exc: OperationalError) -> bool:

@@ -1,6 +1,6 @@
 """Hand committed outbox rows to the worker.
 
-Services add new email ids to `session.info["outbox"]`; after the transaction
+Services note new email ids (`emails.dispatch_after_commit`); after the transaction
 commits, they are enqueued on RQ. If Redis is unreachable (or not configured in
 this process) the rows simply stay pending: the worker enqueues every due row when
 it starts, and `flask emails dispatch` does the same on demand.
@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 
 from app.extensions import db
+from app.services import emails
 
 log = logging.getLogger(__name__)
 SEND_EMAIL = "app.jobs.emails.send_email"
@@ -54,10 +55,10 @@ def enqueue_emails(email_ids) -> int:
 
 
 def _after_commit(session) -> None:
-    ids = session.info.pop("outbox", None)
+    ids = emails.take_dispatched(session)
     if ids and has_app_context():
         enqueue_emails(ids)
 
 
 def _after_rollback(session) -> None:
-    session.info.pop("outbox", None)
+    emails.take_dispatched(session)

@@ -28,6 +28,19 @@ RETRY_DELAYS = (
     timedelta(hours=6),
 )
 CLAIMABLE = (EmailState.PENDING.value, EmailState.RETRYING.value)
+# Where a session keeps the ids of the rows to hand to the worker once it commits.
+OUTBOX = "outbox"
+
+
+def dispatch_after_commit(*email_ids: int) -> None:
+    """Hand these rows to the worker when (and only if) this transaction commits
+    (app/jobs/dispatch.py)."""
+    db.session.info.setdefault(OUTBOX, set()).update(email_ids)
+
+
+def take_dispatched(session) -> set[int]:
+    """The rows noted for the worker in `session`, forgotten there."""
+    return session.info.pop(OUTBOX, None) or set()
 
 
 def queue_email(
@@ -64,7 +77,7 @@ def queue_email(
     )
     email_id = db.session.scalar(statement)
     if email_id is not None:
-        db.session.info.setdefault("outbox", set()).add(email_id)
+        dispatch_after_commit(email_id)
     return email_id
 
 
@@ -170,7 +183,7 @@ def retry(actor: Actor, email_ids: list[int]) -> int:
         )
     for row in rows:
         row.state, row.next_attempt_at = EmailState.RETRYING.value, clock.now()
-        db.session.info.setdefault("outbox", set()).add(row.id)
+        dispatch_after_commit(row.id)
     db.session.flush()
     return len(rows)
 
