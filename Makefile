@@ -66,6 +66,7 @@ screenshots: dev-venv browser
 lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/vulture app/ whitelist.py --min-confidence 60
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -147,7 +147,6 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         # Business settings.
         "ORDER_MAX_QUANTITY": int(environ.get("ORDER_MAX_QUANTITY") or 10_000),
         "LICENSE_TERM_MONTHS": int(environ.get("LICENSE_TERM_MONTHS") or 12),
-        "PAGE_SIZE": 25,
         "IMPORT_MAX_ROWS": int(environ.get("IMPORT_MAX_ROWS") or 200_000),
         "UPLOAD_FOLDER": environ.get("UPLOAD_FOLDER") or str(instance / "uploads"),
     }

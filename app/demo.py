@@ -165,12 +165,6 @@ def _create_learners(actor, ids: dict[str, int]) -> None:
             )
 
 
-def demo_company_id(name: str) -> int | None:
-    from app.extensions import db
-
-    return db.session.scalar(select(Company.id).where(Company.name == name))
-
-
 def _create_orders(users: dict) -> None:
     """Orders in every state, made through the services (so the outbox and the audit
     trail have them too)."""

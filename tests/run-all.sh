@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: ruff, then the whole suite on SQLite and then on PostgreSQL, with the
+# `make test`: ruff and vulture, then the whole suite on SQLite and then on PostgreSQL, with the
 # two ten-minute soak tests running beside them, once each (tests/soak/): the
 # embedded stack as `make run` starts it on SQLite, worker.py on the machine's Redis
 # on PostgreSQL. Their output goes to test-artifacts/soak-*.log and is shown at
@@ -10,6 +10,7 @@ BIN=.venv/bin
 PYTEST=("$BIN/python" -m pytest -p no:cacheprovider)
 started=$(date +%s)
 "$BIN/ruff" check . || exit 1
+"$BIN/vulture" app/ whitelist.py --min-confidence 60 || exit 1  # dead code
 
 mkdir -p test-artifacts
 soaks=()

@@ -7,12 +7,10 @@ import re
 from dataclasses import dataclass
 from string import ascii_uppercase
 
+from app.addresses import MAX_ADDRESS, matches
+
 # Spaces Excel and web pages leave in cells: non-breaking, zero-width, BOM.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00a0\u200b\u200c\u200d\u2060\ufeff"), " ")
-_ADDRESS = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
 _NAMED = re.compile(r"^[^<>]*<([^<>]+)>$")
 EMAIL_HEADERS = {
     "email",
@@ -34,13 +32,12 @@ NAME_HEADERS = {
     "department": {"department", "group", "dept", "team", "groupdepartment", "division"},
 }
 SCAN_ROWS = 30
-MAX_ADDRESS = 254  # the longest address SMTP carries (RFC 5321)
 
 
 def clean_email(cell: str) -> tuple[str | None, str | None]:
     """(address, None) for a cell holding one address — trimmed, lower-cased, a
     `mailto:` prefix or a `Name <address>` form reduced — else (None, why not)."""
-    if cell and len(cell) <= MAX_ADDRESS and cell.isascii() and _ADDRESS.fullmatch(cell):
+    if matches(cell):
         return cell.lower(), None  # the common case, quickly
     text = " ".join((cell or "").translate(_INVISIBLE).split())
     if not text:
@@ -54,10 +51,10 @@ def clean_email(cell: str) -> tuple[str | None, str | None]:
         text = named.group(1).strip()
     if text.count("@") > 1:
         return None, "two addresses in one cell"
-    if not _ADDRESS.fullmatch(text):
-        return None, "not a valid address"
     if len(text) > MAX_ADDRESS:
         return None, f"longer than {MAX_ADDRESS} characters"
+    if not matches(text):
+        return None, "not a valid address"
     return text.lower(), None
 
 

@@ -5,7 +5,7 @@ from app.models.company import Company, CompanyKind, CompanyTree
 from app.models.email import Email, EmailKind, EmailState
 from app.models.heartbeat import Heartbeat, PeriodicRun
 from app.models.imports import ImportBatch, ImportRow
-from app.models.learner import Learner, normalise_email
+from app.models.learner import Learner
 from app.models.license import License, Selection, SelectionMember
 from app.models.order import Order, OrderStatus
 from app.models.setting import AppSetting
@@ -32,5 +32,4 @@ __all__ = [
     "License",
     "Selection",
     "SelectionMember",
-    "normalise_email",
 ]

@@ -12,11 +12,6 @@ from app.models.company import Company
 from app.models.types import UTCDateTime
 
 
-def normalise_email(value: str) -> str:
-    """Emails are compared trimmed and case-insensitively; they are stored that way."""
-    return (value or "").strip().lower()
-
-
 class Learner(Model):
     __tablename__ = "learners"
     __table_args__ = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from app import clock
 from app.errors import Conflict
@@ -186,13 +186,6 @@ def retry(actor: Actor, email_ids: list[int]) -> int:
         dispatch_after_commit(row.id)
     db.session.flush()
     return len(rows)
-
-
-def counts_by_state(company_ids_query=None) -> dict[str, int]:
-    query = select(Email.state, func.count()).group_by(Email.state)
-    if company_ids_query is not None:
-        query = query.where(Email.company_id.in_(company_ids_query))
-    return dict(db.session.execute(query).all())
 
 
 def _finish(email_id: int, **values) -> None:

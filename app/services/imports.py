@@ -53,7 +53,6 @@ class StaleReview(Conflict):
 
 
 UPLOAD_TTL = timedelta(hours=24)
-CHUNK = 1000
 PREVIEW_ROWS = 30
 REASONS = {
     "invalid": "not an email address ({detail})",

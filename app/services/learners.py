@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 
 from app import clock
 from app.errors import Invalid
@@ -103,12 +103,6 @@ def set_learners_active(actor: Actor, learner_ids: list[int], active: bool) -> i
         learner.active = active
     db.session.flush()
     return len(learners)
-
-
-def count_learners(company_ids_query) -> int:
-    return db.session.scalar(
-        select(func.count()).where(Learner.company_id.in_(company_ids_query), Learner.active)
-    )
 
 
 def _check_unique(company_id: int, address: str) -> None:

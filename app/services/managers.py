@@ -171,11 +171,6 @@ def set_managers_active(actor: Actor, user_ids: list[int], active: bool) -> int:
     return len(users)
 
 
-def active_managers_query(company_id: int):
-    """The company's managers, as email recipients: active users tied to it."""
-    return select(AppUser).where(AppUser.company_id == company_id, AppUser.active)
-
-
 def _role(name: str) -> Role:
     role = db.session.scalar(select(Role).where(Role.name == name))
     if role is None:

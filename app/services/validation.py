@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from email_validator import EmailNotValidError, validate_email
-
+from app import addresses
 from app.errors import Invalid
 
 
@@ -26,15 +25,8 @@ def optional_text(value: str | None, field: str, label: str, max_length: int) ->
 
 
 def email_address(value: str | None, field: str = "email") -> str:
-    """A syntactically valid address, trimmed and lower-cased (no DNS lookups)."""
-    text = (value or "").strip()
-    if not text:
-        raise Invalid("Email is required.", field)
-    try:
-        validate_email(text, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise Invalid(f"'{text}' is not a valid email address: {exc}", field) from exc
-    return text.lower()
+    """One address from a form, trimmed and lower-cased (app/addresses.py; no DNS)."""
+    return addresses.parse(value, field)
 
 
 def time_zone(value: str | None, field: str = "timezone") -> str:

@@ -1,0 +1,64 @@
+"""One definition of a valid address: a form's check (email-validator) and the
+importer's fast matcher accept exactly the same addresses of one corpus."""
+
+import pytest
+
+from app import addresses
+from app.errors import Invalid
+from app.imports.cells import clean_email
+
+VALID = [
+    "jane.doe@acme.example.com",
+    "j.o'neil@acme.co.uk",
+    "first+tag@sub.domain.org",
+    "UPPER.Case@Example.COM",
+    "user_name@corp.local",  # Active Directory domains hold real mailboxes
+    "it-admin@lab.test",
+    "a@b.io",
+    "x" * 64 + "@example.com",
+    "o@xn--bcher-kva.de",
+    "digits123@1and1.com",
+    "hyphen@my-company.example.org",
+    "a@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + "." + "e" * 56 + ".com",  # 254
+]
+INVALID = [
+    "",
+    "plainaddress",
+    "@no-local.com",
+    "no-domain@",
+    "a@b",
+    "a..b@example.com",
+    ".a@example.com",
+    "a.@example.com",
+    "a@-example.com",
+    "a@example-.com",
+    "a@example..com",
+    "a b@example.com",
+    "two@@example.com",
+    "x" * 65 + "@example.com",  # a local part over 64
+    "a@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + "." + "e" * 57 + ".com",  # 255
+    "jörg@example.de",
+    "a@bücher.de",
+    "a@localhost",
+    "a@host.localhost",
+    "a@site.invalid",
+    "a@hidden.onion",
+    "a@1.in-addr.arpa",
+    "a@[127.0.0.1]",
+    '"quoted"@example.com',
+    "a@b.c0m",
+    "a@example.c",
+]
+
+
+@pytest.mark.parametrize("address", VALID)
+def test_a_valid_address_is_accepted_by_the_form_and_the_importer(address):
+    assert addresses.parse(address) == address.lower()
+    assert clean_email(address) == (address.lower(), None)
+
+
+@pytest.mark.parametrize("address", INVALID)
+def test_an_invalid_address_is_refused_by_the_form_and_the_importer(address):
+    with pytest.raises(Invalid):
+        addresses.parse(address)
+    assert clean_email(address)[0] is None
