@@ -4,7 +4,7 @@ from app.models.audit import AuditEvent
 from app.models.company import Company, CompanyKind, CompanyTree
 from app.models.email import Email, EmailKind, EmailState
 from app.models.heartbeat import Heartbeat, PeriodicRun
-from app.models.imports import ImportBatch, ImportRow
+from app.models.imports import ImportBatch, ImportKind, ImportRow, ImportStatus
 from app.models.learner import Learner
 from app.models.license import License, Selection, SelectionMember
 from app.models.order import Order, OrderStatus
@@ -27,7 +27,9 @@ __all__ = [
     "CompanyKind",
     "CompanyTree",
     "ImportBatch",
+    "ImportKind",
     "ImportRow",
+    "ImportStatus",
     "Learner",
     "License",
     "Selection",

@@ -4,6 +4,7 @@ statements with bounded memory, and the commit applies exactly what was reviewed
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from flask_appbuilder import Model
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
@@ -11,6 +12,21 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.company import Company
 from app.models.types import UTCDateTime
+
+
+class ImportKind(StrEnum):
+    RENEWAL = "renewal"  # Import Licence Renewal: renew the people of a file
+    LEARNERS = "learners"  # Import Learners: add or update the people of a file
+
+
+class ImportStatus(StrEnum):
+    """uploaded → reviewed (as often as the columns change) → committed, or expired
+    after 24 hours without a commit."""
+
+    UPLOADED = "uploaded"
+    REVIEWED = "reviewed"
+    COMMITTED = "committed"
+    EXPIRED = "expired"
 
 
 class ImportBatch(Model):
@@ -25,7 +41,7 @@ class ImportBatch(Model):
         ForeignKey("ab_user.id", ondelete="SET NULL", name="fk_import_batches_created_by")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    kind: Mapped[str] = mapped_column(String(16))  # "renewal" or "learners"
+    kind: Mapped[str] = mapped_column(String(16))  # ImportKind
     # The user's file name is only shown; the file is stored under a server-made name.
     original_name: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str | None] = mapped_column(String(64))
@@ -37,12 +53,20 @@ class ImportBatch(Model):
     header_row: Mapped[int | None] = mapped_column(Integer)
     columns: Mapped[dict | None] = mapped_column(JSON)  # what each chosen column holds
     auto_license: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[str] = mapped_column(String(16), default="uploaded")
+    status: Mapped[str] = mapped_column(String(16), default=ImportStatus.UPLOADED.value)
     summary: Mapped[dict | None] = mapped_column(JSON)
     selection_id: Mapped[int | None] = mapped_column(Integer)
     committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     company: Mapped[Company] = relationship(Company, lazy="selectin")
+
+    @property
+    def is_renewal(self) -> bool:
+        return self.kind == ImportKind.RENEWAL
+
+    @property
+    def is_committed(self) -> bool:
+        return self.status == ImportStatus.COMMITTED
 
 
 class ImportRow(Model):

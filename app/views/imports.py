@@ -10,13 +10,13 @@ from flask_wtf.file import FileField, FileRequired
 
 from app import exports
 from app.errors import Conflict, Invalid
-from app.models import ImportBatch
+from app.models import ImportBatch, ImportKind, ImportStatus
 from app.services import imports as service
 from app.tenancy import Screen
 from app.views.base import ScopedInterface, ScopedModelView, current_actor
 
 ACCEPTED = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
-TITLES = {"renewal": "Import Licence Renewal", "learners": "Import Learners"}
+TITLES = {ImportKind.RENEWAL: "Import Licence Renewal", ImportKind.LEARNERS: "Import Learners"}
 NAME_FIELDS = [
     ("first_name", "First name"),
     ("last_name", "Last name"),
@@ -58,7 +58,7 @@ class ImportView(ScopedModelView):
         return self.render_template(
             "imports/upload.html",
             form=form,
-            kind=kind,
+            renewal=kind == ImportKind.RENEWAL,
             title=TITLES[kind],
             accept=",".join(ACCEPTED),
         )
@@ -104,7 +104,7 @@ class ImportView(ScopedModelView):
         return self.render_template(
             "imports/review.html",
             batch=batch,
-            summary=batch.summary,
+            summary=service.Summary.of(batch),
             rejected=service.rejected_page(batch.id),
             reason_text=service.reason_text,
             title=TITLES[batch.kind],
@@ -116,11 +116,11 @@ class ImportView(ScopedModelView):
         """Renew Licences / Import Learners: exactly what the review showed. A stale
         review is checked again and shown, with what changed."""
         batch = self._batch(pk)
-        work = service.commit_renewal if batch.kind == "renewal" else service.commit_learners
+        work = service.commit_renewal if batch.is_renewal else service.commit_learners
         outcome = self.run_service(lambda a: work(a, batch.id), None)
         if outcome:
             return redirect(_done_page(batch, outcome.result))
-        if isinstance(outcome.error, Conflict) and batch.status == "reviewed":
+        if isinstance(outcome.error, Conflict) and batch.status == ImportStatus.REVIEWED:
             self.run_service(  # people or seats changed: check the file again
                 lambda a: service.review(
                     a, batch.id, batch.header_row, batch.columns, batch.auto_license
@@ -183,12 +183,12 @@ def _chosen_columns(values) -> dict:
 def _done_page(batch: ImportBatch, result) -> str:
     from flask import flash
 
-    if batch.kind == "renewal":
+    if batch.is_renewal:
         flash(f"Renewed {result.size} licence(s).", "success")
         return url_for("AllocatedView.list")
     flash(
-        f"Added {result['added']} and updated {result['updated']} learner(s); "
-        f"{result['licensed']} new learner(s) got a license.",
+        f"Added {result.added} and updated {result.updated} learner(s); "
+        f"{result.licensed} new learner(s) got a license.",
         "success",
     )
     return url_for("LearnerView.list")

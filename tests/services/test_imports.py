@@ -53,7 +53,7 @@ def test_review_takes_the_expired_and_explains_every_other_row(renewal, session)
     preview = imports.preview(actor, batch.id)
     assert (preview.layout.header_row, preview.layout.email_column) == (3, 1)
     summary = imports.review(actor, batch.id, 3, {"email": 1})
-    assert (summary["taken"], summary["not_taken"]) == (2, 6)
+    assert (summary.taken, summary.not_taken) == (2, 6)
     assert reasons(batch) == {
         6: "duplicate of row 4",
         7: "not found in this company",
@@ -62,7 +62,7 @@ def test_review_takes_the_expired_and_explains_every_other_row(renewal, session)
         10: "not an email address (two addresses in one cell)",
         11: "not found in this company",
     }
-    assert summary["free"] == 11 and summary["problem"] is None
+    assert summary.free == 11 and summary.problem is None
 
 
 def test_an_overlong_address_is_explained_not_a_crash(renewal, session):
@@ -71,7 +71,7 @@ def test_an_overlong_address_is_explained_not_a_crash(renewal, session):
     rows = [["Email"], [tree.expired[0].email], [long_address]]
     batch = upload(actor, tree.customer, corpus.csv_bytes(rows))
     summary = imports.review(actor, batch.id, 1, {"email": 0})
-    assert (summary["taken"], summary["not_taken"]) == (1, 1)
+    assert (summary.taken, summary.not_taken) == (1, 1)
     assert reasons(batch) == {3: "not an email address (longer than 254 characters)"}
 
 
@@ -95,7 +95,7 @@ def test_renew_licences_allocates_exactly_the_reviewed_people_once(renewal, sess
     # The same file again: everybody is active now, nobody is renewed twice.
     again = upload(actor, tree.customer, data)
     summary = imports.review(actor, again.id, 1, {"email": 0})
-    assert summary["taken"] == 0 and summary["reasons"] == {"active": 6}
+    assert summary.taken == 0 and summary.reasons == {"active": 6}
     with pytest.raises(Invalid, match="Nobody in this file"):
         imports.commit_renewal(actor, again.id)
 
@@ -121,7 +121,7 @@ def test_too_few_seats_uses_the_allocate_wording(tree, session):
         actor, tree.customer, corpus.csv_bytes([["Email"], *[[p.email] for p in expired]])
     )
     summary = imports.review(actor, batch.id, 1, {"email": 0})
-    assert summary["problem"] == "5 selected, 2 seats free: request 3 more licenses."
+    assert summary.problem == "5 selected, 2 seats free: request 3 more licenses."
     with pytest.raises(Conflict, match="5 selected, 2 seats free"):
         imports.commit_renewal(actor, batch.id)
 
@@ -133,7 +133,7 @@ def test_deactivated_learners_are_not_renewed(renewal, session):
     set_learners_active(actor, [tree.expired[2].id], False)
     batch = upload(actor, tree.customer, corpus.csv_bytes([["Email"], [tree.expired[2].email]]))
     summary = imports.review(actor, batch.id, 1, {"email": 0})
-    assert summary["reasons"] == {"deactivated": 1}
+    assert summary.reasons == {"deactivated": 1}
 
 
 def test_a_file_refused_while_streaming_leaves_the_review_repeatable(renewal, session, app):
@@ -148,7 +148,7 @@ def test_a_file_refused_while_streaming_leaves_the_review_repeatable(renewal, se
         app.config["IMPORT_MAX_ROWS"] = saved
     # Same transaction: nothing staged is left behind, the load can run again.
     summary = imports.review(actor, batch.id, 1, {"email": 0})
-    assert (summary["taken"], summary["reasons"]) == (6, {"not_found": 1})
+    assert (summary.taken, summary.reasons) == (6, {"not_found": 1})
 
 
 def test_a_nul_character_past_the_first_64_kb_is_refused_with_its_row(renewal, session):
@@ -237,10 +237,10 @@ def test_import_learners_adds_updates_and_explains(tree, session):
     summary = imports.review(
         actor, batch.id, 1, {"email": 2, "first_name": 0, "last_name": 1, "department": 3}
     )
-    assert (summary["new"], summary["updated"], summary["not_taken"]) == (2, 1, 2)
-    assert summary["seats_for_new"] == 1
+    assert (summary.new, summary.updated, summary.not_taken) == (2, 1, 2)
+    assert summary.seats_for_new == 1
     result = imports.commit_learners(actor, batch.id)
-    assert result == {"added": 2, "updated": 1, "licensed": 1}
+    assert result == imports.LearnersImported(added=2, updated=1, licensed=1)
     session.expire_all()
     assert session.get(Learner, known.id).last_name == "Renamed"
     added = session.scalar(select(Learner).where(Learner.email == "new.person@acme.example.com"))
@@ -259,4 +259,4 @@ def test_import_learners_can_leave_new_learners_unlicensed(tree, session):
     imports.review(
         actor, batch.id, 1, {"email": 2, "first_name": 0, "last_name": 1}, auto_license=False
     )
-    assert imports.commit_learners(actor, batch.id)["licensed"] == 0
+    assert imports.commit_learners(actor, batch.id).licensed == 0

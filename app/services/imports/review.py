@@ -1,0 +1,276 @@
+"""The review: every data row of the file staged and classified once — taken, or
+not taken with its reason — in a few set-based statements whatever the file's size:
+the chosen columns streamed into a temporary table (app/sql.py's bulk load), then
+one INSERT … SELECT into import_rows that finds duplicates, learners and reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+)
+
+from app import clock
+from app.errors import Conflict, Invalid
+from app.extensions import db
+from app.imports import cells, reader
+from app.models import ImportBatch, ImportRow, ImportStatus, Learner
+from app.services import pools
+from app.services.allocation import shortage_message
+from app.services.imports.batches import file_rows, form_number, get_batch
+from app.services.states import is_active
+from app.sql import analyze_loaded, bulk_load
+from app.tenancy import Actor
+
+REASONS = {
+    "invalid": "not an email address ({detail})",
+    "duplicate": "duplicate of row {detail}",
+    "not_found": "not found in this company",
+    "active": "still has an active license",
+    "deactivated": "a deactivated learner",
+    "unnamed": "a new learner needs a first and a last name",
+    "unchanged": "already up to date",
+}
+# The name columns a learner import may choose, with their sizes in import_rows.
+NAMES = {"first_name": 80, "last_name": 80, "department": 120}
+
+
+@dataclass
+class Summary:
+    """What the review found: kept on the batch (JSON), shown on the review page."""
+
+    rows: int
+    taken: int
+    not_taken: int
+    reasons: dict[str, int] = field(default_factory=dict)
+    free: int = 0
+    problem: str | None = None  # a renewal's seat shortage
+    new: int = 0  # a learner import's new people,
+    updated: int = 0  # the known ones it changes,
+    seats_for_new: int = 0  # and the seats the new ones would get
+
+    @classmethod
+    def of(cls, batch: ImportBatch) -> Summary | None:
+        return cls(**batch.summary) if batch.summary else None
+
+
+def reason_text(reason: str, detail: str | None) -> str:
+    return REASONS[reason].format(detail=detail or "")
+
+
+def review(actor: Actor, batch_id, header_row, columns: dict, auto_license: bool = True):
+    """Stage every data row and classify it. `columns` maps "email" (and, for a
+    learner import, "first_name", "last_name", "department") to column indexes."""
+    batch = get_batch(actor, batch_id)
+    if batch.is_committed:
+        raise Conflict("This file was already imported.")
+    chosen = {k: form_number(v) for k, v in columns.items() if form_number(v) is not None}
+    if "email" not in chosen:
+        raise Invalid("Choose the column containing Email.", "email_column")
+    batch.header_row = max(0, form_number(header_row) or 0)
+    batch.columns, batch.auto_license = chosen, bool(auto_license)
+    db.session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
+    _stage_rows(batch, chosen)
+    if not db.session.scalar(select(exists().where(ImportRow.batch_id == batch.id))):
+        raise Invalid(
+            f"The file has no data rows under its header (row {batch.header_row}).", "file"
+        )
+    found = summarise(batch)
+    batch.status, batch.summary = ImportStatus.REVIEWED.value, asdict(found)
+    db.session.flush()
+    return found
+
+
+def summarise(batch: ImportBatch) -> Summary:
+    counts = dict(
+        db.session.execute(
+            select(ImportRow.reason, func.count())
+            .where(ImportRow.batch_id == batch.id)
+            .group_by(ImportRow.reason)
+        ).all()
+    )
+    taken = counts.pop(None, 0)
+    free = pools.company_free_seats(batch.company_id, clock.now())
+    result = Summary(
+        rows=taken + sum(counts.values()),
+        taken=taken,
+        not_taken=sum(counts.values()),
+        reasons=counts,
+        free=free,
+    )
+    if batch.is_renewal:
+        result.problem = shortage_message(taken, free) if taken > free else None
+    else:
+        result.new = db.session.scalar(
+            select(func.count()).where(
+                ImportRow.batch_id == batch.id,
+                ImportRow.reason.is_(None),
+                ImportRow.learner_id.is_(None),
+            )
+        )
+        result.updated, result.seats_for_new = taken - result.new, min(result.new, free)
+    return result
+
+
+def rejected(actor: Actor, batch_id) -> Iterator[list]:
+    """The rows not taken: (row number, value, reason), for the downloads."""
+    batch = get_batch(actor, batch_id)
+    query = (
+        select(ImportRow.row_number, ImportRow.value, ImportRow.reason, ImportRow.detail)
+        .where(ImportRow.batch_id == batch.id, ImportRow.reason.is_not(None))
+        .order_by(ImportRow.row_number)
+    )
+    for number, value, reason, detail in db.session.execute(query).yield_per(1000):
+        yield [number, value, reason_text(reason, detail)]
+
+
+def rejected_page(batch_id: int, limit: int = 100) -> list[ImportRow]:
+    return list(
+        db.session.scalars(
+            select(ImportRow)
+            .where(ImportRow.batch_id == batch_id, ImportRow.reason.is_not(None))
+            .order_by(ImportRow.row_number)
+            .limit(limit)
+        )
+    )
+
+
+def taken_learners(batch: ImportBatch):
+    """The learner ids of the rows taken (NULL for new people of a learner import)."""
+    return select(ImportRow.learner_id).where(
+        ImportRow.batch_id == batch.id, ImportRow.reason.is_(None)
+    )
+
+
+def _stage_rows(batch: ImportBatch, columns: dict) -> None:
+    """Stream the file's chosen columns into a temporary table, then write import_rows
+    once, every row already classified: one INSERT … SELECT and no UPDATEs, which on
+    PostgreSQL would rewrite every row and re-check its foreign key."""
+    connection = db.session.connection()
+    names = [name for name in NAMES if name in columns]
+    staging = _staging_table(names)
+    staging.create(connection)
+    refused: list[reader.FileProblem] = []
+    values = _staged_values(batch, columns["email"], [(columns[f], NAMES[f]) for f in names])
+    bulk_load(connection, staging, _until_refused(values, refused))
+    if refused:
+        staging.drop(connection)
+        raise Invalid(str(refused[0]), "file") from refused[0]
+    connection.execute(_classified(batch, staging, names))
+    staging.drop(connection)
+    analyze_loaded(connection, "import_rows")  # the summary and the commit read them
+
+
+def _staging_table(names: list[str]) -> Table:
+    return Table(
+        "import_staging",
+        MetaData(),
+        Column("row_number", Integer),
+        Column("value", String(320)),
+        Column("email", String(320)),
+        Column("why", String(200)),  # why the cell holds no address
+        *(Column(name, String(NAMES[name])) for name in names),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _until_refused(values: Iterator[tuple], refused: list) -> Iterator[tuple]:
+    """The values until the reader refuses the file, the refusal kept in `refused`:
+    the load then ends cleanly (an error raised inside a COPY aborts the transaction)."""
+    try:
+        yield from values
+    except reader.FileProblem as exc:
+        refused.append(exc)
+
+
+def _staged_values(batch: ImportBatch, email_at: int, names: list[tuple]) -> Iterator[tuple]:
+    """(row number, cell, address, why not, *names) for every data row of the file;
+    `names` holds the (column index, size) of each chosen name column."""
+    header_row, clean_email = batch.header_row, cells.clean_email
+    for number, row in enumerate(file_rows(batch), 1):
+        if number <= header_row or not any(row):
+            continue
+        value = row[email_at] if email_at < len(row) else ""
+        email, why = clean_email(value)
+        if names:
+            extra = [(row[i][:size] or None) if i < len(row) else None for i, size in names]
+            yield (number, value[:320], email, why, *extra)
+        else:
+            yield (number, value[:320], email, why)
+
+
+def _classified(batch: ImportBatch, staging: Table, names: list[str]):
+    """The INSERT of the staged rows into import_rows with their learner and reason.
+    A repeated address is a duplicate of the first row that has it; the other rows
+    with an address are matched against the company's learners and given the first
+    reason that applies (NULL: taken)."""
+    row = staging.c
+    # Only repeated addresses: files hold few, so the lookup the join builds is small.
+    firsts = (
+        select(row.email, func.min(row.row_number).label("number"))
+        .where(row.email.is_not(None))
+        .group_by(row.email)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    known = and_(Learner.company_id == batch.company_id, Learner.email == row.email)
+    duplicate = firsts.c.number < row.row_number
+    cell = {name: row[name] if name in names else null() for name in NAMES}
+    rules = _renewal_rules(clock.now()) if batch.is_renewal else _learner_rules(cell)
+    rows = select(
+        literal(batch.id),
+        row.row_number,
+        row.value,
+        row.email,
+        # Invalid rows (no address) join no learner, duplicates keep none.
+        case((duplicate, null()), else_=Learner.id),
+        case((row.email.is_(None), "invalid"), (duplicate, "duplicate"), *rules),
+        case((row.email.is_(None), row.why), (duplicate, cast(firsts.c.number, String))),
+        *cell.values(),
+    ).select_from(staging.outerjoin(firsts, firsts.c.email == row.email).outerjoin(Learner, known))
+    return insert(ImportRow).from_select(
+        ["batch_id", "row_number", "value", "email", "learner_id", "reason", "detail", *NAMES],
+        rows,
+    )
+
+
+def _renewal_rules(now: datetime) -> list[tuple]:
+    return [
+        (Learner.id.is_(None), "not_found"),
+        (~Learner.active, "deactivated"),
+        (is_active(now), "active"),
+    ]
+
+
+def _learner_rules(cell: dict) -> list[tuple]:
+    unchanged = and_(
+        Learner.first_name == func.coalesce(cell["first_name"], Learner.first_name),
+        Learner.last_name == func.coalesce(cell["last_name"], Learner.last_name),
+        func.coalesce(Learner.department, "")
+        == func.coalesce(cell["department"], Learner.department, ""),
+    )
+    return [
+        (
+            Learner.id.is_(None) & (cell["first_name"].is_(None) | cell["last_name"].is_(None)),
+            "unnamed",
+        ),
+        (~Learner.active, "deactivated"),
+        (Learner.id.is_not(None) & unchanged, "unchanged"),
+    ]
