@@ -156,6 +156,9 @@ default_view  # unused variable (app/views/system.py)
 method_permission_name  # unused variable (app/views/system.py)
 
 # Model columns and properties: read by templates, FAB column lists and SQL
+_.not_taken  # the review's Summary, read by imports/review.html
+_.reasons  # the review's Summary, read by imports/review.html
+_.seats_for_new  # the review's Summary, read by imports/review.html
 actor_id  # unused variable (app/models/audit.py)
 on_behalf_of  # unused variable (app/models/audit.py)
 _.kind_label  # unused property (app/models/company.py)
