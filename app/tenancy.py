@@ -105,7 +105,7 @@ def audience(actor: Actor, model) -> ColumnElement[bool]:
     company's orders sent to the account managers above (a request, a
     cancellation). Applied with the company scope everywhere rows are loaded."""
     if model is Email and actor.is_customer_manager:
-        return Email.kind.in_([kind.value for kind in TO_COMPANY_MANAGERS])
+        return Email.kind.in_(TO_COMPANY_MANAGERS)
     return true()
 
 

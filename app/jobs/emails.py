@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from app import clock, mailer
-from app.models import EmailKind
 from app.services import emails, reminders
 from app.transaction import transaction
 
@@ -51,7 +50,7 @@ def send_email(email_id: int) -> str:
 def _message(row) -> tuple[str, str, str] | None:
     """What to send: expiry emails are re-read at sending time, so a renewal between
     planning and sending leaves no stale email (None: nothing left to say)."""
-    if row.kind in (EmailKind.EXPIRY_REMINDER, EmailKind.EXPIRY_NOTICE):
+    if reminders.is_step_email(row):
         body = reminders.current_body(row)
         return (row.recipient, row.subject, body) if body else None
     return row.recipient, row.subject, row.body

@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.company import Company
+from app.models.reminder_step import DEFAULT_STEPS, STEPS_BY_KEY, Audience
 from app.models.types import UTCDateTime
 
 
@@ -34,8 +35,6 @@ class EmailKind(enum.StrEnum):
     ORDER_ASSIGNED = "order_assigned"
     ORDER_DECLINED = "order_declined"
     ORDER_CANCELLED = "order_cancelled"
-    EXPIRY_REMINDER = "expiry_reminder"
-    EXPIRY_NOTICE = "expiry_notice"
     DIGEST = "digest"
 
     @property
@@ -45,8 +44,6 @@ class EmailKind(enum.StrEnum):
             "order_assigned": "License Assigned Notification",
             "order_declined": "License Request Declined",
             "order_cancelled": "License Request Cancelled",
-            "expiry_reminder": "Licenses expire in 72 hours",
-            "expiry_notice": "Licenses expired today",
             "digest": "Daily license digest",
         }.get(self.value, self.value.replace("_", " ").title())
 
@@ -54,11 +51,16 @@ class EmailKind(enum.StrEnum):
 # Emails addressed to the company's own managers; the other kinds go to the account
 # managers above it (a request, a cancellation, the daily digest).
 TO_COMPANY_MANAGERS = (
-    EmailKind.ORDER_ASSIGNED,
-    EmailKind.ORDER_DECLINED,
-    EmailKind.EXPIRY_REMINDER,
-    EmailKind.EXPIRY_NOTICE,
+    EmailKind.ORDER_ASSIGNED.value,
+    EmailKind.ORDER_DECLINED.value,
+    *(s.key for s in DEFAULT_STEPS if s.audience is Audience.COMPANY_MANAGERS),
 )
+
+
+def kind_label(kind: str) -> str:
+    """An email kind in words: a reminder step's label, or the kind's."""
+    step = STEPS_BY_KEY.get(kind)
+    return step.label if step else EmailKind(kind).label
 
 
 class Email(Model):
@@ -111,4 +113,4 @@ class Email(Model):
 
     @property
     def kind_label(self) -> str:
-        return EmailKind(self.kind).label
+        return kind_label(self.kind)

@@ -1,12 +1,12 @@
-"""The expiry sweep, the 72-hour reminder, the expiry-day notice and the daily
-digest — planned as outbox rows (one key per recipient, company, kind and local
-expiry day), so a key is written once and sent once whatever runs twice.
+"""The expiry sweep, the reminder steps (models/reminder_step.py: by default the
+72-hour reminder and the expiry-day notice) and the daily digest — planned as
+outbox rows (one key per step, company, local expiry day and recipient), so a key is
+written once and sent once whatever runs twice.
 
 A company's licenses expiring on the same local day (`orders.expires_on`) form one
-group. Its reminder is due 72 hours before the group's earliest expiry instant and
-goes only while that instant is ahead; its notice is due at the group's latest
-expiry instant (every license in it expired). Licenses renewed, taken back, or
-whose learner was deactivated are left out; a group with none left gets nothing.
+group; each step is due relative to the group's earliest or latest expiry instant.
+Licenses renewed, taken back, or whose learner was deactivated are left out; a group
+with none left gets nothing.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from app.models import (
     License,
     Order,
 )
+from app.models.reminder_step import DEFAULT_STEPS, Audience, Step, expiry_window, step_for
 from app.services.emails import queue_email
 from app.services.notifications import company_managers
 from app.sql import aware, count_if
 
-REMINDER_LEAD = timedelta(hours=72)
-NOTICE_CATCH_UP = timedelta(days=7)  # a worker down longer than this sends no notice
+DIGEST_LEAD = timedelta(hours=72)  # the digest names licenses expiring this soon
 NAMES_LISTED = 20
 SWEEP_CHUNK = 10_000
 
@@ -91,35 +91,41 @@ class Group:
 
 
 def planning_window(at: datetime):
-    """Licenses expiring in the next 72 hours or in the notices' catch-up week."""
-    return and_(License.expires_at > at - NOTICE_CATCH_UP, License.expires_at <= at + REMINDER_LEAD)
+    """Licenses some step may be due for at `at` (by default: expiring in the next
+    72 hours, or in the notices' catch-up week)."""
+    after, up_to = expiry_window(at)
+    return and_(License.expires_at > after, License.expires_at <= up_to)
 
 
 def plan(at: datetime) -> int:
-    """Write the reminder and notice rows due at `at`. Returns how many were new."""
+    """Write the rows of every step due at `at`. Returns how many were new."""
     written = 0
     for group in _groups(planning_window(at)):
-        if at < group.first <= at + REMINDER_LEAD:
-            written += _tell(group, EmailKind.EXPIRY_REMINDER)
-        elif at - NOTICE_CATCH_UP < group.last <= at:
-            written += _tell(group, EmailKind.EXPIRY_NOTICE)
+        for step in DEFAULT_STEPS:
+            if step.is_due(group.first, group.last, at):
+                written += _tell(group, step)
     return written
 
 
 def current_body(email: Email) -> str | None:
-    """The reminder or notice as it reads now, for the worker to send; None when
-    nothing is left to say (renewed, taken back, deactivated meanwhile)."""
+    """A step's email as it reads now, for the worker to send; None when nothing is
+    left to say (renewed, taken back, deactivated meanwhile)."""
     group = _group(email.company_id, email.group_day)
     if group is None:
         return None
     user = db.session.get(AppUser, email.recipient_user_id) if email.recipient_user_id else None
-    return _render(group, EmailKind(email.kind), user)
+    return _render(group, step_for(email.kind), user)
+
+
+def is_step_email(email: Email) -> bool:
+    """Whether the email was written for a reminder step (re-read when sent)."""
+    return step_for(email.kind) is not None
 
 
 def digest(at: datetime) -> int:
     """One daily email per account manager about the companies under it whose
     licenses expired in the last day or expire within 72 hours, if any."""
-    expiring = and_(License.expires_at > at, License.expires_at <= at + REMINDER_LEAD)
+    expiring = and_(License.expires_at > at, License.expires_at <= at + DIGEST_LEAD)
     expired = and_(License.expires_at > at - timedelta(days=1), License.expires_at <= at)
     rows = db.session.execute(
         select(CompanyTree.ancestor_id, Company.name, count_if(expiring), count_if(expired))
@@ -208,19 +214,20 @@ def _holders(group: Group) -> list[Learner]:
     )
 
 
-def _tell(group: Group, kind: EmailKind) -> int:
+def _tell(group: Group, step: Step) -> int:
     company = db.session.get(Company, group.company_id)
+    when = group.day.strftime("%d %B %Y")
     written = 0
-    for user in company_managers(group.company_id):
+    for user in _audience(step, company.id):
         written += (
             queue_email(
-                key=f"{kind.value}:company-{company.id}:{group.day.isoformat()}:user-{user.id}",
-                kind=kind.value,
+                key=f"{step.key}:company-{company.id}:{group.day.isoformat()}:user-{user.id}",
+                kind=step.key,
                 company_id=company.id,
                 recipient=user.email,
                 recipient_user_id=user.id,
-                subject=_subject(kind, group, company),
-                body=_render(group, kind, user),
+                subject=step.subject.format(count=group.count, company=company.name, when=when),
+                body=_render(group, step, user),
                 group_day=group.day,
             )
             is not None
@@ -228,17 +235,17 @@ def _tell(group: Group, kind: EmailKind) -> int:
     return written
 
 
-def _subject(kind: EmailKind, group: Group, company: Company) -> str:
-    when = group.day.strftime("%d %B %Y")
-    if kind is EmailKind.EXPIRY_REMINDER:
-        return f"{group.count} licenses for {company.name} expire on {when}"
-    return f"{group.count} licenses for {company.name} expired on {when}"
+RECIPIENTS = {Audience.COMPANY_MANAGERS: company_managers}
 
 
-def _render(group: Group, kind: EmailKind, user: AppUser | None) -> str:
+def _audience(step: Step, company_id: int) -> list[AppUser]:
+    return RECIPIENTS[step.audience](company_id)
+
+
+def _render(group: Group, step: Step, user: AppUser | None) -> str:
     company = db.session.get(Company, group.company_id)
     return render_template(
-        f"emails/{kind.value}.txt",
+        f"emails/{step.template}",
         group=group,
         company=company,
         user=user,

@@ -6,7 +6,8 @@ from flask import redirect
 from flask_appbuilder.actions import action
 
 from app import mailer
-from app.models import Email, EmailKind, EmailState
+from app.models import Email, EmailState
+from app.models.email import kind_label
 from app.services import emails as service
 from app.services.health import worker_seen_recently
 from app.views.base import ScopedInterface, ScopedModelView
@@ -17,7 +18,7 @@ def _state(value: str) -> str:
 
 
 def _kind(value: str) -> str:
-    return EmailKind(value).label
+    return kind_label(value)
 
 
 def _when(value) -> str:

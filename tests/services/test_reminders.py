@@ -133,3 +133,51 @@ def test_groups_follow_the_companys_local_day(tree, session, zone, instants, gro
         factories.licenses_expiring(tree.customer, 1, instant)
     planned = reminders.plan(max(instants) + timedelta(minutes=1))
     assert planned == groups  # one notice per group, one manager
+
+
+def test_the_default_steps_keep_the_email_keys_of_before(tree, group, session):
+    reminders.plan(group - timedelta(hours=72))
+    reminders.plan(group.replace(hour=18))
+    keys = {m.key for m in rows(session) if m.recipient_user_id == tree.users["customer"].id}
+    day, company, user = group.date().isoformat(), tree.customer.id, tree.users["customer"].id
+    assert keys == {
+        f"expiry_reminder:company-{company}:{day}:user-{user}",
+        f"expiry_notice:company-{company}:{day}:user-{user}",
+    }
+
+
+@pytest.mark.parametrize(
+    "offset, at, due",
+    [
+        # Before the expiry: from its due time until the group's first expiry.
+        (-72, -73, False),
+        (-72, -72, True),
+        (-72, -1, True),  # late after an outage, while the licenses still run
+        (-72, 0, False),  # never once they expired
+        # On (or after) the expiry: from the group's last expiry, for a week.
+        (0, 7, False),  # the day's first licenses expired, the last not yet
+        (0, 8, True),
+        (0, 8 + 24 * 7 - 1, True),
+        (0, 8 + 24 * 7, False),
+        (24, 8 + 23, False),
+        (24, 8 + 24, True),
+    ],
+)
+def test_a_step_is_due_from_its_offset_to_its_end(offset, at, due):
+    from app.models.reminder_step import Audience, Step
+
+    step = Step("s", timedelta(hours=offset), Audience.COMPANY_MANAGERS, "t", "s", "S")
+    first = utc(2026, 6, 1, 10)
+    last = first + timedelta(hours=8)
+    assert step.is_due(first, last, first + timedelta(hours=at)) is due
+
+
+def test_the_planning_window_covers_every_step():
+    from app.models.reminder_step import Audience, Step, expiry_window
+
+    steps = [
+        Step("early", timedelta(days=-30), Audience.COMPANY_MANAGERS, "t", "s", "S"),
+        Step("after", timedelta(days=2), Audience.COMPANY_MANAGERS, "t", "s", "S"),
+    ]
+    at = utc(2026, 6, 1)
+    assert expiry_window(at, steps) == (at - timedelta(days=9), at + timedelta(days=30))
