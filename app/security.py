@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import abort, request
-from flask_appbuilder import expose, has_access
+from flask import abort
+from flask_appbuilder import expose
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import (
@@ -19,60 +18,11 @@ from flask_appbuilder.security.views import (
 from wtforms.validators import DataRequired
 
 from app.extensions import db
+from app.fab_compat import IdCheckingInterface, KnownActionsOnly, known_actions_only
 from app.models import AppUser
 from app.services import passwords, sessions
 from app.signin import PanelAuthDBView, PanelResetMyPasswordView
 from app.tenancy import coerce_pk
-
-
-class IdCheckingInterface(SQLAInterface):
-    """FAB's data interface, for an id from a URL or form that is not an id of an
-    INTEGER column: not found (stock FAB sends it to the database, and PostgreSQL's
-    "integer out of range" is a 500)."""
-
-    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
-        pk = coerce_pk(id)
-        if pk is None:
-            return None
-        return super().get(pk, filters, select_columns, outer_default_load)
-
-
-class KnownActionsOnly:
-    """FAB's security views, hardened: an action name FAB does not know answers 404
-    (stock FAB looks the action up before checking permissions: a 500), an action
-    the role may not run answers 403 (stock FAB: a redirect to "Access is
-    Denied"), and the file `download` endpoint, which no view has files for,
-    answers 404 (stock FAB fails on a name without its separator)."""
-
-    def get_action_permission_name(self, name: str) -> str:
-        if name not in self.actions:
-            abort(404)
-        return super().get_action_permission_name(name)
-
-    def _may_run(self, name: str) -> None:
-        permission = self.get_action_permission_name(name)
-        if not self.appbuilder.sm.has_access(permission, self.class_permission_name):
-            abort(403)
-
-    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
-    def action(self, name, pk):
-        self._may_run(name)
-        return super().action(name, pk)
-
-    @expose("/action_post", methods=["POST"])
-    def action_post(self):
-        self._may_run(request.form.get("action", ""))
-        return super().action_post()
-
-    @expose("/download/<string:filename>")
-    @has_access
-    def download(self, filename):
-        abort(404)
-
-
-def _known_actions_only(view_class):
-    # Same class name, so FAB's permission and endpoint names do not change.
-    return type(view_class.__name__, (KnownActionsOnly, view_class), {})
 
 
 class AppUserDBModelView(KnownActionsOnly, UserDBModelView):
@@ -134,11 +84,11 @@ class AppSecurityManager(SecurityManager):
     authdbview = PanelAuthDBView
     resetmypasswordview = PanelResetMyPasswordView
     security_api = ClosedSecurityApi
-    rolemodelview = _known_actions_only(RoleModelView)
-    groupmodelview = _known_actions_only(UserGroupModelView)
-    permissionmodelview = _known_actions_only(PermissionModelView)
-    viewmenumodelview = _known_actions_only(ViewMenuModelView)
-    permissionviewmodelview = _known_actions_only(PermissionViewModelView)
+    rolemodelview = known_actions_only(RoleModelView)
+    groupmodelview = known_actions_only(UserGroupModelView)
+    permissionmodelview = known_actions_only(PermissionModelView)
+    viewmenumodelview = known_actions_only(ViewMenuModelView)
+    permissionviewmodelview = known_actions_only(PermissionViewModelView)
     # FAB's login-count chart: nothing the panel needs, and its URL takes an index it
     # does not check (a 500 for anything else).
     userstatschartview = None

@@ -6,7 +6,6 @@ import json
 
 from flask import abort, request, send_file
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.urltools import get_filter_args, get_order_args
 
 from app import exports
 from app.models import AuditEvent
@@ -86,12 +85,8 @@ class AuditLogView(ScopedModelView):
         )
 
     def _filtered_events(self):
-        get_filter_args(self._filters, disallow_if_not_in_search=False)
-        filters = self._filters.get_joined_filters(self._base_filters)
-        order = get_order_args().get(self.__class__.__name__) or self.base_order
         query = self.datamodel.session.query(AuditEvent)
-        query = self.datamodel.apply_all(query, filters, order[0], order[1])
-        return query.yield_per(500)
+        return self.filtered_query(query, ordered=True).yield_per(500)
 
     def render_template(self, template, **kwargs):
         return super().render_template(template, export_args=request.args.to_dict(), **kwargs)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask import session as web_session
-from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.widgets import ListWidget
 from markupsafe import Markup, escape
@@ -24,8 +24,8 @@ from wtforms.widgets import html_params
 
 from app import tenancy
 from app.errors import DomainError, NotFound
+from app.fab_compat import RestrictedInterface, ServiceModelView
 from app.models import AppUser, Company
-from app.security import IdCheckingInterface
 from app.transaction import transaction
 
 # Manage Company mode lives in the signed session, never in a URL parameter.
@@ -111,7 +111,7 @@ class Outcome:
         return self.ok
 
 
-class ScopedInterface(IdCheckingInterface):
+class ScopedInterface(RestrictedInterface):
     """SQLAInterface that only ever sees the current actor's companies' rows.
 
     `annotate`, when given, receives each listed page of rows so a view can attach
@@ -130,6 +130,9 @@ class ScopedInterface(IdCheckingInterface):
         self.annotate = annotate
         self.screen = screen
 
+    def restrict(self, query):
+        return self.scoped_query(query)
+
     def scoped_query(self, query):
         column = tenancy.scope_column(self.obj)
         if column is None:
@@ -140,18 +143,7 @@ class ScopedInterface(IdCheckingInterface):
         )
 
     def get_related_interface(self, col_name: str):
-        return type(self)(self.get_related_model(col_name), screen=self.screen)
-
-    def query_count(self, query, filters=None, select_columns=None):
-        return super().query_count(self.scoped_query(query), filters, select_columns)
-
-    def apply_all(self, query, *args, **kwargs):
-        return super().apply_all(self.scoped_query(query), *args, **kwargs)
-
-    def get_related_obj(self, col_name, value):
-        """A relation filter's value (`_flt_0_company=…`): loaded within scope, and
-        None (filter ignored) for anything that is not an id the actor may see."""
-        return self.get_related_interface(col_name).get(value)
+        return ScopedInterface(self.get_related_model(col_name), screen=self.screen)
 
     def query(self, *args, **kwargs):
         count, rows = super().query(*args, **kwargs)
@@ -160,7 +152,7 @@ class ScopedInterface(IdCheckingInterface):
         return count, rows
 
 
-class ScopedModelView(ModelView):
+class ScopedModelView(ServiceModelView):
     """A CRUD view whose changes go through services.
 
     Subclasses implement `create_item(actor, form)`, `update_item(actor, item, form)`
@@ -174,11 +166,10 @@ class ScopedModelView(ModelView):
     edit_success = "Saved."
     delete_success = "Deleted."
 
-    def _init_forms(self):
-        super()._init_forms()
+    def customise_search_form(self, form):
         for column in self.search_columns:
             if self.datamodel.is_relation_many_to_one(column):
-                getattr(self.search_form, column).kwargs["widget"] = RelatedPicker(self, column)
+                getattr(form, column).kwargs["widget"] = RelatedPicker(self, column)
 
     @expose("/related/<column>")
     @has_access
@@ -224,7 +215,7 @@ class ScopedModelView(ModelView):
     def prepare_form(self, form, item=None):
         """Adjust a form for the actor (choices, defaults) before it is shown or checked."""
 
-    def _add(self):
+    def add_page(self):
         form = self.add_form.refresh()
         self.prepare_form(form)
         if (
@@ -233,9 +224,9 @@ class ScopedModelView(ModelView):
             and self.run_service(lambda a: self.create_item(a, form), self.add_success, form)
         ):
             return None
-        return self._get_add_widget(form=form)
+        return self.render_add_form(form)
 
-    def _edit(self, pk):
+    def edit_page(self, pk):
         item = self.datamodel.get(pk)
         if item is None:
             abort(404)
@@ -250,9 +241,9 @@ class ScopedModelView(ModelView):
         else:
             form = self.edit_form.refresh(obj=item)
             self.prepare_form(form, item)
-        return self._get_edit_widget(form=form)
+        return self.render_edit_form(form)
 
-    def _delete(self, pk):
+    def delete_row(self, pk):
         item = self.datamodel.get(pk)
         if item is None:
             abort(404)
@@ -285,7 +276,7 @@ class ScopedModelView(ModelView):
         """Deleting is a POST (with its CSRF token); FAB's GET variant is not offered.
         Done or refused, the user lands on the list (FAB's history would go back past
         it, to the page before)."""
-        self._delete(pk)
+        self.delete_row(pk)
         return redirect(url_for(f"{self.endpoint}.list"))
 
     @expose("/download/<string:filename>")
@@ -293,24 +284,12 @@ class ScopedModelView(ModelView):
         """FAB serves stored upload files here; the panel stores none this way."""
         abort(404)
 
-    @expose("/action/<string:name>/<pk>", methods=["POST"])
-    def action(self, name, pk):
-        return self._run_action(name, [pk])
-
-    @expose("/action_post", methods=["POST"])
-    def action_post(self):
-        return self._run_action(request.form.get("action", ""), request.form.getlist("rowid"))
-
-    def _run_action(self, name: str, pks: list[str]):
+    def run_action(self, name: str, pks: list[str]):
         """Actions get the posted ids as they came: the service loads them within
         scope and refuses the whole batch if any id is not the actor's."""
-        action = self.actions.get(name)
-        if action is None:
-            abort(404)
-        permission = self.get_action_permission_name(name)
-        if not self.appbuilder.sm.has_access(permission, self.class_permission_name):
+        if not self.action_allowed(name):
             abort(403)
         if not pks:
             flash("Select at least one row first.", "warning")
             return redirect(self.get_redirect())
-        return action.func(pks)
+        return self.actions[name].func(pks)

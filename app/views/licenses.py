@@ -9,7 +9,6 @@ from flask import abort, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.urltools import get_filter_args
 from sqlalchemy import and_, func, select
 
 from app import clock
@@ -197,9 +196,7 @@ class RenewalTab(PeopleTab):
         return redirect(url_for("SelectionView.confirm", pk=outcome.result.id))
 
     def _matching_ids(self):
-        get_filter_args(self._filters, disallow_if_not_in_search=False)
-        filters = self._filters.get_joined_filters(self._base_filters)
-        query = self.datamodel.apply_all(self.datamodel.session.query(Learner), filters)
+        query = self.filtered_query(self.datamodel.session.query(Learner))
         return query.with_entities(Learner.id).order_by(None).statement
 
 

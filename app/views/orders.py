@@ -3,9 +3,10 @@ per-row menu (the guide's three dots) with Assign and Decline."""
 
 from __future__ import annotations
 
-from flask import abort, redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
+from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -21,7 +22,8 @@ from app.views.base import (
     or_dash,
 )
 
-# The Orders tab's sections: (label, status filter or None for all).
+# The Orders tab's sections, each at /orders/section/<status>: (label, status, or
+# None for all of them at /orders/list/).
 SECTIONS = [
     ("Requested Orders", OrderStatus.REQUESTED.value),
     ("Assigned", OrderStatus.ASSIGNED.value),
@@ -64,7 +66,24 @@ def _date(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
-SECTION_FILTER = "_flt_3_status"
+SECTION_STATUSES = {status for _label, status in SECTIONS if status}
+# Links in emails sent before the sections had their own URLs filtered the list:
+# "Equal to" status (Add Filter's fourth operator), or "Starts with" (the first).
+LEGACY_SECTION_FILTERS = ("_flt_3_status", "_flt_0_status")
+
+
+class OrderInterface(ScopedInterface):
+    """The orders the actor may see, narrowed to the section being shown, if any."""
+
+    def scoped_query(self, query):
+        section = g.get("order_section")
+        query = super().scoped_query(query)
+        return query.filter(Order.status == section) if section else query
+
+
+def current_section() -> str | None:
+    section = g.get("order_section")
+    return section or next(filter(None, map(request.args.get, LEGACY_SECTION_FILTERS)), None)
 
 
 class OrderView(ScopedModelView):
@@ -86,7 +105,7 @@ class OrderView(ScopedModelView):
         "can_decline",
         "can_cancel",
     ]
-    datamodel = ScopedInterface(Order, annotate=_annotate)
+    datamodel = OrderInterface(Order, annotate=_annotate)
     list_widget = RowMenuListWidget
     list_template = "orders/list.html"
     show_template = "orders/show.html"
@@ -147,12 +166,20 @@ class OrderView(ScopedModelView):
     }
 
     def render_template(self, template, **kwargs):
-        # Sections filter with "Equal to" (index 3: exact, and uses the status index);
-        # links in older emails used "Starts with" (0).
-        status = request.args.get(SECTION_FILTER) or request.args.get("_flt_0_status")
         return super().render_template(
-            template, sections=SECTIONS, section=status, actor=current_actor(), **kwargs
+            template, sections=SECTIONS, section=current_section(), actor=current_actor(), **kwargs
         )
+
+    @expose("/section/<status>")
+    @has_access
+    @permission_name("list")
+    def section(self, status):
+        """A section of the Orders tab (Requested Orders, Assigned, …): the list, with
+        the filters of the URL, narrowed to one status."""
+        if status not in SECTION_STATUSES:
+            abort(404)
+        g.order_section = status
+        return self.list()
 
     @action("assign", "Assign", "Assign the selected orders?", "fa-check")
     def assign(self, pks):
@@ -212,10 +239,10 @@ class OrderView(ScopedModelView):
             title=f"{verb} order {order.number}",
         )
 
-    def _get_show_widget(self, pk, item, **kwargs):
-        widgets = super()._get_show_widget(pk, item, **kwargs)
+    def show_extras(self, item) -> dict:
         actor = current_actor()
-        widgets["history"] = service.history(item.id)
-        widgets["can_decide"] = service.can_decide(actor, item)
-        widgets["can_cancel"] = service.can_cancel(actor, item)
-        return widgets
+        return {
+            "history": service.history(item.id),
+            "can_decide": service.can_decide(actor, item),
+            "can_cancel": service.can_cancel(actor, item),
+        }

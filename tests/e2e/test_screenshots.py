@@ -42,7 +42,7 @@ def test_the_main_screens(page, live_server, shoot, tmp_path):
 
     page.get_by_role("link", name="Licenses").first.click()
     page.get_by_role("link", name="Requested Orders").click()
-    expect(page).to_have_url(re.compile(r"_flt_3_status=requested"))
+    expect(page).to_have_url(re.compile(r"/orders/section/requested"))
     expect(page.locator("table.table-bordered tbody tr").first).to_contain_text("Requested")
     shoot("3-requested-orders")
 

@@ -46,18 +46,33 @@ def test_requested_orders_section_lists_the_subtree_with_a_row_menu(tree, as_use
     own = requested(tree, "partner", 13)
     foreign = requested(tree, "other_customer", 14)
     session.commit()
-    html = (
-        as_user(tree.users["partner"])
-        .get("/orders/list/?_flt_3_status=requested")
-        .get_data(as_text=True)
-    )
+    html = as_user(tree.users["partner"]).get("/orders/section/requested").get_data(as_text=True)
     rows = dict(re.findall(r'<tr data-pk="(\d+)">(.*?)</tr>', html, re.S))
     assert set(rows) == {str(mine.id), str(below.id), str(own.id)}
     assert str(foreign.id) not in rows
     assert "/orders/decline/" in rows[str(mine.id)] and ">Assign<" in rows[str(below.id)]
     assert ">Assign<" not in rows[str(own.id)]  # its own order is assigned from above
     active = re.search(r'<li class="active">\s*<a href="([^"]+)">([^<]+)</a>', html)
-    assert active.groups() == ("/orders/list/?_flt_3_status=requested", "Requested Orders")
+    assert active.groups() == ("/orders/section/requested", "Requested Orders")
+
+
+@pytest.mark.parametrize("legacy", ["_flt_3_status", "_flt_0_status"])
+def test_links_of_older_emails_land_on_the_same_section(tree, as_user, session, legacy):
+    requested(tree, "customer", 11)
+    assigned = requested(tree, "sub_customer", 12)
+    assign_orders(tree.actor("partner"), [assigned.id])
+    session.commit()
+    client = as_user(tree.users["partner"])
+    section = client.get("/orders/section/requested").get_data(as_text=True)
+    old = client.get(f"/orders/list/?{legacy}=requested").get_data(as_text=True)
+    pks = re.compile(r'<tr data-pk="(\d+)">')
+    assert pks.findall(old) == pks.findall(section) and len(pks.findall(old)) == 1
+    active = re.compile(r'<li class="active">\s*<a href="[^"]+">([^<]+)</a>')
+    assert active.findall(old) == active.findall(section) == ["Requested Orders"]
+
+
+def test_an_unknown_section_is_not_found(tree, as_user):
+    assert as_user(tree.users["partner"]).get("/orders/section/nonsense").status_code == 404
 
 
 def test_add_filter_by_company_and_quantity_narrows_the_list(tree, as_user, session):

@@ -1,0 +1,189 @@
+"""The Flask-AppBuilder seam: every use of FAB 5.3's private methods and internal
+state is in this module, so an upgrade of FAB touches this file (and its tests).
+
+- `RestrictedInterface`: FAB's data interface with one hook, `restrict(query)`,
+  applied to every query FAB builds through it: lists and their counts, loads by id
+  (its own query, not FAB's `get`), related-field loads and dropdowns; FAB's group
+  queries (charts, which the panel has none of) are refused.
+- `ServiceModelView`: FAB's CRUD handlers (`_add`, `_edit`, `_delete`), its search
+  form set-up (`_init_forms`), its show widgets and its action endpoints, turned
+  into hooks a view implements (`add_page`, `edit_page`, `delete_row`,
+  `customise_search_form`, `show_extras`, `run_action`, with `render_add_form` and
+  `render_edit_form` to show a form); and the request's filters
+  and order as FAB reads them (`filtered_query`), for exports and Select All.
+- `IdCheckingInterface`, `KnownActionsOnly`: FAB's own security views, hardened.
+
+Kept beside `app/security.py` (not in `app/views/`) because the security manager
+uses it and `app/views/` imports the security manager.
+"""
+
+from __future__ import annotations
+
+from flask import abort, request
+from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.urltools import get_filter_args, get_order_args
+
+from app.tenancy import coerce_pk
+
+
+class IdCheckingInterface(SQLAInterface):
+    """FAB's data interface, for an id from a URL or form that is not an id of an
+    INTEGER column: not found (stock FAB sends it to the database, and PostgreSQL's
+    "integer out of range" is a 500)."""
+
+    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
+        pk = coerce_pk(id)
+        if pk is None:
+            return None
+        return super().get(pk, filters, select_columns, outer_default_load)
+
+
+class RestrictedInterface(SQLAInterface):
+    """A data interface that sees only the rows `restrict(query)` keeps."""
+
+    def restrict(self, query):
+        raise NotImplementedError
+
+    def query_count(self, query, filters=None, select_columns=None):
+        return super().query_count(self.restrict(query), filters, select_columns)
+
+    def apply_all(self, query, *args, **kwargs):
+        return super().apply_all(self.restrict(query), *args, **kwargs)
+
+    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
+        """One row by id: the restricted query, the view's base filters, the id."""
+        pk = coerce_pk(id)
+        if pk is None:
+            return None
+        query = self.restrict(self.session.query(self.obj))
+        if filters:
+            query = filters.apply_all(query)
+        return query.filter(self.obj.__mapper__.primary_key[0] == pk).one_or_none()
+
+    def get_related_obj(self, col_name, value):
+        """A relation filter's value (`_flt_0_company=…`): loaded through the related
+        model's restricted interface; None (filter ignored) for anything else."""
+        return self.get_related_interface(col_name).get(value)
+
+    def _refused(self, *args, **kwargs):
+        raise NotImplementedError(
+            "FAB's group queries (chart views) are not restricted: the panel has none."
+        )
+
+    query_simple_group = query_month_group = query_year_group = _refused
+
+
+class ServiceModelView(ModelView):
+    """FAB's ModelView with its private CRUD handlers and action endpoints turned into
+    the hooks below, which the panel's views implement by calling services."""
+
+    def customise_search_form(self, form) -> None:
+        """Adjust the search (Add Filter) form's fields once, when FAB builds it."""
+
+    def add_page(self):
+        """Handle GET/POST of the add page: None when done, else the widgets to show."""
+        raise NotImplementedError
+
+    def edit_page(self, pk):
+        raise NotImplementedError
+
+    def delete_row(self, pk) -> None:
+        raise NotImplementedError
+
+    def show_extras(self, item) -> dict:
+        """More values for the show template, beside FAB's widgets."""
+        return {}
+
+    def run_action(self, name: str, pks: list[str]):
+        raise NotImplementedError
+
+    def render_add_form(self, form):
+        return self._get_add_widget(form=form)
+
+    def render_edit_form(self, form):
+        return self._get_edit_widget(form=form)
+
+    def filtered_query(self, query, ordered: bool = False):
+        """`query` with the list's current filters (the request's and the view's base
+        filters) and, if `ordered`, its current order, as FAB's list applies them."""
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        filters = self._filters.get_joined_filters(self._base_filters)
+        if not ordered:
+            return self.datamodel.apply_all(query, filters)
+        column, direction = get_order_args().get(type(self).__name__) or self.base_order
+        return self.datamodel.apply_all(query, filters, column, direction)
+
+    # FAB's private handlers, routed to the hooks.
+
+    def _init_forms(self):
+        super()._init_forms()
+        self.customise_search_form(self.search_form)
+
+    def _add(self):
+        return self.add_page()
+
+    def _edit(self, pk):
+        return self.edit_page(pk)
+
+    def _delete(self, pk):
+        return self.delete_row(pk)
+
+    def _get_show_widget(self, pk, item, **kwargs):
+        widgets = super()._get_show_widget(pk, item, **kwargs)
+        widgets.update(self.show_extras(item))
+        return widgets
+
+    @expose("/action/<string:name>/<pk>", methods=["POST"])
+    def action(self, name, pk):
+        return self.run_action(name, [pk])
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        return self.run_action(request.form.get("action", ""), request.form.getlist("rowid"))
+
+    def action_allowed(self, name: str) -> bool:
+        """Whether the action exists (else 404) and the role may run it."""
+        if name not in self.actions:
+            abort(404)
+        permission = self.get_action_permission_name(name)
+        return self.appbuilder.sm.has_access(permission, self.class_permission_name)
+
+
+class KnownActionsOnly:
+    """FAB's security views, hardened: an action name FAB does not know answers 404
+    (stock FAB looks the action up before checking permissions: a 500), an action
+    the role may not run answers 403 (stock FAB: a redirect to "Access is
+    Denied"), and the file `download` endpoint, which no view has files for,
+    answers 404 (stock FAB fails on a name without its separator)."""
+
+    def get_action_permission_name(self, name: str) -> str:
+        if name not in self.actions:
+            abort(404)
+        return super().get_action_permission_name(name)
+
+    def _may_run(self, name: str) -> None:
+        permission = self.get_action_permission_name(name)
+        if not self.appbuilder.sm.has_access(permission, self.class_permission_name):
+            abort(403)
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        self._may_run(name)
+        return super().action(name, pk)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        self._may_run(request.form.get("action", ""))
+        return super().action_post()
+
+    @expose("/download/<string:filename>")
+    @has_access
+    def download(self, filename):
+        abort(404)
+
+
+def known_actions_only(view_class):
+    """A FAB security view class, hardened; same class name, so FAB's permission and
+    endpoint names do not change."""
+    return type(view_class.__name__, (KnownActionsOnly, view_class), {})
