@@ -97,6 +97,15 @@ def get_batch(actor: Actor, batch_id) -> ImportBatch:
     return batch
 
 
+def get_reviewed(actor: Actor, batch_id, kind: ImportKind, done: str, not_yet: str):
+    """A batch of this kind ready to commit: reviewed, and not committed yet. Raises
+    Conflict with `done` (committed before) or `not_yet` (not reviewed)."""
+    batch = get_batch(actor, batch_id)
+    if batch.kind != kind or batch.status != ImportStatus.REVIEWED:
+        raise Conflict(done if batch.is_committed else not_yet)
+    return batch
+
+
 def file_rows(batch: ImportBatch):
     """The kept file's rows, read as the reader read it at upload."""
     info = reader.FileInfo(batch.file_kind, batch.encoding, batch.delimiter, batch.sheets or [])

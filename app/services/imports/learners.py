@@ -10,12 +10,11 @@ from datetime import datetime
 from sqlalchemy import func, insert, literal, select, update
 
 from app import clock
-from app.errors import Conflict
 from app.extensions import db
-from app.models import Company, ImportBatch, ImportKind, ImportRow, ImportStatus, Learner
+from app.models import Company, ImportBatch, ImportKind, ImportRow, Learner
 from app.services import pools
 from app.services.allocation import allocate, stage
-from app.services.imports.batches import finish, get_batch
+from app.services.imports.batches import finish, get_reviewed
 from app.tenancy import Actor
 
 
@@ -27,13 +26,13 @@ class LearnersImported:
 
 
 def commit_learners(actor: Actor, batch_id) -> LearnersImported:
-    batch = get_batch(actor, batch_id)
-    if batch.kind != ImportKind.LEARNERS or batch.status != ImportStatus.REVIEWED:
-        raise Conflict(
-            "This file was already imported."
-            if batch.is_committed
-            else "Review the file before importing."
-        )
+    batch = get_reviewed(
+        actor,
+        batch_id,
+        ImportKind.LEARNERS,
+        "This file was already imported.",
+        "Review the file before importing.",
+    )
     added = _insert_new_learners(batch, clock.now())
     updated = _update_known_learners(batch)
     licensed = _license_new_learners(actor, batch) if batch.auto_license else 0

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from app import clock
 from app.errors import Conflict, Invalid
 from app.extensions import db
-from app.models import ImportKind, ImportStatus, Learner
+from app.models import ImportKind, Learner
 from app.services.allocation import Plan, allocate, stage
-from app.services.imports.batches import finish, get_batch
+from app.services.imports.batches import finish, get_reviewed
 from app.services.imports.review import taken_learners
 from app.services.states import is_active
 from app.tenancy import Actor
@@ -24,13 +24,13 @@ def commit_renewal(actor: Actor, batch_id) -> Plan:
     """Allocate to exactly the people of the review, all or nothing, through the
     allocation service. A review that went stale (someone renewed, seats gone)
     raises Conflict; a batch commits once."""
-    batch = get_batch(actor, batch_id)
-    if batch.kind != ImportKind.RENEWAL or batch.status != ImportStatus.REVIEWED:
-        raise Conflict(
-            "These licences were already renewed."
-            if batch.is_committed
-            else "Review the file before renewing."
-        )
+    batch = get_reviewed(
+        actor,
+        batch_id,
+        ImportKind.RENEWAL,
+        "These licences were already renewed.",
+        "Review the file before renewing.",
+    )
     renewed = db.session.scalar(
         select(func.count()).where(Learner.id.in_(taken_learners(batch)), is_active(clock.now()))
     )
