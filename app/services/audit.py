@@ -37,6 +37,46 @@ def record(
     return event
 
 
+def record_change(
+    actor: Actor, action: str, obj, fields: tuple[str, ...], before: dict, *, entity: str
+) -> None:
+    """Audit an edit of `obj` (its `fields`, as they were in `before`) only when it
+    changed one of them."""
+    after = values(obj, fields)
+    if after != before:
+        record(
+            actor,
+            action,
+            company_id=_company_of(obj),
+            entity=entity,
+            entity_id=obj.id,
+            before=before,
+            after=after,
+        )
+
+
+def set_active(actor: Actor, rows: list, active: bool, *, noun: str, entity: str) -> None:
+    """Deactivate (or reactivate) rows, auditing each one that changes
+    ("<noun>.deactivated" / "<noun>.reactivated")."""
+    action = f"{noun}.{'reactivated' if active else 'deactivated'}"
+    for row in rows:
+        if row.active != active:
+            record(
+                actor,
+                action,
+                company_id=_company_of(row),
+                entity=entity,
+                entity_id=row.id,
+                before={"active": row.active},
+                after={"active": active},
+            )
+        row.active = active
+
+
+def _company_of(obj) -> int | None:
+    return obj.id if isinstance(obj, Company) else obj.company_id
+
+
 def values(obj, fields: tuple[str, ...]) -> dict:
     """The named fields of a row, for an event's before/after."""
     return {name: getattr(obj, name) for name in fields}

@@ -75,17 +75,7 @@ def update_company(
     if auto_license is not None:
         company.auto_license = bool(auto_license)
     db.session.flush()
-    after = audit.values(company, AUDITED)
-    if after != before:
-        audit.record(
-            actor,
-            "company.changed",
-            company_id=company.id,
-            entity="company",
-            entity_id=company.id,
-            before=before,
-            after=after,
-        )
+    audit.record_change(actor, "company.changed", company, AUDITED, before, entity="company")
     return company
 
 

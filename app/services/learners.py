@@ -71,36 +71,14 @@ def update_learner(
     learner.last_name = required_text(last_name, "last_name", "Last name", 80)
     learner.department = optional_text(department, "department", "Group/department", 120)
     db.session.flush()
-    after = audit.values(learner, AUDITED)
-    if after != before:
-        audit.record(
-            actor,
-            "learner.changed",
-            company_id=learner.company_id,
-            entity="learner",
-            entity_id=learner.id,
-            before=before,
-            after=after,
-        )
+    audit.record_change(actor, "learner.changed", learner, AUDITED, before, entity="learner")
     return learner
 
 
 def set_learners_active(actor: Actor, learner_ids: list[int], active: bool) -> int:
     """Deactivate (or reactivate) learners; all of them or none. Returns how many."""
     learners = get_many_scoped(actor, Learner, learner_ids)
-    action = "learner.reactivated" if active else "learner.deactivated"
-    for learner in learners:
-        if learner.active != active:
-            audit.record(
-                actor,
-                action,
-                company_id=learner.company_id,
-                entity="learner",
-                entity_id=learner.id,
-                before={"active": learner.active},
-                after={"active": active},
-            )
-        learner.active = active
+    audit.set_active(actor, learners, active, noun="learner", entity="learner")
     db.session.flush()
     return len(learners)
 

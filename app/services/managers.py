@@ -132,17 +132,7 @@ def update_manager(
     user.email = address
     user.changed_on = clock.now().replace(tzinfo=None)
     db.session.flush()
-    after = audit.values(user, AUDITED)
-    if after != before:
-        audit.record(
-            actor,
-            "manager.changed",
-            company_id=user.company_id,
-            entity="user",
-            entity_id=user.id,
-            before=before,
-            after=after,
-        )
+    audit.record_change(actor, "manager.changed", user, AUDITED, before, entity="user")
     return user
 
 
@@ -152,19 +142,7 @@ def set_managers_active(actor: Actor, user_ids: list[int], active: bool) -> int:
     users = get_many_scoped(actor, AppUser, user_ids)
     if not active and any(u.id == actor.user_id for u in users):
         raise Forbidden("You cannot deactivate yourself.")
-    action = "manager.reactivated" if active else "manager.deactivated"
-    for user in users:
-        if user.active != active:
-            audit.record(
-                actor,
-                action,
-                company_id=user.company_id,
-                entity="user",
-                entity_id=user.id,
-                before={"active": user.active},
-                after={"active": active},
-            )
-        user.active = active
+    audit.set_active(actor, users, active, noun="manager", entity="user")
     if not active:
         sessions.end_all([u.id for u in users], sessions.DEACTIVATED)
     db.session.flush()
