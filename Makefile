@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export FLASK_APP := run.py
 
-.PHONY: run test test-sqlite test-postgres setup venv dev-venv browser wrk lint bench screenshots clean
+.PHONY: run test test-sqlite test-postgres setup venv dev-venv browser axe wrk lint bench screenshots clean
 
 run: setup
 	$(BIN)/python run.py
@@ -33,15 +33,22 @@ browser:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# axe-core from npm (package.json), injected into every page the browser tests visit.
+axe: node_modules/axe-core/axe.min.js
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
 # Every test, on SQLite and then on PostgreSQL (a throwaway database per run), with
 # the two soak tests beside them, once each; prints the total duration.
-test: dev-venv browser
+test: dev-venv browser axe
 	tests/run-all.sh
 
-test-sqlite: dev-venv
+test-sqlite: dev-venv axe
 	$(BIN)/python -m pytest --db=sqlite $(ARGS)
 
-test-postgres: dev-venv
+test-postgres: dev-venv axe
 	$(BIN)/python -m pytest --db=postgresql $(ARGS)
 
 # Debian's wrk for the load benchmark.
@@ -59,7 +66,7 @@ bench: dev-venv wrk
 	$(BIN)/python -m bench.load
 
 # The main screens as the README shows them (a browser walk over fresh demo data).
-screenshots: dev-venv browser
+screenshots: dev-venv browser axe
 	$(BIN)/python -m pytest -p no:cacheprovider -q --db=sqlite tests/e2e/test_screenshots.py \
 	  --screenshots-dir=docs/screenshots
 

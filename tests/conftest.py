@@ -67,6 +67,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             parts.append(f"{name}: {done}")
     db = config.getoption("--db")
     terminalreporter.write_line(f"per layer ({db}) — " + " · ".join(parts), bold=True)
+    from tests.e2e import axe
+
+    if axe.CHECKED:
+        terminalreporter.write_line(f"axe-core ({db}), per page — violations by impact:")
+        for line in axe.summary():
+            terminalreporter.write_line(line)
 
 
 def pytest_report_header(config):

@@ -1,6 +1,8 @@
 /* The panel's small additions to Flask-AppBuilder's pages:
    - names for the controls FAB's filter script creates without one (the condition
      select and the value field of each filter row), as they appear;
+   - collapse toggles marked as the buttons they are, and their panels not marked
+     expanded (Bootstrap marks both);
    - relation filters (Company, Requested by, ...) as pickers that search the
      server as the user types (app/views/base.py RelatedPicker), so a partner with
      2,000 companies does not get 2,000 options in every list page. */
@@ -51,7 +53,27 @@
       button.getAttribute('data-delete'), 'Are you sure you want to delete this item?');
   });
 
-  function update() { pickers(document); label(document); }
+  // Collapse toggles are links that act as buttons (Bootstrap marks them
+  // aria-expanded, which a link may not carry).
+  function toggles(root) {
+    root.querySelectorAll('a[data-toggle="collapse"]:not([role])').forEach(function (el) {
+      el.setAttribute('role', 'button');
+    });
+  }
+
+  function update() { pickers(document); label(document); toggles(document); }
   update();
   new MutationObserver(update).observe(document.documentElement, { childList: true, subtree: true });
+
+  // Bootstrap 3 also marks the collapsing panel itself aria-expanded; only its
+  // toggle may carry that state (the panel is not a widget).
+  new MutationObserver(function (changes) {
+    changes.forEach(function (change) {
+      var el = change.target;
+      var panel = el.classList && (el.classList.contains('collapse') || el.classList.contains('collapsing'));
+      if (panel && el.hasAttribute('aria-expanded')) {
+        el.removeAttribute('aria-expanded');
+      }
+    });
+  }).observe(document.documentElement, { attributes: true, subtree: true, attributeFilter: ['aria-expanded'] });
 })();

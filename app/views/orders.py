@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import abort, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
-from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -91,6 +90,7 @@ class OrderView(ScopedModelView):
     class_permission_name = "Orders"
     method_permission_name = {
         "list": "list",
+        "section": "list",
         "show": "show",
         "request_licenses": "request",
         "assign": "assign",
@@ -172,7 +172,6 @@ class OrderView(ScopedModelView):
 
     @expose("/section/<status>")
     @has_access
-    @permission_name("list")
     def section(self, status):
         """A section of the Orders tab (Requested Orders, Assigned, …): the list, with
         the filters of the URL, narrowed to one status."""

@@ -3,8 +3,9 @@ on a database of its own (migrated, demo data loaded), a real `worker.py` (RQ
 worker + scheduler) on the machine's Redis, a loopback SMTP server capturing the
 mail, all driven by Debian's Chromium.
 
-Every page visited is checked for accessibility basics (a title; a name for every
-input, select and button) and the run for console errors and failed requests; a
+Every page visited is checked by axe-core (critical and serious violations fail
+the test; tests/e2e/axe.py) and for accessibility basics (a title; a name for every
+input, select and button), and the run for console errors and failed requests; a
 failing test leaves a screenshot and the page's HTML under test-artifacts/."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e import axe
 from tests.servers import free_port, wait_until_up
 from tests.settings import REDIS_URL, create_pg_database, drop_pg_database, drop_queue, new_queue
 from tests.smtp import SmtpServer
@@ -197,9 +199,12 @@ def page(page, request):
     empties test-results/ at every start)."""
     problems: list[str] = []
     page.add_init_script(A11Y_SCRIPT)
-    page.on("console", lambda msg: msg.type == "error" and _note(problems, msg.text))
+    for script in axe.scripts():
+        page.add_init_script(script)
+    page.on("console", lambda msg: _console(problems, msg))
     page.on("requestfailed", lambda req: _note_failed(problems, req))
     yield page
+    axe.finish(page)
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         out = ROOT / "test-artifacts"
@@ -208,6 +213,13 @@ def page(page, request):
         page.screenshot(path=str(out / f"{name}.png"), full_page=True)
         (out / f"{name}.html").write_text(page.content())
     assert not problems, "\n".join(problems)
+
+
+def _console(problems: list[str], msg) -> None:
+    if msg.type == "info" and msg.text.startswith(axe.PREFIX):
+        problems.extend(axe.take(msg.text))
+    elif msg.type == "error":
+        _note(problems, msg.text)
 
 
 def _note(problems: list[str], text: str) -> None:
