@@ -61,6 +61,16 @@
     });
   }
 
+  // An action chosen with no row ticked: say what to tick (FAB says "No row selected").
+  var noun = document.querySelector('meta[name="row-noun"]');
+  if (noun && typeof window.ab_alert === 'function') {
+    var alertWith = window.ab_alert;
+    window.ab_alert = function (text) {
+      var what = noun.getAttribute('content');
+      alertWith(text === 'No row selected' ? 'Select at least one ' + what + ' first.' : text);
+    };
+  }
+
   function update() { pickers(document); label(document); toggles(document); }
   update();
   new MutationObserver(update).observe(document.documentElement, { childList: true, subtree: true });

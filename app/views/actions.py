@@ -9,7 +9,6 @@ from flask_appbuilder.actions import action
 class ActiveToggleActions:
     """Mixin for a ScopedModelView: `set_active(actor, ids, active)` is the service."""
 
-    noun = "rows"
     set_active = None
 
     @action("deactivate", "Deactivate", "Deactivate the selected rows?", "fa-ban")
@@ -18,7 +17,7 @@ class ActiveToggleActions:
             lambda a: type(self).set_active(a, pks, False),
             lambda count: f"Deactivated {count} {self.noun}.",
         )
-        return redirect(self.get_redirect())
+        return redirect(self.back_to_list())
 
     @action("activate", "Reactivate", "Reactivate the selected rows?", "fa-check")
     def activate(self, pks):
@@ -26,4 +25,4 @@ class ActiveToggleActions:
             lambda a: type(self).set_active(a, pks, True),
             lambda count: f"Reactivated {count} {self.noun}.",
         )
-        return redirect(self.get_redirect())
+        return redirect(self.back_to_list())

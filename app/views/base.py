@@ -162,9 +162,14 @@ class ScopedModelView(ServiceModelView):
 
     page_size = 25
     list_widget = RowMenuListWidget  # FAB's list, with named checkboxes and row menus
+    noun = "rows"  # what a row is, in messages: "Deactivated 3 learners."
+    row_noun = "row"  # one of them: "Select at least one learner first."
     add_success = "Saved."
     edit_success = "Saved."
     delete_success = "Deleted."
+
+    def render_template(self, template, **kwargs):
+        return super().render_template(template, row_noun=self.row_noun, **kwargs)
 
     def customise_search_form(self, form):
         for column in self.search_columns:
@@ -251,7 +256,9 @@ class ScopedModelView(ServiceModelView):
 
     def run_service(self, work: Callable, success: str | Callable | None, form=None) -> Outcome:
         """Run one unit of work as the current actor: commit and flash `success`, or
-        roll back and show the rule's message (on its form field when it names one).
+        roll back and show the rule's message (on its form field when it names one),
+        on the page the caller shows next — a refused bulk action goes back to its
+        list, never to an error page. Only an id outside the actor's scope is 404.
         The outcome is truthy when the work was done, and carries its result."""
         try:
             with transaction():
@@ -263,8 +270,6 @@ class ScopedModelView(ServiceModelView):
             if field is not None:
                 field.errors = [*field.errors, exc.message]
             flash(exc.message, "danger")
-            if exc.status == 403:
-                abort(403)
             return Outcome(False, error=exc)
         if success:
             flash(success(result) if callable(success) else success, "success")
@@ -290,6 +295,6 @@ class ScopedModelView(ServiceModelView):
         if not self.action_allowed(name):
             abort(403)
         if not pks:
-            flash("Select at least one row first.", "warning")
-            return redirect(self.get_redirect())
+            flash(f"Select at least one {self.row_noun} first.", "warning")
+            return redirect(self.back_to_list())
         return self.actions[name].func(pks)

@@ -57,6 +57,7 @@ def _kind_label(value: str) -> str:
 
 
 class CompanyView(ScopedModelView):
+    noun, row_noun = "companies", "company"
     route_base = "/companies"
     class_permission_name = "Company"
     method_permission_name = {"manage": "manage"}
@@ -118,7 +119,7 @@ class CompanyView(ScopedModelView):
             lambda a: manage_mode.enter(a, pks), lambda c: f"You are managing {c.name}."
         )
         if not outcome:
-            return redirect(self.get_redirect())
+            return redirect(self.back_to_list())
         start(outcome.result)
         return redirect(url_for("DashboardView.index"))
 

@@ -26,6 +26,7 @@ def _when(value) -> str:
 
 
 class EmailView(ScopedModelView):
+    noun, row_noun = "emails", "email"
     route_base = "/emails"
     class_permission_name = "Emails"
     method_permission_name = {"list": "list", "show": "show", "retry": "retry"}
@@ -90,4 +91,4 @@ class EmailView(ScopedModelView):
         self.run_service(
             lambda a: service.retry(a, pks), lambda n: f"{n} email(s) will be sent again."
         )
-        return redirect(self.get_redirect())
+        return redirect(self.back_to_list())

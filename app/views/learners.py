@@ -14,7 +14,7 @@ class LearnerView(ActiveToggleActions, ScopedModelView):
     method_permission_name = {"deactivate": "deactivate", "activate": "activate"}
     datamodel = ScopedInterface(Learner)
     list_template = "learners/list.html"
-    noun = "learners"
+    noun, row_noun = "learners", "learner"
     set_active = staticmethod(service.set_learners_active)
 
     list_title = "Learners"

@@ -108,6 +108,7 @@ class AvailableView(LicensesTab):
 
 
 class PeopleTab(LicensesTab):
+    noun, row_noun = "people", "person"
     """A tab of people in one license state (the state is a base filter)."""
 
     datamodel = ScopedInterface(Learner, annotate=_annotate_days_left, screen=Screen.OWN)
@@ -147,7 +148,7 @@ class AllocatedView(PeopleTab):
         self.run_service(
             lambda a: service.deallocate(a, pks), lambda n: f"{n} seat(s) returned to their orders."
         )
-        return redirect(self.get_redirect())
+        return redirect(self.back_to_list())
 
 
 class ExpiringView(PeopleTab):
@@ -180,7 +181,7 @@ class RenewalTab(PeopleTab):
             lambda a: allocation.select_people(a, a.company_in_view, pks, "manual"), None
         )
         if not outcome:
-            return redirect(self.get_redirect())
+            return redirect(self.back_to_list())
         return redirect(url_for("SelectionView.confirm", pk=outcome.result.id))
 
     @expose("/select-all", methods=["POST"])

@@ -21,7 +21,7 @@ class ManagerView(ActiveToggleActions, ScopedModelView):
     class_permission_name = "Managers"
     method_permission_name = {"deactivate": "deactivate", "activate": "activate"}
     datamodel = ScopedInterface(AppUser)
-    noun = "users"
+    noun, row_noun = "users", "user"
     set_active = staticmethod(service.set_managers_active)
 
     list_title = "Users"

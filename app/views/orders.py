@@ -86,6 +86,7 @@ def current_section() -> str | None:
 
 
 class OrderView(ScopedModelView):
+    noun, row_noun = "orders", "order"
     route_base = "/orders"
     class_permission_name = "Orders"
     method_permission_name = {
@@ -188,7 +189,7 @@ class OrderView(ScopedModelView):
                 f"Assigned {len(orders)} order(s): " + ", ".join(o.number for o in orders)
             ),
         )
-        return redirect(self.get_redirect())
+        return redirect(self.back_to_list())
 
     @expose("/request", methods=["GET", "POST"])
     @has_access

@@ -66,3 +66,20 @@ def test_the_trash_button_asks_then_explains_why_a_company_stays(page, live_serv
     page.locator("#modal-confirm-ok").click()
     expect(page.locator("body")).to_contain_text("'Umbrella Clinics' cannot be deleted while")
     expect(page.locator("tr", has_text="Umbrella Clinics")).to_have_count(1)  # on the list
+
+
+def test_a_refused_bulk_action_comes_back_to_the_list_with_the_reason(page, live_server):
+    sign_in(page, live_server, "partner")
+    page.goto(f"{live_server}/companies/list/?_flt_2_name=l")  # a filter (contains), kept
+    page.wait_for_load_state()
+    page.get_by_role("button", name="Actions", exact=True).click()
+    page.get_by_role("link", name="Manage Company").click()  # nothing ticked
+    expect(page.locator("#modal-alert")).to_contain_text("Select at least one company first.")
+    page.locator("#modal-alert").get_by_role("button", name="OK").click()
+    for company in ("Acme Dental", "Globex Legal"):
+        page.locator("tr", has_text=company).locator("input.action_check").check()
+    page.get_by_role("button", name="Actions", exact=True).click()
+    page.get_by_role("link", name="Manage Company").click()
+    expect(page.locator("body")).to_contain_text("Choose one company to manage.")
+    expect(page).to_have_url(re.compile(r"/companies/list/\?_flt_2_name=l$"))
+    expect(page.locator(".manage-banner")).to_have_count(0)

@@ -174,8 +174,15 @@ def test_users_list_shows_only_the_viewers_companies_managers(tree, as_user):
 def test_a_customer_manager_cannot_deactivate_itself(tree, as_user, session):
     me = tree.users["customer"]
     client = as_user(me)
-    page = post(client, "/managers/action_post", {"action": "deactivate", "rowid": [me.id]})
-    assert page.status_code == 403
+    page = client.post(
+        "/managers/action_post",
+        data={"action": "deactivate", "rowid": [me.id], "csrf_token": client.csrf},
+        headers={"Referer": "http://localhost/managers/list/?page_ManagerView=0"},
+        follow_redirects=True,
+    )
+    assert page.status_code == 200  # back on the list it came from, with the reason
+    assert page.request.full_path == "/managers/list/?page_ManagerView=0"
+    assert "You cannot deactivate yourself." in page.get_data(as_text=True)
     session.expire_all()
     assert session.get(AppUser, me.id).active
 

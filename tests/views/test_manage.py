@@ -89,14 +89,22 @@ def test_a_company_outside_the_subtree_cannot_be_managed(tree, as_user):
     assert "This is your own company" in page
 
 
-def test_several_companies_at_once_is_refused(tree, as_user):
+def test_several_companies_at_once_is_refused_on_the_list(tree, as_user):
     client = as_user(tree.users["partner"])
-    response = post(
-        client,
+    response = client.post(
         "/companies/action_post",
-        {"action": "manage", "rowid": [tree.customer.id, tree.sub.id]},
+        data={
+            "action": "manage",
+            "rowid": [tree.customer.id, tree.sub.id],
+            "csrf_token": client.csrf,
+        },
+        headers={"Referer": "http://localhost/companies/list/?_flt_0_name=C"},
+        follow_redirects=True,
     )
-    assert response.status_code == 403 and "Choose one company" in response.get_data(as_text=True)
+    assert response.status_code == 200 and "Choose one company" in response.get_data(as_text=True)
+    assert response.request.full_path == "/companies/list/?_flt_0_name=C"  # its filter kept
+    with client.session_transaction() as sess:
+        assert MANAGING not in sess
 
 
 def test_an_edited_session_company_outside_the_subtree_ends_manage_mode(tree, as_user):

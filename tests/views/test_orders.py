@@ -14,6 +14,16 @@ def post(client, url, data):
     return client.post(url, data={**data, "csrf_token": client.csrf}, follow_redirects=True)
 
 
+def post_from(client, page: str, url: str, data):
+    """POST as a browser does from `page` (its address as the referrer)."""
+    return client.post(
+        url,
+        data={**data, "csrf_token": client.csrf},
+        headers={"Referer": f"http://localhost{page}"},
+        follow_redirects=True,
+    )
+
+
 def requested(tree, who, quantity=10):
     actor = tree.actor(who)
     return request_order(actor, actor.company_in_view, quantity)
@@ -118,13 +128,25 @@ def test_bulk_assign_is_all_or_nothing_and_says_which_orders(tree, as_user, sess
     ok, own = requested(tree, "customer", 1), requested(tree, "partner", 2)
     session.commit()
     client = as_user(tree.users["partner"])
-    page = post(client, "/orders/action_post", {"action": "assign", "rowid": [ok.id, own.id]})
-    assert page.status_code == 403
+    listed = f"/orders/section/requested?_flt_0_company={tree.customer.id}"
+    form = {"action": "assign", "rowid": [ok.id, own.id]}
+    page = post_from(client, listed, "/orders/action_post", form)
+    assert page.status_code == 200  # back on the list it came from, with the reason
+    assert page.request.full_path == listed
     assert f"Order #{own.id}" in page.get_data(as_text=True)
     session.expire_all()
     assert session.get(Order, ok.id).status == "requested"
-    page = post(client, "/orders/action_post", {"action": "assign", "rowid": [ok.id]})
+    page = post_from(client, listed, "/orders/action_post", {"action": "assign", "rowid": [ok.id]})
     assert "Assigned 1 order(s)" in page.get_data(as_text=True)
+    assert page.request.full_path == listed  # its filter kept after the action
+
+
+def test_an_action_with_nothing_ticked_says_what_to_select(tree, as_user):
+    client = as_user(tree.users["partner"])
+    listed = "/orders/section/requested"
+    page = post_from(client, listed, "/orders/action_post", {"action": "assign"})
+    assert page.request.path == listed
+    assert "Select at least one order first." in page.get_data(as_text=True)
 
 
 def test_assigning_twice_says_already_assigned(tree, as_user, session):
