@@ -71,19 +71,37 @@
     };
   }
 
-  function update() { pickers(document); label(document); toggles(document); }
+  // Select users Manually is a mode of the list (?select=manual): applying a filter
+  // keeps it, as the filters are kept when the mode is chosen.
+  function keepSelectionMode(root) {
+    var form = root.querySelector('#filter_form');
+    var manual = new URLSearchParams(location.search).get('select') === 'manual';
+    if (form && manual && !form.querySelector('input[name="select"]')) {
+      var input = document.createElement('input');
+      input.type = 'hidden';
+      input.name = 'select';
+      input.value = 'manual';
+      form.appendChild(input);
+    }
+  }
+
+  function update() {
+    pickers(document); label(document); toggles(document); keepSelectionMode(document);
+  }
   update();
   new MutationObserver(update).observe(document.documentElement, { childList: true, subtree: true });
 
   // Bootstrap 3 also marks the collapsing panel itself aria-expanded; only its
-  // toggle may carry that state (the panel is not a widget).
-  new MutationObserver(function (changes) {
-    changes.forEach(function (change) {
-      var el = change.target;
-      var panel = el.classList && (el.classList.contains('collapse') || el.classList.contains('collapsing'));
-      if (panel && el.hasAttribute('aria-expanded')) {
-        el.removeAttribute('aria-expanded');
+  // toggle may carry that state (the panel is not a widget), so the attribute is
+  // never set on a panel.
+  if (window.jQuery) {
+    var attr = jQuery.fn.attr;
+    jQuery.fn.attr = function (name, value) {
+      if (name === 'aria-expanded' && arguments.length > 1) {
+        attr.call(this.not('.panel-collapse'), name, value);
+        return this;
       }
-    });
-  }).observe(document.documentElement, { attributes: true, subtree: true, attributeFilter: ['aria-expanded'] });
+      return attr.apply(this, arguments);
+    };
+  }
 })();

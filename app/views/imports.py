@@ -184,7 +184,7 @@ def _done_page(batch: ImportBatch, result) -> str:
     from flask import flash
 
     if batch.is_renewal:
-        flash(f"Renewed {result.size} licence(s).", "success")
+        flash(f"Renewed {result.size:,} licence(s).", "success")
         return url_for("AllocatedView.list")
     flash(
         f"Added {result.added} and updated {result.updated} learner(s); "

@@ -5,6 +5,8 @@ manager's own, or the one it manages), so every tab shows that company only."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import abort, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
@@ -173,7 +175,15 @@ class RenewalTab(PeopleTab):
         if request.args.get("select") == "manual" and template == self.list_template:
             query = self._matching_ids().subquery()
             matching = self.datamodel.session.scalar(select(func.count()).select_from(query))
-        return super().render_template(template, matching=matching, **kwargs)
+        # Select users Manually keeps the list's filters (and a filter applied later
+        # keeps the mode: panel.js).
+        manual = {**request.args.to_dict(flat=False), "select": "manual"}
+        return super().render_template(
+            template,
+            matching=matching,
+            manual_url=f"{request.path}?{urlencode(manual, True)}",
+            **kwargs,
+        )
 
     @action("allocate", "Allocate Licenses", None, "fa-id-card")
     def allocate(self, pks):
@@ -233,7 +243,7 @@ class SelectionView(ScopedModelView):
         if request.method == "POST" and self.run_service(
             lambda a: allocation.allocate(a, selection.id, order_id),
             lambda done: (
-                f"Allocated {done.size} license(s); they expire on "
+                f"Allocated {done.size:,} license(s); they expire on "
                 + ", ".join(e.strftime("%d %B %Y") for e in done.expiries)
                 + "."
             ),

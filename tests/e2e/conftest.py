@@ -113,6 +113,71 @@ def live_server(live_env):
             process.wait(timeout=20)
 
 
+BIG_CLINIC = "Big Clinic"
+BIG_CLINIC_PEOPLE, BIG_CLINIC_NURSES = 20_000, 12_345
+
+
+@pytest.fixture(scope="session")
+def big_clinic(live_server, live_database):
+    """A customer of Bluewave IT (partner2's) with 20,000 learners whose licenses
+    expired a month ago — 12,345 of them in Nursing — and an assigned pool of
+    20,000 seats, written into the live database set-based (no reminder is due
+    for it, before or after the clock moves)."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert, select
+
+    from app import clock, create_app
+    from app.extensions import db
+    from app.models import Company, Learner, Order
+    from app.services.companies import create_company
+    from app.tenancy import system_actor
+    from app.transaction import transaction
+    from tests.settings import make_config
+
+    app = create_app(make_config(live_database))
+    with app.app_context(), transaction():  # the live stack writes too: BEGIN IMMEDIATE
+        partner = db.session.scalar(select(Company).where(Company.name == "Bluewave IT"))
+        company = create_company(
+            system_actor("cli"), name=BIG_CLINIC, kind="customer", parent_id=partner.id
+        )
+        company.auto_license = False
+        now = clock.now()
+        db.session.execute(
+            insert(Learner),
+            [
+                {
+                    "company_id": company.id,
+                    "email": f"person{i}@bigclinic.example.com",
+                    "first_name": "Person",
+                    "last_name": f"No{i:05d}",
+                    "department": "Nursing" if i < BIG_CLINIC_NURSES else "Front desk",
+                    "active": True,
+                    "created_at": now,
+                    "license_expires_at": now - timedelta(days=30),
+                }
+                for i in range(BIG_CLINIC_PEOPLE)
+            ],
+        )
+        expires = now + timedelta(days=365)
+        db.session.add(
+            Order(
+                company_id=company.id,
+                quantity=BIG_CLINIC_PEOPLE,
+                allocated=0,
+                status="assigned",
+                requested_at=now,
+                assigned_at=now,
+                expires_at=expires,
+                expires_on=expires.date(),
+            )
+        )
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    return BIG_CLINIC
+
+
 def shift_clock(live_env, hours: float) -> None:
     """Move the live stack's clock (web, worker, scheduler) `hours` ahead."""
     bin_dir = Path(sys.executable).parent
