@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
+from flask import redirect
 from flask_appbuilder import IndexView, expose, has_access
+from flask_login import current_user
 
 from app.extensions import db
 from app.models import Company
@@ -12,6 +16,19 @@ from app.tenancy import screen_scope
 from app.views.base import current_actor
 
 
+def sign_in_first(view):
+    """Someone not signed in who opens the panel's address gets the sign-in page,
+    without FAB's red "Access is Denied" (nothing was denied: nobody asked yet)."""
+
+    @wraps(view)
+    def quietly(self, *args, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(self.appbuilder.get_url_for_login)
+        return view(self, *args, **kwargs)
+
+    return quietly
+
+
 class DashboardView(IndexView):
     route_base = ""
     default_view = "index"
@@ -19,6 +36,7 @@ class DashboardView(IndexView):
     index_template = "dashboard.html"
 
     @expose("/")
+    @sign_in_first
     @has_access
     def index(self):
         actor = current_actor()

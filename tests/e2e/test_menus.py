@@ -1,6 +1,9 @@
 """Each demo user signs in through the login page and sees its role's menus."""
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import sign_in
 
@@ -33,3 +36,10 @@ def test_a_customer_manager_is_refused_the_company_screen(page, live_server):
     response = page.goto(f"{live_server}/companies/list/")
     assert response.status == 403
     assert "Not allowed" in page.content()
+
+
+def test_the_panels_address_signed_out_opens_the_sign_in_page_quietly(page, live_server):
+    page.goto(f"{live_server}/")
+    expect(page).to_have_url(re.compile(r"/login/$"))
+    expect(page.get_by_role("button", name="Sign In")).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text("Access is Denied")

@@ -36,3 +36,10 @@ def test_after_login_a_manager_lands_on_the_admin_dashboard(tree, client):
     html = response.get_data(as_text=True)
     assert '<h1 class="h2">Admin Dashboard</h1>' in html
     assert "Partner P" in html
+
+
+def test_opening_the_panel_signed_out_shows_the_sign_in_page_without_a_denial(tree, client):
+    response = client.get("/", follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert response.request.path == "/login/"
+    assert "Sign In" in html and "Access is Denied" not in html
