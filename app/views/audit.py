@@ -9,7 +9,7 @@ from flask_appbuilder import expose, has_access
 
 from app import exports
 from app.models import AuditEvent
-from app.views.base import ScopedInterface, ScopedModelView
+from app.views.base import ScopedInterface, ScopedModelView, action_label, or_dash
 
 COLUMNS = [
     ("at", "When (UTC)"),
@@ -62,7 +62,16 @@ class AuditLogView(ScopedModelView):
     search_columns = ["company", "actor", "action", "at", "on_behalf_of", "interface"]
     base_order = ("at", "desc")
     label_columns = dict(COLUMNS)
-    formatters_columns = {"at": _when, "before": _json, "after": _json}
+    formatters_columns = {
+        "at": _when,
+        "action": action_label,
+        "before": _json,
+        "after": _json,
+        "actor": or_dash,
+        "company": or_dash,
+        "on_behalf_of": or_dash,
+        "entity_id": or_dash,
+    }
 
     @expose("/export/<fmt>")
     @has_access

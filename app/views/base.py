@@ -37,6 +37,22 @@ def or_dash(value) -> object:
     return "—" if value is None or value == "" else value
 
 
+def active_label(value) -> str:
+    """Column formatter: "Active" or "Deactivated", not FAB's True/False."""
+    return "Active" if value else "Deactivated"
+
+
+def role_names(roles) -> str:
+    """Column formatter: "Customer Manager", not FAB's "[Customer Manager]"."""
+    return ", ".join(role.name for role in roles or [])
+
+
+def action_label(value: str) -> str:
+    """Column formatter: an audit action in words ("manage_mode.entered" reads
+    "Manage mode entered")."""
+    return (value or "").replace(".", " ").replace("_", " ").capitalize()
+
+
 def current_actor() -> tenancy.Actor:
     """The actor for this request's user, in Manage Company mode when the signed
     session says so (checked on every request by `views.manage.check_manage_mode`).

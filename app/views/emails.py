@@ -10,7 +10,7 @@ from app.models import Email, EmailState
 from app.models.email import kind_label
 from app.services import emails as service
 from app.services.health import worker_seen_recently
-from app.views.base import ScopedInterface, ScopedModelView
+from app.views.base import ScopedInterface, ScopedModelView, or_dash
 
 
 def _state(value: str) -> str:
@@ -44,16 +44,14 @@ class EmailView(ScopedModelView):
         "subject",
         "state",
         "attempts",
-        "key",
     ]
     order_columns = ["created_at", "kind", "recipient", "state", "attempts"]
-    search_columns = ["state", "kind", "recipient", "company", "created_at", "key"]
+    search_columns = ["state", "kind", "recipient", "company", "created_at"]
     show_columns = [
         "subject",
         "recipient",
         "company",
         "kind",
-        "key",
         "state",
         "attempts",
         "last_error",
@@ -77,6 +75,8 @@ class EmailView(ScopedModelView):
         "created_at": _when,
         "sent_at": _when,
         "next_attempt_at": _when,
+        "last_error": or_dash,
+        "message_id": or_dash,
     }
 
     def render_template(self, template, **kwargs):
