@@ -9,6 +9,7 @@ from flask_appbuilder import IndexView, expose, has_access
 from flask_login import current_user
 
 from app.extensions import db
+from app.fab_compat import filter_url
 from app.models import Company
 from app.services.licenses import seat_position
 from app.services.stats import dashboard_counts
@@ -40,9 +41,15 @@ class DashboardView(IndexView):
     @has_access
     def index(self):
         actor = current_actor()
+        companies = next(v for v in self.appbuilder.baseviews if v.endpoint == "CompanyView")
         return self.render_template(
             self.index_template,
             title="Admin Dashboard",
+            kind_urls={
+                kind: filter_url(companies, "kind", "FilterEqual", kind)
+                for kind in ("partner", "sub_partner", "customer")
+            },
+            seats_in_view=actor.is_customer_manager or bool(actor.managing_company_id),
             actor=actor,
             company=db.session.get(Company, actor.company_in_view)
             if actor.company_in_view

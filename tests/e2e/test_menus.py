@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, sign_out
 
 pytestmark = pytest.mark.browser
 
@@ -43,3 +43,19 @@ def test_the_panels_address_signed_out_opens_the_sign_in_page_quietly(page, live
     expect(page).to_have_url(re.compile(r"/login/$"))
     expect(page.get_by_role("button", name="Sign In")).to_be_visible()
     expect(page.locator("body")).not_to_contain_text("Access is Denied")
+
+
+def test_the_dashboards_figures_open_the_lists_they_count(page, live_server):
+    sign_in(page, live_server, "partner")
+    tile = page.locator('[data-count="customers"]')
+    customers = int(tile.inner_text().replace(",", ""))
+    tile.click()
+    expect(page).to_have_url(re.compile(r"/companies/list/\?_flt_\d+_kind=customer"))
+    expect(page.locator("table.table-bordered tbody tr")).to_have_count(customers)
+
+    sign_out(page)
+    sign_in(page, live_server, "customer")
+    expired = page.locator('[data-seats="expired"]').inner_text()
+    page.locator('[data-seats="expired"]').click()
+    expect(page).to_have_url(re.compile(r"/licenses/expired/list/"))
+    expect(page.locator('[data-seats="expired"]')).to_have_text(expired)

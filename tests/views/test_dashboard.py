@@ -4,7 +4,10 @@ import re
 
 
 def counts(html: str) -> dict[str, int]:
-    return {k: int(v) for k, v in re.findall(r'data-count="(\w+)">(\d+)<', html)}
+    return {
+        k: int(v.replace(",", ""))
+        for k, v in re.findall(r'data-count="(\w+)"[^>]*>([\d,]+)<', html)
+    }
 
 
 def test_account_manager_sees_its_subtree_counted(tree, as_user):
@@ -32,3 +35,17 @@ def test_admin_sees_the_platform(tree, as_user):
 def test_anonymous_visitors_are_sent_to_login(client):
     response = client.get("/")
     assert response.status_code == 302 and "/login/" in response.headers["Location"]
+
+
+def test_the_dashboards_figures_link_to_the_lists_they_count(tree, as_user):
+    html = as_user(tree.users["partner"]).get("/").get_data(as_text=True)
+    links = dict(re.findall(r'data-count="(\w+)" href="([^"]+)"', html))
+    assert set(links) == {"sub_partners", "customers", "learners"}
+    assert links["learners"] == "/learners/list/"
+    customers = as_user(tree.users["partner"]).get(links["customers"].replace("&amp;", "&"))
+    rows = re.findall(r'<tr data-pk="(\d+)"', customers.get_data(as_text=True))
+    assert sorted(map(int, rows)) == sorted([tree.customer.id, tree.sub_customer.id])
+    # a customer's own seat figures open its tabs; a partner's subtree sums do not
+    customer = as_user(tree.users["customer"]).get("/").get_data(as_text=True)
+    assert 'data-seats="expired" href="/licenses/expired/list/"' in customer
+    assert 'data-seats="expired" href=' not in html

@@ -32,7 +32,10 @@ def emails_on(html: str) -> set[str]:
 
 
 def seats(html: str) -> dict[str, int]:
-    return {k: int(v) for k, v in re.findall(r'data-seats="(\w+)">(\d+)<', html)}
+    return {
+        k: int(v.replace(",", ""))
+        for k, v in re.findall(r'data-seats="(\w+)"[^>]*>([\d,]+)<', html)
+    }
 
 
 def test_the_tabs_show_the_company_in_view_in_each_state(tree, as_user, session):
