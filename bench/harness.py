@@ -75,26 +75,18 @@ def seed_expired_company(people: int, pools: int = 5, email_step: int = 1):
 
     from app import clock
     from app.extensions import db
-    from app.models import Learner, Order
+    from app.models import Order
     from tests import factories
 
     company = factories.company(factories.company(None, "partner", "MSP"), "customer", "Big Co")
     company.auto_license = False
     now = clock.now()
-    db.session.execute(
-        insert(Learner),
-        [
-            {
-                "company_id": company.id,
-                "email": f"p{email_step * i}@bigco.example.com",
-                "first_name": "P",
-                "last_name": f"L{i:06d}",
-                "active": True,
-                "created_at": now,
-                "license_expires_at": now - timedelta(days=1),
-            }
-            for i in range(people)
-        ],
+    factories.insert_expired_learners(
+        company.id,
+        people,
+        now - timedelta(days=1),
+        email=lambda i: f"p{email_step * i}@bigco.example.com",
+        last_name=lambda i: f"L{i:06d}",
     )
     db.session.execute(
         insert(Order),

@@ -238,3 +238,34 @@ def licenses_expiring(company: Company, count: int, expires_at, quantity: int | 
     finally:
         clock.set_offset(saved)
     return order, people
+
+
+def insert_expired_learners(
+    company_id: int, count: int, expired_at, email, last_name, department=lambda i: None
+) -> None:
+    """`count` active learners whose licenses expired at `expired_at`, in one
+    executemany (for scale: benchmarks and the 20,000-person browser test). `email`,
+    `last_name` and `department` make each person's value from its number."""
+    from sqlalchemy import insert
+
+    from app import clock
+    from app.extensions import db
+    from app.models import Learner
+
+    now = clock.now()
+    db.session.execute(
+        insert(Learner),
+        [
+            {
+                "company_id": company_id,
+                "email": email(i),
+                "first_name": "P",
+                "last_name": last_name(i),
+                "department": department(i),
+                "active": True,
+                "created_at": now,
+                "license_expires_at": expired_at,
+            }
+            for i in range(count)
+        ],
+    )

@@ -125,14 +125,15 @@ def big_clinic(live_server, live_database):
     for it, before or after the clock moves)."""
     from datetime import timedelta
 
-    from sqlalchemy import insert, select
+    from sqlalchemy import select
 
     from app import clock, create_app
     from app.extensions import db
-    from app.models import Company, Learner, Order
+    from app.models import Company, Order
     from app.services.companies import create_company
     from app.tenancy import system_actor
     from app.transaction import transaction
+    from tests import factories
     from tests.settings import make_config
 
     app = create_app(make_config(live_database))
@@ -143,21 +144,13 @@ def big_clinic(live_server, live_database):
         )
         company.auto_license = False
         now = clock.now()
-        db.session.execute(
-            insert(Learner),
-            [
-                {
-                    "company_id": company.id,
-                    "email": f"person{i}@bigclinic.example.com",
-                    "first_name": "Person",
-                    "last_name": f"No{i:05d}",
-                    "department": "Nursing" if i < BIG_CLINIC_NURSES else "Front desk",
-                    "active": True,
-                    "created_at": now,
-                    "license_expires_at": now - timedelta(days=30),
-                }
-                for i in range(BIG_CLINIC_PEOPLE)
-            ],
+        factories.insert_expired_learners(
+            company.id,
+            BIG_CLINIC_PEOPLE,
+            now - timedelta(days=30),
+            email=lambda i: f"person{i}@bigclinic.example.com",
+            last_name=lambda i: f"No{i:05d}",
+            department=lambda i: "Nursing" if i < BIG_CLINIC_NURSES else "Front desk",
         )
         expires = now + timedelta(days=365)
         db.session.add(
