@@ -35,7 +35,8 @@ class ImportView(ScopedModelView):
     route_base = "/imports"
     class_permission_name = "Imports"
     base_permissions = ["can_upload", "can_columns", "can_review", "can_commit", "can_rejected"]
-    method_permission_name = {name[4:]: name[4:] for name in base_permissions}
+    # The list of the rows taken is part of the review.
+    method_permission_name = {name[4:]: name[4:] for name in base_permissions} | {"taken": "review"}
     datamodel = ScopedInterface(ImportBatch, screen=Screen.OWN)
 
     @expose("/<kind>/upload", methods=["GET", "POST"])
@@ -106,7 +107,9 @@ class ImportView(ScopedModelView):
             batch=batch,
             summary=service.Summary.of(batch),
             rejected=service.rejected_page(batch.id),
+            taken=service.taken_page(batch.id),
             reason_text=service.reason_text,
+            reason_label=service.reason_label,
             title=TITLES[batch.kind],
         )
 
@@ -134,29 +137,46 @@ class ImportView(ScopedModelView):
     def rejected(self, pk, fmt):
         """The rows not taken (row number, value, reason), as CSV or XLSX."""
         batch = self._batch(pk)
-        header = ["Row", "Value", "Reason"]
         actor = current_actor()
+        header = ["Row", "Value", "Reason"]
+        return _download(
+            fmt,
+            f"not-taken-{batch.id}",
+            "Not taken",
+            header,
+            lambda: service.rejected(actor, batch.id),
+        )
 
-        def rows():
-            return service.rejected(actor, batch.id)
-
-        name = f"not-taken-{batch.id}"
-        if fmt == "csv":
-            return exports.csv_response(f"{name}.csv", header, rows)
-        if fmt == "xlsx":
-            return send_file(
-                exports.xlsx_file(header, rows(), "Not taken"),
-                mimetype=exports.XLSX_MIMETYPE,
-                as_attachment=True,
-                download_name=f"{name}.xlsx",
-            )
-        abort(404)
+    @expose("/<pk>/taken.<fmt>")
+    @has_access
+    def taken(self, pk, fmt):
+        """The rows taken — who will be renewed or imported — as CSV or XLSX."""
+        batch = self._batch(pk)
+        actor = current_actor()
+        header = ["Row", "Email", "First name", "Last name"]
+        return _download(
+            fmt, f"taken-{batch.id}", "Taken", header, lambda: service.taken(actor, batch.id)
+        )
 
     def _batch(self, pk) -> ImportBatch:
         batch = self.datamodel.get(pk)
         if batch is None:
             abort(404)
         return batch
+
+
+def _download(fmt: str, name: str, sheet: str, header: list[str], rows):
+    """`rows()` as a streamed CSV or an XLSX file; any other format is 404."""
+    if fmt == "csv":
+        return exports.csv_response(f"{name}.csv", header, rows)
+    if fmt == "xlsx":
+        return send_file(
+            exports.xlsx_file(header, rows(), sheet),
+            mimetype=exports.XLSX_MIMETYPE,
+            as_attachment=True,
+            download_name=f"{name}.xlsx",
+        )
+    abort(404)
 
 
 def _accepted(filename: str | None) -> str:

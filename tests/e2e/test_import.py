@@ -29,6 +29,10 @@ def review_and_renew(page, emails: list[str], not_taken: int, *reasons: str) -> 
     expect(page.locator('[data-review="not_taken"]')).to_have_text(str(not_taken))
     for reason in reasons:
         expect(page.locator("table.import-rejected")).to_contain_text(reason)
+    for email in emails:  # who will be renewed, listed before renewing
+        expect(page.locator("table.import-taken")).to_contain_text(email)
+    counted = page.locator("ul.import-reasons li strong").all_inner_texts()
+    assert sum(int(n.replace(",", "")) for n in counted) == not_taken  # counts per reason
     page.get_by_role("button", name="Renew Licences").click()
     expect(page.locator("body")).to_contain_text(f"Renewed {len(emails)} licence(s).")
     for email in emails:

@@ -59,6 +59,17 @@ def test_the_guides_csv_renewal_from_expired_licenses(tree, as_user, session):
     assert re.search(r'data-review="taken">4<', page) and "users identified for renewal" in page
     assert re.search(r'data-review="not_taken">2<', page)
     assert "not found in this company" in page and "not an email address (a formula)" in page
+    # who will be renewed, by name, and the rows not taken counted by reason first
+    listed = re.findall(
+        r'<table class="table table-condensed import-taken">(.*?)</table>', page, re.S
+    )
+    assert all(p.email in listed[0] and p.last_name in listed[0] for p in expired)
+    reasons = dict(re.findall(r'data-reason="(\w+)"><strong>(\d+)</strong>', page))
+    assert reasons == {"not_found": "1", "invalid": "1"}
+    download = client.get(review_url.replace("/review", "/taken.csv")).get_data(as_text=True)
+    assert sorted(line.split(",")[1] for line in download.strip().splitlines()[1:]) == sorted(
+        p.email for p in expired
+    )
     response = client.post(
         review_url.replace("/review", "/commit"),
         data={"csrf_token": client.csrf},

@@ -14,10 +14,13 @@ from app.services.imports.learners import LearnersImported, commit_learners
 from app.services.imports.renewal import StaleReview, commit_renewal
 from app.services.imports.review import (
     Summary,
+    reason_label,
     reason_text,
     rejected,
     rejected_page,
     review,
+    taken,
+    taken_page,
 )
 
 __all__ = [
@@ -30,9 +33,12 @@ __all__ = [
     "discard_stale",
     "get_batch",
     "preview",
+    "reason_label",
     "reason_text",
     "rejected",
     "rejected_page",
     "review",
+    "taken",
+    "taken_page",
     "upload",
 ]

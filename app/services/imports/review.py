@@ -75,6 +75,11 @@ def reason_text(reason: str, detail: str | None) -> str:
     return REASONS[reason].format(detail=detail or "")
 
 
+def reason_label(reason: str) -> str:
+    """A reason without its row's detail, for the counts per reason."""
+    return REASONS[reason].split(" (", 1)[0].split(" of row", 1)[0]
+
+
 def review(actor: Actor, batch_id, header_row, columns: dict, auto_license: bool = True):
     """Stage every data row and classify it. `columns` maps "email" (and, for a
     learner import, "first_name", "last_name", "department") to column indexes."""
@@ -139,6 +144,33 @@ def rejected(actor: Actor, batch_id) -> Iterator[list]:
     )
     for number, value, reason, detail in db.session.execute(query).yield_per(1000):
         yield [number, value, reason_text(reason, detail)]
+
+
+def taken(actor: Actor, batch_id) -> Iterator[list]:
+    """The rows taken: (row number, address, first name, last name), for the
+    downloads of who will be renewed or imported."""
+    batch = get_batch(actor, batch_id)
+    for row in db.session.execute(_taken_rows(batch.id)).yield_per(1000):
+        yield list(row)
+
+
+def taken_page(batch_id: int, limit: int = 50) -> list:
+    """The first rows taken, with the names of the people they match."""
+    return db.session.execute(_taken_rows(batch_id).limit(limit)).all()
+
+
+def _taken_rows(batch_id: int):
+    return (
+        select(
+            ImportRow.row_number,
+            ImportRow.email,
+            func.coalesce(Learner.first_name, ImportRow.first_name),
+            func.coalesce(Learner.last_name, ImportRow.last_name),
+        )
+        .outerjoin(Learner, Learner.id == ImportRow.learner_id)
+        .where(ImportRow.batch_id == batch_id, ImportRow.reason.is_(None))
+        .order_by(ImportRow.row_number)
+    )
 
 
 def rejected_page(batch_id: int, limit: int = 100) -> list[ImportRow]:
