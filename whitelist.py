@@ -161,6 +161,7 @@ default_view  # unused variable (app/views/system.py)
 method_permission_name  # unused variable (app/views/system.py)
 
 # Model columns and properties: read by templates, FAB column lists and SQL
+_.sees_one_company  # Actor: read by dashboard.html
 _.license_types  # a reminder Step's license types: None (every type) until licenses have types
 _.not_taken  # the review's Summary, read by imports/review.html
 _.reasons  # the review's Summary, read by imports/review.html

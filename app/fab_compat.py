@@ -41,11 +41,13 @@ class IdCheckingInterface(SQLAInterface):
         return super().get(pk, filters, select_columns, outer_default_load)
 
 
-class RestrictedInterface(SQLAInterface):
-    """A data interface that sees only the rows `restrict(query)` keeps."""
+class UnrestrictedQuery(RuntimeError):
+    """A FAB query the panel cannot restrict to the viewer's rows, so never runs."""
 
-    def restrict(self, query):
-        raise NotImplementedError
+
+class RestrictedInterface(SQLAInterface):
+    """A data interface that sees only the rows `restrict(query)` keeps: subclasses
+    define `restrict`, and every query FAB builds through it goes through it."""
 
     def query_count(self, query, filters=None, select_columns=None):
         return super().query_count(self.restrict(query), filters, select_columns)
@@ -69,7 +71,7 @@ class RestrictedInterface(SQLAInterface):
         return self.get_related_interface(col_name).get(value)
 
     def _refused(self, *args, **kwargs):
-        raise NotImplementedError(
+        raise UnrestrictedQuery(
             "FAB's group queries (chart views) are not restricted: the panel has none."
         )
 
@@ -78,27 +80,16 @@ class RestrictedInterface(SQLAInterface):
 
 class ServiceModelView(ModelView):
     """FAB's ModelView with its private CRUD handlers and action endpoints turned into
-    the hooks below, which the panel's views implement by calling services."""
+    hooks, which a subclass defines by calling services: `add_page()` and
+    `edit_page(pk)` (None when done, else the widgets to show), `delete_row(pk)` and
+    `run_action(name, pks)`; `customise_search_form` and `show_extras` are optional."""
 
     def customise_search_form(self, form) -> None:
         """Adjust the search (Add Filter) form's fields once, when FAB builds it."""
 
-    def add_page(self):
-        """Handle GET/POST of the add page: None when done, else the widgets to show."""
-        raise NotImplementedError
-
-    def edit_page(self, pk):
-        raise NotImplementedError
-
-    def delete_row(self, pk) -> None:
-        raise NotImplementedError
-
     def show_extras(self, item) -> dict:
         """More values for the show template, beside FAB's widgets."""
         return {}
-
-    def run_action(self, name: str, pks: list[str]):
-        raise NotImplementedError
 
     def render_add_form(self, form):
         return self._get_add_widget(form=form)

@@ -57,6 +57,12 @@ class Actor:
         """Whether the actor acts for companies below its own (Manage Company, Assign)."""
         return self.is_account_manager or self.is_admin
 
+    @property
+    def sees_one_company(self) -> bool:
+        """Whether the actor's company screens show one company's own figures (a
+        customer's manager, or Manage Company mode) rather than a subtree's."""
+        return self.is_customer_manager or bool(self.managing_company_id)
+
     def works_in(self, company_id: int | None) -> bool:
         """Whether `company_id` is the company whose own screens the actor is on."""
         return company_id is not None and company_id == self.company_in_view

@@ -49,7 +49,6 @@ class DashboardView(IndexView):
                 kind: filter_url(companies, "kind", "FilterEqual", kind)
                 for kind in ("partner", "sub_partner", "customer")
             },
-            seats_in_view=actor.is_customer_manager or bool(actor.managing_company_id),
             actor=actor,
             company=db.session.get(Company, actor.company_in_view)
             if actor.company_in_view
