@@ -8,6 +8,7 @@ from flask import Flask
 from flask_appbuilder import AppBuilder
 
 from app import config as settings
+from app import display
 from app.extensions import csrf, db, mail, migrate
 from app.jobs.dispatch import register_outbox_dispatch
 from app.sql import configure_engine
@@ -20,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(settings.from_env(app.instance_path))
     app.config.update(config or {})
     register_extensions(app)
+    display.register(app)
     with app.app_context():
         appbuilder = AppBuilder(update_perms=False)
         appbuilder.init_app(app, db.session)

@@ -7,6 +7,7 @@ import csv
 import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 
 from flask import Response, stream_with_context
 from openpyxl import Workbook
@@ -15,6 +16,14 @@ from app.extensions import db
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def iso_utc(value: datetime | None) -> str:
+    """An instant as exports write it: ISO 8601 in UTC ("2026-12-01T23:15:00Z")."""
+    if value is None:
+        return ""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def neutralise(value):

@@ -97,6 +97,23 @@ class ServiceModelView(ModelView):
     def render_edit_form(self, form):
         return self._get_edit_widget(form=form)
 
+    # Cells that open a page: column → the view (class name) whose show page it opens,
+    # for the related row when the cell holds one (a company), else for the row itself.
+    column_links: dict[str, str] = {}
+
+    def allowed_links(self) -> dict[str, str]:
+        """`column_links` limited to the views the user may open (show)."""
+        views = {type(v).__name__: v for v in self.appbuilder.baseviews}
+        return {
+            column: name
+            for column, name in self.column_links.items()
+            if name in views
+            and self.appbuilder.sm.has_access("can_show", views[name].class_permission_name)
+        }
+
+    def _get_list_widget(self, filters, **kwargs):
+        return super()._get_list_widget(filters, column_links=self.allowed_links(), **kwargs)
+
     def filtered_query(self, query, ordered: bool = False):
         """`query` with the list's current filters (the request's and the view's base
         filters) and, if `ordered`, its current order, as FAB's list applies them."""
@@ -141,9 +158,17 @@ class ServiceModelView(ModelView):
         (FAB's `get_redirect` goes back two pages in its history: the page before
         the list, since an action adds none.)"""
         referrer = urlsplit(request.referrer or "")
-        own = referrer.netloc == request.host and referrer.path.startswith(self.route_base + "/")
-        if own:
-            return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+        if referrer.netloc != request.host:
+            return url_for(f"{self.endpoint}.list")
+        return self.local_url(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+
+    def local_url(self, url: str | None) -> str:
+        """`url` when it is a page of this view (a path, no other site: never an open
+        redirect), else the view's list."""
+        parts = urlsplit(url or "")
+        own = not parts.scheme and not parts.netloc and parts.path.startswith(self.route_base + "/")
+        if own and "\\" not in parts.path:
+            return parts.path + (f"?{parts.query}" if parts.query else "")
         return url_for(f"{self.endpoint}.list")
 
     def action_allowed(self, name: str) -> bool:

@@ -7,6 +7,9 @@ so two managers pressing Assign together produce one assignment and one clear
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
+
 from flask import current_app
 from sqlalchemy import case, literal, select, update
 
@@ -60,16 +63,40 @@ def request_order(actor: Actor, company_id: int | None, quantity) -> Order:
     return order
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """What assigning an order would do: its seats go to its company until `expires_at`
+    (the term from now, in the company's time zone)."""
+
+    order: Order
+    expires_at: datetime
+    expires_on: date
+
+
+def preview_assignment(
+    actor: Actor, order_ids: list, now: datetime | None = None
+) -> list[Assignment]:
+    """What Assign would do to these orders if confirmed now, checked as Assign checks
+    them (all or none). Raises NotFound (any out of scope), Forbidden or Conflict."""
+    orders = get_many_scoped(actor, Order, order_ids)
+    _check_below(actor, orders)
+    _check_requested(orders)
+    now = now or clock.now()
+    months = current_app.config["LICENSE_TERM_MONTHS"]
+    return [
+        Assignment(o, *license_expiry(now, o.company.timezone, months))
+        for o in sorted(orders, key=lambda o: o.id)
+    ]
+
+
 def assign_orders(actor: Actor, order_ids: list) -> list[Order]:
     """Assign requested orders of companies strictly below the actor's company, all or
     none: each gets its term (LICENSE_TERM_MONTHS from now, in its company's time zone).
     Raises NotFound (any out of scope), Forbidden (own company) or Conflict."""
-    orders = get_many_scoped(actor, Order, order_ids)
-    _check_below(actor, orders)
-    _check_requested(orders)
     now = clock.now()
-    months = current_app.config["LICENSE_TERM_MONTHS"]
-    terms = {o.id: license_expiry(now, o.company.timezone, months) for o in orders}
+    plan = preview_assignment(actor, order_ids, now)
+    orders = [a.order for a in plan]
+    terms = {a.order.id: (a.expires_at, a.expires_on) for a in plan}
     changed = db.session.execute(
         update(Order)
         .where(Order.id.in_(terms), Order.status == OrderStatus.REQUESTED.value)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from app.views.audit import AuditLogView
+from app.views.base import display_zone
 from app.views.companies import CompanyView
 from app.views.emails import EmailView
 from app.views.imports import ImportView
@@ -37,3 +40,4 @@ def register_views(appbuilder) -> None:
         appbuilder.add_view_no_menu(tab)
     appbuilder.add_view_no_menu(SelectionView)
     appbuilder.add_view_no_menu(ImportView)
+    current_app.context_processor(lambda: {"page_zone": display_zone})

@@ -9,10 +9,16 @@ from flask_appbuilder import expose, has_access
 
 from app import exports
 from app.models import AuditEvent
-from app.views.base import ScopedInterface, ScopedModelView, action_label, or_dash
+from app.views.base import (
+    ScopedInterface,
+    ScopedModelView,
+    action_label,
+    local_when,
+    or_dash,
+)
 
 COLUMNS = [
-    ("at", "When (UTC)"),
+    ("at", "When"),
     ("action", "Action"),
     ("actor", "Who"),
     ("company", "Company"),
@@ -29,14 +35,10 @@ def _json(value) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False) if value else ""
 
 
-def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
-
-
 def _cell(event: AuditEvent, column: str):
     value = getattr(event, column)
     if column == "at":
-        return _when(value)
+        return exports.iso_utc(value)
     if column in ("before", "after"):
         return _json(value)
     if column == "actor":
@@ -55,6 +57,7 @@ class AuditLogView(ScopedModelView):
     list_template = "audit/list.html"
 
     list_title = "Audit Log"
+    column_links = {"action": "AuditLogView", "company": "CompanyView"}
     show_title = "Audit event"
     list_columns = ["at", "action", "actor", "company", "on_behalf_of", "interface", "entity_id"]
     show_columns = [c for c, _ in COLUMNS]
@@ -63,7 +66,7 @@ class AuditLogView(ScopedModelView):
     base_order = ("at", "desc")
     label_columns = dict(COLUMNS)
     formatters_columns = {
-        "at": _when,
+        "at": local_when,
         "action": action_label,
         "before": _json,
         "after": _json,
@@ -79,7 +82,7 @@ class AuditLogView(ScopedModelView):
         """The list as filtered and sorted on screen, as CSV (streamed) or XLSX."""
         if fmt not in ("csv", "xlsx"):
             abort(404)
-        header = [label for _, label in COLUMNS]
+        header = [f"{label} (UTC)" if c == "at" else label for c, label in COLUMNS]
 
         def rows():
             return ([_cell(e, c) for c, _ in COLUMNS] for e in self._filtered_events())

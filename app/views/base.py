@@ -22,8 +22,9 @@ from markupsafe import Markup, escape
 from sqlalchemy import or_
 from wtforms.widgets import html_params
 
-from app import tenancy
+from app import display, tenancy
 from app.errors import DomainError, NotFound
+from app.extensions import db
 from app.fab_compat import RestrictedInterface, ServiceModelView
 from app.models import AppUser, Company
 from app.transaction import transaction
@@ -51,6 +52,27 @@ def action_label(value: str) -> str:
     """Column formatter: an audit action in words ("manage_mode.entered" reads
     "Manage mode entered")."""
     return (value or "").replace(".", " ").replace("_", " ").capitalize()
+
+
+def display_zone() -> str:
+    """The time zone a page shows times in: the company the page is about when a
+    view says so (`g.display_zone`, e.g. an order's company), else the company in
+    view (the viewer's own, or the one it manages), which partner-wide lists use."""
+    if "display_zone" not in g:
+        company_id = current_actor().company_in_view
+        company = db.session.get(Company, company_id) if company_id else None
+        g.display_zone = company.timezone if company else "UTC"
+    return g.display_zone
+
+
+def local_when(value) -> str:
+    """Column formatter: an instant in the page's time zone ("1 Dec 2026, 23:15 GMT")."""
+    return display.when(value, display_zone())
+
+
+def local_day(value) -> str:
+    """Column formatter: the day of an instant in the page's time zone ("1 Dec 2026")."""
+    return display.day(value, display_zone())
 
 
 def current_actor() -> tenancy.Actor:

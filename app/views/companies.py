@@ -79,6 +79,7 @@ class CompanyView(ScopedModelView):
         "row_menu",
     ]
     list_widget = RowMenuListWidget
+    column_links = {"name": "CompanyView"}
     order_columns = ["name", "kind", "timezone", "created_at"]
     search_columns = ["name", "kind", "parent", "timezone"]
     show_columns = ["name", "kind", "parent", "timezone", "created_at"]

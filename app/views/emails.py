@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import redirect
 from flask_appbuilder.actions import action
 
-from app import mailer
+from app import display, mailer
 from app.models import Email, EmailState
 from app.models.email import kind_label
 from app.services import emails as service
 from app.services.health import worker_seen_recently
-from app.views.base import ScopedInterface, ScopedModelView, or_dash
+from app.views.base import ScopedInterface, ScopedModelView, local_when, or_dash
 
 
 def _state(value: str) -> str:
@@ -19,10 +19,6 @@ def _state(value: str) -> str:
 
 def _kind(value: str) -> str:
     return kind_label(value)
-
-
-def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
 class EmailView(ScopedModelView):
@@ -34,6 +30,7 @@ class EmailView(ScopedModelView):
     datamodel = ScopedInterface(Email)
 
     list_title = "Emails"
+    column_links = {"subject": "EmailView", "company": "CompanyView"}
     list_template = "outbox/list.html"
     show_title = "Email"
     list_columns = [
@@ -72,9 +69,9 @@ class EmailView(ScopedModelView):
     formatters_columns = {
         "state": _state,
         "kind": _kind,
-        "created_at": _when,
-        "sent_at": _when,
-        "next_attempt_at": _when,
+        "created_at": local_when,
+        "sent_at": local_when,
+        "next_attempt_at": local_when,
         "last_error": or_dash,
         "message_id": or_dash,
     }
@@ -89,6 +86,7 @@ class EmailView(ScopedModelView):
     @action("retry", "Retry", "Send the selected emails again?", "fa-redo")
     def retry(self, pks):
         self.run_service(
-            lambda a: service.retry(a, pks), lambda n: f"{n} email(s) will be sent again."
+            lambda a: service.retry(a, pks),
+            lambda n: f"{display.count(n, 'email')} will be sent again.",
         )
         return redirect(self.back_to_list())

@@ -8,7 +8,7 @@ from flask_appbuilder import expose, has_access
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
-from app import exports
+from app import display, exports
 from app.errors import Conflict, Invalid
 from app.models import ImportBatch, ImportKind, ImportStatus
 from app.services import imports as service
@@ -204,11 +204,12 @@ def _done_page(batch: ImportBatch, result) -> str:
     from flask import flash
 
     if batch.is_renewal:
-        flash(f"Renewed {result.size:,} licence(s).", "success")
+        flash(f"Renewed {display.count(result.size, 'license')}.", "success")
         return url_for("AllocatedView.list")
     flash(
-        f"Added {result.added} and updated {result.updated} learner(s); "
-        f"{result.licensed} new learner(s) got a license.",
+        f"Added {display.count(result.added, 'learner')} and updated "
+        f"{display.count(result.updated, 'learner')}; "
+        f"{display.count(result.licensed, 'new learner')} got a license.",
         "success",
     )
     return url_for("LearnerView.list")

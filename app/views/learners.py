@@ -18,6 +18,11 @@ class LearnerView(ActiveToggleActions, ScopedModelView):
     set_active = staticmethod(service.set_learners_active)
 
     list_title = "Learners"
+    column_links = {
+        "first_name": "LearnerView",
+        "last_name": "LearnerView",
+        "company": "CompanyView",
+    }
     show_title = "Learner"
     add_title = "Add a learner"
     edit_title = "Edit learner"

@@ -13,12 +13,19 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.models.filters import BaseFilter
 from sqlalchemy import and_, func, select
 
-from app import clock
+from app import clock, display
 from app.models import Learner, Order, Selection
 from app.services import allocation, pools, states
 from app.services import licenses as service
 from app.tenancy import Screen, screen_scope
-from app.views.base import ScopedInterface, ScopedModelView, current_actor, or_dash
+from app.views.base import (
+    ScopedInterface,
+    ScopedModelView,
+    current_actor,
+    display_zone,
+    local_when,
+    or_dash,
+)
 
 STATES = {
     "allocated": states.is_active,
@@ -45,15 +52,10 @@ class OpenPoolFilter(BaseFilter):
         return query.filter(pools.is_open(clock.now()))
 
 
-def _date(value) -> str:
-    return value.strftime("%Y-%m-%d") if value else ""
-
-
 def _annotate_days_left(rows: list[Learner]) -> None:
     now = clock.now()
     for row in rows:
-        expires = row.license_expires_at
-        row.days_left = max(0, (expires - now).days) if expires and expires > now else 0
+        row.days_left = display.days_left(row.license_expires_at, now)
 
 
 def seat_position():
@@ -87,6 +89,7 @@ class AvailableView(LicensesTab):
     datamodel = ScopedInterface(Order, screen=Screen.OWN)
     base_filters = [["status", OpenPoolFilter, None]]
     list_title = "Licenses · Available"
+    column_links = {"number": "OrderView"}
     list_columns = [
         "number",
         "quantity",
@@ -94,7 +97,6 @@ class AvailableView(LicensesTab):
         "free",
         "assigned_at",
         "expires_at",
-        "expires_on",
     ]
     order_columns = ["quantity", "allocated", "assigned_at", "expires_at"]
     search_columns = ["quantity", "expires_at"]
@@ -104,9 +106,8 @@ class AvailableView(LicensesTab):
         "free": "Free",
         "assigned_at": "Assigned",
         "expires_at": "Expires",
-        "expires_on": "Expiry day",
     }
-    formatters_columns = {"assigned_at": _date, "expires_at": _date}
+    formatters_columns = {"assigned_at": local_when, "expires_at": local_when}
 
 
 class PeopleTab(LicensesTab):
@@ -115,6 +116,7 @@ class PeopleTab(LicensesTab):
 
     datamodel = ScopedInterface(Learner, annotate=_annotate_days_left, screen=Screen.OWN)
     state = ""
+    column_links = {"first_name": "LearnerView", "last_name": "LearnerView"}
     list_columns = [
         "first_name",
         "last_name",
@@ -131,7 +133,7 @@ class PeopleTab(LicensesTab):
         "license_expires_at": "Expiry",
         "days_left": "Days left",
     }
-    formatters_columns = {"license_expires_at": _date, "department": or_dash}
+    formatters_columns = {"license_expires_at": local_when, "department": or_dash}
 
     def __init__(self, **kwargs):
         self.base_filters = [["license_expires_at", LicenseStateFilter, self.state]]
@@ -148,7 +150,8 @@ class AllocatedView(PeopleTab):
     @action("deallocate", "Deallocate", "Take the selected people's seats back?", "fa-undo")
     def deallocate(self, pks):
         self.run_service(
-            lambda a: service.deallocate(a, pks), lambda n: f"{n} seat(s) returned to their orders."
+            lambda a: service.deallocate(a, pks),
+            lambda n: f"{display.count(n, 'seat')} returned to their orders.",
         )
         return redirect(self.back_to_list())
 
@@ -243,8 +246,8 @@ class SelectionView(ScopedModelView):
         if request.method == "POST" and self.run_service(
             lambda a: allocation.allocate(a, selection.id, order_id),
             lambda done: (
-                f"Allocated {done.size:,} license(s); they expire on "
-                + ", ".join(e.strftime("%d %B %Y") for e in done.expiries)
+                f"Allocated {display.count(done.size, 'license')}; they expire on "
+                + ", ".join(display.when(e, display_zone()) for e in done.expiries)
                 + "."
             ),
         ):

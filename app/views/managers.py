@@ -28,6 +28,11 @@ class ManagerView(ActiveToggleActions, ScopedModelView):
     show_title = "User"
     add_title = "Add a manager"
     edit_title = "Edit user"
+    column_links = {
+        "first_name": "ManagerView",
+        "last_name": "ManagerView",
+        "company": "CompanyView",
+    }
     list_columns = ["first_name", "last_name", "username", "email", "company", "roles", "active"]
     order_columns = ["first_name", "last_name", "username", "email", "active", "last_login"]
     search_columns = ["first_name", "last_name", "username", "email", "company", "active"]

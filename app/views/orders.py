@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from app import display
 from app.models import Order, OrderStatus
 from app.services import orders as service
 from app.views.base import (
@@ -18,6 +19,7 @@ from app.views.base import (
     ScopedInterface,
     ScopedModelView,
     current_actor,
+    local_when,
     or_dash,
 )
 
@@ -43,26 +45,17 @@ class ReasonForm(FlaskForm):
 def _annotate(rows: list[Order]) -> None:
     actor = current_actor()
     decidable = service.decidable_ids(actor, rows)
+    here = request.full_path.rstrip("?")  # the list as shown: Assign comes back to it
     for order in rows:
         menu = []
         if order.id in decidable:
             menu.append(
-                RowAction(
-                    "Assign", url_for("OrderView.action", name="assign", pk=order.id), post=True
-                )
+                RowAction("Assign", url_for("OrderView.assign_preview", order=order.id, next=here))
             )
             menu.append(RowAction("Decline", url_for("OrderView.decline", pk=order.id)))
         if service.can_cancel(actor, order):
             menu.append(RowAction("Cancel request", url_for("OrderView.cancel", pk=order.id)))
         order.row_menu = menu
-
-
-def _status_label(value: str) -> str:
-    return OrderStatus(value).label
-
-
-def _date(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
 SECTION_STATUSES = {status for _label, status in SECTIONS if status}
@@ -95,6 +88,7 @@ class OrderView(ScopedModelView):
         "show": "show",
         "request_licenses": "request",
         "assign": "assign",
+        "assign_preview": "assign",
         "decline": "decline",
         "cancel": "cancel",
     }
@@ -108,6 +102,7 @@ class OrderView(ScopedModelView):
     ]
     datamodel = OrderInterface(Order, annotate=_annotate)
     list_widget = RowMenuListWidget
+    column_links = {"number": "OrderView", "company": "CompanyView"}
     list_template = "orders/list.html"
     show_template = "orders/show.html"
 
@@ -117,7 +112,7 @@ class OrderView(ScopedModelView):
         "number",
         "company",
         "quantity",
-        "status",
+        "status_label",
         "requested_by",
         "requested_at",
         "expires_at",
@@ -129,13 +124,12 @@ class OrderView(ScopedModelView):
         "number",
         "company",
         "quantity",
-        "status",
+        "status_label",
         "requested_by",
         "requested_at",
         "assigned_by",
         "assigned_at",
         "expires_at",
-        "expires_on",
         "closed_by",
         "closed_at",
         "close_reason",
@@ -143,23 +137,22 @@ class OrderView(ScopedModelView):
     base_order = ("requested_at", "desc")
     label_columns = {
         "number": "Order",
+        "status_label": "Status",
         "requested_by": "Requested by",
         "requested_at": "Requested",
         "assigned_by": "Assigned by",
         "assigned_at": "Assigned",
         "expires_at": "Expires",
-        "expires_on": "Expiry day (company time)",
         "closed_by": "Closed by",
         "closed_at": "Closed",
         "close_reason": "Reason",
         "row_menu": "",
     }
     formatters_columns = {
-        "status": _status_label,
-        "requested_at": _date,
-        "assigned_at": _date,
-        "expires_at": _date,
-        "closed_at": _date,
+        "requested_at": local_when,
+        "assigned_at": local_when,
+        "expires_at": local_when,
+        "closed_at": local_when,
         "requested_by": or_dash,
         "assigned_by": or_dash,
         "closed_by": or_dash,
@@ -181,15 +174,42 @@ class OrderView(ScopedModelView):
         g.order_section = status
         return self.list()
 
-    @action("assign", "Assign", "Assign the selected orders?", "fa-check")
+    @action("assign", "Assign", None, "fa-check")
     def assign(self, pks):
-        self.run_service(
-            lambda a: service.assign_orders(a, pks),
-            lambda orders: (
-                f"Assigned {len(orders)} order(s): " + ", ".join(o.number for o in orders)
-            ),
+        """Assign on ticked orders: first what it will do (`assign_preview`), unless
+        it cannot be done (the reason, on the list)."""
+        back = self.back_to_list()
+        if not self.run_service(lambda a: service.preview_assignment(a, pks), None):
+            return redirect(back)
+        return redirect(url_for("OrderView.assign_preview", order=pks, next=back))
+
+    @expose("/assign", methods=["GET", "POST"])
+    @has_access
+    def assign_preview(self):
+        """What Assign will do — per order its quantity, company and the resulting
+        expiry in the company's time zone — then Assign (POST) or Back, to the list
+        the orders were picked on (its filters kept)."""
+        pks = request.values.getlist("order")
+        back = self.local_url(request.values.get("next"))
+        if request.method == "POST":
+            self.run_service(
+                lambda a: service.assign_orders(a, pks),
+                lambda orders: (
+                    f"Assigned {display.count(len(orders), 'order')}: "
+                    + ", ".join(o.number for o in orders)
+                ),
+            )
+            return redirect(back)
+        outcome = self.run_service(lambda a: service.preview_assignment(a, pks), None)
+        if not outcome:
+            return redirect(back)
+        plan = outcome.result
+        return self.render_template(
+            "orders/assign.html",
+            plan=plan,
+            back=back,
+            title=f"Assign {display.count(len(plan), 'order')}",
         )
-        return redirect(self.back_to_list())
 
     @expose("/request", methods=["GET", "POST"])
     @has_access
@@ -240,6 +260,7 @@ class OrderView(ScopedModelView):
         )
 
     def show_extras(self, item) -> dict:
+        g.display_zone = item.company.timezone  # the order's times in its company's zone
         actor = current_actor()
         return {
             "history": service.history(item.id),

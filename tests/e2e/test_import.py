@@ -34,7 +34,7 @@ def review_and_renew(page, emails: list[str], not_taken: int, *reasons: str) -> 
     counted = page.locator("ul.import-reasons li strong").all_inner_texts()
     assert sum(int(n.replace(",", "")) for n in counted) == not_taken  # counts per reason
     page.get_by_role("button", name="Renew Licences").click()
-    expect(page.locator("body")).to_contain_text(f"Renewed {len(emails)} licence(s).")
+    expect(page.locator("body")).to_contain_text(f"Renewed {len(emails)} licenses.")
     for email in emails:
         expect(page.locator("table.table-bordered")).to_contain_text(email)
 

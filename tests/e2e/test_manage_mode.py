@@ -28,8 +28,9 @@ def assign_requested(page, number: str) -> None:
     page.get_by_role("link", name="Requested Orders").click()
     row = page.locator(f'tr[data-pk="{number}"]')
     row.get_by_role("button", name=f"Actions for row {number}").click()
-    row.get_by_role("button", name="Assign").click()
-    expect(page.locator("body")).to_contain_text(f"Assigned 1 order(s): #{number}")
+    row.get_by_role("link", name="Assign").click()
+    page.get_by_role("button", name="Assign 1 order").click()
+    expect(page.locator("body")).to_contain_text(f"Assigned 1 order: #{number}")
 
 
 def test_request_in_manage_mode_exit_assign_and_come_back(page, live_server):

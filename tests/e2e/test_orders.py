@@ -55,8 +55,15 @@ def test_a_customer_requests_and_its_account_manager_assigns(page, live_server, 
     expect(row).to_contain_text("Acme Dental")
     expect(row).to_contain_text("37")
     row.get_by_role("button", name=f"Actions for row {order_number}").click()
-    row.get_by_role("button", name="Assign").click()
-    expect(page.locator("body")).to_contain_text(f"Assigned 1 order(s): #{order_number}")
+    row.get_by_role("link", name="Assign").click()
+    # What Assign will do, before it does it: quantity, company, expiry in its zone.
+    preview = page.locator(f'table.assign-preview tr[data-order="{order_number}"]')
+    expect(preview).to_contain_text("Acme Dental")
+    expect(preview.locator('[data-assign="quantity"]')).to_have_text("37")
+    expect(preview.locator('[data-assign="expires"]')).to_contain_text("Europe/London")
+    page.get_by_role("button", name="Assign 1 order").click()
+    expect(page.locator("body")).to_contain_text(f"Assigned 1 order: #{order_number}")
+    expect(page).to_have_url(re.compile(r"_flt_0_quantity=37"))  # back on the filtered list
     wait_for_mail(
         mail.mailbox,
         lambda box: [m for m in box.to("customer@demo.example") if m["Subject"] == ASSIGNED],

@@ -41,4 +41,4 @@ def test_select_all_keeps_the_filter_and_takes_exactly_what_it_matches(
     page.get_by_role("button", name=re.compile("Select All")).click()
     expect(page.locator('[data-plan="size"]')).to_have_text(nurses)
     page.get_by_role("button", name=re.compile("Confirm: allocate")).click()
-    expect(page.locator("body")).to_contain_text(f"Allocated {nurses} license(s)")
+    expect(page.locator("body")).to_contain_text(f"Allocated {nurses:,} licenses")

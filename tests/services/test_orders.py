@@ -1,6 +1,7 @@
 """Orders through the services: request, assign, decline, cancel, and who is told."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -82,7 +83,9 @@ def test_assign_fixes_the_term_in_the_companys_time_zone(tree, session, app):
     assert abs(assigned.assigned_at - clock.now()) < timedelta(minutes=1)
     (mail,) = emails_to(session, tree.users["customer"])
     assert mail.kind == "order_assigned" and "License Assigned Notification" in mail.subject
-    assert expected[1].strftime("%d %B %Y") in mail.body
+    # In the company's zone, with its zone: "2 Dec 2027, 18:32 NZDT".
+    local = expected[0].astimezone(ZoneInfo("Pacific/Auckland"))
+    assert f"They expire on {local.day} {local:%b %Y}, {local:%H:%M %Z}." in mail.body
 
 
 def test_the_term_follows_the_configured_number_of_months(tree, app):

@@ -63,8 +63,8 @@ def test_the_guides_round_trip_request_exit_assign_reenter(tree, as_user, sessio
 
     page = post(client, "/manage/exit").get_data(as_text=True)
     assert "manage-banner" not in page and "You left Manager Mode." in page
-    page = post(client, f"/orders/action/assign/{order.id}").get_data(as_text=True)
-    assert f"Assigned 1 order(s): #{order.id}" in page
+    page = post(client, "/orders/assign", {"order": order.id}).get_data(as_text=True)
+    assert f"Assigned 1 order: #{order.id}" in page
     enter(client, tree.customer)
     assert "manage-banner" in client.get("/orders/list/").get_data(as_text=True)
     actions = session.scalars(

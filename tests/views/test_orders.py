@@ -2,12 +2,15 @@
 per-row menu with Assign and Decline, bulk Assign, Cancel, the history, Emails."""
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
+from app import clock
 from app.models import Email, Order
 from app.services.orders import assign_orders, request_order
+from app.services.terms import license_expiry
 
 
 def post(client, url, data):
@@ -110,12 +113,28 @@ def test_the_company_filter_searches_as_you_type_instead_of_listing_every_compan
     assert f'value=\\"{tree.sub_customer.id}\\" selected\\u003eCustomer C2' in html
 
 
-def test_assign_from_the_row_menu_tells_the_customer_managers(tree, as_user, session):
-    order = requested(tree, "customer", 8)
+def assign(client, *orders, **extra):
+    return post(client, "/orders/assign", {"order": [o.id for o in orders], **extra})
+
+
+def test_assign_shows_what_will_happen_then_tells_the_customer_managers(tree, as_user, session):
+    tree.customer.timezone = "Pacific/Auckland"
+    order = requested(tree, "customer", 1200)
     session.commit()
     client = as_user(tree.users["partner"])
-    page = post(client, f"/orders/action/assign/{order.id}", {}).get_data(as_text=True)
-    assert f"Assigned 1 order(s): #{order.id}" in page
+    listed = client.get("/orders/section/requested").get_data(as_text=True)
+    preview_url = f"/orders/assign?order={order.id}"
+    assert preview_url in listed  # the row menu's Assign opens the preview
+    html = client.get(preview_url).get_data(as_text=True)
+    expires, _day = license_expiry(clock.now(), "Pacific/Auckland", 12)
+    local = expires.astimezone(ZoneInfo("Pacific/Auckland"))
+    assert re.search(r'data-assign="quantity">1,200<', html)
+    assert "Customer C1" in html and f"{local.day} {local:%b %Y}, {local:%H:%M %Z}" in html
+    assert "Pacific/Auckland" in html and "Assign 1 order" in html
+    session.expire_all()
+    assert session.get(Order, order.id).status == "requested"  # nothing done yet
+    page = assign(client, order).get_data(as_text=True)
+    assert f"Assigned 1 order: #{order.id}" in page
     session.expire_all()
     assert session.get(Order, order.id).status == "assigned"
     kinds = session.scalars(
@@ -137,8 +156,12 @@ def test_bulk_assign_is_all_or_nothing_and_says_which_orders(tree, as_user, sess
     session.expire_all()
     assert session.get(Order, ok.id).status == "requested"
     page = post_from(client, listed, "/orders/action_post", {"action": "assign", "rowid": [ok.id]})
-    assert "Assigned 1 order(s)" in page.get_data(as_text=True)
+    assert page.request.path == "/orders/assign" and "Customer C1" in page.get_data(as_text=True)
+    back = re.search(r'name="next" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    page = assign(client, ok, next=back.replace("&amp;", "&"))
+    assert "Assigned 1 order: #" in page.get_data(as_text=True)
     assert page.request.full_path == listed  # its filter kept after the action
+    assert assign(client, ok, next="https://evil.example/").request.path == "/orders/list/"
 
 
 def test_an_action_with_nothing_ticked_says_what_to_select(tree, as_user):
@@ -153,9 +176,13 @@ def test_assigning_twice_says_already_assigned(tree, as_user, session):
     order = requested(tree, "customer", 8)
     session.commit()
     client = as_user(tree.users["partner"])
-    post(client, f"/orders/action/assign/{order.id}", {})
-    page = post(client, f"/orders/action/assign/{order.id}", {}).get_data(as_text=True)
+    assign(client, order)
+    page = assign(client, order).get_data(as_text=True)
     assert f"Order #{order.id} is already assigned" in page
+    # The preview says so too, on the list, instead of offering Assign again.
+    page = client.get(f"/orders/assign?order={order.id}", follow_redirects=True)
+    assert page.request.path == "/orders/list/"
+    assert f"Order #{order.id} is already assigned" in page.get_data(as_text=True)
 
 
 def test_decline_with_a_reason_shows_in_the_history(tree, as_user, session):
@@ -178,6 +205,8 @@ def test_customer_cancels_its_request_but_cannot_assign_or_decline(tree, as_user
     html = client.get("/orders/list/").get_data(as_text=True)
     assert "/orders/cancel/" in html and ">Assign<" not in html
     assert post(client, f"/orders/action/assign/{order.id}", {}).status_code == 403
+    assert assign(client, order).status_code == 403
+    assert client.get(f"/orders/assign?order={order.id}").status_code == 403
     assert post(client, f"/orders/decline/{order.id}", {"reason": "x"}).status_code == 403
     page = post(client, f"/orders/cancel/{order.id}", {"reason": "Duplicate order"})
     assert "Cancelled order" in page.get_data(as_text=True)
@@ -215,7 +244,7 @@ def test_only_the_admin_retries_and_only_failed_emails(tree, as_user, session):
     email.state, email.last_error = "failed", "550 no such user"
     session.commit()
     page = post(admin, "/emails/action_post", {"action": "retry", "rowid": [email.id]})
-    assert "1 email(s) will be sent again" in page.get_data(as_text=True)
+    assert "1 email will be sent again" in page.get_data(as_text=True)
     session.expire_all()
     assert session.get(Email, email.id).state == "retrying"
     manager = as_user(tree.users["partner"])

@@ -81,6 +81,8 @@ SCOPED_WITHOUT_ID = {
 # Endpoints of scoped views tested here without an id in the URL (`related`: the
 # relation filters' pickers, whose argument is a column name).
 SCOPED_BY_FORM = {"list", "add", "action_post", "related"}
+# Endpoints of scoped views taking ids in a query or form parameter (the parameter).
+SCOPED_BY_PARAMETER = {"OrderView.assign_preview": "order"}
 
 
 def scoped_views(app) -> list[ScopedModelView]:
@@ -165,9 +167,14 @@ def by_id_requests(app, view, obj, own_company_id):
     each rule with <pk> (every action for the action rule), and action_post."""
     pk = obj.id
     for rule in view_rules(app, view):
+        method = rule.endpoint.split(".", 1)[1]
+        parameter = SCOPED_BY_PARAMETER.get(rule.endpoint)
+        if parameter:
+            yield method_permission(view, method), "GET", f"{rule.rule}?{parameter}={pk}", None
+            yield method_permission(view, method), "POST", rule.rule, {parameter: pk}
+            continue
         if not rule.arguments:
             continue
-        method = rule.endpoint.split(".", 1)[1]
         if method == "related":
             continue  # takes a column name: test_relation_pickers_offer_only_the_actors_rows
         if method == "action":
@@ -212,7 +219,9 @@ def test_every_endpoint_is_in_the_matrix_or_exempt(app):
         view, _, method = rule.endpoint.partition(".")
         if rule.endpoint in EXEMPT or view in ADMIN_ONLY_VIEWS:
             continue
-        covered = bool(rule.arguments) or method in SCOPED_BY_FORM
+        covered = (
+            bool(rule.arguments) or method in SCOPED_BY_FORM or rule.endpoint in SCOPED_BY_PARAMETER
+        )
         if view not in scoped or not (covered or rule.endpoint in SCOPED_WITHOUT_ID):
             unclassified.append(rule.endpoint)
     assert not unclassified, f"add these endpoints to the tenancy matrix: {unclassified}"

@@ -28,7 +28,7 @@ def commit_renewal(actor: Actor, batch_id) -> Plan:
         actor,
         batch_id,
         ImportKind.RENEWAL,
-        "These licences were already renewed.",
+        "These licenses were already renewed.",
         "Review the file before renewing.",
     )
     renewed = db.session.scalar(
