@@ -28,6 +28,12 @@ query_year_group  # FAB's group queries, refused by app/fab_compat.py
 _._delete  # FAB's delete handler, routed by app/fab_compat.py
 _.order_section  # flask.g: the Orders section shown (views/orders.py)
 _.download  # unused method (app/security.py)
+filter_converter_class  # FAB's filter converter (app/views/base.py ScopedInterface)
+search_widget  # FAB's search widget class (app/views/base.py)
+search_form_extra_fields  # FAB's search form fields (status, kind dropdowns)
+arg_name  # FAB's filter argument names (app/views/filters.py)
+assign_preview  # an @expose endpoint (app/views/orders.py)
+remove_url  # a filter chip's link (templates/widgets/filter_bar.html)
 list_columns  # unused variable (app/security.py)
 add_columns  # unused variable (app/security.py)
 edit_columns  # unused variable (app/security.py)

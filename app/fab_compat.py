@@ -111,8 +111,12 @@ class ServiceModelView(ModelView):
             and self.appbuilder.sm.has_access("can_show", views[name].class_permission_name)
         }
 
+    def list_widget_args(self) -> dict:
+        """More values for the list widget's template (widgets/list_row_menu.html)."""
+        return {"column_links": self.allowed_links()}
+
     def _get_list_widget(self, filters, **kwargs):
-        return super()._get_list_widget(filters, column_links=self.allowed_links(), **kwargs)
+        return super()._get_list_widget(filters, **self.list_widget_args(), **kwargs)
 
     def filtered_query(self, query, ordered: bool = False):
         """`query` with the list's current filters (the request's and the view's base
@@ -162,11 +166,12 @@ class ServiceModelView(ModelView):
             return url_for(f"{self.endpoint}.list")
         return self.local_url(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
 
-    def local_url(self, url: str | None) -> str:
-        """`url` when it is a page of this view (a path, no other site: never an open
-        redirect), else the view's list."""
+    def local_url(self, url: str | None, prefix: str | None = None) -> str:
+        """`url` when it is a page of this view, or under `prefix` (a path, no other
+        site: never an open redirect), else the view's list."""
         parts = urlsplit(url or "")
-        own = not parts.scheme and not parts.netloc and parts.path.startswith(self.route_base + "/")
+        prefix = prefix or self.route_base + "/"
+        own = not parts.scheme and not parts.netloc and parts.path.startswith(prefix)
         if own and "\\" not in parts.path:
             return parts.path + (f"?{parts.query}" if parts.query else "")
         return url_for(f"{self.endpoint}.list")
@@ -179,13 +184,12 @@ class ServiceModelView(ModelView):
         return self.appbuilder.sm.has_access(permission, self.class_permission_name)
 
 
-def filter_url(view: ModelView, column: str, operator: str, value) -> str:
-    """The address of `view`'s list filtered by `column` `operator` (a FAB filter
-    class name, e.g. "FilterEqual") `value`. FAB names a filter in the URL by its
-    position in the column's list of filters (`_flt_3_kind`): found here, never
-    written by hand."""
+def filter_url(view: ModelView, column: str, operator: type, value) -> str:
+    """The address of `view`'s list filtered by `column` `operator` (a filter class,
+    e.g. `filters.Is`) `value`. FAB names a filter in the URL by its position in the
+    column's list of filters (`_flt_3_kind`): found here, never written by hand."""
     filters = view._filters.get_search_filters()[column]
-    index = next(i for i, f in enumerate(filters) if type(f).__name__ == operator)
+    index = next(i for i, f in enumerate(filters) if type(f) is operator)
     return url_for(f"{view.endpoint}.list", **{f"_flt_{index}_{column}": value})
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, insert, literal, select, update
 
-from app import clock
+from app import clock, display
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import Learner, Order, Selection, SelectionMember
@@ -23,6 +23,8 @@ from app.sql import joined_or_in
 from app.tenancy import Actor, get_in_view, require_company_in_view, require_pk
 
 NAMES_SHOWN = 10
+# The order people of a selection are listed (and, with too few seats, served) in.
+LIST_ORDER = (Learner.last_name, Learner.first_name, Learner.id)
 
 
 @dataclass
@@ -62,7 +64,10 @@ class Plan:
 
 def shortage_message(needed: int, free: int) -> str:
     """The one wording of "not enough seats", for Allocate and the spreadsheet import."""
-    return f"{needed} selected, {free} seats free: request {needed - free} more licenses."
+    return (
+        f"{needed:,} selected, {display.count(free, 'seat')} free: "
+        f"request {display.count(needed - free, 'more license', 'more licenses')}."
+    )
 
 
 def select_people(actor: Actor, company_id, learner_ids: list, source: str = "manual"):
@@ -156,6 +161,20 @@ def allocate(actor: Actor, selection_id, order_id=None) -> Plan:
     return result
 
 
+def allocate_first(actor: Actor, selection_id, order_id=None) -> Plan:
+    """Too few seats: allocate the free ones now, to the first people of the
+    selection in its list's order (`members_page`: last name, first name) — the rest
+    keep needing one. All or nothing, like `allocate`."""
+    result = plan(actor, selection_id, order_id)
+    if result.licensed_count:
+        raise Conflict(result.problem())
+    if not result.free:
+        raise Conflict(f"No seats are free: {shortage_message(result.size, 0)}")
+    first = _members(result.selection.id).order_by(*LIST_ORDER).limit(min(result.free, result.size))
+    part = stage(actor, result.selection.company_id, first, result.selection.source)
+    return allocate(actor, part.id, order_id)
+
+
 def remainder(actor: Actor, selection_id) -> Selection:
     """A new selection of the same people minus those who gained a license since."""
     selection = get_selection(actor, selection_id)
@@ -164,6 +183,17 @@ def remainder(actor: Actor, selection_id) -> Selection:
     if not fresh.size:
         raise Invalid("Everybody in this selection has an active license now.")
     return fresh
+
+
+TICKED_LIMIT = 1000
+
+
+def ticked_ids(selection: Selection) -> set[int]:
+    """The people of a selection picked one by one, to tick again on the list (none
+    for Select All or a spreadsheet: their people are a filter or a file)."""
+    if selection.source != "manual":
+        return set()
+    return set(db.session.scalars(_members(selection.id).limit(TICKED_LIMIT)))
 
 
 def get_selection(actor: Actor, selection_id) -> Selection:
@@ -175,7 +205,7 @@ def members_page(selection_id: int, limit: int = 20) -> list[Learner]:
         db.session.scalars(
             select(Learner)
             .where(Learner.id.in_(_members(selection_id)))
-            .order_by(Learner.last_name, Learner.first_name)
+            .order_by(*LIST_ORDER)
             .limit(limit)
         )
     )

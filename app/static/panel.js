@@ -43,6 +43,26 @@
     });
   }
 
+  // A filter added on a column with a fixed set of values (status, kind: a dropdown)
+  // starts on "is" rather than the text columns' first condition, "contains".
+  document.addEventListener('click', function (event) {
+    if (!event.target.closest || !event.target.closest('#filter_form a.filter')) return;
+    setTimeout(function () {
+      var rows = document.querySelectorAll('#filter_form table.filters tr');
+      var row = rows[rows.length - 1];
+      if (!row || row.querySelector('select.related-picker')) return;
+      var value = row.querySelector('td:last-child select');
+      var op = row.querySelector('select.filter-op');
+      if (!value || !op) return;
+      Array.prototype.forEach.call(op.options, function (option) {
+        if (option.textContent.trim() !== 'is') return;
+        // FAB names the value field after the condition's position (_flt_<n>_<column>).
+        value.name = value.name.replace(/^_flt_\d+_/, '_flt_' + option.value + '_');
+        if (window.jQuery) jQuery(op).val(option.value).trigger('change'); else op.value = option.value;
+      });
+    }, 0);
+  });
+
   // The list rows' delete buttons (widgets/list_row_menu.html): FAB's confirmation,
   // then its POST with the CSRF token.
   document.addEventListener('click', function (event) {
@@ -71,22 +91,8 @@
     };
   }
 
-  // Select users Manually is a mode of the list (?select=manual): applying a filter
-  // keeps it, as the filters are kept when the mode is chosen.
-  function keepSelectionMode(root) {
-    var form = root.querySelector('#filter_form');
-    var manual = new URLSearchParams(location.search).get('select') === 'manual';
-    if (form && manual && !form.querySelector('input[name="select"]')) {
-      var input = document.createElement('input');
-      input.type = 'hidden';
-      input.name = 'select';
-      input.value = 'manual';
-      form.appendChild(input);
-    }
-  }
-
   function update() {
-    pickers(document); label(document); toggles(document); keepSelectionMode(document);
+    pickers(document); label(document); toggles(document);
   }
   update();
   new MutationObserver(update).observe(document.documentElement, { childList: true, subtree: true });

@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from urllib.parse import urlencode
 
 from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask import session as web_session
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.security.decorators import permission_name
-from flask_appbuilder.widgets import ListWidget
+from flask_appbuilder.widgets import ListWidget, SearchWidget
 from markupsafe import Markup, escape
-from sqlalchemy import or_
 from wtforms.widgets import html_params
 
 from app import display, tenancy
@@ -28,6 +28,7 @@ from app.extensions import db
 from app.fab_compat import RestrictedInterface, ServiceModelView
 from app.models import AppUser, Company
 from app.transaction import transaction
+from app.views.filters import QUICK_SEARCH_ARG, PlainFilterConverter, QuickSearch, like_any
 
 # Manage Company mode lives in the signed session, never in a URL parameter.
 MANAGING_KEY = "managing_company_id"
@@ -70,11 +71,6 @@ def local_when(value) -> str:
     return display.when(value, display_zone())
 
 
-def local_day(value) -> str:
-    """Column formatter: the day of an instant in the page's time zone ("1 Dec 2026")."""
-    return display.day(value, display_zone())
-
-
 def current_actor() -> tenancy.Actor:
     """The actor for this request's user, in Manage Company mode when the signed
     session says so (checked on every request by `views.manage.check_manage_mode`).
@@ -104,6 +100,20 @@ class RowMenuListWidget(ListWidget):
     """FAB's list, plus a per-row actions menu from each row's `row_menu` list."""
 
     template = "widgets/list_row_menu.html"
+
+
+class InViewSearchWidget(SearchWidget):
+    """FAB's Add Filter, in view (not in a collapsed panel), with the quick search."""
+
+    template = "widgets/search.html"
+
+
+@dataclass(frozen=True)
+class FilterChip:
+    """An active filter above a list, and the list's address without it."""
+
+    text: str
+    remove_url: str
 
 
 # What a relation filter's picker searches, per related model (first: the order).
@@ -180,6 +190,8 @@ class ScopedInterface(RestrictedInterface):
             tenancy.screen_scope(actor, column, self.screen), tenancy.audience(actor, self.obj)
         )
 
+    filter_converter_class = PlainFilterConverter
+
     def get_related_interface(self, col_name: str):
         return ScopedInterface(self.get_related_model(col_name), screen=self.screen)
 
@@ -200,14 +212,55 @@ class ScopedModelView(ServiceModelView):
 
     page_size = 25
     list_widget = RowMenuListWidget  # FAB's list, with named checkboxes and row menus
+    search_widget = InViewSearchWidget
+    # The quick search box: what it searches, in words ("name or email"), and the
+    # condition for a term (`quick_search(term)`); None: no box.
+    quick_search_label: str | None = None
     noun = "rows"  # what a row is, in messages: "Deactivated 3 learners."
     row_noun = "row"  # one of them: "Select at least one learner first."
     add_success = "Saved."
     edit_success = "Saved."
     delete_success = "Deleted."
 
+    def __init__(self, **kwargs):
+        if self.quick_search_label:
+            self.base_filters = [*(self.base_filters or []), ["id", QuickSearch, self.quick_search]]
+        super().__init__(**kwargs)
+
     def render_template(self, template, **kwargs):
+        if template == self.list_template:
+            kwargs.update(
+                filter_chips=self.filter_chips(), quick_search_label=self.quick_search_label
+            )
         return super().render_template(template, row_noun=self.row_noun, **kwargs)
+
+    def filter_chips(self) -> list[FilterChip]:
+        """The list's active filters and quick search, each with the list's address
+        without it (the page reset, everything else kept)."""
+        args = [(k, v) for k, v in request.args.items(multi=True) if not k.startswith("page_")]
+        operators = self._filters.get_search_filters()
+        chips = []
+        for key, value in args:
+            match = re.fullmatch(r"_flt_(\d+)_(.+)", key)
+            if key == QUICK_SEARCH_ARG and value.strip():
+                text = f"Search: {value.strip()}"
+            elif match and match[2] in operators and int(match[1]) < len(operators[match[2]]):
+                column, operator = match[2], operators[match[2]][int(match[1])]
+                label = self.label_columns.get(column, column)
+                text = f"{label} {operator.name} {self.filter_value_label(column, value)}"
+            else:
+                continue
+            rest = [(k, v) for k, v in args if (k, v) != (key, value)]
+            chips.append(FilterChip(text, f"{request.path}?{urlencode(rest)}".rstrip("?")))
+        return chips
+
+    def filter_value_label(self, column: str, value: str) -> str:
+        """A filter's value as the list shows it: a related row's name, a choice's label."""
+        if self.datamodel.is_relation_many_to_one(column):
+            row = self.datamodel.get_related_interface(column).get(value)
+            return str(row) if row is not None else value
+        choices = getattr(getattr(self.search_form, column, None), "kwargs", {}).get("choices")
+        return dict(choices or []).get(value, value)
 
     def customise_search_form(self, form):
         for column in self.search_columns:
@@ -229,8 +282,7 @@ class ScopedModelView(ServiceModelView):
         query = related.scoped_query(related.session.query(related.obj))
         term = request.args.get("q", "").strip()[:100]
         if term:
-            pattern = "%" + re.sub(r"([%_\\])", r"\\\1", term) + "%"
-            query = query.filter(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
+            query = query.filter(like_any(term, *columns))
         rows = query.order_by(*columns).limit(PICKER_LIMIT).all()
         return jsonify(results=[{"id": row.id, "text": str(row)} for row in rows])
 

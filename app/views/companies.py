@@ -22,6 +22,7 @@ from app.views.base import (
     current_actor,
     or_dash,
 )
+from app.views.filters import choice_field, like_any
 from app.views.manage import start
 
 
@@ -80,6 +81,12 @@ class CompanyView(ScopedModelView):
     ]
     list_widget = RowMenuListWidget
     column_links = {"name": "CompanyView"}
+    quick_search_label = "company name"
+    search_form_extra_fields = {"kind": choice_field("Kind", CompanyKind)}
+
+    def quick_search(self, term: str):
+        return like_any(term, Company.name)
+
     order_columns = ["name", "kind", "timezone", "created_at"]
     search_columns = ["name", "kind", "parent", "timezone"]
     show_columns = ["name", "kind", "parent", "timezone", "created_at"]

@@ -15,6 +15,7 @@ from app.services.licenses import seat_position
 from app.services.stats import dashboard_counts
 from app.tenancy import screen_scope
 from app.views.base import current_actor
+from app.views.filters import Is
 
 
 def sign_in_first(view):
@@ -46,7 +47,7 @@ class DashboardView(IndexView):
             self.index_template,
             title="Admin Dashboard",
             kind_urls={
-                kind: filter_url(companies, "kind", "FilterEqual", kind)
+                kind: filter_url(companies, "kind", Is, kind)
                 for kind in ("partner", "sub_partner", "customer")
             },
             actor=actor,

@@ -11,6 +11,7 @@ from app.models.email import kind_label
 from app.services import emails as service
 from app.services.health import worker_seen_recently
 from app.views.base import ScopedInterface, ScopedModelView, local_when, or_dash
+from app.views.filters import choice_field, like_any
 
 
 def _state(value: str) -> str:
@@ -31,6 +32,12 @@ class EmailView(ScopedModelView):
 
     list_title = "Emails"
     column_links = {"subject": "EmailView", "company": "CompanyView"}
+    quick_search_label = "recipient or subject"
+    search_form_extra_fields = {"state": choice_field("State", EmailState)}
+
+    def quick_search(self, term: str):
+        return like_any(term, Email.recipient, Email.subject)
+
     list_template = "outbox/list.html"
     show_title = "Email"
     list_columns = [

@@ -6,6 +6,7 @@ from app.models import Learner
 from app.services import learners as service
 from app.views.actions import ActiveToggleActions
 from app.views.base import ScopedInterface, ScopedModelView, active_label, or_dash
+from app.views.filters import words_match
 
 
 class LearnerView(ActiveToggleActions, ScopedModelView):
@@ -23,6 +24,11 @@ class LearnerView(ActiveToggleActions, ScopedModelView):
         "last_name": "LearnerView",
         "company": "CompanyView",
     }
+    quick_search_label = "name or email"
+
+    def quick_search(self, term: str):
+        return words_match(term, Learner.first_name, Learner.last_name, Learner.email)
+
     show_title = "Learner"
     add_title = "Add a learner"
     edit_title = "Edit learner"

@@ -5,7 +5,7 @@ manager's own, or the one it manages), so every tab shows that company only."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import abort, redirect, request, url_for
 from flask_appbuilder import expose, has_access
@@ -14,6 +14,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from sqlalchemy import and_, func, select
 
 from app import clock, display
+from app.errors import DomainError
 from app.models import Learner, Order, Selection
 from app.services import allocation, pools, states
 from app.services import licenses as service
@@ -26,6 +27,7 @@ from app.views.base import (
     local_when,
     or_dash,
 )
+from app.views.filters import words_match
 
 STATES = {
     "allocated": states.is_active,
@@ -56,6 +58,14 @@ def _annotate_days_left(rows: list[Learner]) -> None:
     now = clock.now()
     for row in rows:
         row.days_left = display.days_left(row.license_expires_at, now)
+
+
+def allocated_message(done) -> str:
+    return (
+        f"Allocated {display.count(done.size, 'license')}; they expire on "
+        + ", ".join(display.when(e, display_zone()) for e in done.expiries)
+        + "."
+    )
 
 
 def seat_position():
@@ -117,6 +127,11 @@ class PeopleTab(LicensesTab):
     datamodel = ScopedInterface(Learner, annotate=_annotate_days_left, screen=Screen.OWN)
     state = ""
     column_links = {"first_name": "LearnerView", "last_name": "LearnerView"}
+    quick_search_label = "name or email"
+
+    def quick_search(self, term: str):
+        return words_match(term, Learner.first_name, Learner.last_name, Learner.email)
+
     list_columns = [
         "first_name",
         "last_name",
@@ -193,9 +208,10 @@ class RenewalTab(PeopleTab):
         outcome = self.run_service(
             lambda a: allocation.select_people(a, a.company_in_view, pks, "manual"), None
         )
+        back = self.back_to_list()
         if not outcome:
-            return redirect(self.back_to_list())
-        return redirect(url_for("SelectionView.confirm", pk=outcome.result.id))
+            return redirect(back)
+        return redirect(url_for("SelectionView.confirm", pk=outcome.result.id, back=back))
 
     @expose("/select-all", methods=["POST"])
     @has_access
@@ -205,9 +221,25 @@ class RenewalTab(PeopleTab):
             lambda a: allocation.select_matching(a, a.company_in_view, self._matching_ids()),
             None,
         )
+        query = request.query_string.decode()
+        back = url_for(f"{type(self).__name__}.list") + (f"?{query}" if query else "")
         if not outcome:
-            return redirect(url_for(f"{type(self).__name__}.list"))
-        return redirect(url_for("SelectionView.confirm", pk=outcome.result.id))
+            return redirect(back)
+        return redirect(url_for("SelectionView.confirm", pk=outcome.result.id, back=back))
+
+    def list_widget_args(self) -> dict:
+        """Back from the confirmation (`?selection=`): the people picked one by one
+        are ticked again (a Select All's people are its filter, kept in the URL)."""
+        return {**super().list_widget_args(), "ticked": self._ticked()}
+
+    def _ticked(self) -> set[int]:
+        if not request.args.get("selection"):
+            return set()
+        try:
+            selection = allocation.get_selection(current_actor(), request.args.get("selection"))
+        except DomainError:
+            return set()
+        return allocation.ticked_ids(selection)
 
     def _matching_ids(self):
         query = self.filtered_query(self.datamodel.session.query(Learner))
@@ -233,7 +265,11 @@ class SelectionView(ScopedModelView):
     route_base = "/licenses/selection"
     class_permission_name = "Licenses"
     base_permissions = ["can_confirm", "can_remainder"]
-    method_permission_name = {"confirm": "confirm", "remainder": "remainder"}
+    method_permission_name = {
+        "confirm": "confirm",
+        "allocate_first": "confirm",
+        "remainder": "remainder",
+    }
     datamodel = ScopedInterface(Selection, screen=Screen.OWN)
 
     @expose("/<pk>", methods=["GET", "POST"])
@@ -244,12 +280,7 @@ class SelectionView(ScopedModelView):
             abort(404)
         order_id = request.values.get("order") or None
         if request.method == "POST" and self.run_service(
-            lambda a: allocation.allocate(a, selection.id, order_id),
-            lambda done: (
-                f"Allocated {display.count(done.size, 'license')}; they expire on "
-                + ", ".join(display.when(e, display_zone()) for e in done.expiries)
-                + "."
-            ),
+            lambda a: allocation.allocate(a, selection.id, order_id), allocated_message
         ):
             return redirect(url_for("AllocatedView.list"))
         plan = allocation.plan(current_actor(), selection.id, order_id)
@@ -260,7 +291,28 @@ class SelectionView(ScopedModelView):
             people=allocation.members_page(selection.id),
             order_id=order_id,
             choices=pools.open_pools(selection.company_id, clock.now()),
+            back=self.back_url(selection),
         )
+
+    @expose("/<pk>/first", methods=["POST"])
+    @has_access
+    def allocate_first(self, pk):
+        """Too few seats: Allocate N now, to the first N people as listed."""
+        order_id = request.values.get("order") or None
+        if self.run_service(
+            lambda a: allocation.allocate_first(a, pk, order_id), allocated_message
+        ):
+            return redirect(url_for("AllocatedView.list"))
+        return redirect(url_for("SelectionView.confirm", pk=pk))
+
+    def back_url(self, selection) -> str:
+        """Back to the list the people were picked on (`back`, one of the Licenses
+        tabs with its filters), in Select users Manually with this selection ticked."""
+        back = request.args.get("back") or url_for("ExpiredView.list")
+        back = urlsplit(self.local_url(back, "/licenses/"))
+        args = [(k, v) for k, v in parse_qsl(back.query) if k not in ("select", "selection")]
+        args += [("select", "manual"), ("selection", str(selection.id))]
+        return f"{back.path}?{urlencode(args)}"
 
     @expose("/<pk>/remainder", methods=["POST"])
     @has_access

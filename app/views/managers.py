@@ -14,6 +14,7 @@ from app.models import AppUser
 from app.services import managers as service
 from app.views.actions import ActiveToggleActions
 from app.views.base import ScopedInterface, ScopedModelView, active_label, or_dash, role_names
+from app.views.filters import words_match
 
 
 class ManagerView(ActiveToggleActions, ScopedModelView):
@@ -33,6 +34,13 @@ class ManagerView(ActiveToggleActions, ScopedModelView):
         "last_name": "ManagerView",
         "company": "CompanyView",
     }
+    quick_search_label = "name, username or email"
+
+    def quick_search(self, term: str):
+        return words_match(
+            term, AppUser.first_name, AppUser.last_name, AppUser.username, AppUser.email
+        )
+
     list_columns = ["first_name", "last_name", "username", "email", "company", "roles", "active"]
     order_columns = ["first_name", "last_name", "username", "email", "active", "last_login"]
     search_columns = ["first_name", "last_name", "username", "email", "company", "active"]

@@ -7,11 +7,12 @@ from flask import abort, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_wtf import FlaskForm
+from sqlalchemy import or_, select
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app import display
-from app.models import Order, OrderStatus
+from app.models import Company, Order, OrderStatus
 from app.services import orders as service
 from app.views.base import (
     RowAction,
@@ -22,6 +23,7 @@ from app.views.base import (
     local_when,
     or_dash,
 )
+from app.views.filters import choice_field, like_any
 
 # The Orders tab's sections, each at /orders/section/<status>: (label, status, or
 # None for all of them at /orders/list/).
@@ -103,6 +105,16 @@ class OrderView(ScopedModelView):
     datamodel = OrderInterface(Order, annotate=_annotate)
     list_widget = RowMenuListWidget
     column_links = {"number": "OrderView", "company": "CompanyView"}
+    quick_search_label = "order number or company"
+    search_form_extra_fields = {"status": choice_field("Status", OrderStatus)}
+
+    def quick_search(self, term: str):
+        by_company = Order.company_id.in_(select(Company.id).where(like_any(term, Company.name)))
+        number = term.removeprefix("#")
+        if number.isdigit() and len(number) < 10:
+            return or_(Order.id == int(number), by_company)
+        return by_company
+
     list_template = "orders/list.html"
     show_template = "orders/show.html"
 
@@ -216,6 +228,9 @@ class OrderView(ScopedModelView):
     def request_licenses(self):
         """Request Licenses: a quantity for the company the manager is working in."""
         form = RequestLicensesForm()
+        wanted = request.args.get("quantity", "")
+        if request.method == "GET" and wanted.isdigit():
+            form.quantity.data = wanted  # "Request 25 more" from a confirmation
         if form.validate_on_submit() and self.run_service(
             lambda a: service.request_order(a, a.company_in_view, form.quantity.data),
             lambda order: f"Requested {order.quantity} licenses (order {order.number}).",

@@ -114,15 +114,15 @@ def live_server(live_env):
 
 
 BIG_CLINIC = "Big Clinic"
-BIG_CLINIC_PEOPLE, BIG_CLINIC_NURSES = 20_000, 12_345
+BIG_CLINIC_PEOPLE, BIG_CLINIC_NURSES, BIG_CLINIC_SEATS = 20_000, 12_345, 15_000
 
 
 @pytest.fixture(scope="session")
 def big_clinic(live_server, live_database):
     """A customer of Bluewave IT (partner2's) with 20,000 learners whose licenses
     expired a month ago — 12,345 of them in Nursing — and an assigned pool of
-    20,000 seats, written into the live database set-based (no reminder is due
-    for it, before or after the clock moves)."""
+    15,000 seats (enough for the nurses, not for everyone), written into the live
+    database set-based (no reminder is due for it, before or after the clock moves)."""
     from datetime import timedelta
 
     from sqlalchemy import select
@@ -156,7 +156,7 @@ def big_clinic(live_server, live_database):
         db.session.add(
             Order(
                 company_id=company.id,
-                quantity=BIG_CLINIC_PEOPLE,
+                quantity=BIG_CLINIC_SEATS,
                 allocated=0,
                 status="assigned",
                 requested_at=now,

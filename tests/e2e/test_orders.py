@@ -37,8 +37,7 @@ def test_a_customer_requests_and_its_account_manager_assigns(page, live_server, 
     page.get_by_role("link", name="Licenses").first.click()
     page.get_by_role("link", name="Requested Orders").click()
     expect(page).to_have_url(re.compile(r"/orders/section/requested"))
-    page.locator("a[data-toggle=collapse]", has_text="Search").click()
-    page.get_by_role("button", name="Add Filter").click()
+    page.get_by_role("button", name="Add Filter").click()  # in view, not folded away
     page.locator("a.filter", has_text="Company").click()
     page.locator(".select2-selection", has_text="Type to search").click()  # the picker
     page.locator(".select2-search__field").fill("acme")
@@ -50,6 +49,8 @@ def test_a_customer_requests_and_its_account_manager_assigns(page, live_server, 
     expect(page).to_have_url(re.compile(r"_flt_0_quantity=37"))
     expect(page).to_have_url(re.compile(r"_flt_0_company=\d+"))
     expect(page.locator("table.filters")).to_contain_text("Acme Dental")  # still chosen
+    chips = page.locator(".filter-chip")
+    expect(chips).to_have_text(["Company is Acme Dental", "Quantity is 37"], use_inner_text=True)
     expect(page.locator("table.table-bordered tbody tr")).to_have_count(1)
     row = page.locator(f'tr[data-pk="{order_number}"]')
     expect(row).to_contain_text("Acme Dental")

@@ -10,7 +10,14 @@ from app import clock
 from app.errors import Conflict, Invalid, NotFound
 from app.models import AuditEvent, Learner, License, Order
 from app.services import licenses
-from app.services.allocation import allocate, plan, remainder, select_matching, select_people
+from app.services.allocation import (
+    allocate,
+    allocate_first,
+    plan,
+    remainder,
+    select_matching,
+    select_people,
+)
 from app.tenancy import screen_scope
 from tests import factories
 from tests.factories import replace_actor_in
@@ -56,6 +63,24 @@ def test_renewal_takes_the_freshest_pool_first_then_spills(tree, company, sessio
         session.scalars(select(Learner.license_expires_at).where(Learner.id.in_(ids(tree.expired))))
     )
     assert expiries == {fresher.expires_at, older.expires_at}
+
+
+def test_allocate_first_gives_the_free_seats_to_the_first_by_name(tree, company, session):
+    order = factories.assigned_order(company, 5)
+    actor = managing(company)
+    selection = select_people(actor, company.id, ids(tree.expired))
+    done = allocate_first(actor, selection.id)
+    first = sorted(tree.expired, key=lambda p: (p.last_name, p.first_name, p.id))[:5]
+    assert done.size == 5 and seats(session, order) == 5
+    holders = session.scalars(select(License.learner_id).where(License.order_id == order.id))
+    assert set(holders) == set(ids(first))
+    assert plan(actor, selection.id).licensed_count == 5  # the rest still need one
+    with pytest.raises(Conflict):
+        allocate_first(actor, selection.id)  # some now hold one: nothing more happens
+    fresh = remainder(actor, selection.id)
+    with pytest.raises(Conflict, match="No seats are free: 7 selected"):
+        allocate_first(actor, fresh.id)
+    assert seats(session, order) == 5
 
 
 def test_too_few_seats_names_the_numbers_and_changes_nothing(tree, company, session):

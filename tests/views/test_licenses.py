@@ -25,7 +25,7 @@ def staged(client, url, data=None) -> str:
     """Post a selection; returns the confirmation page's URL it redirects to."""
     response = client.post(url, data={**(data or {}), "csrf_token": client.csrf})
     assert response.status_code == 302, response.get_data(as_text=True)
-    return response.headers["Location"]
+    return response.headers["Location"].split("?", 1)[0]  # without its Back address
 
 
 def emails_on(html: str) -> set[str]:
@@ -115,7 +115,10 @@ def test_too_few_seats_says_how_many_to_request_and_changes_nothing(tree, as_use
     confirm = staged(client, "/licenses/expired/select-all")
     html = client.get(confirm).get_data(as_text=True)
     assert "12 selected, 9 seats free: request 3 more licenses." in html
-    assert 'href="/orders/request"' in html
+    assert 'href="/orders/request?quantity=3"' in html and ">Request 3 more<" in html
+    assert ">Allocate 9 now<" in html
+    form = client.get("/orders/request?quantity=3").get_data(as_text=True)
+    assert re.search(r'name="quantity"[^>]*value="3"', form)  # filled in
     html = post(client, confirm).get_data(as_text=True)
     assert "request 3 more licenses" in html
     selection = confirm.rsplit("/", 1)[1]
@@ -131,6 +134,41 @@ def test_too_few_seats_says_how_many_to_request_and_changes_nothing(tree, as_use
         )
         == 0
     )
+
+
+def test_allocate_n_now_serves_the_first_as_listed_and_back_ticks_the_picks_again(
+    tree, as_user, session
+):
+    expired = factories.expired_people(tree.customer, 4)
+    order = factories.assigned_order(tree.customer, 2)
+    session.commit()
+    listed = sorted(expired, key=lambda p: (p.last_name, p.first_name, p.id))
+    client = as_user(tree.users["customer"])
+    tab = "/licenses/expired/list/?select=manual&_flt_0_department=&psize_ExpiredView=10"
+    response = client.post(
+        "/licenses/expired/action_post",
+        data={"action": "allocate", "rowid": [p.id for p in expired], "csrf_token": client.csrf},
+        headers={"Referer": f"http://localhost{tab}"},
+    )
+    confirm = response.headers["Location"]
+    html = client.get(confirm).get_data(as_text=True)
+    back = re.search(r'id="back-to-list" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert back.startswith("/licenses/expired/list/?") and "psize_ExpiredView=10" in back
+    ticked = client.get(back).get_data(as_text=True)
+    assert set(re.findall(r'value="(\d+)" type="checkbox"[^>]*checked', ticked)) == {
+        str(p.id) for p in expired
+    }
+    selection = re.search(r"/licenses/selection/(\d+)", confirm).group(1)
+    html = post(client, f"/licenses/selection/{selection}/first").get_data(as_text=True)
+    assert "Allocated 2 licenses" in html
+    session.expire_all()
+    holders = session.scalars(
+        select(License.learner_id).where(License.order_id == order.id, License.ended_at.is_(None))
+    )
+    assert set(holders) == {listed[0].id, listed[1].id}
+    # No seat left: Allocate N now is refused with the numbers, nothing changes.
+    html = post(client, f"/licenses/selection/{selection}/first").get_data(as_text=True)
+    assert "already" in html or "No seats are free" in html
 
 
 def test_someone_renewed_meanwhile_is_named_and_the_remainder_confirmed(tree, as_user, session):

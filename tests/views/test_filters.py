@@ -1,0 +1,89 @@
+"""Add Filter as the guide says (issue 16, point 2): in view, operators in plain
+words, status and kind as dropdowns, the quick search box, and the active filters as
+chips that each remove themselves — all within the viewer's scope."""
+
+import html as html_lib
+import re
+
+from tests import factories
+from tests.views.test_orders import post, requested
+
+
+def chips(page: str) -> dict[str, str]:
+    """The active filters' chips: text → the address that removes it."""
+    found = re.findall(
+        r'<li class="filter-chip"><span>([^<]*)</span>\s*<a href="([^"]*)"', page, re.S
+    )
+    return {html_lib.unescape(text): html_lib.unescape(url) for text, url in found}
+
+
+def test_operators_read_in_plain_words_and_status_is_a_dropdown(tree, as_user):
+    page = as_user(tree.users["partner"]).get("/orders/list/").get_data(as_text=True)
+    assert 'id="filter_form"' in page and "Add Filter" in page
+    assert "collapse" not in page.split('id="filter_form"')[0].rsplit("list-panel", 1)[-1]
+    for plain in ('"contains"', '"is"', '"is not"', '"more than"', '"before"', '"after"'):
+        assert plain in page
+    for fab in ("Not Starts with", "Relation", "Equal to", "Greater than", "Smaller than"):
+        assert fab not in page
+    status = page.split('"status": "\\u003cselect', 1)[1].split("/select", 1)[0]
+    assert '\\"requested\\"' in status and "\\u003eRequested\\u003c" in status
+    companies = as_user(tree.users["partner"]).get("/companies/list/").get_data(as_text=True)
+    assert '"kind": "\\u003cselect' in companies
+
+
+def test_a_status_chosen_in_the_dropdown_filters_and_shows_as_a_removable_chip(
+    tree, as_user, session
+):
+    requested(tree, "customer", 3)
+    assigned = requested(tree, "customer", 4)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    post(client, "/orders/assign", {"order": assigned.id})
+    page = client.get("/orders/list/?_flt_3_status=requested&_flt_0_quantity=3")
+    html = page.get_data(as_text=True)
+    assert 'data-pk="' in html and f'data-pk="{assigned.id}"' not in html
+    found = chips(html)
+    assert found == {
+        "Status is Requested": "/orders/list/?_flt_0_quantity=3",
+        "Quantity is 3": "/orders/list/?_flt_3_status=requested",
+    }
+    html = client.get(found["Status is Requested"]).get_data(as_text=True)
+    assert list(chips(html)) == ["Quantity is 3"]
+
+
+def test_the_quick_search_finds_companies_orders_and_people_within_scope(tree, as_user, session):
+    first = requested(tree, "customer", 5)
+    other = requested(tree, "sub_customer", 6)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    html = client.get("/orders/list/?q=c1").get_data(as_text=True)  # Customer C1
+    assert f'data-pk="{first.id}"' in html and f'data-pk="{other.id}"' not in html
+    assert chips(html) == {"Search: c1": "/orders/list/"}
+    html = client.get(f"/orders/list/?q=%23{other.id}").get_data(as_text=True)  # "#12"
+    assert f'data-pk="{other.id}"' in html and f'data-pk="{first.id}"' not in html
+    # Out of scope stays out, whatever is typed.
+    html = as_user(tree.users["sub"]).get("/orders/list/?q=c1").get_data(as_text=True)
+    assert f'data-pk="{first.id}"' not in html
+
+    person = tree.people["Customer C1"][0]
+    client = as_user(tree.users["partner"])
+    html = client.get(
+        "/learners/list/", query_string={"q": f"{person.first_name} {person.last_name}"}
+    ).get_data(as_text=True)
+    assert f'data-pk="{person.id}"' in html  # every word, in any of the names
+    html = client.get("/learners/list/", query_string={"q": person.email.upper()})
+    assert re.findall(r'<tr data-pk="(\d+)"', html.get_data(as_text=True)) == [str(person.id)]
+    html = client.get("/companies/list/?q=sub").get_data(as_text=True)
+    assert f'data-pk="{tree.sub.id}"' in html and f'data-pk="{tree.customer.id}"' not in html
+
+
+def test_select_all_takes_what_the_quick_search_matches(tree, as_user, session):
+    nurses = factories.expired_people(tree.customer, 3)
+    factories.expired_people(tree.customer, 2)
+    for person in nurses:
+        person.email = person.email.replace("@", ".nurse@")
+    session.commit()
+    client = as_user(tree.users["customer"])
+    html = client.get("/licenses/expired/list/?select=manual&q=nurse").get_data(as_text=True)
+    assert "all 3 matching" in html
+    assert 'name="select" value="manual"' in html  # searching again keeps the mode
