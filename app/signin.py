@@ -43,6 +43,8 @@ class PanelAuthDBView(AuthDBView):
     """FAB's sign-in, with the failure throttle and a server-side session; sign-out
     by POST (the GET asks), and Sign out everywhere."""
 
+    login_template = "security/login.html"
+
     logout_template = "security/logout.html"
 
     @expose("/login/", methods=["GET", "POST"])

@@ -6,9 +6,10 @@ import json
 
 from flask import abort, request, send_file
 from flask_appbuilder import expose, has_access
+from sqlalchemy import or_, select
 
 from app import exports
-from app.models import AuditEvent
+from app.models import AppUser, AuditEvent, Company
 from app.views.base import (
     ScopedInterface,
     ScopedModelView,
@@ -16,6 +17,7 @@ from app.views.base import (
     local_when,
     or_dash,
 )
+from app.views.filters import like_any, words_match
 
 COLUMNS = [
     ("at", "When"),
@@ -58,6 +60,15 @@ class AuditLogView(ScopedModelView):
 
     list_title = "Audit Log"
     column_links = {"action": "AuditLogView", "company": "CompanyView"}
+    quick_search_label = "company or who"
+
+    def quick_search(self, term: str):
+        companies = select(Company.id).where(like_any(term, Company.name))
+        people = select(AppUser.id).where(
+            words_match(term, AppUser.first_name, AppUser.last_name, AppUser.username)
+        )
+        return or_(AuditEvent.company_id.in_(companies), AuditEvent.actor_id.in_(people))
+
     show_title = "Audit event"
     list_columns = ["at", "action", "actor", "company", "on_behalf_of", "interface", "entity_id"]
     show_columns = [c for c, _ in COLUMNS]

@@ -264,8 +264,12 @@ class ScopedModelView(ServiceModelView):
 
     def customise_search_form(self, form):
         for column in self.search_columns:
+            field = getattr(form, column)
             if self.datamodel.is_relation_many_to_one(column):
-                getattr(form, column).kwargs["widget"] = RelatedPicker(self, column)
+                field.kwargs["widget"] = RelatedPicker(self, column)
+            elif self.datamodel.is_integer(column):
+                # A phone's number pad; an empty filter row never blocks the others.
+                field.kwargs["render_kw"] = {"inputmode": "numeric", "required": False}
 
     @expose("/related/<column>")
     @has_access

@@ -7,6 +7,7 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import Select2Widget
 from wtforms import BooleanField, SelectField
 
+from app import display
 from app.models import Company, CompanyKind
 from app.services import companies as service
 from app.services import manage_mode
@@ -20,6 +21,7 @@ from app.views.base import (
     ScopedInterface,
     ScopedModelView,
     current_actor,
+    local_when,
     or_dash,
 )
 from app.views.filters import choice_field, like_any
@@ -105,7 +107,12 @@ class CompanyView(ScopedModelView):
         "expiring": "Expiring (30 days)",
         "expired": "Expired",
     }
-    formatters_columns = {"kind": _kind_label, "parent": or_dash}
+    formatters_columns = {
+        "kind": _kind_label,
+        "parent": or_dash,
+        "created_at": local_when,
+        **dict.fromkeys(("learner_count", "free", "expiring", "expired"), display.number),
+    }
     add_form_extra_fields = {
         "auto_license": BooleanField("License new learners automatically", default=True),
         "kind": SelectField("Kind", choices=[], widget=Select2Widget()),

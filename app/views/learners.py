@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.models import Learner
 from app.services import learners as service
 from app.views.actions import ActiveToggleActions
-from app.views.base import ScopedInterface, ScopedModelView, active_label, or_dash
+from app.views.base import ScopedInterface, ScopedModelView, active_label, local_when, or_dash
 from app.views.filters import words_match
 
 
@@ -48,7 +48,11 @@ class LearnerView(ActiveToggleActions, ScopedModelView):
     edit_columns = ["email", "first_name", "last_name", "department"]
     base_order = ("last_name", "asc")
     label_columns = {"department": "Group/department", "created_at": "Added"}
-    formatters_columns = {"department": or_dash, "active": active_label}
+    formatters_columns = {
+        "department": or_dash,
+        "active": active_label,
+        "created_at": local_when,
+    }
 
     def create_item(self, actor, form):
         company = form.company.data

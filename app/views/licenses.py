@@ -117,7 +117,11 @@ class AvailableView(LicensesTab):
         "assigned_at": "Assigned",
         "expires_at": "Expires",
     }
-    formatters_columns = {"assigned_at": local_when, "expires_at": local_when}
+    formatters_columns = {
+        "assigned_at": local_when,
+        "expires_at": local_when,
+        **dict.fromkeys(("quantity", "allocated", "free"), display.number),
+    }
 
 
 class PeopleTab(LicensesTab):

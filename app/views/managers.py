@@ -13,7 +13,13 @@ from wtforms.validators import DataRequired, EqualTo
 from app.models import AppUser
 from app.services import managers as service
 from app.views.actions import ActiveToggleActions
-from app.views.base import ScopedInterface, ScopedModelView, active_label, or_dash, role_names
+from app.views.base import (
+    ScopedInterface,
+    ScopedModelView,
+    active_label,
+    local_when,
+    role_names,
+)
 from app.views.filters import words_match
 
 
@@ -65,7 +71,7 @@ class ManagerView(ActiveToggleActions, ScopedModelView):
     ]
     edit_columns = ["first_name", "last_name", "email"]
     base_order = ("last_name", "asc")
-    formatters_columns = {"active": active_label, "roles": role_names, "last_login": or_dash}
+    formatters_columns = {"active": active_label, "roles": role_names, "last_login": local_when}
     label_columns = {"roles": "Role", "conf_password": "Confirm password"}
     description_columns = {"company": "The manager's role follows the company's kind."}
     add_form_extra_fields = {

@@ -161,6 +161,7 @@ class OrderView(ScopedModelView):
         "row_menu": "",
     }
     formatters_columns = {
+        "quantity": display.number,
         "requested_at": local_when,
         "assigned_at": local_when,
         "expires_at": local_when,

@@ -29,6 +29,13 @@ def test_each_demo_user_lands_on_the_dashboard_with_its_menus(page, live_server,
     }
     assert shown <= menu, menu
     assert not hidden & menu, menu
+    # A laptop's 1366 px: the whole menu on one line, beside the brand (no wrap).
+    page.set_viewport_size({"width": 1366, "height": 768})
+    tops = page.evaluate(
+        """() => [...document.querySelectorAll('.navbar .navbar-brand, .navbar-nav > li')]
+             .filter(e => e.offsetParent).map(e => e.getBoundingClientRect().top)"""
+    )
+    assert max(tops) - min(tops) < 10, tops
 
 
 def test_a_customer_manager_is_refused_the_company_screen(page, live_server):

@@ -1,5 +1,6 @@
-"""The panel on a phone (390 × 844): no page scrolls sideways; wide tables scroll
-inside their own box, their row menus still reachable."""
+"""The panel on a phone (390 × 844): no page scrolls sideways — Dashboard, Company,
+Requested Orders, Expired Licenses, the upload and the import review; wide tables
+scroll inside their own box, their row menus still reachable."""
 
 import pytest
 from playwright.sync_api import expect
@@ -22,7 +23,7 @@ WIDER = """() => [...document.querySelectorAll('body *')]
   .slice(0, 6).map(e => e.tagName + '.' + e.className)"""
 
 
-def test_no_page_scrolls_sideways_on_a_phone(page, live_server):
+def test_no_page_scrolls_sideways_on_a_phone(page, live_server, tmp_path):
     page.set_viewport_size(PHONE)
     sign_in(page, live_server, "partner")
     walked = {}
@@ -35,6 +36,14 @@ def test_no_page_scrolls_sideways_on_a_phone(page, live_server):
     for path in ("/licenses/expired/list/", "/imports/renewal/upload"):
         page.goto(f"{live_server}{path}")
         walked[path] = (page_width(page), page.evaluate(WIDER))
+    # The import review, from a file with a long address (reviewed, not renewed).
+    sheet = tmp_path / "renew.csv"
+    sheet.write_text("Email\nsomebody.with.a.rather.long.address@acme-dental.example.com\n")
+    page.get_by_label("Add your User spreadsheet file").set_input_files(str(sheet))
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_role("button", name="Review").click()
+    expect(page.locator('[data-review="not_taken"]')).to_have_text("1")
+    walked["import review"] = (page_width(page), page.evaluate(WIDER))
     expect(page.get_by_role("button", name="Exit Manager Mode")).to_be_in_viewport()
     page.goto(f"{live_server}/licenses/allocated/list/")
     row = page.locator("table.table-bordered tbody tr").first

@@ -1,8 +1,8 @@
 """The main screens, photographed: Admin Dashboard, Company, Requested Orders,
-Expired Licenses, the import review and the Emails page. `make screenshots`
-runs this with `--screenshots-dir docs/screenshots` (the pictures the README
-shows); in the suite it walks the same screens, checks each shows its content
-and writes the pictures under test-artifacts/screenshots/."""
+Expired Licenses, the import review, the Emails page, and Expired Licenses on a
+phone. `make screenshots` runs this with `--screenshots-dir docs/screenshots` (the
+pictures the README shows); in the suite it walks the same screens, checks each
+shows its content and writes the pictures under test-artifacts/screenshots/."""
 
 import re
 from pathlib import Path
@@ -66,3 +66,9 @@ def test_the_main_screens(page, live_server, shoot, tmp_path):
     page.get_by_role("button", name="Review").click()
     expect(page.locator('[data-review="taken"]')).to_have_text(str(len(emails)))
     shoot("5-import-review")
+
+    # A phone (390 px wide): Expired Licenses, the renewal work list.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/licenses/expired/list/")
+    expect(page.locator("h1")).to_contain_text("Licenses")
+    shoot("7-phone-expired-licenses")

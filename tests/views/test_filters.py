@@ -27,6 +27,8 @@ def test_operators_read_in_plain_words_and_status_is_a_dropdown(tree, as_user):
         assert fab not in page
     status = page.split('"status": "\\u003cselect', 1)[1].split("/select", 1)[0]
     assert '\\"requested\\"' in status and "\\u003eRequested\\u003c" in status
+    quantity = page.split('"quantity": "\\u003cinput', 1)[1].split("\\u003e", 1)[0]
+    assert 'inputmode=\\"numeric\\"' in quantity and "required" not in quantity  # phones
     companies = as_user(tree.users["partner"]).get("/companies/list/").get_data(as_text=True)
     assert '"kind": "\\u003cselect' in companies
 
@@ -73,6 +75,8 @@ def test_the_quick_search_finds_companies_orders_and_people_within_scope(tree, a
     assert f'data-pk="{person.id}"' in html  # every word, in any of the names
     html = client.get("/learners/list/", query_string={"q": person.email.upper()})
     assert re.findall(r'<tr data-pk="(\d+)"', html.get_data(as_text=True)) == [str(person.id)]
+    audit = client.get("/audit/list/?q=sub").get_data(as_text=True)  # company or who
+    assert "Sub S" in audit and "Customer C1" not in audit.split("filter-bar", 1)[1]
     html = client.get("/companies/list/?q=sub").get_data(as_text=True)
     assert f'data-pk="{tree.sub.id}"' in html and f'data-pk="{tree.customer.id}"' not in html
 

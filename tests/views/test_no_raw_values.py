@@ -36,7 +36,10 @@ def test_lists_and_pages_show_words_not_raw_values(tree, as_user, session):
         "/emails/list/",
         f"/emails/show/{email.id}",
         "/companies/list/",
+        f"/companies/show/{tree.customer.id}",
         "/orders/list/",
+        f"/orders/show/{order.id}",
+        "/licenses/available/list/",
     ]
     for url in pages:
         html = client.get(url).get_data(as_text=True)
@@ -44,5 +47,7 @@ def test_lists_and_pages_show_words_not_raw_values(tree, as_user, session):
         assert not [c for c in shown if c in RAW], (url, [c for c in shown if c in RAW])
         assert "manage_mode.entered" not in html, url
         assert email.key not in html, url
+        # Times as people read them ("2 Dec 2026, 05:52 UTC"), never a raw timestamp.
+        assert not re.search(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d", " ".join(shown)), url
     assert "Deactivated" in cells(client.get("/learners/list/").get_data(as_text=True))
     assert "Manage mode entered" in client.get("/audit/list/").get_data(as_text=True)
