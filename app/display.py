@@ -68,16 +68,16 @@ def count(value: int, singular: str, plural: str | None = None) -> str:
     return f"{value:,} {word}"
 
 
-def days_left(expires_at: datetime | None, now: datetime) -> str:
-    """A license's time left as a person reads it: "12 days", "today", "expired 10
-    days ago", "never licensed"."""
+def days_left(expires_at: datetime | None, now: datetime, zone_name: str | None = None) -> str:
+    """A license's time left as a person reads it, in calendar days of `zone_name`:
+    "12 days", "ends today", "expired today", "expired 10 days ago", "never
+    licensed"."""
     if expires_at is None:
         return "never licensed"
+    days = (local(expires_at, zone_name).date() - local(now, zone_name).date()).days
     if expires_at > now:
-        days = (expires_at - now).days
-        return "less than a day" if days == 0 else count(days, "day")
-    days = (now - expires_at).days
-    return "expired today" if days == 0 else f"expired {count(days, 'day')} ago"
+        return "ends today" if days == 0 else count(days, "day")
+    return "expired today" if days == 0 else f"expired {count(-days, 'day')} ago"
 
 
 FILTERS = {
@@ -85,7 +85,7 @@ FILTERS = {
     "when": when,
     "time_of_day": time_of_day,
     "number": number,
-    "count": count,
+    "plural": count,  # not "count": Jinja's own count is a length
 }
 
 

@@ -7,11 +7,12 @@ import csv
 import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Response, stream_with_context
 from openpyxl import Workbook
 
+from app.display import local
 from app.extensions import db
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -20,10 +21,7 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 
 def iso_utc(value: datetime | None) -> str:
     """An instant as exports write it: ISO 8601 in UTC ("2026-12-01T23:15:00Z")."""
-    if value is None:
-        return ""
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return "" if value is None else local(value, "UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def neutralise(value):

@@ -166,15 +166,15 @@ class ServiceModelView(ModelView):
             return url_for(f"{self.endpoint}.list")
         return self.local_url(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
 
-    def local_url(self, url: str | None, prefix: str | None = None) -> str:
+    def local_url(self, url: str | None, prefix: str | None = None, fallback: str | None = None):
         """`url` when it is a page of this view, or under `prefix` (a path, no other
-        site: never an open redirect), else the view's list."""
+        site: never an open redirect), else `fallback` or the view's list."""
         parts = urlsplit(url or "")
         prefix = prefix or self.route_base + "/"
         own = not parts.scheme and not parts.netloc and parts.path.startswith(prefix)
         if own and "\\" not in parts.path:
             return parts.path + (f"?{parts.query}" if parts.query else "")
-        return url_for(f"{self.endpoint}.list")
+        return fallback or url_for(f"{self.endpoint}.list")
 
     def action_allowed(self, name: str) -> bool:
         """Whether the action exists (else 404) and the role may run it."""

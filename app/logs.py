@@ -123,6 +123,6 @@ def _finish_request(response):
 
 
 def _company_in_view(user) -> int | None:
-    from app.views.base import MANAGING_KEY
+    from app.views.context import MANAGING_KEY
 
     return web_session.get(MANAGING_KEY) or getattr(user, "company_id", None)

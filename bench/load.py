@@ -198,10 +198,10 @@ def check(url: str, page: Page, cookie: str) -> tuple[int | None, int]:
         if "Ceiling</h1>" not in body:
             raise RuntimeError("the ceiling page lacks its content")
         return None, size
-    count = re.search(r"Record Count:</strong>\s*(\d+)", body)
+    count = re.search(r"Record Count:</strong>\s*([\d,]+)", body)
     if not count:
         raise RuntimeError(f"{page.name}: no Record Count on the page")
-    return int(count.group(1)), size
+    return int(count.group(1).replace(",", "")), size
 
 
 def measure(url: str, page: Page, cookie: str, seconds: int, server: int, warm: bool):

@@ -12,7 +12,7 @@ from flask_appbuilder import Model
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.clock import now
+from app import clock
 from app.models.company import Company
 from app.models.types import UTCDateTime
 from app.models.user import AppUser
@@ -88,7 +88,11 @@ class Order(Model):
     def status_label(self) -> str:
         """The status as people read it: an assigned order past its term reads
         "Expired" (its seats no longer count), not "Assigned"."""
-        if self.status == OrderStatus.ASSIGNED and self.expires_at and self.expires_at <= now():
+        if (
+            self.status == OrderStatus.ASSIGNED
+            and self.expires_at
+            and self.expires_at <= clock.now()
+        ):
             return "Expired"
         return OrderStatus(self.status).label
 

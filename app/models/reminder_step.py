@@ -56,7 +56,7 @@ DEFAULT_STEPS: tuple[Step, ...] = (
         offset=timedelta(hours=-72),
         audience=Audience.COMPANY_MANAGERS,
         template="expiry_reminder.txt",
-        subject="{count} licenses for {company} expire on {when}",
+        subject="{count} for {company} expire on {when}",
         label="Licenses expire in 72 hours",
     ),
     Step(
@@ -64,7 +64,7 @@ DEFAULT_STEPS: tuple[Step, ...] = (
         offset=timedelta(0),
         audience=Audience.COMPANY_MANAGERS,
         template="expiry_notice.txt",
-        subject="{count} licenses for {company} expired on {when}",
+        subject="{count} for {company} expired on {when}",
         label="Licenses expired today",
     ),
 )

@@ -166,6 +166,8 @@ def allocate_first(actor: Actor, selection_id, order_id=None) -> Plan:
     selection in its list's order (`members_page`: last name, first name) — the rest
     keep needing one. All or nothing, like `allocate`."""
     result = plan(actor, selection_id, order_id)
+    if result.selection.used_at is not None:
+        raise Conflict("These people were already given their licenses (confirmed before).")
     if result.licensed_count:
         raise Conflict(result.problem())
     if not result.free:

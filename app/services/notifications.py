@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, render_template
 from sqlalchemy import select
 
+from app import display
 from app.extensions import db
 from app.models import AppUser, CompanyTree, EmailKind, Order
 from app.services.emails import queue_email
@@ -70,6 +71,7 @@ def _tell(recipients: list[AppUser], kind: EmailKind, order: Order) -> None:
             order_id=order.id,
             recipient=user.email,
             recipient_user_id=user.id,
-            subject=f"{kind.label}: {order.quantity} licenses for {order.company.name}",
+            subject=f"{kind.label}: {display.count(order.quantity, 'license')} "
+            f"for {order.company.name}",
             body=body,
         )

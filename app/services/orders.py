@@ -148,8 +148,11 @@ def cancel_order(actor: Actor, order_id, reason: str) -> Order:
 
 def parse_quantity(value) -> int:
     maximum = current_app.config["ORDER_MAX_QUANTITY"]
-    text = str(value).strip() if value is not None else ""
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    text = str(value).strip().replace(",", "").replace(" ", "") if value is not None else ""
+    if (
+        not (text.isascii() and text.isdecimal() and len(text) <= 9)
+        or not 1 <= int(text) <= maximum
+    ):
         raise Invalid(f"Quantity must be a whole number from 1 to {maximum:,}.", "quantity")
     return int(text)
 

@@ -26,6 +26,11 @@ def is_pool(now: datetime):
     return and_(Order.status == OrderStatus.ASSIGNED.value, Order.expires_at > now)
 
 
+def is_spent(now: datetime):
+    """Assigned and past its term: an expired order (its seats no longer count)."""
+    return and_(Order.status == OrderStatus.ASSIGNED.value, Order.expires_at <= now)
+
+
 def is_open(now: datetime):
     """A pool with free seats."""
     return and_(is_pool(now), Order.allocated < Order.quantity)

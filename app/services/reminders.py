@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app, render_template
 from sqlalchemy import and_, func, insert, select, update
 
+from app import display
 from app.extensions import db
 from app.models import (
     AppUser,
@@ -216,7 +217,7 @@ def _holders(group: Group) -> list[Learner]:
 
 def _tell(group: Group, step: Step) -> int:
     company = db.session.get(Company, group.company_id)
-    when = group.day.strftime("%d %B %Y")
+    when = display.day(group.day)
     written = 0
     for user in _audience(step, company.id):
         written += (
@@ -226,7 +227,9 @@ def _tell(group: Group, step: Step) -> int:
                 company_id=company.id,
                 recipient=user.email,
                 recipient_user_id=user.id,
-                subject=step.subject.format(count=group.count, company=company.name, when=when),
+                subject=step.subject.format(
+                    count=display.count(group.count, "license"), company=company.name, when=when
+                ),
                 body=_render(group, step, user),
                 group_day=group.day,
             )

@@ -43,19 +43,21 @@
     });
   }
 
-  // A filter added on a column with a fixed set of values (status, kind: a dropdown)
-  // starts on "is" rather than the text columns' first condition, "contains".
+  // A filter added starts on the condition people mean: "is" for a column with a
+  // fixed set of values (status, kind: a dropdown), "contains" for text (FAB's
+  // first, "starts with", keeps its place in older links: app/views/filters.py).
   document.addEventListener('click', function (event) {
     if (!event.target.closest || !event.target.closest('#filter_form a.filter')) return;
     setTimeout(function () {
       var rows = document.querySelectorAll('#filter_form table.filters tr');
       var row = rows[rows.length - 1];
       if (!row || row.querySelector('select.related-picker')) return;
-      var value = row.querySelector('td:last-child select');
+      var value = row.querySelector('td:last-child select, td:last-child input');
       var op = row.querySelector('select.filter-op');
       if (!value || !op) return;
+      var wanted = value.tagName === 'SELECT' ? 'is' : 'contains';
       Array.prototype.forEach.call(op.options, function (option) {
-        if (option.textContent.trim() !== 'is') return;
+        if (option.textContent.trim() !== wanted) return;
         // FAB names the value field after the condition's position (_flt_<n>_<column>).
         value.name = value.name.replace(/^_flt_\d+_/, '_flt_' + option.value + '_');
         if (window.jQuery) jQuery(op).val(option.value).trigger('change'); else op.value = option.value;

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app
 
 from app.views.audit import AuditLogView
-from app.views.base import display_zone
 from app.views.companies import CompanyView
+from app.views.context import display_zone
 from app.views.emails import EmailView
 from app.views.imports import ImportView
 from app.views.learners import LearnerView

@@ -9,13 +9,11 @@ add/edit/delete and actions to services, committing once per request.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from flask import abort, flash, g, jsonify, redirect, request, url_for
-from flask import session as web_session
+from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.widgets import ListWidget, SearchWidget
@@ -24,14 +22,18 @@ from wtforms.widgets import html_params
 
 from app import display, tenancy
 from app.errors import DomainError, NotFound
-from app.extensions import db
 from app.fab_compat import RestrictedInterface, ServiceModelView
 from app.models import AppUser, Company
 from app.transaction import transaction
-from app.views.filters import QUICK_SEARCH_ARG, PlainFilterConverter, QuickSearch, like_any
-
-# Manage Company mode lives in the signed session, never in a URL parameter.
-MANAGING_KEY = "managing_company_id"
+from app.views.context import MANAGING_KEY, current_actor, display_zone  # noqa: F401  (views)
+from app.views.filters import (
+    FILTER_ARG,
+    QUICK_SEARCH_ARG,
+    PlainFilterConverter,
+    QuickSearch,
+    like_any,
+    quick_search_term,
+)
 
 
 def or_dash(value) -> object:
@@ -55,36 +57,9 @@ def action_label(value: str) -> str:
     return (value or "").replace(".", " ").replace("_", " ").capitalize()
 
 
-def display_zone() -> str:
-    """The time zone a page shows times in: the company the page is about when a
-    view says so (`g.display_zone`, e.g. an order's company), else the company in
-    view (the viewer's own, or the one it manages), which partner-wide lists use."""
-    if "display_zone" not in g:
-        company_id = current_actor().company_in_view
-        company = db.session.get(Company, company_id) if company_id else None
-        g.display_zone = company.timezone if company else "UTC"
-    return g.display_zone
-
-
 def local_when(value) -> str:
     """Column formatter: an instant in the page's time zone ("1 Dec 2026, 23:15 GMT")."""
     return display.when(value, display_zone())
-
-
-def current_actor() -> tenancy.Actor:
-    """The actor for this request's user, in Manage Company mode when the signed
-    session says so (checked on every request by `views.manage.check_manage_mode`).
-    Cached on `g`, keyed by the user object and the managed company."""
-    user = g.get("user")
-    managing = web_session.get(MANAGING_KEY)
-    cached = g.get("_actor")
-    if cached is None or cached[0] is not user or cached[1] != managing:
-        actor = tenancy.actor_for(user, "web")
-        if managing and actor.may_manage_others:
-            actor = replace(actor, managing_company_id=managing)
-        cached = (user, managing, actor)
-        g._actor = cached
-    return cached[2]
 
 
 @dataclass(frozen=True)
@@ -241,9 +216,9 @@ class ScopedModelView(ServiceModelView):
         operators = self._filters.get_search_filters()
         chips = []
         for key, value in args:
-            match = re.fullmatch(r"_flt_(\d+)_(.+)", key)
-            if key == QUICK_SEARCH_ARG and value.strip():
-                text = f"Search: {value.strip()}"
+            match = FILTER_ARG.fullmatch(key)
+            if key == QUICK_SEARCH_ARG and self.quick_search_label and quick_search_term():
+                text = f"Search: {quick_search_term()}"
             elif match and match[2] in operators and int(match[1]) < len(operators[match[2]]):
                 column, operator = match[2], operators[match[2]][int(match[1])]
                 label = self.label_columns.get(column, column)
@@ -293,10 +268,10 @@ class ScopedModelView(ServiceModelView):
     def picked(self, column: str) -> list[tuple[int, str]]:
         """The options a relation filter in the URL has chosen, loaded within scope."""
         related = self.datamodel.get_related_interface(column)
-        pattern = re.compile(rf"_flt_\d+_{re.escape(column)}$")
         picked = []
         for key, value in request.args.items(multi=True):
-            if pattern.match(key):
+            match = FILTER_ARG.fullmatch(key)
+            if match and match[2] == column:
                 row = related.get(value)
                 if row is not None:
                     picked.append((row.id, str(row)))

@@ -2,15 +2,20 @@
 them: FAB offers ten per text column ("Not Starts with", "Relation", …).
 
 A filter is named in the URL by its position in its column's list (`_flt_3_status`):
-the positions FAB gave the kept operators stay where links already use them — for
-text, `is` stays fourth (links in older emails: `_flt_3_status=requested`), and
-numbers keep `is`, `more than`, `less than`, `is not`.
+the operators kept stay at the positions FAB gave them, so links already written
+keep their meaning (links in older emails: `_flt_3_status=requested`): text
+`starts with`, `ends with`, `contains`, `is`, `is not` (panel.js starts a new text
+filter on `contains`); numbers `is`, `more than`, `less than`, `is not`; times
+`on`, `after`, `before` (FAB's equal, greater, smaller), each a day of the page's
+time zone.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 
+from dateutil import parser as dates
 from flask import request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import (
@@ -28,6 +33,10 @@ from flask_appbuilder.models.sqla.filters import (
 )
 from sqlalchemy import and_, or_
 from wtforms import SelectField
+
+from app.display import zone
+from app.models import Learner
+from app.views.context import display_zone
 
 
 class Contains(FilterContains):
@@ -58,31 +67,53 @@ class LessThan(FilterSmaller):
     name = "less than"
 
 
-class After(FilterGreater):
-    name = "after"
+def parse_day(value) -> date | None:
+    """A day as people type it ("2026-12-01", "1 Dec 2026", "12/01/2026"), or None."""
+    try:
+        day = dates.parse(str(value).strip()).date()
+    except (ValueError, OverflowError):
+        return None
+    return day if FIRST_YEAR <= day.year <= LAST_YEAR else None
 
 
-class Before(FilterSmaller):
-    name = "before"
+FIRST_YEAR, LAST_YEAR = 1900, 9000
 
 
-class OnDay(BaseFilter):
-    """An instant on a day (YYYY-MM-DD) of the page's time zone."""
+class DayFilter(BaseFilter):
+    """A condition on an instant against a day of the page's time zone: `bounds`
+    gives the condition from the day's local midnight and the next one."""
 
+    def apply(self, query, value):
+        day = parse_day(value)
+        if day is None:
+            return query  # refused before the view runs (request_checks)
+        start = datetime(day.year, day.month, day.day, tzinfo=zone(display_zone()))
+        query, field = get_field_setup_query(query, self.model, self.column_name)
+        return query.filter(self.bounds(field, start, start + timedelta(days=1)))
+
+
+class OnDay(DayFilter):
     name = "on"
     arg_name = "on"
 
-    def apply(self, query, value):
-        from app.display import zone
-        from app.views.base import display_zone
+    def bounds(self, field, start, end):
+        return and_(field >= start, field < end)
 
-        try:
-            day = date.fromisoformat(str(value).strip()[:10])
-        except ValueError:
-            return query
-        start = datetime(day.year, day.month, day.day, tzinfo=zone(display_zone()))
-        query, field = get_field_setup_query(query, self.model, self.column_name)
-        return query.filter(field >= start, field < start + timedelta(days=1))
+
+class After(DayFilter):
+    name = "after"
+    arg_name = "after"
+
+    def bounds(self, field, start, end):
+        return field >= end
+
+
+class Before(DayFilter):
+    name = "before"
+    arg_name = "before"
+
+    def bounds(self, field, start, end):
+        return field < start
 
 
 class RelationIs(FilterRelationOneToManyEqual):
@@ -93,7 +124,7 @@ class RelationIsNot(FilterRelationOneToManyNotEqual):
     name = "is not"
 
 
-TEXT = [Contains, StartsWith, EndsWith, Is, IsNot]
+TEXT = [StartsWith, EndsWith, Contains, Is, IsNot]
 NUMBER = [Is, MoreThan, LessThan, IsNot]
 INSTANT = [OnDay, After, Before]
 
@@ -116,10 +147,13 @@ class PlainFilterConverter(SQLAFilterConverter):
         ("is_date", INSTANT),
         ("is_datetime", INSTANT),
         ("is_boolean", [Is, IsNot]),
+        ("is_json", TEXT),
     )
 
 
 QUICK_SEARCH_ARG = "q"
+# A filter in a list's URL: `_flt_<position of its operator>_<column>`.
+FILTER_ARG = re.compile(r"_flt_(\d+)_(.+)")
 
 
 def quick_search_term() -> str:
@@ -154,3 +188,12 @@ def choice_field(label: str, choices) -> SelectField:
 def words_match(term: str, *columns):
     """Every word of `term` is in one of `columns` ("ava smith" finds Ava Smith)."""
     return and_(*(like_any(word, *columns) for word in term.split()))
+
+
+class PeopleSearch:
+    """The quick search of a list of learners: a name or an email."""
+
+    quick_search_label = "name or email"
+
+    def quick_search(self, term: str):
+        return words_match(term, Learner.first_name, Learner.last_name, Learner.email)

@@ -6,10 +6,10 @@ from app.models import Learner
 from app.services import learners as service
 from app.views.actions import ActiveToggleActions
 from app.views.base import ScopedInterface, ScopedModelView, active_label, local_when, or_dash
-from app.views.filters import words_match
+from app.views.filters import PeopleSearch
 
 
-class LearnerView(ActiveToggleActions, ScopedModelView):
+class LearnerView(PeopleSearch, ActiveToggleActions, ScopedModelView):
     route_base = "/learners"
     class_permission_name = "Learners"
     method_permission_name = {"deactivate": "deactivate", "activate": "activate"}
@@ -24,10 +24,6 @@ class LearnerView(ActiveToggleActions, ScopedModelView):
         "last_name": "LearnerView",
         "company": "CompanyView",
     }
-    quick_search_label = "name or email"
-
-    def quick_search(self, term: str):
-        return words_match(term, Learner.first_name, Learner.last_name, Learner.email)
 
     show_title = "Learner"
     add_title = "Add a learner"

@@ -27,7 +27,7 @@ from app.views.base import (
     local_when,
     or_dash,
 )
-from app.views.filters import words_match
+from app.views.filters import PeopleSearch
 
 STATES = {
     "allocated": states.is_active,
@@ -57,7 +57,7 @@ class OpenPoolFilter(BaseFilter):
 def _annotate_days_left(rows: list[Learner]) -> None:
     now = clock.now()
     for row in rows:
-        row.days_left = display.days_left(row.license_expires_at, now)
+        row.days_left = display.days_left(row.license_expires_at, now, display_zone())
 
 
 def allocated_message(done) -> str:
@@ -87,7 +87,7 @@ class LicensesTab(ScopedModelView):
             active_tab=self.tab,
             seats=seat_position(),
             actor=current_actor(),
-            query_string=request.query_string.decode(),
+            query_string=urlencode(list(request.args.items(multi=True))),
             **kwargs,
         )
 
@@ -124,17 +124,13 @@ class AvailableView(LicensesTab):
     }
 
 
-class PeopleTab(LicensesTab):
+class PeopleTab(PeopleSearch, LicensesTab):
     noun, row_noun = "people", "person"
     """A tab of people in one license state (the state is a base filter)."""
 
     datamodel = ScopedInterface(Learner, annotate=_annotate_days_left, screen=Screen.OWN)
     state = ""
     column_links = {"first_name": "LearnerView", "last_name": "LearnerView"}
-    quick_search_label = "name or email"
-
-    def quick_search(self, term: str):
-        return words_match(term, Learner.first_name, Learner.last_name, Learner.email)
 
     list_columns = [
         "first_name",
@@ -225,7 +221,7 @@ class RenewalTab(PeopleTab):
             lambda a: allocation.select_matching(a, a.company_in_view, self._matching_ids()),
             None,
         )
-        query = request.query_string.decode()
+        query = urlencode(list(request.args.items(multi=True)))
         back = url_for(f"{type(self).__name__}.list") + (f"?{query}" if query else "")
         if not outcome:
             return redirect(back)
@@ -307,13 +303,13 @@ class SelectionView(ScopedModelView):
             lambda a: allocation.allocate_first(a, pk, order_id), allocated_message
         ):
             return redirect(url_for("AllocatedView.list"))
-        return redirect(url_for("SelectionView.confirm", pk=pk))
+        return redirect(url_for("SelectionView.confirm", pk=pk, back=request.args.get("back")))
 
     def back_url(self, selection) -> str:
         """Back to the list the people were picked on (`back`, one of the Licenses
         tabs with its filters), in Select users Manually with this selection ticked."""
-        back = request.args.get("back") or url_for("ExpiredView.list")
-        back = urlsplit(self.local_url(back, "/licenses/"))
+        back = self.local_url(request.args.get("back"), "/licenses/", url_for("ExpiredView.list"))
+        back = urlsplit(back)
         args = [(k, v) for k, v in parse_qsl(back.query) if k not in ("select", "selection")]
         args += [("select", "manual"), ("selection", str(selection.id))]
         return f"{back.path}?{urlencode(args)}"

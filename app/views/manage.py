@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Company
 from app.services import manage_mode
 from app.transaction import transaction
-from app.views.base import MANAGING_KEY, current_actor
+from app.views.context import MANAGING_KEY, current_actor
 
 
 def start(company: Company) -> None:

@@ -11,9 +11,10 @@ from sqlalchemy import or_, select
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app import display
+from app import clock, display
 from app.models import Company, Order, OrderStatus
 from app.services import orders as service
+from app.services import pools
 from app.views.base import (
     RowAction,
     RowMenuListWidget,
@@ -23,13 +24,17 @@ from app.views.base import (
     local_when,
     or_dash,
 )
+from app.views.context import show_times_in
 from app.views.filters import choice_field, like_any
 
+# An assigned order past its term: a section of its own, not a stored status.
+EXPIRED = "expired"
 # The Orders tab's sections, each at /orders/section/<status>: (label, status, or
 # None for all of them at /orders/list/).
 SECTIONS = [
     ("Requested Orders", OrderStatus.REQUESTED.value),
     ("Assigned", OrderStatus.ASSIGNED.value),
+    ("Expired", EXPIRED),
     ("Declined", OrderStatus.DECLINED.value),
     ("Cancelled", OrderStatus.CANCELLED.value),
     ("All", None),
@@ -72,6 +77,10 @@ class OrderInterface(ScopedInterface):
     def scoped_query(self, query):
         section = g.get("order_section")
         query = super().scoped_query(query)
+        if section == OrderStatus.ASSIGNED:
+            return query.filter(pools.is_pool(clock.now()))  # still running
+        if section == EXPIRED:
+            return query.filter(pools.is_spent(clock.now()))
         return query.filter(Order.status == section) if section else query
 
 
@@ -111,7 +120,7 @@ class OrderView(ScopedModelView):
     def quick_search(self, term: str):
         by_company = Order.company_id.in_(select(Company.id).where(like_any(term, Company.name)))
         number = term.removeprefix("#")
-        if number.isdigit() and len(number) < 10:
+        if number.isascii() and number.isdecimal() and len(number) < 10:
             return or_(Order.id == int(number), by_company)
         return by_company
 
@@ -230,11 +239,13 @@ class OrderView(ScopedModelView):
         """Request Licenses: a quantity for the company the manager is working in."""
         form = RequestLicensesForm()
         wanted = request.args.get("quantity", "")
-        if request.method == "GET" and wanted.isdigit():
+        if request.method == "GET" and wanted.isdecimal() and len(wanted) <= 7:
             form.quantity.data = wanted  # "Request 25 more" from a confirmation
         if form.validate_on_submit() and self.run_service(
             lambda a: service.request_order(a, a.company_in_view, form.quantity.data),
-            lambda order: f"Requested {order.quantity} licenses (order {order.number}).",
+            lambda order: (
+                f"Requested {display.count(order.quantity, 'license')} (order {order.number})."
+            ),
             form,
         ):
             return redirect(url_for("OrderView.list"))
@@ -276,7 +287,7 @@ class OrderView(ScopedModelView):
         )
 
     def show_extras(self, item) -> dict:
-        g.display_zone = item.company.timezone  # the order's times in its company's zone
+        show_times_in(item.company.timezone)
         actor = current_actor()
         return {
             "history": service.history(item.id),

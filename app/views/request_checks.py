@@ -14,17 +14,14 @@ IdCheckingInterface, which ScopedInterface builds on.)
 
 from __future__ import annotations
 
-import re
-
-from dateutil import parser as dates
 from flask import request
 from flask_appbuilder import ModelView
 
 from app.tenancy import MAX_ID
+from app.views.filters import FILTER_ARG, parse_day
 
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
-_FILTER = re.compile(r"_flt_(\d+)_(.+)")
 
 
 def register(app, views: list) -> None:
@@ -66,7 +63,7 @@ def list_problem(view: ModelView) -> str | None:
             return f"The list cannot be sorted by {_printable(value)!r}."
         if key == f"_od_{name}" and value not in ("asc", "desc"):
             return "The sort direction must be asc or desc."
-        match = _FILTER.fullmatch(key)
+        match = FILTER_ARG.fullmatch(key)
         if match:
             problem = _filter_problem(view, int(match.group(1)), match.group(2), value)
             if problem:
@@ -111,11 +108,7 @@ def _number(value: str) -> bool:
 
 
 def _date(value: str) -> bool:
-    try:
-        dates.parse(value)
-    except (ValueError, OverflowError):
-        return False
-    return True
+    return parse_day(value) is not None
 
 
 def _printable(text: str) -> str:

@@ -1,7 +1,8 @@
 """axe-core (from npm: package.json, installed by `make test`) on every page the
 browser suite visits: injected before any of the page's own scripts, run once the
-page has loaded, its critical and serious violations reported to the test, which
-fails on any. Each page's counts are gathered for the run's summary."""
+page has loaded, its critical, serious and moderate violations (moderate: one h1
+per page, landmarks, heading order) reported to the test, which fails on any. Each
+page's counts are gathered for the run's summary."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-FAILING = ("critical", "serious")
+FAILING = ("critical", "serious", "moderate")
 PREFIX = "AXE-RESULT "
 
 RUNNER = """

@@ -3,7 +3,7 @@ on a database of its own (migrated, demo data loaded), a real `worker.py` (RQ
 worker + scheduler) on the machine's Redis, a loopback SMTP server capturing the
 mail, all driven by Debian's Chromium.
 
-Every page visited is checked by axe-core (critical and serious violations fail
+Every page visited is checked by axe-core (critical, serious and moderate fail
 the test; tests/e2e/axe.py) and for accessibility basics (a title; a name for every
 input, select and button), and the run for console errors and failed requests; a
 failing test leaves a screenshot and the page's HTML under test-artifacts/."""

@@ -73,5 +73,9 @@ class Soak:
 
 def numbered(subjects: list[str | None], pattern: re.Pattern, first: int) -> list[int]:
     """The job numbers the emails carry: each job orders `first + n` licenses."""
-    quantities = [int(m.group(1)) for m in (pattern.fullmatch(s or "") for s in subjects) if m]
+    quantities = [
+        int(m.group(1).replace(",", ""))
+        for m in (pattern.fullmatch(s or "") for s in subjects)
+        if m
+    ]
     return [q - first for q in quantities if q > first]

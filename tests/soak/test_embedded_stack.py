@@ -18,7 +18,7 @@ from tests.soak.soak import WORKER_ENV, Soak, numbered
 from tests.stack import children_named, start, supervisor_of, wait_for, worker_healthy
 
 pytestmark = pytest.mark.soak
-SUBJECT = re.compile(r"License Request Notification: (\d+) licenses for Acme Dental")
+SUBJECT = re.compile(r"License Request Notification: ([\d,]+) licenses for Acme Dental")
 FIRST_QUANTITY = 7000  # beyond every demo order's quantity
 
 

@@ -18,7 +18,7 @@ from tests.soak.soak import WORKER_ENV, Soak, numbered
 from tests.stack import ROOT, start
 
 pytestmark = pytest.mark.soak
-SUBJECT = re.compile(r"License Request Notification: (\d+) licenses for Customer C1")
+SUBJECT = re.compile(r"License Request Notification: ([\d,]+) licenses for Customer C1")
 FIRST_QUANTITY = 7000  # beyond every demo order's quantity
 
 

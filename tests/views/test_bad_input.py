@@ -30,6 +30,12 @@ CORPUS = [
     "<script>alert(1)</script>",
     "' OR 1=1 --",
     "2026-02-30",
+    "9999-12-31",
+    "0001-01-01",
+    "²",
+    "#12",
+    "1,200",
+    "//evil.example/",
     "y",
 ]
 URL_ARGUMENTS = {
@@ -66,7 +72,18 @@ FORM_FIELDS = [
     "timezone",
     "department",
 ]
-QUERY_FIELDS = ["q", "select", "next", "order", "rowid", "header_row", "_flt_0_status"]
+QUERY_FIELDS = [
+    "q",
+    "select",
+    "selection",
+    "next",
+    "back",
+    "order",
+    "quantity",
+    "rowid",
+    "header_row",
+    "_flt_0_status",
+]
 
 
 def views_by_endpoint(app) -> dict:

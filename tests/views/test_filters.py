@@ -91,3 +91,47 @@ def test_select_all_takes_what_the_quick_search_matches(tree, as_user, session):
     html = client.get("/licenses/expired/list/?select=manual&q=nurse").get_data(as_text=True)
     assert "all 3 matching" in html
     assert 'name="select" value="manual"' in html  # searching again keeps the mode
+
+
+def test_an_assigned_order_past_its_term_is_in_the_expired_section(tree, as_user, session):
+    spent = factories.expired_people(tree.customer, 1)  # their order expired a month ago
+    running = factories.assigned_order(tree.customer, 5)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    assigned = client.get("/orders/section/assigned").get_data(as_text=True)
+    expired = client.get("/orders/section/expired").get_data(as_text=True)
+    assert f'data-pk="{running.id}"' in assigned and f'data-pk="{running.id}"' not in expired
+    ids = re.findall(r'<tr data-pk="(\d+)"', expired)
+    assert len(ids) == 1 and expired.count("<td>Expired</td>") == 1  # its status in words
+    assert spent and re.findall(r'<tr data-pk="(\d+)"', assigned) == [str(running.id)]
+
+
+def test_day_filters_read_days_of_the_page_zone(tree, as_user, session):
+    """ "on", "after" and "before" a day: its midnight in the viewer's company zone."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from app.models import Order
+
+    tree.partner.timezone = "Australia/Sydney"
+    evening = requested(tree, "customer", 7)  # 1 Dec, 23:30 in Sydney (12:30 UTC)
+    evening.requested_at = datetime(2026, 12, 1, 23, 30, tzinfo=ZoneInfo("Australia/Sydney"))
+    morning = requested(tree, "customer", 8)  # 2 Dec, 00:30 in Sydney (1 Dec 13:30 UTC)
+    morning.requested_at = evening.requested_at + timedelta(hours=1)
+    session.commit()
+    client = as_user(tree.users["partner"])
+
+    def listed(query):
+        html = client.get(f"/orders/list/?{query}").get_data(as_text=True)
+        return {int(pk) for pk in re.findall(r'<tr data-pk="(\d+)"', html)} & {
+            evening.id,
+            morning.id,
+        }
+
+    assert listed("_flt_0_requested_at=2026-12-01") == {evening.id}  # on
+    assert listed("_flt_0_requested_at=2 Dec 2026") == {morning.id}  # as the panel writes it
+    assert listed("_flt_1_requested_at=2026-12-01") == {morning.id}  # after
+    assert listed("_flt_2_requested_at=2026-12-02") == {evening.id}  # before
+    assert session.get(Order, evening.id).requested_at < session.get(Order, morning.id).requested_at
+    page = client.get("/orders/list/?_flt_0_requested_at=9999-12-31")
+    assert page.status_code == 400 and "must be a date" in page.get_data(as_text=True)
