@@ -220,3 +220,4 @@ _.changed_on  # unused attribute (app/services/managers.py)
 connection_record  # unused variable (app/sql.py)
 _.isolation_level  # unused attribute (app/sql.py)
 context  # unused variable (app/transaction.py)
+empty  # NeedsAction.empty, read by templates/dashboard.html

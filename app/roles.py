@@ -33,6 +33,7 @@ FAB_ROLES = {
     ROLE_ACCOUNT_MANAGER: [
         _grant("Dashboard", "can_.*"),
         _grant("Company", "can_(list|show|add|edit|delete|manage)"),
+        _grant("Renewals", "can_(list|export|manage)"),
         _grant("Managers", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Learners", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Orders", "can_(list|show|request|assign|decline|cancel)"),
@@ -40,7 +41,10 @@ FAB_ROLES = {
         _grant("Imports", _IMPORTS),
         _grant("Emails", "can_(list|show)"),
         _grant("AuditLog", "can_(list|show|export)"),
-        _grant("Admin Dashboard|Company|Users|Learners|Licenses|Emails|Audit Log", "menu_access"),
+        _grant(
+            "Admin Dashboard|Company|Renewals|Users|Learners|Licenses|Emails|Audit Log",
+            "menu_access",
+        ),
         *_SELF_SERVICE,
     ],
     ROLE_CUSTOMER_MANAGER: [

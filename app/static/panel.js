@@ -65,6 +65,32 @@
     }, 0);
   });
 
+  // Charts (the dashboard): Chart.js, shipped with the panel (static/vendor), draws
+  // each <canvas data-chart> from the JSON beside it; its numbers are in a table too.
+  if (window.Chart) {
+    var colours = ['#2c6fad', '#6aa84f', '#e69138', '#c0392b'];
+    document.querySelectorAll('canvas[data-chart]').forEach(function (canvas) {
+      var spec = JSON.parse(document.getElementById(canvas.dataset.chart).textContent);
+      new window.Chart(canvas, {
+        type: spec.type,
+        data: {
+          labels: spec.labels,
+          datasets: [{
+            label: spec.label,
+            data: spec.values,
+            backgroundColor: spec.colours ? colours : colours[0]
+          }]
+        },
+        options: {
+          animation: false,
+          maintainAspectRatio: false,
+          plugins: { legend: { display: false } },
+          scales: spec.type === 'bar' ? { y: { beginAtZero: true, ticks: { precision: 0 } } } : {}
+        }
+      });
+    });
+  }
+
   // The list rows' delete buttons (widgets/list_row_menu.html): FAB's confirmation,
   // then its POST with the CSRF token.
   document.addEventListener('click', function (event) {

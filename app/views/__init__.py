@@ -21,6 +21,7 @@ from app.views.licenses import (
 from app.views.manage import ManageModeView
 from app.views.managers import ManagerView
 from app.views.orders import OrderView
+from app.views.renewals import RenewalsView
 from app.views.system import SystemView
 
 
@@ -29,6 +30,7 @@ def register_views(appbuilder) -> None:
         "Admin Dashboard", href="/", icon="fa-tachometer-alt", label="Admin Dashboard"
     )
     appbuilder.add_view(CompanyView, "Company", icon="fa-building", label="Company")
+    appbuilder.add_view(RenewalsView, "Renewals", icon="fa-sync", label="Renewals")
     appbuilder.add_view(ManagerView, "Users", icon="fa-user-tie", label="Users")
     appbuilder.add_view(OrderView, "Licenses", icon="fa-id-card", label="Licenses")
     appbuilder.add_view(LearnerView, "Learners", icon="fa-users", label="Learners")

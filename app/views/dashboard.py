@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import redirect
+from flask import redirect, url_for
 from flask_appbuilder import IndexView, expose, has_access
 from flask_login import current_user
 
+from app import clock
 from app.extensions import db
 from app.fab_compat import filter_url
 from app.models import Company
+from app.services import dashboard
 from app.services.licenses import seat_position
 from app.services.stats import dashboard_counts
 from app.tenancy import screen_scope
-from app.views.base import current_actor
+from app.views.context import current_actor, display_zone
 from app.views.filters import Is
 
 
@@ -42,7 +44,7 @@ class DashboardView(IndexView):
     @has_access
     def index(self):
         actor = current_actor()
-        companies = next(v for v in self.appbuilder.baseviews if v.endpoint == "CompanyView")
+        companies = self.view("CompanyView")
         return self.render_template(
             self.index_template,
             title="Admin Dashboard",
@@ -56,4 +58,34 @@ class DashboardView(IndexView):
             else None,
             counts=dashboard_counts(actor),
             seats=seat_position(lambda column: screen_scope(actor, column)),
+            seat_urls=None if actor.sees_one_company else renewals_urls(),
+            months=dashboard.expiring_by_month(actor, clock.now(), display_zone()),
+            needs=dashboard.needs_action(actor),
+            email_urls={
+                state: filter_url(self.view("EmailView"), "state", Is, state)
+                for state in ("failed", "needs_attention")
+            },
+            unrequested_url=url_for(
+                "RenewalsView.index", min_expiring_30=1, max_open_requests=0, sort="expiring_30"
+            ),
         )
+
+    def view(self, endpoint: str):
+        return next(v for v in self.appbuilder.baseviews if v.endpoint == endpoint)
+
+
+# A subtree's seat figure opens Renewals: the companies it sums, largest first.
+SEAT_FIGURES = {
+    "assigned": "assigned",
+    "allocated": "allocated",
+    "free": "free",
+    "expiring": "expiring_30",
+    "expired": "expired",
+}
+
+
+def renewals_urls() -> dict[str, str]:
+    return {
+        seat: url_for("RenewalsView.index", **{f"min_{figure}": 1, "sort": figure, "dir": "desc"})
+        for seat, figure in SEAT_FIGURES.items()
+    }

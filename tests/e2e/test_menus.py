@@ -9,12 +9,14 @@ from tests.e2e.conftest import sign_in, sign_out
 
 pytestmark = pytest.mark.browser
 
+PARTNER_MENU = {"Admin Dashboard", "Company", "Renewals", "Users", "Learners"}
+CUSTOMER_HIDDEN = {"Company", "Renewals", "Security"}
 MENUS = {
-    "admin": ({"Admin Dashboard", "Company", "Users", "Learners", "Security"}, set()),
-    "partner": ({"Admin Dashboard", "Company", "Users", "Learners"}, {"Security"}),
-    "subpartner": ({"Admin Dashboard", "Company", "Users", "Learners"}, {"Security"}),
-    "customer": ({"Admin Dashboard", "Users", "Learners"}, {"Company", "Security"}),
-    "customer2": ({"Admin Dashboard", "Users", "Learners"}, {"Company", "Security"}),
+    "admin": ({*PARTNER_MENU, "Security"}, set()),
+    "partner": (PARTNER_MENU, {"Security"}),
+    "subpartner": (PARTNER_MENU, {"Security"}),
+    "customer": ({"Admin Dashboard", "Users", "Learners"}, CUSTOMER_HIDDEN),
+    "customer2": ({"Admin Dashboard", "Users", "Learners"}, CUSTOMER_HIDDEN),
 }
 
 

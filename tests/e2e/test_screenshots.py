@@ -1,6 +1,6 @@
 """The main screens, photographed: Admin Dashboard, Company, Requested Orders,
-Expired Licenses, the import review, the Emails page, and Expired Licenses on a
-phone. `make screenshots` runs this with `--screenshots-dir docs/screenshots` (the
+Expired Licenses, the import review, the Emails page, Renewals, and Expired
+Licenses on a phone. `make screenshots` runs this with `--screenshots-dir docs/screenshots` (the
 pictures the README shows); in the suite it walks the same screens, checks each
 shows its content and writes the pictures under test-artifacts/screenshots/."""
 
@@ -49,6 +49,10 @@ def test_the_main_screens(page, live_server, shoot, tmp_path):
     page.locator(".navbar a", has_text="Emails").first.click()
     expect(page.locator("table.table-bordered")).to_contain_text("License")
     shoot("6-emails")
+
+    page.locator("ul.navbar-nav a", has_text="Renewals").first.click()
+    expect(page.locator("table.renewals")).to_contain_text("Acme Dental")
+    shoot("8-renewals")
 
     sign_out(page)
     sign_in(page, live_server, "customer2")

@@ -48,6 +48,8 @@ URL_ARGUMENTS = {
     "filename": ["zz"],
     "group_by": ["zz"],
     "locale": ["zz"],
+    "company_id": ["1", "2147483648"],
+    "figure": ["expired", "zz"],
 }
 # They end the walk's own session, or answer 503 by design (no worker runs here).
 SKIPPED_RULES = {"/logout/", "/logout/everywhere/", "/lang/<string:locale>", "/health/worker"}
@@ -74,6 +76,12 @@ FORM_FIELDS = [
 ]
 QUERY_FIELDS = [
     "q",
+    "sort",
+    "dir",
+    "page",
+    "psize",
+    "min_expired",
+    "max_open_requests",
     "select",
     "selection",
     "next",

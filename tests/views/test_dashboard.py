@@ -45,7 +45,12 @@ def test_the_dashboards_figures_link_to_the_lists_they_count(tree, as_user):
     customers = as_user(tree.users["partner"]).get(links["customers"].replace("&amp;", "&"))
     rows = re.findall(r'<tr data-pk="(\d+)"', customers.get_data(as_text=True))
     assert sorted(map(int, rows)) == sorted([tree.customer.id, tree.sub_customer.id])
-    # a customer's own seat figures open its tabs; a partner's subtree sums do not
+    # a customer's own seat figures open its tabs; a partner's subtree sums open
+    # Renewals, filtered to the companies they sum, largest first
     customer = as_user(tree.users["customer"]).get("/").get_data(as_text=True)
     assert 'data-seats="expired" href="/licenses/expired/list/"' in customer
-    assert 'data-seats="expired" href=' not in html
+    seats = dict(re.findall(r'data-seats="(\w+)" href="([^"]+)"', html))
+    assert (
+        seats["expired"].replace("&amp;", "&") == "/renewals/?min_expired=1&sort=expired&dir=desc"
+    )
+    assert seats["expiring"].startswith("/renewals/?min_expiring_30=1")

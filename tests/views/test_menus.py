@@ -13,9 +13,9 @@ def menu_labels(html: str) -> set[str]:
 @pytest.mark.parametrize(
     "who, shown, hidden",
     [
-        ("admin", {"Admin Dashboard", "Company", "Users", "Learners", "Security"}, set()),
-        ("partner", {"Admin Dashboard", "Company", "Users", "Learners"}, {"Security"}),
-        ("customer", {"Admin Dashboard", "Users", "Learners"}, {"Company", "Security"}),
+        ("admin", {"Admin Dashboard", "Company", "Renewals", "Users", "Security"}, set()),
+        ("partner", {"Admin Dashboard", "Company", "Renewals", "Learners"}, {"Security"}),
+        ("customer", {"Admin Dashboard", "Users", "Learners"}, {"Company", "Renewals"}),
     ],
 )
 def test_each_role_sees_its_own_menus(tree, as_user, who, shown, hidden):

@@ -1,0 +1,145 @@
+"""Renewals (account managers, the platform admin): the subtree's companies with
+their figures, sorted and filtered by range, exported; each figure one click from
+acting — a company's own tab, entered in Manage Company mode by a POST."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from flask import abort, flash, redirect, request, send_file, url_for
+from flask_appbuilder import BaseView, expose, has_access
+
+from app import clock, exports
+from app.errors import DomainError, NotFound
+from app.services import manage_mode, renewals
+from app.transaction import transaction
+from app.views.context import current_actor, display_zone
+from app.views.manage import start
+
+# Where each figure is acted on: the company's own tab (endpoint).
+TABS = {
+    "learners": "LearnerView.list",
+    "assigned": "AvailableView.list",
+    "allocated": "AllocatedView.list",
+    "free": "AvailableView.list",
+    "expiring_30": "ExpiringView.list",
+    "expiring_90": "ExpiringView.list",
+    "expired": "ExpiredView.list",
+    "next_expiry": "ExpiringView.list",
+    "open_requests": "OrderView.list",
+    "open_seats": "OrderView.list",
+}
+# Ready-made ranges, as the screen offers them.
+PRESETS = [
+    ("Expiring in 30 days, no open request", {"min_expiring_30": 1, "max_open_requests": 0}),
+    ("Expired people", {"min_expired": 1}),
+    ("No free seats", {"max_free": 0}),
+]
+MAX_FIGURE = 10**9
+
+
+class RenewalsView(BaseView):
+    route_base = "/renewals"
+    default_view = "index"
+    class_permission_name = "Renewals"
+    method_permission_name = {"index": "list", "export": "export", "open": "manage"}
+    base_permissions = ["can_list", "can_export", "can_manage"]
+
+    @expose("/")
+    @has_access
+    def index(self):
+        query = read_query()
+        result = renewals.page(current_actor(), query)
+        return self.render_template(
+            "renewals.html",
+            title="Renewals",
+            result=result,
+            figures=renewals.FIGURES,
+            presets=PRESETS,
+            tabs=TABS,
+            own_company=current_actor().company_id,
+            now=clock.now(),
+            zone=display_zone(),
+            days_to=renewals.days_to,
+            args=request.args,
+        )
+
+    @expose("/export/<fmt>")
+    @has_access
+    def export(self, fmt):
+        """The companies the screen's filters match, in its order: plain numbers and
+        ISO 8601 UTC times, formula-like names neutralised."""
+        if fmt not in ("csv", "xlsx"):
+            abort(404)
+        query = read_query()
+        actor = current_actor()
+        header = ["Company", "Kind", *(f.label for f in renewals.FIGURES)]
+
+        def rows():
+            for row in renewals.all_rows(actor, query):
+                values = [row.figures[f.key] for f in renewals.FIGURES]
+                values[-3] = exports.iso_utc(values[-3])  # next expiry
+                yield [row.name, row.kind, *values]
+
+        if fmt == "csv":
+            return exports.csv_response("renewals.csv", header, rows)
+        return send_file(
+            exports.xlsx_file(header, rows(), "Renewals"),
+            mimetype=exports.XLSX_MIMETYPE,
+            as_attachment=True,
+            download_name="renewals.xlsx",
+        )
+
+    @expose("/open/<int:company_id>/<figure>", methods=["POST"])
+    @has_access
+    def open(self, company_id, figure):
+        """A figure of another company's row: Manage Company mode for that company
+        (audited like any entry), on the tab the figure counts."""
+        if figure not in TABS:
+            abort(404)
+        actor = replace(current_actor(), managing_company_id=None)
+        if company_id == actor.company_id:
+            return redirect(url_for(TABS[figure]))
+        try:
+            with transaction():
+                company = manage_mode.enter(actor, [company_id])
+        except NotFound:
+            abort(404)
+        except DomainError as exc:
+            flash(exc.message, "danger")
+            return redirect(url_for("RenewalsView.index"))
+        start(company)
+        flash(f"You are managing {company.name}.", "success")
+        return redirect(url_for(TABS[figure]))
+
+
+def read_query() -> renewals.Query:
+    """The screen's arguments; a bad one is named in a message and left out."""
+    args = request.args
+    ranges = {}
+    for key in renewals.COUNTS:
+        low, high = _whole(f"min_{key}"), _whole(f"max_{key}")
+        if low is not None or high is not None:
+            ranges[key] = (low, high)
+    sort = args.get("sort", "expiring_30")
+    if sort not in renewals.SORTABLE:
+        flash(f"Renewals cannot be sorted by {sort[:40]!r}: sorted by expiring in 30 days.")
+        sort = "expiring_30"
+    return renewals.Query(
+        search=args.get("q", "").strip()[:100],
+        ranges=ranges,
+        sort=sort,
+        descending=args.get("dir", "desc") != "asc",
+        page=_whole("page", 0, 1_000_000) or 0,
+        page_size=_whole("psize", 1, renewals.MAX_PAGE_SIZE) or renewals.PAGE_SIZE,
+    )
+
+
+def _whole(name: str, low: int = 0, high: int = MAX_FIGURE) -> int | None:
+    value = request.args.get(name, "").strip().replace(",", "")
+    if value == "":
+        return None
+    if value.isascii() and value.isdecimal() and len(value) <= 10 and low <= int(value) <= high:
+        return int(value)
+    flash(f"{name.replace('_', ' ')}: {value[:20]!r} is not a whole number from {low:,}: left out.")
+    return None
