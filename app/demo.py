@@ -194,6 +194,11 @@ LICENSE_HISTORY = [
     ("Initech Accounting", 25, timedelta(days=90), 20),
     ("Globex Legal", 20, timedelta(days=365 - 1), 20),
     ("Hooli Retail", 40, timedelta(days=365 + 60), 25),
+    # Later expiries, so Renewals and the months chart have a year to show.
+    ("Globex Legal", 25, timedelta(days=365 - 200), 25),
+    ("Umbrella Clinics", 30, timedelta(days=365 - 45), 25),
+    ("Umbrella Clinics", 10, timedelta(days=365 - 150), 10),
+    ("Northwind MSP", 12, timedelta(days=365 - 75), 12),
 ]
 
 

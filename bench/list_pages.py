@@ -3,6 +3,10 @@ each against its baseline measured in the same run: the same app's page over an
 empty table (an account manager of a partner with nothing under it) plus the bare
 SQL that fetches the same page of rows and its total count.
 
+Renewals and the Admin Dashboard are measured the same way; their bare work is
+the services' own statements (the figures are the work), so their ratio is the
+page's cost over its SQL.
+
 The data is `flask demo scale` (2,000 customers under 20 sub-partners, 200,000
 learners, 1,000,000 licenses, the orders' emails, an audit trail) plus one
 50,000-person customer for the license tabs, whose rows belong to the company in
@@ -108,7 +112,33 @@ PAGES = [
     ("Expired Licenses", "/licenses/expired/list/", True, PAGE),
     ("Emails", "/emails/list/", False, PAGE),
     ("Audit Log", "/audit/list/", False, PAGE),
+    ("Renewals", "/renewals/", False, PAGE),
+    ("Renewals", "/renewals/?psize=100", False, 100),
+    ("Admin Dashboard", "/", False, None),
 ]
+
+
+def service_queries(user) -> dict:
+    """Pages whose bare work is the services' own statements (their figures are the
+    work): Renewals' grid (its rows, one page, and its count) and the dashboard's
+    figures, charts and Needs action — as the page runs them, without the page."""
+    from app import clock, tenancy
+    from app.services import dashboard, renewals
+    from app.services.licenses import seat_position
+    from app.services.stats import dashboard_counts
+
+    actor = tenancy.actor_for(user, "web")
+
+    def grid(page_size):
+        renewals.page(actor, renewals.Query(page_size=page_size))
+
+    def figures(_page_size):
+        dashboard_counts(actor)
+        seat_position(lambda column: tenancy.screen_scope(actor, column))
+        dashboard.expiring_by_month(actor, clock.now(), "UTC")
+        dashboard.needs_action(actor)
+
+    return {"Renewals": grid, "Admin Dashboard": figures}
 
 
 def run(db_kind: str, small: bool) -> list[Row]:
@@ -116,7 +146,9 @@ def run(db_kind: str, small: bool) -> list[Row]:
     from app.extensions import db
     from app.models import Company
     from app.scale import Scale, generate, summary
-    from app.views.base import MANAGING_KEY
+    from app.services.stats import dashboard_counts
+    from app.tenancy import actor_for
+    from app.views.context import MANAGING_KEY
     from tests import factories
     from tests.conftest import IsolatedClient, login
 
@@ -137,6 +169,7 @@ def run(db_kind: str, small: bool) -> list[Row]:
         settle()
         print(f"{db_kind}: generated in {time.perf_counter() - started:.0f}s: {summary()}")
         queries = bare_queries(partner_id, big_id, clock.now())
+        services = service_queries(am)
 
         def client_for(user, managing: int | None):
             """A signed-in client (the sign-in outside the timing)."""
@@ -156,18 +189,26 @@ def run(db_kind: str, small: bool) -> list[Row]:
             empty_client = client_for(empty_am, empty_customer.id if managed else None)
             ours, peak, statements = measure(get(ours_client, url))
             empty_page, _, _ = measure(get(empty_client, url))
-            rows_query, count_query = queries[name]
+            if name in services:
 
-            def bare(rows_query=rows_query, count_query=count_query, page_size=page_size):
-                db.session.execute(rows_query.limit(page_size)).all()
-                db.session.scalar(count_query)
-                db.session.rollback()
+                def bare(work=services[name], page_size=page_size):
+                    work(page_size)
+                    db.session.rollback()
 
+                size = dashboard_counts(actor_for(am, "web"))["customers"]
+            else:
+                rows_query, count_query = queries[name]
+
+                def bare(rows_query=rows_query, count_query=count_query, page_size=page_size):
+                    db.session.execute(rows_query.limit(page_size)).all()
+                    db.session.scalar(count_query)
+                    db.session.rollback()
+
+                size = _count(count_query)
             sql, _, _ = measure(bare)
-            size = _count(count_query)
             rows.append(
                 Row(
-                    f"{name} list, page of {page_size}",
+                    f"{name} list, page of {page_size}" if page_size else name,
                     f"{size:,}",
                     ours,
                     empty_page + sql,
