@@ -26,6 +26,8 @@ def test_manage_company_from_the_actions_menu_shows_the_banner(tree, as_user):
     assert "Admin Dashboard" in page and "You are managing Customer C1." in page
     banner = re.search(r'class="alert alert-info manage-banner".*?</div>', page, re.S).group(0)
     assert "Customer C1" in banner and "Partner P" in banner and "Exit Manager Mode" in banner
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", banner)).strip()
+    assert "on behalf of Partner P." in words and " ." not in words  # no stray space
     with client.session_transaction() as sess:
         assert sess[MANAGING] == tree.customer.id
 
