@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
-from flask import Response, stream_with_context
+from flask import Response, abort, send_file, stream_with_context
 from openpyxl import Workbook
 
 from app.display import local
@@ -80,3 +80,20 @@ def xlsx_file(header: list[str], rows: Iterable[list], title: str):
     workbook.save(out)
     out.seek(0)
     return out
+
+
+def download(
+    fmt: str, name: str, sheet: str, header: list[str], rows: Callable[[], Iterable[list]]
+):
+    """`rows()` as a streamed CSV (`name`.csv) or an XLSX file (`name`.xlsx, its sheet
+    titled `sheet`); any other format is 404."""
+    if fmt == "csv":
+        return csv_response(f"{name}.csv", header, rows)
+    if fmt == "xlsx":
+        return send_file(
+            xlsx_file(header, rows(), sheet),
+            mimetype=XLSX_MIMETYPE,
+            as_attachment=True,
+            download_name=f"{name}.xlsx",
+        )
+    abort(404)

@@ -3,7 +3,7 @@ choose the columns, review every row, then Renew Licences / Import Learners."""
 
 from __future__ import annotations
 
-from flask import abort, redirect, request, send_file, url_for
+from flask import abort, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -139,7 +139,7 @@ class ImportView(ScopedModelView):
         batch = self._batch(pk)
         actor = current_actor()
         header = ["Row", "Value", "Reason"]
-        return _download(
+        return exports.download(
             fmt,
             f"not-taken-{batch.id}",
             "Not taken",
@@ -154,7 +154,7 @@ class ImportView(ScopedModelView):
         batch = self._batch(pk)
         actor = current_actor()
         header = ["Row", "Email", "First name", "Last name"]
-        return _download(
+        return exports.download(
             fmt, f"taken-{batch.id}", "Taken", header, lambda: service.taken(actor, batch.id)
         )
 
@@ -163,20 +163,6 @@ class ImportView(ScopedModelView):
         if batch is None:
             abort(404)
         return batch
-
-
-def _download(fmt: str, name: str, sheet: str, header: list[str], rows):
-    """`rows()` as a streamed CSV or an XLSX file; any other format is 404."""
-    if fmt == "csv":
-        return exports.csv_response(f"{name}.csv", header, rows)
-    if fmt == "xlsx":
-        return send_file(
-            exports.xlsx_file(header, rows(), sheet),
-            mimetype=exports.XLSX_MIMETYPE,
-            as_attachment=True,
-            download_name=f"{name}.xlsx",
-        )
-    abort(404)
 
 
 def _accepted(filename: str | None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import abort, flash, redirect, request, send_file, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 
 from app import clock, exports
@@ -69,8 +69,6 @@ class RenewalsView(BaseView):
     def export(self, fmt):
         """The companies the screen's filters match, in its order: plain numbers and
         ISO 8601 UTC times, formula-like names neutralised."""
-        if fmt not in ("csv", "xlsx"):
-            abort(404)
         query = read_query()
         actor = current_actor()
         header = ["Company", "Kind", *(f.label for f in renewals.FIGURES)]
@@ -81,14 +79,7 @@ class RenewalsView(BaseView):
                 values[-3] = exports.iso_utc(values[-3])  # next expiry
                 yield [row.name, row.kind, *values]
 
-        if fmt == "csv":
-            return exports.csv_response("renewals.csv", header, rows)
-        return send_file(
-            exports.xlsx_file(header, rows(), "Renewals"),
-            mimetype=exports.XLSX_MIMETYPE,
-            as_attachment=True,
-            download_name="renewals.xlsx",
-        )
+        return exports.download(fmt, "renewals", "Renewals", header, rows)
 
     @expose("/open/<int:company_id>/<figure>", methods=["POST"])
     @has_access
