@@ -86,6 +86,7 @@ FILTERS = {
     "time_of_day": time_of_day,
     "number": number,
     "plural": count,  # not "count": Jinja's own count is a length
+    "days_left": days_left,
 }
 
 

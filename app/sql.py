@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from itertools import islice
 
-from sqlalchemy import Table, and_, case, event, func, select, text
+from sqlalchemy import Table, and_, case, event, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -20,6 +20,12 @@ from sqlalchemy.engine import Engine
 from app.extensions import db
 
 BULK_CHUNK = 1000
+
+
+def like_any(term: str, *columns):
+    """Any of `columns` contains `term` (case-insensitive; %, _ taken literally)."""
+    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
 def count_if(condition):

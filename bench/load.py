@@ -148,7 +148,7 @@ def profile(app, user_id: int, customer_id: int, page: Page) -> tuple[float, lis
     under gunicorn."""
     from app.extensions import db
     from app.models import AppUser
-    from app.views.base import MANAGING_KEY
+    from app.views.context import MANAGING_KEY
     from tests.conftest import login
 
     client = app.test_client()

@@ -15,14 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, case, func, literal, select, type_coerce
+from sqlalchemy import Select, case, func, literal, select, type_coerce
 
 from app import clock
 from app.extensions import db
 from app.models import Company, CompanyKind, CompanyTree, Learner, Order, OrderStatus
 from app.models.types import UTCDateTime
 from app.services import pools
-from app.sql import count_if
+from app.services.states import is_active, is_expired, is_expiring
+from app.sql import count_if, like_any
 from app.tenancy import Actor, Screen, screen_scope
 
 
@@ -92,11 +93,8 @@ def page(actor: Actor, query: Query) -> Page:
     table = figures_query(actor, clock.now()).subquery()
     filtered = select(table).where(*conditions(table, query))
     total = db.session.scalar(select(func.count()).select_from(filtered.subquery()))
-    column = table.c[query.sort] if query.sort in SORTABLE else table.c.expiring_30
-    ordering = column.desc() if query.descending else column.asc()
-    nulls = column.is_(None)  # companies with no next expiry sort last either way
     rows = db.session.execute(
-        filtered.order_by(nulls, ordering, table.c.name, table.c.company_id)
+        filtered.order_by(*ordering(table, query))
         .limit(query.page_size)
         .offset(query.page * query.page_size)
     ).all()
@@ -108,13 +106,7 @@ def page(actor: Actor, query: Query) -> Page:
 def all_rows(actor: Actor, query: Query):
     """Every company the query matches, in its order (the exports), streamed."""
     table = figures_query(actor, clock.now()).subquery()
-    column = table.c[query.sort] if query.sort in SORTABLE else table.c.expiring_30
-    ordering = column.desc() if query.descending else column.asc()
-    statement = (
-        select(table)
-        .where(*conditions(table, query))
-        .order_by(column.is_(None), ordering, table.c.name, table.c.company_id)
-    )
+    statement = select(table).where(*conditions(table, query)).order_by(*ordering(table, query))
     for row in db.session.execute(statement.execution_options(yield_per=500)):
         yield _row(row)
 
@@ -154,8 +146,7 @@ def figures_query(actor: Actor, now: datetime) -> Select:
 def conditions(table, query: Query) -> list:
     found = []
     if query.search:
-        pattern = "%" + query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        found.append(table.c.name.ilike(f"%{pattern}%", escape="\\"))
+        found.append(like_any(query.search, table.c.name))
     for key, (low, high) in (query.ranges or {}).items():
         if key not in COUNTS:
             continue
@@ -166,21 +157,24 @@ def conditions(table, query: Query) -> list:
     return found
 
 
-def days_to(instant: datetime | None, now: datetime) -> int | None:
-    """Whole days from now to `instant` (0 within the day), None without one."""
-    return None if instant is None else max(0, (instant - now) // timedelta(days=1))
+def ordering(table, query: Query) -> list:
+    """The query's order, then name and id (a stable page); companies without a next
+    expiry last, whichever the direction."""
+    column = table.c[query.sort] if query.sort in SORTABLE else table.c.expiring_30
+    direction = column.desc() if query.descending else column.asc()
+    return [column.is_(None), direction, table.c.name, table.c.company_id]
 
 
 def _people(now: datetime, scope) -> Select:
     expires = Learner.license_expires_at
-    upcoming = case((expires > now, expires))
+    upcoming = case((is_active(now), expires))
     return (
         select(
             Learner.company_id.label("company_id"),
             func.count().label("learners"),
-            count_if(and_(expires > now, expires <= now + timedelta(days=30))).label("expiring_30"),
-            count_if(and_(expires > now, expires <= now + timedelta(days=90))).label("expiring_90"),
-            count_if(expires <= now).label("expired"),
+            count_if(is_expiring(now)).label("expiring_30"),
+            count_if(is_expiring(now, timedelta(days=90))).label("expiring_90"),
+            count_if(is_expired(now)).label("expired"),
             type_coerce(func.min(upcoming), UTCDateTime()).label("next_expiry"),
         )
         .where(scope, Learner.active)

@@ -26,10 +26,9 @@ def is_unlicensed():
     return Learner.license_expires_at.is_(None)
 
 
-def is_expiring(now: datetime):
-    return and_(
-        Learner.license_expires_at > now, Learner.license_expires_at <= now + EXPIRING_WINDOW
-    )
+def is_expiring(now: datetime, window: timedelta = EXPIRING_WINDOW):
+    """Active, and ending within `window` (the Expiring tab's 30 days by default)."""
+    return and_(Learner.license_expires_at > now, Learner.license_expires_at <= now + window)
 
 
 def needs_license(now: datetime):

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 
 from app import exports
 from app.models import AppUser, AuditEvent, Company
+from app.sql import like_any
 from app.views.base import (
     ScopedInterface,
     ScopedModelView,
@@ -17,7 +18,7 @@ from app.views.base import (
     local_when,
     or_dash,
 )
-from app.views.filters import like_any, words_match
+from app.views.filters import words_match
 
 COLUMNS = [
     ("at", "When"),

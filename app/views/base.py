@@ -24,14 +24,14 @@ from app import display, tenancy
 from app.errors import DomainError, NotFound
 from app.fab_compat import RestrictedInterface, ServiceModelView
 from app.models import AppUser, Company
+from app.sql import like_any
 from app.transaction import transaction
-from app.views.context import MANAGING_KEY, current_actor, display_zone  # noqa: F401  (views)
+from app.views.context import current_actor, display_zone
 from app.views.filters import (
     FILTER_ARG,
     QUICK_SEARCH_ARG,
     PlainFilterConverter,
     QuickSearch,
-    like_any,
     quick_search_term,
 )
 
@@ -132,6 +132,28 @@ class Outcome:
 
     def __bool__(self) -> bool:
         return self.ok
+
+
+def run_service(work: Callable, success: str | Callable | None, form=None) -> Outcome:
+    """Run one unit of work as the current actor: commit and flash `success`, or
+    roll back and show the rule's message (on its form field when it names one),
+    on the page the caller shows next — a refused bulk action goes back to its
+    list, never to an error page. Only an id outside the actor's scope is 404.
+    The outcome is truthy when the work was done, and carries its result."""
+    try:
+        with transaction():
+            result = work(current_actor())
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        field = getattr(form, exc.field, None) if form is not None and exc.field else None
+        if field is not None:
+            field.errors = [*field.errors, exc.message]
+        flash(exc.message, "danger")
+        return Outcome(False, error=exc)
+    if success:
+        flash(success(result) if callable(success) else success, "success")
+    return Outcome(True, result)
 
 
 class ScopedInterface(RestrictedInterface):
@@ -324,25 +346,7 @@ class ScopedModelView(ServiceModelView):
         self.run_service(lambda a: self.delete_item(a, item), self.delete_success)
 
     def run_service(self, work: Callable, success: str | Callable | None, form=None) -> Outcome:
-        """Run one unit of work as the current actor: commit and flash `success`, or
-        roll back and show the rule's message (on its form field when it names one),
-        on the page the caller shows next — a refused bulk action goes back to its
-        list, never to an error page. Only an id outside the actor's scope is 404.
-        The outcome is truthy when the work was done, and carries its result."""
-        try:
-            with transaction():
-                result = work(current_actor())
-        except NotFound:
-            abort(404)
-        except DomainError as exc:
-            field = getattr(form, exc.field, None) if form is not None and exc.field else None
-            if field is not None:
-                field.errors = [*field.errors, exc.message]
-            flash(exc.message, "danger")
-            return Outcome(False, error=exc)
-        if success:
-            flash(success(result) if callable(success) else success, "success")
-        return Outcome(True, result)
+        return run_service(work, success, form)
 
     @expose("/delete/<pk>", methods=["POST"])
     @has_access

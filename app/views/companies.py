@@ -14,17 +14,18 @@ from app.services import manage_mode
 from app.services.licenses import company_figures
 from app.services.stats import learner_counts
 from app.services.validation import zone_choices
+from app.sql import like_any
 from app.tenancy import Screen
 from app.views.base import (
     RowAction,
     RowMenuListWidget,
     ScopedInterface,
     ScopedModelView,
-    current_actor,
     local_when,
     or_dash,
 )
-from app.views.filters import choice_field, like_any
+from app.views.context import current_actor
+from app.views.filters import choice_field
 from app.views.manage import start
 
 

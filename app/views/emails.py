@@ -10,8 +10,9 @@ from app.models import Email, EmailState
 from app.models.email import kind_label
 from app.services import emails as service
 from app.services.health import worker_seen_recently
+from app.sql import like_any
 from app.views.base import ScopedInterface, ScopedModelView, local_when, or_dash
-from app.views.filters import choice_field, like_any
+from app.views.filters import choice_field
 
 
 def _state(value: str) -> str:

@@ -31,11 +31,12 @@ from flask_appbuilder.models.sqla.filters import (
     SQLAFilterConverter,
     get_field_setup_query,
 )
-from sqlalchemy import and_, or_
+from sqlalchemy import and_
 from wtforms import SelectField
 
 from app.display import zone
 from app.models import Learner
+from app.sql import like_any
 from app.views.context import display_zone
 
 
@@ -171,12 +172,6 @@ class QuickSearch(BaseFilter):
     def apply(self, query, value):
         term = quick_search_term()
         return query.filter(value(term)) if term else query
-
-
-def like_any(term: str, *columns):
-    """Any of `columns` contains `term` (case-insensitive; %, _ taken literally)."""
-    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
 def choice_field(label: str, choices) -> SelectField:

@@ -13,7 +13,8 @@ from app.errors import Conflict, Invalid
 from app.models import ImportBatch, ImportKind, ImportStatus
 from app.services import imports as service
 from app.tenancy import Screen
-from app.views.base import ScopedInterface, ScopedModelView, current_actor
+from app.views.base import ScopedInterface, ScopedModelView
+from app.views.context import current_actor
 
 ACCEPTED = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 TITLES = {ImportKind.RENEWAL: "Import Licence Renewal", ImportKind.LEARNERS: "Import Learners"}

@@ -22,11 +22,10 @@ from app.tenancy import Screen, screen_scope
 from app.views.base import (
     ScopedInterface,
     ScopedModelView,
-    current_actor,
-    display_zone,
     local_when,
     or_dash,
 )
+from app.views.context import current_actor, display_zone
 from app.views.filters import PeopleSearch
 
 STATES = {

@@ -15,17 +15,17 @@ from app import clock, display
 from app.models import Company, Order, OrderStatus
 from app.services import orders as service
 from app.services import pools
+from app.sql import like_any
 from app.views.base import (
     RowAction,
     RowMenuListWidget,
     ScopedInterface,
     ScopedModelView,
-    current_actor,
     local_when,
     or_dash,
 )
-from app.views.context import show_times_in
-from app.views.filters import choice_field, like_any
+from app.views.context import current_actor, show_times_in
+from app.views.filters import choice_field
 
 # An assigned order past its term: a section of its own, not a stored status.
 EXPIRED = "expired"

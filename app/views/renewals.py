@@ -10,9 +10,8 @@ from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 
 from app import clock, exports
-from app.errors import DomainError, NotFound
 from app.services import manage_mode, renewals
-from app.transaction import transaction
+from app.views.base import run_service
 from app.views.context import current_actor, display_zone
 from app.views.manage import start
 
@@ -60,7 +59,6 @@ class RenewalsView(BaseView):
             own_company=current_actor().company_id,
             now=clock.now(),
             zone=display_zone(),
-            days_to=renewals.days_to,
             args=request.args,
         )
 
@@ -88,19 +86,15 @@ class RenewalsView(BaseView):
         (audited like any entry), on the tab the figure counts."""
         if figure not in TABS:
             abort(404)
-        actor = replace(current_actor(), managing_company_id=None)
-        if company_id == actor.company_id:
+        if company_id == current_actor().company_id:
             return redirect(url_for(TABS[figure]))
-        try:
-            with transaction():
-                company = manage_mode.enter(actor, [company_id])
-        except NotFound:
-            abort(404)
-        except DomainError as exc:
-            flash(exc.message, "danger")
+        outcome = run_service(
+            lambda a: manage_mode.enter(replace(a, managing_company_id=None), [company_id]),
+            lambda company: f"You are managing {company.name}.",
+        )
+        if not outcome:
             return redirect(url_for("RenewalsView.index"))
-        start(company)
-        flash(f"You are managing {company.name}.", "success")
+        start(outcome.result)
         return redirect(url_for(TABS[figure]))
 
 
