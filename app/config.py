@@ -147,6 +147,8 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         # Business settings.
         "ORDER_MAX_QUANTITY": int(environ.get("ORDER_MAX_QUANTITY") or 10_000),
         "LICENSE_TERM_MONTHS": int(environ.get("LICENSE_TERM_MONTHS") or 12),
+        # Request renewals (Renewals) also takes people expired within these days.
+        "RENEWAL_EXPIRED_DAYS": int(environ.get("RENEWAL_EXPIRED_DAYS") or 90),
         "IMPORT_MAX_ROWS": int(environ.get("IMPORT_MAX_ROWS") or 200_000),
         "UPLOAD_FOLDER": environ.get("UPLOAD_FOLDER") or str(instance / "uploads"),
     }

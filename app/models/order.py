@@ -9,7 +9,7 @@ import enum
 from datetime import date, datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -72,6 +72,9 @@ class Order(Model):
     )
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     close_reason: Mapped[str | None] = mapped_column(String(500))
+    # A renewal request ("Request renewal for these N people"): it remembers its
+    # people (OrderPerson), and at assignment its seats go to them.
+    renewal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     company: Mapped[Company] = relationship(Company, lazy="selectin")
     requested_by: Mapped[AppUser | None] = relationship(
@@ -106,3 +109,45 @@ class Order(Model):
 
     def __repr__(self) -> str:
         return f"Order #{self.id}"
+
+
+class OrderPerson(Model):
+    """A person a renewal request was made for, and what its assignment did for them.
+
+    `pending` is true while the order is requested: a unique index over the pending
+    rows lets a person be in one open renewal request at a time, decided by the
+    database under any concurrency. `expires_then` is the person's license expiry
+    when the request was made: at assignment, a person still holding that license is
+    renewed (it ends, its seat returns to its pool), while one holding a later
+    license was renewed by other means meanwhile and keeps it.
+    """
+
+    __tablename__ = "order_people"
+    __table_args__ = (
+        Index(
+            "ux_order_people_pending",
+            "learner_id",
+            unique=True,
+            sqlite_where=text("pending = 1"),
+            postgresql_where=text("pending"),
+        ),
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN ('licensed', 'renewed', 'deactivated', 'kept')",
+            name="ck_order_people_outcome",
+        ),
+    )
+
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE", name="fk_order_people_order_id"),
+        primary_key=True,
+    )
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="RESTRICT", name="fk_order_people_learner_id"),
+        primary_key=True,
+    )
+    expires_then: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pending: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set at assignment: licensed (had no active license), renewed (at assignment:
+    # the license held at request ended), deactivated or kept (renewed by other
+    # means meanwhile) — the last two leave their seat free.
+    outcome: Mapped[str | None] = mapped_column(String(16))

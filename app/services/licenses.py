@@ -3,6 +3,7 @@ pools: services/pools.py)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import func, literal, select, update
@@ -87,23 +88,12 @@ def deallocate(actor: Actor, learner_ids: list) -> int:
         raise NotFound()
     now = clock.now()
     ids = [p.id for p in learners]
-    # Conditional on the license still running, so two Deallocates of one person
-    # end it once: the second waits for the first's row locks, then matches nothing.
-    ended = db.session.execute(
-        update(License)
-        .where(License.learner_id.in_(ids), License.ended_at.is_(None), License.expires_at > now)
-        .values(ended_at=now, end_reason="deallocated")
-        .returning(License.learner_id, License.order_id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    missing = set(ids) - {learner_id for learner_id, _ in ended}
+    ended = pools.end_licenses(License.learner_id.in_(ids), now, "deallocated")
+    missing = set(ids) - set(ended)
     if missing:
         names = ", ".join(p.full_name for p in learners if p.id in missing)
         raise Conflict(f"Nothing was taken back: {names} hold no active license.")
-    per_order: dict[int, int] = {}
-    for _, order_id in ended:
-        per_order[order_id] = per_order.get(order_id, 0) + 1
-    pools.return_seats(per_order)
+    per_order = Counter(ended.values())
     db.session.execute(
         update(Learner)
         .where(Learner.id.in_(ids))

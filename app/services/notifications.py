@@ -8,6 +8,7 @@ from sqlalchemy import select
 from app import display
 from app.extensions import db
 from app.models import AppUser, CompanyTree, EmailKind, Order
+from app.services import renewal_requests
 from app.services.emails import queue_email
 from app.services.managers import platform_admins_query
 
@@ -43,11 +44,15 @@ def platform_admins() -> list[AppUser]:
 
 
 def order_requested(order: Order) -> None:
-    _tell(request_recipients(order.company_id), EmailKind.ORDER_REQUESTED, order)
+    """A renewal request's email names its people (the first ten)."""
+    people = renewal_requests.people_names(order.id) if order.renewal else []
+    _tell(request_recipients(order.company_id), EmailKind.ORDER_REQUESTED, order, people=people)
 
 
 def order_assigned(order: Order) -> None:
-    _tell(company_managers(order.company_id), EmailKind.ORDER_ASSIGNED, order)
+    """A renewal request's email says who was licensed and which seats stay free."""
+    outcome = renewal_requests.last_outcome(order.id) if order.renewal else None
+    _tell(company_managers(order.company_id), EmailKind.ORDER_ASSIGNED, order, outcome=outcome)
 
 
 def order_declined(order: Order) -> None:
@@ -58,11 +63,11 @@ def order_cancelled(order: Order) -> None:
     _tell(request_recipients(order.company_id), EmailKind.ORDER_CANCELLED, order)
 
 
-def _tell(recipients: list[AppUser], kind: EmailKind, order: Order) -> None:
+def _tell(recipients: list[AppUser], kind: EmailKind, order: Order, **context) -> None:
     base_url = current_app.config["BASE_URL"]
     for user in recipients:
         body = render_template(
-            f"emails/{kind.value}.txt", order=order, user=user, base_url=base_url
+            f"emails/{kind.value}.txt", order=order, user=user, base_url=base_url, **context
         )
         queue_email(
             key=f"{kind.value}:order-{order.id}:user-{user.id}",

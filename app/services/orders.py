@@ -18,7 +18,7 @@ from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.models import Order, OrderStatus
 from app.models.types import UTCDateTime
-from app.services import audit, notifications
+from app.services import audit, notifications, renewal_requests
 from app.services.terms import license_expiry
 from app.services.validation import required_text
 from app.tenancy import (
@@ -91,7 +91,8 @@ def preview_assignment(
 
 def assign_orders(actor: Actor, order_ids: list) -> list[Order]:
     """Assign requested orders of companies strictly below the actor's company, all or
-    none: each gets its term (LICENSE_TERM_MONTHS from now, in its company's time zone).
+    none: each gets its term (LICENSE_TERM_MONTHS from now, in its company's time zone),
+    and a renewal request's seats go to its people at once (`renewal_requests`).
     Raises NotFound (any out of scope), Forbidden (own company) or Conflict."""
     now = clock.now()
     plan = preview_assignment(actor, order_ids, now)
@@ -116,6 +117,7 @@ def assign_orders(actor: Actor, order_ids: list) -> list[Order]:
             "Someone else assigned or closed one of these orders meanwhile; "
             "nothing was assigned. Reload and try again."
         )
+    renewal_requests.close(list(terms))
     for order in orders:
         db.session.refresh(order)
         audit.record(
@@ -127,6 +129,8 @@ def assign_orders(actor: Actor, order_ids: list) -> list[Order]:
             before={"status": OrderStatus.REQUESTED.value},
             after=audit.values(order, AUDITED),
         )
+        if order.renewal:
+            renewal_requests.give_seats(actor, order, now)
         notifications.order_assigned(order)
     return orders
 
@@ -206,6 +210,7 @@ def _close(actor: Actor, order: Order, status: OrderStatus, reason: str, notify)
             f"Order #{order.id} is no longer requested: it was "
             f"{OrderStatus(_status(order.id)).label.lower()} meanwhile."
         )
+    renewal_requests.close([order.id])
     db.session.refresh(order)
     audit.record(
         actor,

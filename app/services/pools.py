@@ -11,6 +11,7 @@ by Allocate, Deallocate, automatic licensing and the spreadsheet import:
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import Select, and_, case, insert, literal, select, update
@@ -80,6 +81,25 @@ def return_seats(per_order: dict[int, int]) -> None:
             .values(allocated=Order.allocated - case(per_order, value=Order.id))
             .execution_options(synchronize_session=False)
         )
+
+
+def end_licenses(learners, now: datetime, reason: str) -> dict[int, int]:
+    """End the running licenses of the people a WHERE clause on `License.learner_id`
+    keeps, each once (conditional on it still running: a second caller waits for the
+    first's row locks, then matches nothing), and give their seats back to their
+    pools with the time they have left. Returns {learner id: order id} per license
+    ended. The learners' own expiry is the caller's to change."""
+    ended = dict(
+        db.session.execute(
+            update(License)
+            .where(learners, License.ended_at.is_(None), License.expires_at > now)
+            .values(ended_at=now, end_reason=reason)
+            .returning(License.learner_id, License.order_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
+    return_seats(dict(Counter(ended.values())))
+    return ended
 
 
 def point_people(people, order: Order, now: datetime) -> int:

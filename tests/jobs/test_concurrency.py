@@ -7,9 +7,9 @@ import threading
 
 from sqlalchemy import func, select
 
-from app.errors import Conflict
+from app.errors import DomainError
 from app.extensions import db
-from app.models import AppUser, AuditEvent, Company, Email, Order
+from app.models import AppUser, AuditEvent, Company, Email, Learner, Order
 from app.services.orders import assign_orders, request_order
 from app.tenancy import actor_for
 from app.transaction import transaction
@@ -31,7 +31,7 @@ def race(app, user_ids, work) -> list[str]:
                 with transaction():
                     work(actor)
                 outcomes.append("done")
-            except Conflict as exc:
+            except DomainError as exc:
                 outcomes.append(exc.message)
             finally:
                 db.session.remove()
@@ -209,3 +209,54 @@ def test_deallocates_racing_allocates_keep_the_pool_equal_to_its_active_licenses
         Learner.company_id == company_id, Learner.license_expires_at.is_not(None)
     )
     assert db.session.scalar(holding) == active
+
+
+def test_a_renewal_request_assigned_twice_at_once_licenses_its_people_once(committed_app):
+    from datetime import timedelta
+
+    from app import clock
+    from app.models import License
+    from app.services import renewal_requests
+
+    app, _ = committed_app()
+    tree = factories.build_tree(learners_per_company=0)
+    second_am = factories.manager(tree.partner, "partner_am2")
+    now = clock.now()
+    _, active = factories.licenses_expiring(tree.customer, 4, now + timedelta(days=10))
+    expired = factories.expired_people(tree.customer, 4)
+    people = select(Learner.id).where(Learner.id.in_([p.id for p in active + expired]))
+    actor = tree.actor("customer")
+    order_id = renewal_requests.request(actor, tree.customer.id, people).order.id
+    db.session.commit()
+    users = [tree.users["partner"].id, second_am.id]
+    outcomes = race(app, users, lambda a: assign_orders(a, [order_id]))
+    assert outcomes.count("done") == 1, outcomes
+    db.session.rollback()
+    assert db.session.get(Order, order_id).allocated == 8
+    running = db.session.scalar(
+        select(func.count()).where(License.ended_at.is_(None), License.expires_at > clock.now())
+    )
+    assert running == 8  # one each: the four old ones ended once, not twice
+    assert db.session.scalar(select(func.count()).where(License.order_id == order_id)) == 8
+
+
+def test_two_renewal_requests_for_the_same_people_at_once_make_one(committed_app):
+    from app.services import renewal_requests
+
+    app, _ = committed_app()
+    tree = factories.build_tree(learners_per_company=0)
+    colleague = factories.manager(tree.customer, "cm2")
+    expired = factories.expired_people(tree.customer, 5)
+    db.session.commit()
+    company_id, person_ids = tree.customer.id, [p.id for p in expired]
+
+    def request(actor):
+        people = select(Learner.id).where(Learner.id.in_(person_ids))
+        renewal_requests.request(actor, company_id, people)
+
+    outcomes = race(app, [tree.users["customer"].id, colleague.id], request)
+    assert outcomes.count("done") == 1, outcomes
+    loser = next(o for o in outcomes if o != "done")
+    assert "meanwhile" in loser or "already in request" in loser, loser
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).where(Order.renewal)) == 1
