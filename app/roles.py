@@ -24,8 +24,8 @@ _SELF_SERVICE = [
     _grant("PanelResetMyPasswordView|UserInfoEditView", "can_this_form_(get|post)"),
 ]
 
-# The license tabs, Allocate Licenses and its confirmation, Deallocate.
-_LICENSE_WORK = "can_(list|allocate|select_all|confirm|remainder|deallocate)"
+# The license tabs, Allocate Licenses and its confirmation, Deallocate, Request renewal.
+_LICENSE_WORK = "can_(list|allocate|select_all|confirm|remainder|deallocate|request_renewal)"
 _IMPORTS = "can_(upload|columns|review|commit|rejected)"
 
 FAB_ROLES = {

@@ -74,13 +74,19 @@ def select_people(actor: Actor, company_id, learner_ids: list, source: str = "ma
     """Stage people picked one by one (ids posted from a tab). Every id must be a
     learner of the company; anything else is NotFound."""
     company = require_company_in_view(actor, company_id)
+    return stage(actor, company.id, ticked(company.id, learner_ids), source)
+
+
+def ticked(company_id: int, learner_ids: list) -> Select:
+    """The people ticked on a tab (ids as posted), all of them learners of the
+    company — anything else is NotFound — as a query of their ids."""
     wanted = {require_pk(pk) for pk in learner_ids}
-    found = select(Learner.id).where(Learner.company_id == company.id, Learner.id.in_(wanted))
+    found = select(Learner.id).where(Learner.company_id == company_id, Learner.id.in_(wanted))
     if not wanted or db.session.scalar(select(func.count()).select_from(found.subquery())) != len(
         wanted
     ):
         raise NotFound()
-    return stage(actor, company.id, found, source)
+    return found
 
 
 def select_matching(actor: Actor, company_id, learner_ids: Select, source: str = "select_all"):
@@ -144,7 +150,7 @@ def allocate(actor: Actor, selection_id, order_id=None) -> Plan:
         _take_seats(order, count, now)
     for order, count, after in ranges:
         _license_people(actor, selection, order, (after, after + count), count, now)
-    _mark_used(selection, now)
+    mark_used(selection, now, "These people were already given their licenses (confirmed before).")
     audit.record(
         actor,
         "licenses.allocated",
@@ -285,7 +291,8 @@ def _license_people(actor, selection, order, positions: tuple[int, int], count: 
     pools.record_licenses(actor, selection.company_id, order, chunk, now, selection.id)
 
 
-def _mark_used(selection: Selection, now: datetime) -> None:
+def mark_used(selection: Selection, now: datetime, refusal: str) -> None:
+    """A selection is confirmed once: a second confirmation is a Conflict (`refusal`)."""
     marked = db.session.execute(
         update(Selection)
         .where(Selection.id == selection.id, Selection.used_at.is_(None))
@@ -293,7 +300,7 @@ def _mark_used(selection: Selection, now: datetime) -> None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if marked != 1:
-        raise Conflict("These people were already given their licenses (confirmed before).")
+        raise Conflict(refusal)
     selection.used_at = now
 
 

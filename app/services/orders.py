@@ -71,6 +71,8 @@ class Assignment:
     order: Order
     expires_at: datetime
     expires_on: date
+    # A renewal request: what its people would get (renewal_requests.preview).
+    people: renewal_requests.Outcome | None = None
 
 
 def preview_assignment(
@@ -84,7 +86,11 @@ def preview_assignment(
     now = now or clock.now()
     months = current_app.config["LICENSE_TERM_MONTHS"]
     return [
-        Assignment(o, *license_expiry(now, o.company.timezone, months))
+        Assignment(
+            o,
+            *license_expiry(now, o.company.timezone, months),
+            renewal_requests.preview(o, now) if o.renewal else None,
+        )
         for o in sorted(orders, key=lambda o: o.id)
     ]
 

@@ -21,19 +21,29 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, and_, exists, func, insert, literal, select, update
+from sqlalchemy import Select, and_, case, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, display
 from app.errors import Conflict, Invalid
 from app.extensions import db
-from app.models import Company, Learner, License, Order, OrderPerson, OrderStatus
-from app.services import audit, notifications, orders, pools
+from app.models import (
+    Company,
+    Learner,
+    License,
+    Order,
+    OrderPerson,
+    OrderStatus,
+    Selection,
+    SelectionMember,
+)
+from app.services import allocation, audit, notifications, orders, pools
 from app.services.states import is_expired, is_expiring
 from app.sql import count_if, joined_or_in
 from app.tenancy import Actor, require_company, require_company_in_view, strictly_below
 
 NAMES_SHOWN = 10
+PEOPLE_ORDER = (Learner.last_name, Learner.first_name, Learner.id)
 WINDOWS = (30, 60, 90)  # the windows Request renewals offers, in days
 
 # What an assignment did for each person, as the confirmation says it.
@@ -178,6 +188,34 @@ def request(
     return result
 
 
+def stage(actor: Actor, company_id, people: Select | list) -> Selection:
+    """Stage the people picked on Expiring or Expired Licenses — ticked ids (each a
+    learner of the company, or NotFound), or the tab's filtered query for "all N
+    matching" — for the request's confirmation."""
+    company = require_company_in_view(actor, company_id)
+    if isinstance(people, list):
+        people = allocation.ticked(company.id, people)
+    selection = allocation.stage(
+        actor, company.id, _wanted(company.id, people, clock.now()), "renewal"
+    )
+    if not selection.size:
+        raise Invalid("Nobody here holds or held a license to renew: nothing to request.")
+    return selection
+
+
+def staged(actor: Actor, selection_id) -> tuple[Selection, Draft]:
+    """A staged choice and what a request for it would hold (the confirmation)."""
+    selection = allocation.get_selection(actor, selection_id)
+    return selection, draft(selection.company, _members(selection.id))
+
+
+def request_staged(actor: Actor, selection_id, *, assign_now=False) -> Requested:
+    """Request renewal for a staged choice, once (a second confirmation is refused)."""
+    selection = allocation.get_selection(actor, selection_id)
+    allocation.mark_used(selection, clock.now(), "This renewal was requested before.")
+    return request(actor, selection.company_id, _members(selection.id), assign_now=assign_now)
+
+
 def request_many(
     actor: Actor, company_ids: list, days, *, assign_now=False
 ) -> tuple[list[Requested], list[Company]]:
@@ -250,17 +288,29 @@ class Outcome:
         return text + "."
 
 
-def preview(order: Order, now: datetime | None = None) -> dict[str, int]:
-    """What assigning a renewal request now would do for its people (one query)."""
+def preview(order: Order, now: datetime | None = None) -> Outcome:
+    """What assigning a renewal request now would do for its people: the count per
+    outcome, and the first people whose seat would stay free (two queries)."""
     now = now or clock.now()
     state = _state(now)
-    row = db.session.execute(
-        select(*(count_if(condition).label(key) for key, condition in state.items()))
-        .select_from(OrderPerson)
+    people = (
+        select(OrderPerson.learner_id)
         .join(Learner, Learner.id == OrderPerson.learner_id)
         .where(OrderPerson.order_id == order.id)
+    )
+    row = db.session.execute(
+        people.with_only_columns(
+            *(count_if(condition).label(key) for key, condition in state.items())
+        )
     ).one()
-    return {key: int(value or 0) for key, value in row._mapping.items()}
+    counts = {key: int(value or 0) for key, value in row._mapping.items()}
+    left = db.session.execute(
+        people.with_only_columns(Learner, case((state["deactivated"], "deactivated"), else_="kept"))
+        .where(state["deactivated"] | state["kept"])
+        .order_by(*PEOPLE_ORDER)
+        .limit(NAMES_SHOWN)
+    ).all()
+    return Outcome(order, counts, [(person, why) for person, why in left])
 
 
 def give_seats(actor: Actor, order: Order, now: datetime) -> Outcome:
@@ -345,7 +395,7 @@ def last_outcome(order_id: int) -> Outcome:
             OrderPerson.order_id == order_id,
             OrderPerson.outcome.in_(("deactivated", "kept")),
         )
-        .order_by(Learner.last_name, Learner.first_name, Learner.id)
+        .order_by(*PEOPLE_ORDER)
         .limit(NAMES_SHOWN)
     ).all()
     return Outcome(order, counts, [(person, outcome) for person, outcome in left])
@@ -370,7 +420,7 @@ def people_page(order_id: int, limit: int = 20) -> list[tuple[Learner, str | Non
             select(Learner, OrderPerson.outcome)
             .join(OrderPerson, OrderPerson.learner_id == Learner.id)
             .where(OrderPerson.order_id == order_id)
-            .order_by(Learner.last_name, Learner.first_name, Learner.id)
+            .order_by(*PEOPLE_ORDER)
             .limit(limit)
         )
     ]
@@ -418,6 +468,10 @@ def _wanted(company_id: int, people: Select, now: datetime) -> Select:
         Learner.id.in_(people.order_by(None)),
         renewable(now),
     )
+
+
+def _members(selection_id: int) -> Select:
+    return select(SelectionMember.learner_id).where(SelectionMember.selection_id == selection_id)
 
 
 def _pending(learner_id):

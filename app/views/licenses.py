@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select
 from app import clock, display
 from app.errors import DomainError
 from app.models import Learner, Order, Selection
-from app.services import allocation, pools, states
+from app.services import allocation, pools, renewal_requests, states
 from app.services import licenses as service
 from app.tenancy import Screen, screen_scope
 from app.views.base import (
@@ -65,6 +65,19 @@ def allocated_message(done) -> str:
         + ", ".join(display.when(e, display_zone()) for e in done.expiries)
         + "."
     )
+
+
+def requested_message(done) -> str:
+    """What a renewal request did, as the manager reads it after confirming."""
+    text = (
+        f"Order #{done.order.id} requested: a renewal for "
+        f"{display.count(done.order.quantity, 'person', 'people')}."
+    )
+    if done.draft.elsewhere:
+        text += f" Left out: {done.draft.left_out}."
+    if done.assigned:
+        text += f" Assigned now. {done.assigned.summary()}"
+    return text
 
 
 def seat_position():
@@ -124,8 +137,9 @@ class AvailableView(LicensesTab):
 
 
 class PeopleTab(PeopleSearch, LicensesTab):
-    noun, row_noun = "people", "person"
     """A tab of people in one license state (the state is a base filter)."""
+
+    noun, row_noun = "people", "person"
 
     datamodel = ScopedInterface(Learner, annotate=_annotate_days_left, screen=Screen.OWN)
     state = ""
@@ -153,6 +167,20 @@ class PeopleTab(PeopleSearch, LicensesTab):
         self.base_filters = [["license_expires_at", LicenseStateFilter, self.state]]
         super().__init__(**kwargs)
 
+    def render_template(self, template, **kwargs):
+        """The tab's tools say how many people its current filter matches (all of
+        them, not only the visible page): Select All, Request renewal for these N."""
+        if template == self.list_template:
+            query = self._matching_ids().subquery()
+            kwargs["matching"] = self.datamodel.session.scalar(
+                select(func.count()).select_from(query)
+            )
+        return super().render_template(template, **kwargs)
+
+    def _matching_ids(self):
+        query = self.filtered_query(self.datamodel.session.query(Learner))
+        return query.with_entities(Learner.id).order_by(None).statement
+
 
 class AllocatedView(PeopleTab):
     route_base = "/licenses/allocated"
@@ -170,11 +198,42 @@ class AllocatedView(PeopleTab):
         return redirect(self.back_to_list())
 
 
-class ExpiringView(PeopleTab):
+class RequestRenewal:
+    """Expiring and Expired Licenses: Request renewal for these N people — ticked
+    (Actions → Request renewal) or all the tab's current filter matches — staged,
+    then confirmed on the request page (`SelectionView.renewal`)."""
+
+    @action("request_renewal", "Request renewal", None, "fa-refresh")
+    def request_renewal(self, pks):
+        return self._to_request(list(pks))
+
+    @expose("/request-renewal-all", methods=["POST"])
+    @has_access
+    def request_renewal_all(self):
+        """Everybody the tab's current filter matches, not only the visible page."""
+        return self._to_request(self._matching_ids())
+
+    def _to_request(self, people):
+        outcome = self.run_service(
+            lambda a: renewal_requests.stage(a, a.company_in_view, people), None
+        )
+        back = self.back_to_list()
+        if not outcome:
+            return redirect(back)
+        return redirect(url_for("SelectionView.renewal", pk=outcome.result.id, back=back))
+
+
+class ExpiringView(RequestRenewal, PeopleTab):
     route_base = "/licenses/expiring"
     tab = state = "expiring"
     list_title = "Licenses · Expiring (30 days)"
-    base_permissions = ["can_list"]
+    list_template = "licenses/expiring_tab.html"
+    base_permissions = ["can_list", "can_request_renewal"]
+    method_permission_name = {
+        "list": "list",
+        "request_renewal": "request_renewal",
+        "request_renewal_all": "request_renewal",
+    }
 
 
 class RenewalTab(PeopleTab):
@@ -186,20 +245,11 @@ class RenewalTab(PeopleTab):
     list_template = "licenses/renewal_tab.html"
 
     def render_template(self, template, **kwargs):
-        """In Select users Manually, the Select All button says how many the current
-        filter matches (all of them, not only the visible page)."""
-        matching = None
-        if request.args.get("select") == "manual" and template == self.list_template:
-            query = self._matching_ids().subquery()
-            matching = self.datamodel.session.scalar(select(func.count()).select_from(query))
         # Select users Manually keeps the list's filters (and a filter applied later
         # keeps the mode: panel.js).
         manual = {**request.args.to_dict(flat=False), "select": "manual"}
         return super().render_template(
-            template,
-            matching=matching,
-            manual_url=f"{request.path}?{urlencode(manual, True)}",
-            **kwargs,
+            template, manual_url=f"{request.path}?{urlencode(manual, True)}", **kwargs
         )
 
     @action("allocate", "Allocate Licenses", None, "fa-id-card")
@@ -240,15 +290,17 @@ class RenewalTab(PeopleTab):
             return set()
         return allocation.ticked_ids(selection)
 
-    def _matching_ids(self):
-        query = self.filtered_query(self.datamodel.session.query(Learner))
-        return query.with_entities(Learner.id).order_by(None).statement
 
-
-class ExpiredView(RenewalTab):
+class ExpiredView(RequestRenewal, RenewalTab):
     route_base = "/licenses/expired"
     tab = state = "expired"
     list_title = "Licenses · Expired Licenses"
+    base_permissions = [*RenewalTab.base_permissions, "can_request_renewal"]
+    method_permission_name = {
+        **RenewalTab.method_permission_name,
+        "request_renewal": "request_renewal",
+        "request_renewal_all": "request_renewal",
+    }
 
 
 class UnlicensedView(RenewalTab):
@@ -263,11 +315,12 @@ class SelectionView(ScopedModelView):
 
     route_base = "/licenses/selection"
     class_permission_name = "Licenses"
-    base_permissions = ["can_confirm", "can_remainder"]
+    base_permissions = ["can_confirm", "can_remainder", "can_request_renewal"]
     method_permission_name = {
         "confirm": "confirm",
         "allocate_first": "confirm",
         "remainder": "remainder",
+        "renewal": "request_renewal",
     }
     datamodel = ScopedInterface(Selection, screen=Screen.OWN)
 
@@ -291,6 +344,37 @@ class SelectionView(ScopedModelView):
             order_id=order_id,
             choices=pools.open_pools(selection.company_id, clock.now()),
             back=self.back_url(selection),
+        )
+
+    @expose("/<pk>/renewal", methods=["GET", "POST"])
+    @has_access
+    def renewal(self, pk):
+        """Request renewal for these N people: who the request will hold, who is left
+        out (already in another open request), and — for the account managers above
+        the company — "and assign now"."""
+        if self.datamodel.get(pk) is None:
+            abort(404)
+        if request.method == "POST":
+            outcome = self.run_service(
+                lambda a: renewal_requests.request_staged(
+                    a, pk, assign_now=request.form.get("assign_now") == "y"
+                ),
+                requested_message,
+            )
+            if outcome:
+                return redirect(url_for("OrderView.show", pk=outcome.result.order.id))
+        actor = current_actor()
+        selection, draft = renewal_requests.staged(actor, pk)
+        return self.render_template(
+            "licenses/renewal_request.html",
+            title="Request renewal",
+            selection=selection,
+            draft=draft,
+            people=allocation.members_page(selection.id),
+            may_assign=renewal_requests.may_assign(actor, selection.company_id),
+            back=self.local_url(
+                request.args.get("back"), "/licenses/", url_for("ExpiredView.list")
+            ),
         )
 
     @expose("/<pk>/first", methods=["POST"])

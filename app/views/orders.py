@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length
 from app import clock, display
 from app.models import Company, Order, OrderStatus
 from app.services import orders as service
-from app.services import pools
+from app.services import pools, renewal_requests
 from app.sql import like_any
 from app.views.base import (
     RowAction,
@@ -39,6 +39,13 @@ SECTIONS = [
     ("Cancelled", OrderStatus.CANCELLED.value),
     ("All", None),
 ]
+
+
+def assigned_message(orders: list[Order]) -> str:
+    """What Assign did; for a renewal request, who got its licenses and who did not."""
+    text = f"Assigned {display.count(len(orders), 'order')}: " + ", ".join(o.number for o in orders)
+    renewals = [renewal_requests.last_outcome(o.id).summary() for o in orders if o.renewal]
+    return " ".join([text + ".", *renewals])
 
 
 class RequestLicensesForm(FlaskForm):
@@ -214,13 +221,7 @@ class OrderView(ScopedModelView):
         pks = request.values.getlist("order")
         back = self.local_url(request.values.get("next"))
         if request.method == "POST":
-            self.run_service(
-                lambda a: service.assign_orders(a, pks),
-                lambda orders: (
-                    f"Assigned {display.count(len(orders), 'order')}: "
-                    + ", ".join(o.number for o in orders)
-                ),
-            )
+            self.run_service(lambda a: service.assign_orders(a, pks), assigned_message)
             return redirect(back)
         outcome = self.run_service(lambda a: service.preview_assignment(a, pks), None)
         if not outcome:
@@ -229,6 +230,7 @@ class OrderView(ScopedModelView):
         return self.render_template(
             "orders/assign.html",
             plan=plan,
+            outcome_labels=renewal_requests.OUTCOMES,
             back=back,
             title=f"Assign {display.count(len(plan), 'order')}",
         )
@@ -293,4 +295,7 @@ class OrderView(ScopedModelView):
             "history": service.history(item.id),
             "can_decide": service.can_decide(actor, item),
             "can_cancel": service.can_cancel(actor, item),
+            "people": renewal_requests.people_page(item.id) if item.renewal else [],
+            "people_total": item.quantity,
+            "outcome_labels": renewal_requests.OUTCOMES,
         }

@@ -185,7 +185,8 @@ def test_a_person_deactivated_meanwhile_is_named_and_the_seat_stays_free(tree, t
     order = request_as_customer(tree, expired).order
     set_learners_active(tree.actor("customer"), [expired[0].id], False)
     preview = renewal_requests.preview(order)
-    assert (preview["deactivated"], preview["licensed"]) == (1, 6)
+    assert (preview.counts["deactivated"], preview.counts["licensed"]) == (1, 6)
+    assert preview.left == [(expired[0], "deactivated")] and preview.free == 1
     assign_orders(tree.actor("partner"), [order.id])
     outcome = renewal_requests.last_outcome(order.id)
     assert outcome.left == [(expired[0], "deactivated")]

@@ -80,6 +80,8 @@ SCOPED_WITHOUT_ID = {
     "OrderView.request_licenses": "requests for the actor's company in view, never a posted one",
     "ExpiredView.select_all": "stages the company in view's people matching the tab's filter",
     "UnlicensedView.select_all": "stages the company in view's people matching the tab's filter",
+    "ExpiringView.request_renewal_all": "stages the company in view's people matching the filter",
+    "ExpiredView.request_renewal_all": "stages the company in view's people matching the filter",
 }
 # Endpoints of scoped views tested here without an id in the URL (`related`: the
 # relation filters' pickers, whose argument is a column name).
