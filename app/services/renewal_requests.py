@@ -50,8 +50,8 @@ WINDOWS = (30, 60, 90)  # the windows Request renewals offers, in days
 OUTCOMES = {
     "licensed": "licensed",
     "renewed": "renewed at assignment",
-    "deactivated": "deactivated meanwhile: seat left free",
-    "kept": "renewed by other means meanwhile: seat left free",
+    "deactivated": "deactivated meanwhile",
+    "kept": "renewed by other means meanwhile",
 }
 
 
@@ -222,25 +222,30 @@ def request_many(
     """Request renewals from Renewals: one request per ticked company for its people
     in the window (`in_window`), all or nothing. Returns the requests, and the
     companies left out because nobody there is left to request for."""
-    days = window(days)
-    if not company_ids:
-        raise Invalid("Tick the companies to request renewals for.")
-    people = select(Learner.id).where(in_window(clock.now(), days))
-    done, nobody = [], []
-    for company_id in dict.fromkeys(company_ids):
-        company = require_company(actor, company_id)
-        if not draft(company, people).people:
-            nobody.append(company)
-            continue
-        done.append(request(actor, company.id, people, assign_now=assign_now, from_renewals=True))
-    return done, nobody
+    plans = drafts(actor, company_ids, days)
+    people = select(Learner.id).where(in_window(clock.now(), window(days)))
+    done = [
+        request(actor, d.company.id, people, assign_now=assign_now, from_renewals=True)
+        for d in plans
+        if d.people
+    ]
+    return done, [d.company for d in plans if not d.people]
 
 
 def drafts(actor: Actor, company_ids: list, days) -> list[Draft]:
     """What Request renewals would make for each ticked company (the confirmation)."""
     days = window(days)
+    if not company_ids:
+        raise Invalid("Tick the companies to request renewals for first.")
     people = select(Learner.id).where(in_window(clock.now(), days))
     return [draft(require_company(actor, pk), people) for pk in dict.fromkeys(company_ids)]
+
+
+def assignable(actor: Actor, company_ids: list) -> bool:
+    """Whether the actor may assign the requests of every one of these companies."""
+    wanted = {pk for pk in company_ids if isinstance(pk, int)}
+    own = replace(actor, managing_company_id=None)
+    return bool(wanted) and strictly_below(own, wanted) == wanted
 
 
 def window(days) -> int:
@@ -255,8 +260,7 @@ def window(days) -> int:
 def may_assign(actor: Actor, company_id: int) -> bool:
     """Whether the actor's own company is strictly above the company (the managers
     who assign its requests), Manage Company mode or not."""
-    own = replace(actor, managing_company_id=None)
-    return bool(strictly_below(own, {company_id}))
+    return assignable(actor, [company_id])
 
 
 @dataclass

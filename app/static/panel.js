@@ -119,6 +119,14 @@
     };
   }
 
+  // Renewals: the header's box ticks (or clears) every company on the page.
+  document.addEventListener('change', function (event) {
+    if (!event.target.classList.contains('renewals-check-all')) { return; }
+    document.querySelectorAll('.renewals-check').forEach(function (box) {
+      box.checked = event.target.checked;
+    });
+  });
+
   function update() {
     pickers(document); label(document); toggles(document);
   }

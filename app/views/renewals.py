@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 
-from app import clock, exports
-from app.services import manage_mode, renewals
+from app import clock, display, exports
+from app.services import manage_mode, renewal_requests, renewals
 from app.views.base import run_service
 from app.views.context import current_actor, display_zone
 from app.views.manage import start
@@ -41,8 +41,13 @@ class RenewalsView(BaseView):
     route_base = "/renewals"
     default_view = "index"
     class_permission_name = "Renewals"
-    method_permission_name = {"index": "list", "export": "export", "open": "manage"}
-    base_permissions = ["can_list", "can_export", "can_manage"]
+    method_permission_name = {
+        "index": "list",
+        "export": "export",
+        "open": "manage",
+        "request_renewals": "request",
+    }
+    base_permissions = ["can_list", "can_export", "can_manage", "can_request"]
 
     @expose("/")
     @has_access
@@ -57,6 +62,7 @@ class RenewalsView(BaseView):
             presets=PRESETS,
             tabs=TABS,
             own_company=current_actor().company_id,
+            windows=renewal_requests.WINDOWS,
             now=clock.now(),
             zone=display_zone(),
             args=request.args,
@@ -96,6 +102,54 @@ class RenewalsView(BaseView):
             return redirect(url_for("RenewalsView.index"))
         start(outcome.result)
         return redirect(url_for(TABS[figure]))
+
+    @expose("/request", methods=["POST"])
+    @has_access
+    def request_renewals(self):
+        """Ticked companies (or one row's **Request renewal**) → first a confirmation
+        with each company's count of people to renew in the window, then (`confirm`)
+        one request per company, audited on behalf of each."""
+        form = request.form
+        ids = [form["only"]] if form.get("only") else form.getlist("company")
+        days, assign_now = form.get("window", ""), form.get("assign_now") == "y"
+        if form.get("confirm") == "y":
+            run_service(
+                lambda a: renewal_requests.request_many(a, ids, days, assign_now=assign_now),
+                requested_message,
+            )
+            return redirect(url_for("RenewalsView.index"))
+        actor = current_actor()
+        outcome = run_service(lambda a: renewal_requests.drafts(a, ids, days), None)
+        if not outcome:
+            return redirect(url_for("RenewalsView.index"))
+        companies = [d.company.id for d in outcome.result]
+        return self.render_template(
+            "renewals_request.html",
+            title="Request renewals",
+            drafts=outcome.result,
+            days=int(days),
+            expired_days=current_app.config["RENEWAL_EXPIRED_DAYS"],
+            assignable=renewal_requests.assignable(actor, companies),
+        )
+
+
+def requested_message(result) -> str:
+    """What Request renewals made: each request, and the companies with nobody."""
+    done, nobody = result
+    parts = [
+        f"Requested renewals for {display.count(len(done), 'company', 'companies')}: "
+        + "; ".join(
+            f"order #{r.order.id} for {r.order.company.name} "
+            f"({display.count(r.order.quantity, 'person', 'people')})"
+            + (f", left out: {r.draft.left_out}" if r.draft.elsewhere else "")
+            + (f", assigned now: {r.assigned.summary()}" if r.assigned else "")
+            for r in done
+        )
+        + "."
+    ]
+    if nobody:
+        parts.append("Nobody to renew at " + ", ".join(c.name for c in nobody) + ".")
+    return " ".join(parts) if done else parts[-1]
 
 
 def read_query() -> renewals.Query:

@@ -262,3 +262,75 @@ def test_an_empty_department_or_requester_reads_as_a_dash_not_none(tree, as_user
     html = as_user(tree.users["partner"]).get("/companies/list/").get_data(as_text=True)
     partner_row = html[html.index(f">{tree.partner.name}<") :].split("</tr>")[0]
     assert "None" not in partner_row
+
+
+def renewal_orders(session):
+    from app.models import Order
+
+    session.expire_all()
+    return session.scalars(select(Order).where(Order.renewal)).all()
+
+
+def test_request_renewal_for_all_the_filter_matches_then_confirm(tree, as_user, session):
+    from datetime import timedelta
+
+    from app import clock
+
+    expired = factories.expired_people(tree.customer, 30)
+    session.commit()
+    client = as_user(tree.users["customer"])
+    page = client.get("/licenses/expired/list/?psize_ExpiredView=10").get_data(as_text=True)
+    assert "Request renewal for these 30 people" in page
+    target = expired[3]
+    html = post(
+        client, f"/licenses/expired/request-renewal-all?_flt_0_email={target.email}"
+    ).get_data(as_text=True)
+    assert "Request renewal for these <strong>1 person</strong>" in html
+    assert "and assign now" not in html  # a customer's manager assigns nothing
+    confirm = staged(client, "/licenses/expired/request-renewal-all?psize_ExpiredView=10")
+    assert post(client, confirm).status_code == 200
+    (order,) = renewal_orders(session)
+    assert (order.quantity, order.company_id, order.status) == (30, tree.customer.id, "requested")
+    shown = client.get(f"/orders/show/{order.id}").get_data(as_text=True)
+    assert "The people this renewal is for (first 20 of 30)" in shown
+    assert "Waiting for assignment" in shown
+    # A second confirmation of the same choice requests nothing more.
+    html = post(client, confirm).get_data(as_text=True)
+    assert "This renewal was requested before" in html and len(renewal_orders(session)) == 1
+    # Expiring: ticked people, by the action; those already requested are left out.
+    _, soon = factories.licenses_expiring(tree.customer, 3, clock.now() + timedelta(days=9))
+    session.commit()
+    page = client.get("/licenses/expiring/list/").get_data(as_text=True)
+    assert "Request renewal for these 3 people" in page
+    rowids = [soon[0].id, soon[1].id]
+    confirm = staged(
+        client, "/licenses/expiring/action_post", {"action": "request_renewal", "rowid": rowids}
+    )
+    html = client.get(confirm).get_data(as_text=True)
+    assert "Request renewal for these <strong>2 people</strong>" in html
+    post(client, confirm)
+    assert sorted(o.quantity for o in renewal_orders(session)) == [2, 30]
+
+
+def test_an_account_manager_above_may_request_and_assign_now(tree, as_user, session):
+    factories.expired_people(tree.customer, 4)
+    session.commit()
+    client = managing(as_user(tree.users["partner"]), tree.customer)
+    confirm = staged(client, "/licenses/expired/request-renewal-all")
+    html = client.get(confirm).get_data(as_text=True)
+    assert "and assign now" in html
+    html = post(client, confirm, {"assign_now": "y"}).get_data(as_text=True)
+    assert "Assigned now" in html and "4 people licensed" in html
+    (order,) = renewal_orders(session)
+    assert (order.status, order.allocated) == ("assigned", 4)
+
+
+def test_request_renewal_refuses_people_of_another_company(tree, as_user, session):
+    theirs = factories.expired_people(tree.sub_customer, 2)
+    session.commit()
+    client = as_user(tree.users["customer"])
+    response = client.post(
+        "/licenses/expired/action_post",
+        data={"action": "request_renewal", "rowid": [theirs[0].id], "csrf_token": client.csrf},
+    )
+    assert response.status_code == 404 and not renewal_orders(session)

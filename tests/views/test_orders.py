@@ -252,3 +252,28 @@ def test_only_the_admin_retries_and_only_failed_emails(tree, as_user, session):
         post(manager, "/emails/action_post", {"action": "retry", "rowid": [email.id]}).status_code
         == 403
     )
+
+
+def test_assigning_a_renewal_request_says_who_gets_its_licenses(tree, as_user, session):
+    from datetime import timedelta
+
+    from app.models import Learner
+    from app.services import renewal_requests
+    from app.services.learners import set_learners_active
+    from tests import factories
+
+    _, active = factories.licenses_expiring(tree.customer, 2, clock.now() + timedelta(days=5))
+    expired = factories.expired_people(tree.customer, 3)
+    people = select(Learner.id).where(Learner.id.in_([p.id for p in active + expired]))
+    customer = tree.actor("customer")
+    order = renewal_requests.request(customer, tree.customer.id, people).order
+    set_learners_active(customer, [expired[0].id], False)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    html = " ".join(client.get(f"/orders/assign?order={order.id}").get_data(as_text=True).split())
+    assert "its licenses go at once to <strong>4 people</strong>, 2 of them renewed now" in html
+    assert f"1 seat will stay free: {expired[0].full_name} (deactivated meanwhile)." in html
+    html = post(client, "/orders/assign", {"order": order.id}).get_data(as_text=True)
+    assert f"Order #{order.id}: 4 people licensed (2 renewed at assignment)" in html
+    shown = client.get(f"/orders/show/{order.id}").get_data(as_text=True)
+    assert "Renewed at assignment" in shown and "Deactivated meanwhile" in shown

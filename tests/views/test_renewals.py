@@ -177,3 +177,72 @@ def test_exports_keep_plain_numbers_and_iso_times(world, as_user, session):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", c1[rows[0].index("Next expiry")])
     xlsx = client.get("/renewals/export/xlsx")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+def orders_of(session, company):
+    from app.models import Order
+
+    return session.scalars(select(Order).where(Order.company_id == company.id, Order.renewal)).all()
+
+
+def test_request_renewals_confirms_each_companys_count_then_requests(world, as_user, session):
+    client = as_user(world.users["partner"])
+    ids = [world.customer.id, world.sub_customer.id, world.sub.id]
+    form = {"company": ids, "window": "30"}
+    page = post(client, "/renewals/request", form).get_data(as_text=True)
+    # C1: its 2 expiring within 30 days (not the 60-day ones) and its 3 expired five
+    # weeks ago (within RENEWAL_EXPIRED_DAYS); C2: its 5 expired; Sub S: nobody.
+    cell = r'data-company="(\d+)">\s*<td>[^<]*</td>\s*<td data-draft="people">([^<]*)<'
+    counts = {int(k): v for k, v in re.findall(cell, page)}
+    assert counts == {
+        world.customer.id: "5",
+        world.sub_customer.id: "5",
+        world.sub.id: "nobody: no request",
+    }
+    assert "Request renewals for 2 companies (10 people)" in page
+    assert not orders_of(session, world.customer)  # nothing requested yet
+    done = post(client, "/renewals/request", {**form, "confirm": "y"})
+    assert done.status_code == 302
+    (c1,) = orders_of(session, world.customer)
+    (c2,) = orders_of(session, world.sub_customer)
+    assert (c1.quantity, c2.quantity, c1.status) == (5, 5, "requested")
+    behalf = session.scalars(
+        select(AuditEvent.on_behalf_of_id).where(
+            AuditEvent.action == "order.requested", AuditEvent.entity_id.in_([c1.id, c2.id])
+        )
+    ).all()
+    assert sorted(behalf) == sorted([world.customer.id, world.sub_customer.id])
+    # Asked again, the same people are left out and counted.
+    again = post(client, "/renewals/request", {"only": world.customer.id, "window": "30"})
+    assert f"5 people are already in request #{c1.id}" in again.get_data(as_text=True)
+
+
+def test_request_renewals_refuses_bad_input_and_other_subtrees(world, as_user, session):
+    client = as_user(world.users["sub"])
+    for company in (world.customer, world.other_customer):
+        response = post(client, "/renewals/request", {"company": company.id, "window": "30"})
+        assert response.status_code == 404
+        confirm = {"company": company.id, "window": "30", "confirm": "y"}
+        assert post(client, "/renewals/request", confirm).status_code == 404
+    client = as_user(world.users["partner"])
+    for form in ({"company": world.customer.id, "window": "45"}, {"window": "30"}):
+        response = post(client, "/renewals/request", {**form, "confirm": "y"})
+        assert response.status_code == 302
+        message = client.get(response.location).get_data(as_text=True)
+        assert "Choose a window of 30, 60, 90 days" in message or "Tick the companies" in message
+    assert not orders_of(session, world.customer)
+    for who in ("customer", "sub_customer"):
+        client = as_user(world.users[who])
+        form = {"company": world.customer.id, "window": "30", "confirm": "y"}
+        assert post(client, "/renewals/request", form).status_code == 403
+    assert not orders_of(session, world.customer)
+
+
+def test_and_assign_now_from_renewals_licenses_the_people_at_once(world, as_user, session):
+    client = as_user(world.users["partner"])
+    form = {"company": world.sub_customer.id, "window": "90", "confirm": "y", "assign_now": "y"}
+    response = post(client, "/renewals/request", form)
+    message = client.get(response.location).get_data(as_text=True)
+    assert "assigned now" in message and "5 people licensed" in message
+    (order,) = orders_of(session, world.sub_customer)
+    assert (order.status, order.allocated) == ("assigned", 5)
