@@ -11,11 +11,13 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import AppSetting, AppUser, Company, Learner
+from app.services import renewal_requests
 from app.services.allocation import allocate, select_people
 from app.services.companies import create_company
 from app.services.learners import add_learner
 from app.services.managers import create_manager, create_platform_admin
 from app.services.orders import assign_orders, cancel_order, decline_order, request_order
+from app.services.states import is_expired
 from app.tenancy import actor_for, system_actor
 
 DEMO_KEY = "demo_loaded"
@@ -111,6 +113,7 @@ def load_demo(password: str) -> str:
     _create_learners(actor, ids)
     _create_orders(users)
     _create_licenses(ids)
+    _create_renewal_request(users)
     AppSetting.put(DEMO_KEY, "1")
     return "loaded"
 
@@ -225,3 +228,14 @@ def _create_licenses(ids: dict[str, int]) -> None:
             allocate(actor, select_people(actor, company_id, learner_ids).id, order.id)
     finally:
         clock.set_offset(saved)
+
+
+def _create_renewal_request(users: dict) -> None:
+    """Initech Accounting asks to renew exactly its people whose licenses expired
+    (Expired Licenses → Request renewal for these N people), waiting for Northwind
+    West to assign it."""
+    customer2 = actor_for(users["customer2"], "cli")
+    expired = select(Learner.id).where(
+        Learner.company_id == customer2.company_id, is_expired(clock.now())
+    )
+    renewal_requests.request(customer2, customer2.company_id, expired)

@@ -8,7 +8,8 @@ or an account manager's subtree (issue 17).
   company's account managers: the nearest partner or sub-partner above the
   requester with active managers; the platform admin's, where there is none),
   companies with people expiring within 30 days and no open request (Renewals'
-  own figures), and emails that failed or need attention.
+  figures, counted straight from the expiry index: only the people expiring, not
+  Renewals' whole aggregation), and emails that failed or need attention.
 """
 
 from __future__ import annotations
@@ -19,17 +20,24 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import aliased
 
-from app import display
+from app import clock, display
 from app.extensions import db
-from app.models import AppUser, CompanyTree, Email, EmailState, Learner, Order, OrderStatus
-from app.services import renewals
+from app.models import (
+    AppUser,
+    Company,
+    CompanyTree,
+    Email,
+    EmailState,
+    Learner,
+    Order,
+    OrderStatus,
+)
+from app.services.states import is_expiring
 from app.sql import count_if
 from app.tenancy import Actor, Screen, audience, screen_scope
 
 MONTHS = 12
 LISTED = 5
-# Renewals' range for "expiring within 30 days, no open request".
-UNREQUESTED = {"expiring_30": (1, None), "open_requests": (None, 0)}
 
 
 @dataclass
@@ -58,11 +66,20 @@ def expiring_by_month(actor: Actor, now: datetime, zone_name: str) -> list[Month
     ]
 
 
+@dataclass(frozen=True)
+class Unrequested:
+    """A company with people expiring within 30 days and no open request."""
+
+    company_id: int
+    name: str
+    expiring_30: int
+
+
 @dataclass
 class NeedsAction:
     requests: list[Order] = field(default_factory=list)
     request_count: int = 0
-    unrequested: list[renewals.Row] = field(default_factory=list)
+    unrequested: list[Unrequested] = field(default_factory=list)
     unrequested_count: int = 0
     emails: dict[str, int] = field(default_factory=dict)  # state: count (failed, needs attention)
 
@@ -81,10 +98,7 @@ def needs_action(actor: Actor) -> NeedsAction:
         result.requests = list(
             db.session.scalars(waiting.order_by(Order.requested_at, Order.id).limit(LISTED))
         )
-        unrequested = renewals.page(
-            actor, renewals.Query(ranges=UNREQUESTED, sort="expiring_30", page_size=LISTED)
-        )
-        result.unrequested, result.unrequested_count = unrequested.rows, unrequested.total
+        result.unrequested, result.unrequested_count = unrequested(actor, clock.now())
     stuck = (EmailState.FAILED.value, EmailState.NEEDS_ATTENTION.value)
     result.emails = dict.fromkeys(stuck, 0) | dict(
         db.session.execute(
@@ -98,6 +112,33 @@ def needs_action(actor: Actor) -> NeedsAction:
         ).all()
     )
     return result
+
+
+def unrequested(actor: Actor, now: datetime) -> tuple[list[Unrequested], int]:
+    """The companies of the actor's subtree with people expiring within 30 days and
+    no open request — Renewals' "Expiring in 30 days, no open request",
+    most expiring first, then by name — and how many there are: two statements over
+    the expiry index's 30-day range per company."""
+    expiring = (
+        select(Learner.company_id.label("company_id"), func.count().label("expiring_30"))
+        .where(screen_scope(actor, Learner.company_id, Screen.PARTNER), Learner.active)
+        .where(is_expiring(now))
+        .group_by(Learner.company_id)
+        .subquery()
+    )
+    requested = exists().where(
+        Order.company_id == expiring.c.company_id, Order.status == OrderStatus.REQUESTED.value
+    )
+    found = (
+        select(Company.id, Company.name, expiring.c.expiring_30)
+        .join(expiring, expiring.c.company_id == Company.id)
+        .where(~requested)
+    )
+    total = db.session.scalar(select(func.count()).select_from(found.subquery()))
+    rows = db.session.execute(
+        found.order_by(expiring.c.expiring_30.desc(), Company.name, Company.id).limit(LISTED)
+    ).all()
+    return [Unrequested(*row) for row in rows], total or 0
 
 
 def waiting_for(actor: Actor):

@@ -11,7 +11,7 @@ from flask import abort, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.filters import BaseFilter
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_
 
 from app import clock, display
 from app.errors import DomainError
@@ -169,12 +169,10 @@ class PeopleTab(PeopleSearch, LicensesTab):
 
     def render_template(self, template, **kwargs):
         """The tab's tools say how many people its current filter matches (all of
-        them, not only the visible page): Select All, Request renewal for these N."""
+        them, not only the visible page): Select All, Request renewal for these N —
+        the list's own count (FAB counted it for the pager), not a second query."""
         if template == self.list_template:
-            query = self._matching_ids().subquery()
-            kwargs["matching"] = self.datamodel.session.scalar(
-                select(func.count()).select_from(query)
-            )
+            kwargs["matching"] = kwargs["widgets"]["list"].template_args["count"]
         return super().render_template(template, **kwargs)
 
     def _matching_ids(self):

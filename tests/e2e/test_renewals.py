@@ -62,3 +62,63 @@ def test_from_the_dashboard_tile_to_the_companys_expired_licenses(page, live_ser
     expect(page).to_have_url(re.compile(r"/licenses/expired/list/"))
     expect(page.locator(".manage-banner")).to_contain_text("Initech Accounting")
     expect(page.locator('[data-seats="expired"]')).to_have_text(expired)
+
+
+def test_request_renewals_for_three_companies(page, live_server):
+    """Tick four companies, choose 90 days, see each one's count — the demo's
+    Initech Accounting has its people in its own open renewal request, so it is
+    left out — confirm: one request each for the other three, on its behalf; then
+    one of them is assigned and its people hold their new licenses at once."""
+    sign_in(page, live_server, "partner")
+    page.goto(f"{live_server}/renewals/?sort=name&dir=asc")
+    companies = ["Globex Legal", "Northwind MSP", "Umbrella Clinics"]
+    rows = page.locator("table.renewals tbody tr")
+    before = {}
+    for name in companies:
+        row = rows.filter(has_text=name)
+        before[name] = int(row.locator('[data-figure="open_requests"]').inner_text())
+        row.get_by_label(f"Select {name}").check()
+    rows.filter(has_text="Initech Accounting").get_by_label("Select Initech Accounting").check()
+    page.get_by_label("People expiring within").select_option("90")
+    page.get_by_role("button", name="Request renewals").click()
+
+    expect(page.locator("h1")).to_have_text("Request renewals")
+    drafts = page.locator("table.renewals-drafts tbody tr")
+    expect(drafts).to_have_count(4)
+    initech = drafts.filter(has_text="Initech Accounting")
+    expect(initech.locator('[data-draft="people"]')).to_have_text("nobody: no request")
+    expect(initech).to_contain_text("already in request #")
+    people = {
+        name: int(drafts.filter(has_text=name).locator('[data-draft="people"]').inner_text())
+        for name in companies
+    }
+    # The demo's history: Globex's 20 expiring tomorrow, Northwind's own 12 in 75
+    # days, Umbrella's 25 in 45 days (not its 10 in 150).
+    assert people == {"Globex Legal": 20, "Northwind MSP": 12, "Umbrella Clinics": 25}
+    expect(page.get_by_label("and assign now")).to_have_count(0)  # Northwind is its own
+    page.get_by_role("button", name="Request renewals for 3 companies (57 people)").click()
+
+    done = page.locator(".alert-success")
+    expect(done).to_contain_text("Requested renewals for 3 companies")
+    expect(done).to_contain_text("Nobody to renew at Initech Accounting")
+    for name in companies:
+        expect(done).to_contain_text(f"for {name} ({people[name]} people)")
+        row = page.locator("table.renewals tbody tr").filter(has_text=name)
+        expect(row.locator('[data-figure="open_requests"]')).to_have_text(str(before[name] + 1))
+
+    # Umbrella's request, assigned from its page: its 25 are renewed at once.
+    message = done.inner_text()
+    number = re.search(r"order #(\d+) for Umbrella Clinics", message).group(1)
+    page.goto(f"{live_server}/orders/show/{number}")
+    expect(page.locator("table.renewal-people tbody tr")).to_have_count(20)
+    page.get_by_role("link", name="Assign", exact=True).click()
+    expect(page.locator(f'[data-renewal="{number}"]')).to_contain_text(
+        "its licenses go at once to 25 people, 25 of them renewed now"
+    )
+    page.get_by_role("button", name="Assign 1 order").click()
+    expect(page.locator(".alert-success")).to_contain_text(
+        f"Order #{number}: 25 people licensed (25 renewed at assignment)"
+    )
+    expect(page.locator("table.renewal-people tbody tr").first).to_contain_text(
+        "Renewed at assignment"
+    )

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from app import clock
 from app.models import AppUser, Email, EmailState
-from app.services import dashboard
+from app.services import dashboard, renewals
 from app.services.orders import request_order
 from tests import factories
 
@@ -65,6 +65,13 @@ def test_companies_expiring_without_a_request_and_stuck_emails(tree, session):
     session.commit()
     needs = dashboard.needs_action(tree.actor("partner"))
     assert [r.name for r in needs.unrequested] == ["Customer C1"] and needs.unrequested_count == 1
+    assert [r.expiring_30 for r in needs.unrequested] == [2]
+    # The same companies as Renewals' "Expiring in 30 days, no open request".
+    ranges = {"expiring_30": (1, None), "open_requests": (None, 0)}
+    grid = renewals.page(tree.actor("partner"), renewals.Query(ranges=ranges))
+    assert [(r.company_id, r.figures["expiring_30"]) for r in grid.rows] == [
+        (r.company_id, r.expiring_30) for r in needs.unrequested
+    ]
     assert needs.emails == {"failed": 0, "needs_attention": 0}
     session.execute(
         update(Email)
