@@ -55,6 +55,7 @@ EXEMPT = {
     "RenewalsView.index": "the subtree's companies (screen_scope); tested in test_renewals",
     "RenewalsView.export": "the same rows as the screen; tested in test_renewals",
     "RenewalsView.open": "manage_mode.enter's require_company; tested in test_renewals",
+    "RenewalsView.request_renewals": "require_company per posted company; test_renewals",
     "ManageModeView.exit": "ends the signed-in user's own Manager Mode; tested in test_manage",
     "health.alive": "no login, no data: liveness; tested in test_health",
     "health.ready": "no login, no data: can this process reach its database",
