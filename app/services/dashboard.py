@@ -33,7 +33,6 @@ from app.models import (
     OrderStatus,
 )
 from app.services.states import is_expiring
-from app.sql import count_if
 from app.tenancy import Actor, Screen, audience, screen_scope
 
 MONTHS = 12
@@ -48,22 +47,27 @@ class Month:
 
 def expiring_by_month(actor: Actor, now: datetime, zone_name: str) -> list[Month]:
     """People whose license ends in each of the next 12 months (this one first), by
-    the months of `zone_name`, over the company in view or the subtree."""
+    the months of `zone_name`, over the company in view or the subtree: one
+    statement of 12 range counts over the active people's expiry index — each reads
+    only its month's entries, where one pass with 12 conditional counts would test
+    every person 12 times."""
     local = display.local(now, zone_name)
     starts = [_month_start(local.year, local.month + i, zone_name) for i in range(MONTHS + 1)]
     expires = Learner.license_expires_at
-    months = list(zip(starts, starts[1:], strict=False))
+    # This month counts from now on (the expired are not expiring); the others from
+    # their first instant.
+    ranges = [expires > now] + [expires >= start for start in starts[1:-1]]
     counts = db.session.execute(
-        select(*(count_if(and_(expires >= low, expires < high)) for low, high in months)).where(
-            screen_scope(actor, Learner.company_id),
-            Learner.active,
-            expires > now,
-            expires < starts[-1],
+        select(
+            *(
+                select(func.count())
+                .where(screen_scope(actor, Learner.company_id), Learner.active, low, expires < high)
+                .scalar_subquery()
+                for low, high in zip(ranges, starts[1:], strict=True)
+            )
         )
     ).one()
-    return [
-        Month(f"{start:%b %Y}", int(n or 0)) for (start, _), n in zip(months, counts, strict=True)
-    ]
+    return [Month(f"{start:%b %Y}", int(n or 0)) for start, n in zip(starts, counts, strict=False)]
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,13 @@ def page(actor: Actor, query: Query) -> Page:
     whole subtree, Manage Company mode or not)."""
     table = figures_query(actor, clock.now()).subquery()
     filtered = select(table).where(*conditions(table, query))
-    total = db.session.scalar(select(func.count()).select_from(filtered.subquery()))
+    if query.ranges:
+        total = db.session.scalar(select(func.count()).select_from(filtered.subquery()))
+    else:  # the companies alone: the figures would be computed only to be counted
+        companies = select(Company.id).where(screen_scope(actor, Company.id, Screen.PARTNER))
+        if query.search:
+            companies = companies.where(like_any(query.search, Company.name))
+        total = db.session.scalar(select(func.count()).select_from(companies.subquery()))
     rows = db.session.execute(
         filtered.order_by(*ordering(table, query))
         .limit(query.page_size)
