@@ -64,6 +64,27 @@ def test_from_the_dashboard_tile_to_the_companys_expired_licenses(page, live_ser
     expect(page.locator('[data-seats="expired"]')).to_have_text(expired)
 
 
+def test_a_range_filter_keeps_only_the_companies_within_it(page, live_server):
+    """Filter by ranges: expiring in 30 days at least 1 and no open request — every
+    row shown meets both, and clearing brings the others back."""
+    sign_in(page, live_server, "partner")
+    page.goto(f"{live_server}/renewals/")
+    everything = int(page.locator(".record-count").get_attribute("data-total"))
+    page.get_by_text("Filter by ranges").click()
+    page.get_by_label("Expiring in 30 days: at least").fill("1")
+    page.get_by_label("Open requests: at most").fill("0")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"min_expiring_30=1"))
+    rows = page.locator("table.renewals tbody tr")
+    expect(rows.first).to_be_visible()
+    for row in rows.all():
+        assert int(row.locator('[data-figure="expiring_30"]').inner_text()) >= 1
+        assert row.locator('[data-figure="open_requests"]').inner_text() == "0"
+    assert int(page.locator(".record-count").get_attribute("data-total")) < everything
+    page.get_by_role("link", name="Clear all").click()
+    expect(page.locator(".record-count")).to_have_attribute("data-total", str(everything))
+
+
 def test_request_renewals_for_three_companies(page, live_server):
     """Tick four companies, choose 90 days, see each one's count — the demo's
     Initech Accounting has its people in its own open renewal request, so it is
