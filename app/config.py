@@ -146,7 +146,11 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
         # Business settings.
         "ORDER_MAX_QUANTITY": int(environ.get("ORDER_MAX_QUANTITY") or 10_000),
+        # Each license type's term (services/terms.py): Premium's is LICENSE_TERM_MONTHS.
         "LICENSE_TERM_MONTHS": int(environ.get("LICENSE_TERM_MONTHS") or 12),
+        "MANAGED_TERM_MONTHS": int(environ.get("MANAGED_TERM_MONTHS") or 12),
+        "NFR_TERM_MONTHS": int(environ.get("NFR_TERM_MONTHS") or 12),
+        "TRIAL_TERM_DAYS": int(environ.get("TRIAL_TERM_DAYS") or 30),
         # Request renewals (Renewals) also takes people expired within these days.
         "RENEWAL_EXPIRED_DAYS": int(environ.get("RENEWAL_EXPIRED_DAYS") or 90),
         "IMPORT_MAX_ROWS": int(environ.get("IMPORT_MAX_ROWS") or 200_000),

@@ -174,7 +174,8 @@ def _statements(database: str) -> list[str]:
           AND o.company_id IN (SELECT descendant_id FROM company_tree
                                WHERE ancestor_id = :partner)""",
         # Each learner's latest license decides its state (one grouped pass).
-        """UPDATE learners SET license_expires_at = latest.expires_at
+        """UPDATE learners SET license_expires_at = latest.expires_at,
+                               license_type = 'premium'
         FROM (SELECT learner_id, max(expires_at) AS expires_at FROM licenses
               GROUP BY learner_id) AS latest
         WHERE latest.learner_id = learners.id""",

@@ -47,10 +47,10 @@ def add_big_customer(partner_id: int, people: int) -> int:
     db.session.execute(
         text(
             f"""INSERT INTO learners (company_id, email, first_name, last_name, department,
-                                      active, created_at, license_expires_at)
+                                      active, created_at, license_expires_at, license_type)
             {SERIES.format(limit=":people")}
             SELECT :company, 'big' || i || '@bigco.example.com', 'Big', 'No' || i, NULL,
-                   {true}, :now, CASE WHEN i % 2 = 0 THEN :past ELSE :future END
+                   {true}, :now, CASE WHEN i % 2 = 0 THEN :past ELSE :future END, 'premium'
             FROM n"""
         ),
         {

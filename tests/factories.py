@@ -265,6 +265,7 @@ def insert_expired_learners(
                 "active": True,
                 "created_at": now,
                 "license_expires_at": expired_at,
+                "license_type": "premium",
             }
             for i in range(count)
         ],

@@ -7,7 +7,7 @@ from app.models.heartbeat import Heartbeat, PeriodicRun
 from app.models.imports import ImportBatch, ImportKind, ImportRow, ImportStatus
 from app.models.learner import Learner
 from app.models.license import License, Selection, SelectionMember
-from app.models.order import Order, OrderPerson, OrderStatus
+from app.models.order import LicenseType, Order, OrderPerson, OrderStatus
 from app.models.setting import AppSetting
 from app.models.user import AppUser, UserSession
 
@@ -18,6 +18,7 @@ __all__ = [
     "EmailState",
     "Heartbeat",
     "PeriodicRun",
+    "LicenseType",
     "Order",
     "OrderPerson",
     "OrderStatus",

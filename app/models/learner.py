@@ -30,6 +30,15 @@ class Learner(Model):
             sqlite_where=text("active = 1"),
             postgresql_where=text("active"),
         ),
+        # The tabs filtered by type: a state's range within one type.
+        Index(
+            "ix_learners_active_type",
+            "company_id",
+            "license_type",
+            "license_expires_at",
+            sqlite_where=text("active = 1"),
+            postgresql_where=text("active"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -45,6 +54,8 @@ class Learner(Model):
     # the seat was taken back. Active, expired and unlicensed are derived from it
     # against the clock in every query (never stored as a status).
     license_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The type of that latest license (LicenseType), NULL with it.
+    license_type: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     company: Mapped[Company] = relationship(Company, lazy="selectin")

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.company import Company
 from app.models.learner import Learner
-from app.models.order import Order
+from app.models.order import TYPE_CHECK, LicenseType, Order
 from app.models.types import UTCDateTime
 
 
@@ -33,6 +33,7 @@ class License(Model):
             postgresql_where=text("expiry_recorded_at IS NULL"),
             sqlite_where=text("expiry_recorded_at IS NULL"),
         ),
+        CheckConstraint(TYPE_CHECK, name="ck_licenses_license_type"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -44,6 +45,9 @@ class License(Model):
     )
     company_id: Mapped[int] = mapped_column(
         ForeignKey("companies.id", ondelete="RESTRICT", name="fk_licenses_company_id")
+    )
+    license_type: Mapped[str] = mapped_column(
+        String(16), default=LicenseType.PREMIUM.value, server_default=LicenseType.PREMIUM.value
     )
     allocated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The order's expiry, copied so expiry lists and sweeps are indexed range scans.

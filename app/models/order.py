@@ -29,6 +29,33 @@ class OrderStatus(enum.StrEnum):
         return self.value.title()
 
 
+class LicenseType(enum.StrEnum):
+    """The client's license types (product.md, "The client's license model")."""
+
+    PREMIUM = "premium"
+    MANAGED = "managed"
+    TRIAL = "trial"
+    NFR = "nfr"
+
+    @property
+    def label(self) -> str:
+        return _TYPE_LABELS[self]
+
+
+_TYPE_LABELS = {
+    LicenseType.PREMIUM: "Premium",
+    LicenseType.MANAGED: "Managed",
+    LicenseType.TRIAL: "Free Trial",
+    LicenseType.NFR: "NFR",
+}
+TYPE_CHECK = "license_type IN ('premium', 'managed', 'trial', 'nfr')"
+
+
+def type_label(value: str | None) -> str:
+    """A stored type as people read it ("—" when there is none)."""
+    return LicenseType(value).label if value else "—"
+
+
 class Order(Model):
     __tablename__ = "orders"
     __table_args__ = (
@@ -40,6 +67,7 @@ class Order(Model):
             "status IN ('requested', 'assigned', 'declined', 'cancelled')",
             name="ck_orders_status",
         ),
+        CheckConstraint(TYPE_CHECK, name="ck_orders_license_type"),
         Index("ix_orders_company_status", "company_id", "status", "requested_at"),
         Index("ix_orders_status_requested_at", "status", "requested_at"),
         Index("ix_orders_requested_by", "requested_by_id"),
@@ -54,6 +82,10 @@ class Order(Model):
     # Seats of this pool held by people; changed only by conditional updates that
     # keep it within the quantity (services/licenses.py).
     allocated: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Every seat of a pool is of its type; licenses copy it.
+    license_type: Mapped[str] = mapped_column(
+        String(16), default=LicenseType.PREMIUM.value, server_default=LicenseType.PREMIUM.value
+    )
     status: Mapped[str] = mapped_column(String(16), default=OrderStatus.REQUESTED.value)
     requested_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("ab_user.id", ondelete="SET NULL", name="fk_orders_requested_by")
@@ -98,6 +130,10 @@ class Order(Model):
         ):
             return "Expired"
         return OrderStatus(self.status).label
+
+    @property
+    def type_label(self) -> str:
+        return type_label(self.license_type)
 
     @property
     def free(self) -> int:

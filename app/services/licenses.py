@@ -97,7 +97,7 @@ def deallocate(actor: Actor, learner_ids: list) -> int:
     db.session.execute(
         update(Learner)
         .where(Learner.id.in_(ids))
-        .values(license_expires_at=None)
+        .values(license_expires_at=None, license_type=None)
         .execution_options(synchronize_session=False)
     )
     audit.record(
@@ -130,7 +130,7 @@ def auto_license(actor: Actor, learner: Learner) -> bool:
     if pools.point_people(Learner.id == learner.id, order, now) != 1:
         raise Conflict(f"{learner.full_name} was given a license meanwhile.")
     pools.record_licenses(actor, learner.company_id, order, select(literal(learner.id)), now)
-    db.session.expire(learner, ["license_expires_at"])
+    db.session.expire(learner, ["license_expires_at", "license_type"])
     audit.record(
         actor,
         "license.auto_allocated",

@@ -16,10 +16,10 @@ from sqlalchemy import case, literal, select, update
 from app import clock
 from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
-from app.models import Order, OrderStatus
+from app.models import Company, CompanyKind, LicenseType, Order, OrderStatus
 from app.models.types import UTCDateTime
 from app.services import audit, notifications, renewal_requests
-from app.services.terms import license_expiry
+from app.services.terms import term_expiry
 from app.services.validation import required_text
 from app.tenancy import (
     Actor,
@@ -32,9 +32,12 @@ from app.tenancy import (
 AUDITED = ("status", "quantity", "assigned_at", "expires_at", "close_reason")
 
 
-def request_order(actor: Actor, company_id: int | None, quantity) -> Order:
-    """Request licenses for the company the actor is working in (its own, or the one
-    it manages). Raises Invalid (quantity), Forbidden or NotFound."""
+def request_order(
+    actor: Actor, company_id: int | None, quantity, license_type=LicenseType.PREMIUM.value
+) -> Order:
+    """Request licenses of a type (`requestable_types`) for the company the actor is
+    working in (its own, or the one it manages). Raises Invalid (quantity, type),
+    Forbidden or NotFound."""
     if company_id is None:
         raise Forbidden("Choose a company with Manage Company first, then request its licenses.")
     company = require_company_in_view(
@@ -42,9 +45,13 @@ def request_order(actor: Actor, company_id: int | None, quantity) -> Order:
         company_id,
         Forbidden("Licenses are requested from the company's own screens (Manage Company)."),
     )
+    wanted = parse_type(license_type)
+    if wanted not in requestable_types(actor, company):
+        raise Invalid(_refusal(wanted, company), "license_type")
     order = Order(
         company_id=company.id,
         quantity=parse_quantity(quantity),
+        license_type=wanted.value,
         status=OrderStatus.REQUESTED.value,
         requested_by_id=actor.user_id,
         requested_at=clock.now(),
@@ -84,11 +91,10 @@ def preview_assignment(
     _check_below(actor, orders)
     _check_requested(orders)
     now = now or clock.now()
-    months = current_app.config["LICENSE_TERM_MONTHS"]
     return [
         Assignment(
             o,
-            *license_expiry(now, o.company.timezone, months),
+            *term_expiry(now, o.company.timezone, o.license_type),
             renewal_requests.preview(o, now) if o.renewal else None,
         )
         for o in sorted(orders, key=lambda o: o.id)
@@ -97,7 +103,7 @@ def preview_assignment(
 
 def assign_orders(actor: Actor, order_ids: list) -> list[Order]:
     """Assign requested orders of companies strictly below the actor's company, all or
-    none: each gets its term (LICENSE_TERM_MONTHS from now, in its company's time zone),
+    none: each gets its type's term from now (services/terms.py), in its company's time zone,
     and a renewal request's seats go to its people at once (`renewal_requests`).
     Raises NotFound (any out of scope), Forbidden (own company) or Conflict."""
     now = clock.now()
@@ -154,6 +160,40 @@ def cancel_order(actor: Actor, order_id, reason: str) -> Order:
     if not actor.works_in(order.company_id):
         raise Forbidden("Only the requesting company's managers can cancel its request.")
     return _close(actor, order, OrderStatus.CANCELLED, reason, notifications.order_cancelled)
+
+
+def requestable_types(actor: Actor, company: Company) -> list[LicenseType]:
+    """What Request Licenses offers: Premium to everyone; Managed to account managers
+    (and the platform admin); NFR to account managers for their own partner or
+    sub-partner company only (its own staff). A Free Trial is started, not requested."""
+    types = [LicenseType.PREMIUM]
+    if actor.may_manage_others:
+        types.append(LicenseType.MANAGED)
+        own = not actor.managing_company_id and company.id == actor.company_id
+        if own and company.kind != CompanyKind.CUSTOMER:
+            types.append(LicenseType.NFR)
+    return types
+
+
+def parse_type(value) -> LicenseType:
+    try:
+        return LicenseType(str(value or LicenseType.PREMIUM.value).strip().lower())
+    except ValueError:
+        raise Invalid("Choose a license type: Premium, Managed or NFR.", "license_type") from None
+
+
+def _refusal(wanted: LicenseType, company: Company) -> str:
+    if wanted is LicenseType.TRIAL:
+        return "A Free Trial is started by an account manager from Company, not requested."
+    if wanted is LicenseType.NFR:
+        return (
+            "NFR licenses are for a partner's or sub-partner's own staff: its account "
+            f"managers request them for their own company, never for a customer such as "
+            f"{company.name}."
+            if company.kind == CompanyKind.CUSTOMER
+            else "NFR licenses are requested by the company's own account managers."
+        )
+    return f"{wanted.label} licenses are requested by the account managers above the company."
 
 
 def parse_quantity(value) -> int:

@@ -3,6 +3,9 @@ of an expired pool are gone. Every rule about pools is written here once and use
 by Allocate, Deallocate, automatic licensing and the spreadsheet import:
 
 - which orders are pools (assigned, not yet expired) and which have free seats;
+- pools stay within one type: by default seats come from the company's paid type
+  (Managed while it holds a Managed pool, else Premium); NFR and Free Trial pools
+  only when chosen;
 - free seats of a company;
 - taking seats (a conditional UPDATE: never beyond the quantity, never from an
   expired pool, decided by the database under any concurrency) and giving them back;
@@ -17,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, case, insert, literal, select, update
 
 from app.extensions import db
-from app.models import Learner, License, Order, OrderStatus
+from app.models import Learner, License, LicenseType, Order, OrderStatus
 from app.services.states import needs_license
 from app.tenancy import Actor
 
@@ -37,13 +40,33 @@ def is_open(now: datetime):
     return and_(is_pool(now), Order.allocated < Order.quantity)
 
 
-def open_pools(company_id: int, now: datetime, order_id: int | None = None) -> list[Order]:
+def open_pools(
+    company_id: int, now: datetime, order_id: int | None = None, *, any_type: bool = False
+) -> list[Order]:
     """The company's pools with free seats, freshest (expiring last) first: a renewal
-    gets the freshest licenses, spilling to the next."""
+    gets the freshest licenses, spilling to the next. By default those of the
+    company's paid type (`paid_type`); `order_id` names one pool whatever its type
+    (NFR and Free Trial seats are used only so); `any_type` lists every pool (the
+    choice Allocate offers)."""
     query = select(Order).where(Order.company_id == company_id, is_open(now))
     if order_id is not None:
         query = query.where(Order.id == order_id)
+    elif not any_type:
+        query = query.where(Order.license_type == paid_type(company_id, now))
     return list(db.session.scalars(query.order_by(Order.expires_at.desc(), Order.id)))
+
+
+def paid_type(company_id: int, now: datetime) -> str:
+    """The type a company's default seats are of: Managed while it holds an assigned,
+    unexpired Managed pool, else Premium."""
+    managed = select(Order.id).where(
+        Order.company_id == company_id,
+        Order.license_type == LicenseType.MANAGED.value,
+        is_pool(now),
+    )
+    if db.session.scalar(managed.limit(1)) is not None:
+        return LicenseType.MANAGED.value
+    return LicenseType.PREMIUM.value
 
 
 def free_seats(pools: list[Order]) -> int:
@@ -109,7 +132,7 @@ def point_people(people, order: Order, now: datetime) -> int:
     return db.session.execute(
         update(Learner)
         .where(people, needs_license(now))
-        .values(license_expires_at=order.expires_at)
+        .values(license_expires_at=order.expires_at, license_type=order.license_type)
         .execution_options(synchronize_session=False)
     ).rowcount
 
@@ -127,6 +150,7 @@ def record_licenses(
     rows = learner_ids.with_only_columns(
         learner_ids.selected_columns[0],
         literal(order.id),
+        literal(order.license_type),
         literal(company_id),
         literal(now, License.allocated_at.type),
         literal(order.expires_at, License.expires_at.type),
@@ -136,6 +160,7 @@ def record_licenses(
     columns = [
         "learner_id",
         "order_id",
+        "license_type",
         "company_id",
         "allocated_at",
         "expires_at",

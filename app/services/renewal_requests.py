@@ -149,6 +149,7 @@ def request(
         requested_by_id=actor.user_id,
         requested_at=now,
         renewal=True,
+        license_type=pools.paid_type(company.id, now),
     )
     db.session.add(order)
     db.session.flush()
@@ -354,7 +355,7 @@ def give_seats(actor: Actor, order: Order, now: datetime) -> Outcome:
         db.session.execute(
             update(Learner)
             .where(Learner.id.in_(renewing))
-            .values(license_expires_at=None)
+            .values(license_expires_at=None, license_type=None)
             .execution_options(synchronize_session=False)
         )
         if not pools.take_seats(order.id, count, now):

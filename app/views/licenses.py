@@ -15,7 +15,8 @@ from sqlalchemy import and_
 
 from app import clock, display
 from app.errors import DomainError
-from app.models import Learner, Order, Selection
+from app.models import Learner, LicenseType, Order, Selection
+from app.models.order import type_label
 from app.services import allocation, pools, renewal_requests, states
 from app.services import licenses as service
 from app.tenancy import Screen, screen_scope
@@ -26,7 +27,7 @@ from app.views.base import (
     or_dash,
 )
 from app.views.context import current_actor, display_zone
-from app.views.filters import PeopleSearch
+from app.views.filters import PeopleSearch, choice_field
 
 STATES = {
     "allocated": states.is_active,
@@ -114,6 +115,7 @@ class AvailableView(LicensesTab):
     column_links = {"number": "OrderView"}
     list_columns = [
         "number",
+        "license_type",
         "quantity",
         "allocated",
         "free",
@@ -121,15 +123,18 @@ class AvailableView(LicensesTab):
         "expires_at",
     ]
     order_columns = ["quantity", "allocated", "assigned_at", "expires_at"]
-    search_columns = ["quantity", "expires_at"]
+    search_columns = ["license_type", "quantity", "expires_at"]
+    search_form_extra_fields = {"license_type": choice_field("Type", LicenseType)}
     base_order = ("expires_at", "desc")
     label_columns = {
         "number": "Order",
+        "license_type": "Type",
         "free": "Free",
         "assigned_at": "Assigned",
         "expires_at": "Expires",
     }
     formatters_columns = {
+        "license_type": type_label,
         "assigned_at": local_when,
         "expires_at": local_when,
         **dict.fromkeys(("quantity", "allocated", "free"), display.number),
@@ -150,18 +155,32 @@ class PeopleTab(PeopleSearch, LicensesTab):
         "last_name",
         "email",
         "department",
+        "license_type",
         "license_expires_at",
         "days_left",
     ]
     order_columns = ["first_name", "last_name", "email", "department", "license_expires_at"]
-    search_columns = ["first_name", "last_name", "email", "department", "license_expires_at"]
+    search_columns = [
+        "first_name",
+        "last_name",
+        "email",
+        "department",
+        "license_type",
+        "license_expires_at",
+    ]
+    search_form_extra_fields = {"license_type": choice_field("Type", LicenseType)}
     base_order = ("last_name", "asc")
     label_columns = {
         "department": "Group/department",
+        "license_type": "Type",
         "license_expires_at": "Expiry",
         "days_left": "Days left",
     }
-    formatters_columns = {"license_expires_at": local_when, "department": or_dash}
+    formatters_columns = {
+        "license_expires_at": local_when,
+        "department": or_dash,
+        "license_type": type_label,
+    }
 
     def __init__(self, **kwargs):
         self.base_filters = [["license_expires_at", LicenseStateFilter, self.state]]
@@ -340,7 +359,7 @@ class SelectionView(ScopedModelView):
             title="Allocate Licenses",
             people=allocation.members_page(selection.id),
             order_id=order_id,
-            choices=pools.open_pools(selection.company_id, clock.now()),
+            choices=pools.open_pools(selection.company_id, clock.now(), any_type=True),
             back=self.back_url(selection),
         )
 

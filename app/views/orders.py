@@ -8,11 +8,13 @@ from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
-from wtforms import StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app import clock, display
-from app.models import Company, Order, OrderStatus
+from app.extensions import db
+from app.models import Company, LicenseType, Order, OrderStatus
+from app.models.order import type_label
 from app.services import orders as service
 from app.services import pools, renewal_requests
 from app.sql import like_any
@@ -50,6 +52,8 @@ def assigned_message(orders: list[Order]) -> str:
 
 class RequestLicensesForm(FlaskForm):
     quantity = StringField("Number of licenses", validators=[DataRequired("Enter a quantity.")])
+    # Its choices are the actor's (orders.requestable_types); the service decides.
+    license_type = SelectField("License type", validate_choice=False)
 
 
 class ReasonForm(FlaskForm):
@@ -122,7 +126,10 @@ class OrderView(ScopedModelView):
     list_widget = RowMenuListWidget
     column_links = {"number": "OrderView", "company": "CompanyView"}
     quick_search_label = "order number or company"
-    search_form_extra_fields = {"status": choice_field("Status", OrderStatus)}
+    search_form_extra_fields = {
+        "status": choice_field("Status", OrderStatus),
+        "license_type": choice_field("Type", LicenseType),
+    }
 
     def quick_search(self, term: str):
         by_company = Order.company_id.in_(select(Company.id).where(like_any(term, Company.name)))
@@ -139,6 +146,7 @@ class OrderView(ScopedModelView):
     list_columns = [
         "number",
         "company",
+        "license_type",
         "quantity",
         "status_label",
         "requested_by",
@@ -147,10 +155,18 @@ class OrderView(ScopedModelView):
         "row_menu",
     ]
     order_columns = ["quantity", "status", "requested_at", "assigned_at", "expires_at"]
-    search_columns = ["company", "requested_by", "status", "quantity", "requested_at"]
+    search_columns = [
+        "company",
+        "requested_by",
+        "status",
+        "license_type",
+        "quantity",
+        "requested_at",
+    ]
     show_columns = [
         "number",
         "company",
+        "license_type",
         "quantity",
         "status_label",
         "requested_by",
@@ -165,6 +181,7 @@ class OrderView(ScopedModelView):
     base_order = ("requested_at", "desc")
     label_columns = {
         "number": "Order",
+        "license_type": "Type",
         "status_label": "Status",
         "requested_by": "Requested by",
         "requested_at": "Requested",
@@ -177,6 +194,7 @@ class OrderView(ScopedModelView):
         "row_menu": "",
     }
     formatters_columns = {
+        "license_type": type_label,
         "quantity": display.number,
         "requested_at": local_when,
         "assigned_at": local_when,
@@ -240,13 +258,20 @@ class OrderView(ScopedModelView):
     def request_licenses(self):
         """Request Licenses: a quantity for the company the manager is working in."""
         form = RequestLicensesForm()
+        actor = current_actor()
+        company = db.session.get(Company, actor.company_in_view) if actor.company_in_view else None
+        types = service.requestable_types(actor, company) if company else [LicenseType.PREMIUM]
+        form.license_type.choices = [(t.value, t.label) for t in types]
         wanted = request.args.get("quantity", "")
         if request.method == "GET" and wanted.isdecimal() and len(wanted) <= 7:
             form.quantity.data = wanted  # "Request 25 more" from a confirmation
         if form.validate_on_submit() and self.run_service(
-            lambda a: service.request_order(a, a.company_in_view, form.quantity.data),
+            lambda a: service.request_order(
+                a, a.company_in_view, form.quantity.data, form.license_type.data
+            ),
             lambda order: (
-                f"Requested {display.count(order.quantity, 'license')} (order {order.number})."
+                f"Requested {display.count(order.quantity, f'{order.type_label} license')} "
+                f"(order {order.number})."
             ),
             form,
         ):

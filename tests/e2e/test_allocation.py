@@ -67,7 +67,7 @@ def test_select_all_with_too_few_seats_names_the_numbers(page, live_server):
     page.get_by_role("link", name=f"Request {expired:,} more").click()
     expect(page.get_by_label("Number of licenses")).to_have_value(str(expired))
     page.get_by_role("button", name="Save").click()
-    expect(page.locator("body")).to_contain_text(f"Requested {expired} licenses")
+    expect(page.locator("body")).to_contain_text(f"Requested {expired} Premium licenses")
     number = re.search(r"order #(\d+)", page.content()).group(1)
     page.get_by_role("button", name="Exit Manager Mode").click()  # assigning is a partner screen
     assign_requested(page, number)

@@ -41,7 +41,7 @@ def test_request_in_manage_mode_exit_assign_and_come_back(page, live_server):
     page.get_by_role("link", name="Request Licenses").click()
     page.get_by_label("Number of licenses").fill("44")
     page.get_by_role("button", name="Save").click()
-    expect(page.locator("body")).to_contain_text("Requested 44 licenses")
+    expect(page.locator("body")).to_contain_text("Requested 44 Premium licenses")
     number = re.search(r"order #(\d+)", page.content()).group(1)
     row = page.locator(f'tr[data-pk="{number}"]')
     expect(row).to_contain_text("Globex Legal")

@@ -23,7 +23,7 @@ def test_a_customer_requests_and_its_account_manager_assigns(page, live_server, 
     page.get_by_role("link", name="Request Licenses").click()
     page.get_by_label("Number of licenses").fill("37")
     page.get_by_role("button", name="Save").click()
-    expect(page.locator("body")).to_contain_text("Requested 37 licenses")
+    expect(page.locator("body")).to_contain_text("Requested 37 Premium licenses")
     order_number = re.search(r"order #(\d+)", page.content()).group(1)
     request_mail = wait_for_mail(
         mail.mailbox,

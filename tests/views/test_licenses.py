@@ -334,3 +334,28 @@ def test_request_renewal_refuses_people_of_another_company(tree, as_user, sessio
         data={"action": "request_renewal", "rowid": [theirs[0].id], "csrf_token": client.csrf},
     )
     assert response.status_code == 404 and not renewal_orders(session)
+
+
+def test_the_tabs_show_and_filter_by_type(tree, as_user, session):
+    from app.services.orders import assign_orders, request_order
+    from app.tenancy import system_actor
+
+    partner = tree.partner
+    partner.auto_license = False
+    staff = factories.learners(partner, 3)
+    actor = tree.actor("partner")
+    nfr = request_order(actor, partner.id, 5, "nfr")
+    assign_orders(system_actor("cli"), [nfr.id])
+    premium = factories.assigned_order(partner, 5)
+    from app.services.allocation import allocate, select_people
+
+    allocate(actor, select_people(actor, partner.id, [staff[0].id]).id, nfr.id)
+    allocate(actor, select_people(actor, partner.id, [staff[1].id]).id, premium.id)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    html = client.get("/licenses/allocated/list/").get_data(as_text=True)
+    assert "<th>Type</th>" in html or ">Type<" in html
+    only_nfr = client.get("/licenses/allocated/list/?_flt_0_license_type=nfr")
+    assert emails_on(only_nfr.get_data(as_text=True)) == {staff[0].email}
+    pools_page = client.get("/licenses/available/list/").get_data(as_text=True)
+    assert "<td>NFR</td>" in pools_page and "<td>Premium</td>" in pools_page

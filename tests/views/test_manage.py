@@ -53,7 +53,7 @@ def test_the_guides_round_trip_request_exit_assign_reenter(tree, as_user, sessio
     client = as_user(tree.users["partner"])
     enter(client, tree.customer)
     page = post(client, "/orders/request", {"quantity": "40"}).get_data(as_text=True)
-    assert "Requested 40 licenses" in page
+    assert "Requested 40 Premium licenses" in page
     order = session.scalar(select(Order))
     assert (
         order.company_id == tree.customer.id and order.requested_by_id == tree.users["partner"].id

@@ -37,7 +37,7 @@ def test_customer_manager_requests_licenses_from_the_orders_tab(tree, as_user, s
     page = client.get("/orders/list/").get_data(as_text=True)
     assert "Request Licenses" in page and ">Orders</a>" in page
     page = post(client, "/orders/request", {"quantity": "15"}).get_data(as_text=True)
-    assert "Requested 15 licenses" in page
+    assert "Requested 15 Premium licenses" in page
     order = session.scalar(select(Order))
     assert (order.company_id, order.quantity, order.status) == (tree.customer.id, 15, "requested")
     assert session.scalar(select(func.count()).select_from(Email)) == 1
@@ -277,3 +277,20 @@ def test_assigning_a_renewal_request_says_who_gets_its_licenses(tree, as_user, s
     assert f"Order #{order.id}: 4 people licensed (2 renewed at assignment)" in html
     shown = client.get(f"/orders/show/{order.id}").get_data(as_text=True)
     assert "Renewed at assignment" in shown and "Deactivated meanwhile" in shown
+
+
+def test_request_licenses_offers_each_manager_its_types(tree, as_user, session):
+    client = as_user(tree.users["customer"])
+    page = client.get("/orders/request").get_data(as_text=True)
+    assert 'name="license_type" value="premium"' in page and "<select" not in page
+    forged = post(client, "/orders/request", {"quantity": "5", "license_type": "nfr"})
+    assert "NFR licenses are for a partner" in forged.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+    client = as_user(tree.users["partner"])
+    page = client.get("/orders/request").get_data(as_text=True)
+    offered = re.findall(r'<option value="(\w+)"', page[page.index('id="license_type"') :])
+    assert offered == ["premium", "managed", "nfr"]
+    done = post(client, "/orders/request", {"quantity": "10", "license_type": "nfr"})
+    assert "Requested 10 NFR licenses" in done.get_data(as_text=True)
+    listed = client.get("/orders/list/?_flt_0_license_type=nfr").get_data(as_text=True)
+    assert "<td>NFR</td>" in listed
