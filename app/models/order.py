@@ -48,6 +48,8 @@ _TYPE_LABELS = {
     LicenseType.TRIAL: "Free Trial",
     LicenseType.NFR: "NFR",
 }
+# The types a company pays for: its default seats, and what a top-up co-terms with.
+PAID_TYPES = (LicenseType.PREMIUM.value, LicenseType.MANAGED.value)
 TYPE_CHECK = "license_type IN ('premium', 'managed', 'trial', 'nfr')"
 
 
@@ -104,6 +106,12 @@ class Order(Model):
     )
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     close_reason: Mapped[str | None] = mapped_column(String(500))
+    # The customer's purchase order number, if any (shown, filtered, in the emails).
+    po_number: Mapped[str | None] = mapped_column(String(64))
+    # Co-terming: the pool whose expiry this order's seats take at assignment.
+    coterm_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL", name="fk_orders_coterm_order_id")
+    )
     # A renewal request ("Request renewal for these N people"): it remembers its
     # people (OrderPerson), and at assignment its seats go to them.
     renewal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
@@ -117,6 +125,9 @@ class Order(Model):
     )
     closed_by: Mapped[AppUser | None] = relationship(
         AppUser, foreign_keys=[closed_by_id], lazy="selectin"
+    )
+    coterm_order: Mapped[Order | None] = relationship(
+        "Order", remote_side="Order.id", foreign_keys=[coterm_order_id], lazy="select"
     )
 
     @property

@@ -13,31 +13,48 @@ from datetime import date, datetime
 from flask import current_app
 from sqlalchemy import case, literal, select, update
 
-from app import clock
+from app import clock, display
 from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.models import Company, CompanyKind, LicenseType, Order, OrderStatus
+from app.models.order import PAID_TYPES
 from app.models.types import UTCDateTime
-from app.services import audit, notifications, renewal_requests
+from app.services import audit, notifications, pools, renewal_requests
 from app.services.terms import term_expiry
-from app.services.validation import required_text
+from app.services.validation import optional_text, required_text
 from app.tenancy import (
     Actor,
+    coerce_pk,
     get_many_scoped,
     get_scoped,
     require_company_in_view,
     strictly_below,
 )
 
-AUDITED = ("status", "quantity", "assigned_at", "expires_at", "close_reason")
+AUDITED = (
+    "status",
+    "quantity",
+    "license_type",
+    "po_number",
+    "coterm_order_id",
+    "assigned_at",
+    "expires_at",
+    "close_reason",
+)
 
 
 def request_order(
-    actor: Actor, company_id: int | None, quantity, license_type=LicenseType.PREMIUM.value
+    actor: Actor,
+    company_id: int | None,
+    quantity,
+    license_type=LicenseType.PREMIUM.value,
+    po_number: str | None = None,
+    coterm_order_id=None,
 ) -> Order:
     """Request licenses of a type (`requestable_types`) for the company the actor is
-    working in (its own, or the one it manages). Raises Invalid (quantity, type),
-    Forbidden or NotFound."""
+    working in (its own, or the one it manages), with the customer's PO number, and
+    optionally to expire with one of its pools (co-terming, `coterm_pool`). Raises
+    Invalid (quantity, type, PO number, pool), Forbidden or NotFound."""
     if company_id is None:
         raise Forbidden("Choose a company with Manage Company first, then request its licenses.")
     company = require_company_in_view(
@@ -48,10 +65,13 @@ def request_order(
     wanted = parse_type(license_type)
     if wanted not in requestable_types(actor, company):
         raise Invalid(_refusal(wanted, company), "license_type")
+    pool = coterm_pool(company.id, wanted, coterm_order_id, clock.now())
     order = Order(
         company_id=company.id,
         quantity=parse_quantity(quantity),
         license_type=wanted.value,
+        po_number=optional_text(po_number, "po_number", "The PO number", 64),
+        coterm_order_id=pool.id if pool else None,
         status=OrderStatus.REQUESTED.value,
         requested_by_id=actor.user_id,
         requested_at=clock.now(),
@@ -73,13 +93,48 @@ def request_order(
 @dataclass(frozen=True)
 class Assignment:
     """What assigning an order would do: its seats go to its company until `expires_at`
-    (the term from now, in the company's time zone)."""
+    (its type's term from now, in the company's time zone — or, co-termed, the
+    expiry of the pool it names, `coterm`)."""
 
     order: Order
     expires_at: datetime
     expires_on: date
     # A renewal request: what its people would get (renewal_requests.preview).
     people: renewal_requests.Outcome | None = None
+    coterm: Order | None = None  # the pool whose expiry the seats take
+    lapsed: Order | None = None  # the pool named, expired since: the normal term instead
+
+
+def coterm_choices(company_id: int, now: datetime) -> list[Order]:
+    """The pools a top-up may expire with: the company's assigned, unexpired pools of
+    a paid type (Premium or Managed), full or not, expiring first first."""
+    return list(
+        db.session.scalars(
+            select(Order)
+            .where(
+                Order.company_id == company_id,
+                pools.is_pool(now),
+                Order.license_type.in_(PAID_TYPES),
+            )
+            .order_by(Order.expires_at, Order.id)
+        )
+    )
+
+
+def coterm_pool(company_id: int, license_type: LicenseType, order_id, now: datetime):
+    """The pool a request names to expire with, checked: the company's own, assigned,
+    unexpired, of the same paid type. None when it names none."""
+    if order_id in (None, ""):
+        return None
+    pk = coerce_pk(order_id)
+    pool = next((o for o in coterm_choices(company_id, now) if o.id == pk), None)
+    if pool is None or pool.license_type != license_type.value:
+        raise Invalid(
+            f"Choose one of the company's current {license_type.label} orders to expire "
+            "with, or the normal term.",
+            "coterm_order_id",
+        )
+    return pool
 
 
 def preview_assignment(
@@ -91,23 +146,39 @@ def preview_assignment(
     _check_below(actor, orders)
     _check_requested(orders)
     now = now or clock.now()
-    return [
-        Assignment(
-            o,
-            *term_expiry(now, o.company.timezone, o.license_type),
-            renewal_requests.preview(o, now) if o.renewal else None,
-        )
-        for o in sorted(orders, key=lambda o: o.id)
-    ]
+    return [_assignment(o, now) for o in sorted(orders, key=lambda o: o.id)]
 
 
-def assign_orders(actor: Actor, order_ids: list) -> list[Order]:
+def _assignment(order: Order, now: datetime) -> Assignment:
+    people = renewal_requests.preview(order, now) if order.renewal else None
+    pool = order.coterm_order
+    if pool is not None and pool.status == OrderStatus.ASSIGNED and pool.expires_at > now:
+        return Assignment(order, pool.expires_at, pool.expires_on, people, coterm=pool)
+    expiry = term_expiry(now, order.company.timezone, order.license_type)
+    return Assignment(order, *expiry, people, lapsed=pool)
+
+
+def assign_orders(actor: Actor, order_ids: list, normal_term=()) -> list[Order]:
     """Assign requested orders of companies strictly below the actor's company, all or
     none: each gets its type's term from now (services/terms.py), in its company's time zone,
     and a renewal request's seats go to its people at once (`renewal_requests`).
+    An order co-termed with a pool that expired since is refused unless its id is
+    in `normal_term` (the manager accepted the normal term instead).
     Raises NotFound (any out of scope), Forbidden (own company) or Conflict."""
     now = clock.now()
     plan = preview_assignment(actor, order_ids, now)
+    accepted = {coerce_pk(pk) for pk in normal_term}
+    lapsed = [a for a in plan if a.lapsed is not None and a.order.id not in accepted]
+    if lapsed:
+        raise Conflict(
+            "Nothing was assigned. "
+            + "; ".join(
+                f"Order #{a.order.id} was to expire with order #{a.lapsed.id}, which "
+                f"expired on {display.day(a.lapsed.expires_at, a.order.company.timezone)}"
+                for a in lapsed
+            )
+            + ": assign with the normal term instead, or decline."
+        )
     orders = [a.order for a in plan]
     terms = {a.order.id: (a.expires_at, a.expires_on) for a in plan}
     changed = db.session.execute(

@@ -54,6 +54,9 @@ class RequestLicensesForm(FlaskForm):
     quantity = StringField("Number of licenses", validators=[DataRequired("Enter a quantity.")])
     # Its choices are the actor's (orders.requestable_types); the service decides.
     license_type = SelectField("License type", validate_choice=False)
+    po_number = StringField("PO number (optional)")
+    # A full term, or the expiry of one of the company's pools (co-terming).
+    coterm_order_id = SelectField("Expiry", validate_choice=False)
 
 
 class ReasonForm(FlaskForm):
@@ -125,7 +128,7 @@ class OrderView(ScopedModelView):
     datamodel = OrderInterface(Order, annotate=_annotate)
     list_widget = RowMenuListWidget
     column_links = {"number": "OrderView", "company": "CompanyView"}
-    quick_search_label = "order number or company"
+    quick_search_label = "order number, PO number or company"
     search_form_extra_fields = {
         "status": choice_field("Status", OrderStatus),
         "license_type": choice_field("Type", LicenseType),
@@ -133,10 +136,11 @@ class OrderView(ScopedModelView):
 
     def quick_search(self, term: str):
         by_company = Order.company_id.in_(select(Company.id).where(like_any(term, Company.name)))
+        found = or_(by_company, like_any(term, Order.po_number))
         number = term.removeprefix("#")
         if number.isascii() and number.isdecimal() and len(number) < 10:
-            return or_(Order.id == int(number), by_company)
-        return by_company
+            return or_(Order.id == int(number), found)
+        return found
 
     list_template = "orders/list.html"
     show_template = "orders/show.html"
@@ -148,6 +152,7 @@ class OrderView(ScopedModelView):
         "company",
         "license_type",
         "quantity",
+        "po_number",
         "status_label",
         "requested_by",
         "requested_at",
@@ -161,6 +166,7 @@ class OrderView(ScopedModelView):
         "status",
         "license_type",
         "quantity",
+        "po_number",
         "requested_at",
     ]
     show_columns = [
@@ -168,6 +174,8 @@ class OrderView(ScopedModelView):
         "company",
         "license_type",
         "quantity",
+        "po_number",
+        "coterm_order",
         "status_label",
         "requested_by",
         "requested_at",
@@ -182,6 +190,8 @@ class OrderView(ScopedModelView):
     label_columns = {
         "number": "Order",
         "license_type": "Type",
+        "po_number": "PO number",
+        "coterm_order": "Expires with",
         "status_label": "Status",
         "requested_by": "Requested by",
         "requested_at": "Requested",
@@ -204,6 +214,8 @@ class OrderView(ScopedModelView):
         "assigned_by": or_dash,
         "closed_by": or_dash,
         "close_reason": or_dash,
+        "po_number": or_dash,
+        "coterm_order": or_dash,
     }
 
     def render_template(self, template, **kwargs):
@@ -239,7 +251,8 @@ class OrderView(ScopedModelView):
         pks = request.values.getlist("order")
         back = self.local_url(request.values.get("next"))
         if request.method == "POST":
-            self.run_service(lambda a: service.assign_orders(a, pks), assigned_message)
+            normal_term = request.form.getlist("normal_term")
+            self.run_service(lambda a: service.assign_orders(a, pks, normal_term), assigned_message)
             return redirect(back)
         outcome = self.run_service(lambda a: service.preview_assignment(a, pks), None)
         if not outcome:
@@ -262,12 +275,26 @@ class OrderView(ScopedModelView):
         company = db.session.get(Company, actor.company_in_view) if actor.company_in_view else None
         types = service.requestable_types(actor, company) if company else [LicenseType.PREMIUM]
         form.license_type.choices = [(t.value, t.label) for t in types]
+        pools_now = service.coterm_choices(company.id, clock.now()) if company else []
+        form.coterm_order_id.choices = [("", "A full term from assignment")] + [
+            (
+                str(o.id),
+                f"With order {o.number} ({o.type_label}): expires "
+                + display.when(o.expires_at, company.timezone),
+            )
+            for o in pools_now
+        ]
         wanted = request.args.get("quantity", "")
         if request.method == "GET" and wanted.isdecimal() and len(wanted) <= 7:
             form.quantity.data = wanted  # "Request 25 more" from a confirmation
         if form.validate_on_submit() and self.run_service(
             lambda a: service.request_order(
-                a, a.company_in_view, form.quantity.data, form.license_type.data
+                a,
+                a.company_in_view,
+                form.quantity.data,
+                form.license_type.data,
+                form.po_number.data,
+                form.coterm_order_id.data,
             ),
             lambda order: (
                 f"Requested {display.count(order.quantity, f'{order.type_label} license')} "

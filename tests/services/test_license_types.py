@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import clock
 from app.errors import Invalid
@@ -100,3 +100,69 @@ def test_a_managed_company_draws_its_managed_pools_by_default(tree, session):
     assert [o.id for o in pools.open_pools(customer.id, now)] == [managed.id]
     everything = {o.id for o in pools.open_pools(customer.id, now, any_type=True)}
     assert everything == {premium.id, managed.id}
+
+
+def test_a_po_number_is_kept_checked_and_in_the_emails(tree, session):
+    from app.models import Email
+
+    customer = tree.actor("customer")
+    order = request_order(customer, tree.customer.id, 5, po_number="  PO-2026-0042 ")
+    assert order.po_number == "PO-2026-0042"
+    told = session.scalars(select(Email.body).where(Email.order_id == order.id)).all()
+    assert told and all("PO number: PO-2026-0042." in body for body in told)
+    with pytest.raises(Invalid, match="The PO number must be at most 64 characters"):
+        request_order(customer, tree.customer.id, 5, po_number="X" * 65)
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_a_co_termed_top_up_expires_with_its_pool_to_the_second(tree, session):
+    from datetime import timedelta
+
+    from app.models import Email
+    from app.services.orders import coterm_choices
+
+    clock.set_offset(clock.offset() - timedelta(days=60))
+    try:
+        pool = typed_order(tree.customer, 10, "premium")
+    finally:
+        clock.set_offset(clock.offset() + timedelta(days=60))
+    assert [o.id for o in coterm_choices(tree.customer.id, clock.now())] == [pool.id]
+    customer = tree.actor("customer")
+    top_up = request_order(customer, tree.customer.id, 3, coterm_order_id=str(pool.id))
+    (assigned,) = assign_orders(tree.actor("partner"), [top_up.id])
+    assert assigned.expires_at == pool.expires_at and assigned.expires_on == pool.expires_on
+    told = session.scalar(
+        select(Email.body).where(Email.order_id == top_up.id, Email.kind == "order_assigned")
+    )
+    assert f"Co-termed: they expire with order #{pool.id}." in told
+
+
+def test_co_terming_names_only_the_companys_current_pool_of_the_same_type(tree, session):
+    pool = typed_order(tree.customer, 10, "premium")
+    theirs = typed_order(tree.sub_customer, 10, "premium")
+    managing = replace(tree.actor("partner"), managing_company_id=tree.customer.id)
+    for order_id, license_type in ((theirs.id, "premium"), (pool.id, "managed"), ("x", "premium")):
+        with pytest.raises(Invalid, match="current .* orders to expire with"):
+            request_order(managing, tree.customer.id, 2, license_type, coterm_order_id=order_id)
+
+
+def test_a_pool_expired_before_assignment_offers_the_normal_term(tree, session):
+    from datetime import timedelta
+
+    from app.errors import Conflict
+    from app.services.orders import preview_assignment
+
+    pool = typed_order(tree.customer, 10, "premium")
+    top_up = request_order(tree.actor("customer"), tree.customer.id, 3, coterm_order_id=pool.id)
+    clock.set_offset(clock.offset() + timedelta(days=370))
+    try:
+        partner = tree.actor("partner")
+        (plan,) = preview_assignment(partner, [top_up.id])
+        assert plan.lapsed.id == pool.id and plan.coterm is None
+        with pytest.raises(Conflict, match=f"was to expire with order #{pool.id}, which expired"):
+            assign_orders(partner, [top_up.id])
+        (assigned,) = assign_orders(partner, [top_up.id], normal_term=[str(top_up.id)])
+        expected = term_expiry(assigned.assigned_at, "UTC", "premium")[0]
+        assert assigned.expires_at == expected
+    finally:
+        clock.set_offset(clock.offset() - timedelta(days=370))

@@ -294,3 +294,37 @@ def test_request_licenses_offers_each_manager_its_types(tree, as_user, session):
     assert "Requested 10 NFR licenses" in done.get_data(as_text=True)
     listed = client.get("/orders/list/?_flt_0_license_type=nfr").get_data(as_text=True)
     assert "<td>NFR</td>" in listed
+
+
+def test_a_po_number_and_a_co_termed_expiry_from_request_to_assign(tree, as_user, session):
+    from datetime import timedelta
+
+    from app.services.orders import coterm_choices
+
+    pool = assign_orders(tree.actor("partner"), [requested(tree, "customer", 10).id])[0]
+    session.commit()
+    client = as_user(tree.users["customer"])
+    page = client.get("/orders/request").get_data(as_text=True)
+    assert f"With order #{pool.id} (Premium): expires" in page
+    form = {"quantity": "4", "license_type": "premium", "po_number": "PO-77"}
+    post(client, "/orders/request", {**form, "coterm_order_id": str(pool.id)})
+    top_up = session.scalar(select(Order).where(Order.po_number == "PO-77"))
+    assert top_up.coterm_order_id == pool.id
+    listed = client.get("/orders/list/?_oc_OrderView=requested_at&q=PO-77").get_data(as_text=True)
+    assert "<td>PO-77</td>" in listed
+    partner = as_user(tree.users["partner"])
+    preview = partner.get(f"/orders/assign?order={top_up.id}").get_data(as_text=True)
+    assert f"Co-termed: these seats expire with order #{pool.id}" in preview
+    # The pool expires before anyone assigns: Assign says so, and takes the normal
+    # term only when asked to.
+    clock.set_offset(clock.offset() + timedelta(days=370))
+    try:
+        assert coterm_choices(tree.customer.id, clock.now()) == []
+        preview = partner.get(f"/orders/assign?order={top_up.id}").get_data(as_text=True)
+        assert f"Order #{pool.id}, which this request was to expire with, expired" in preview
+        refused = post(partner, "/orders/assign", {"order": top_up.id}).get_data(as_text=True)
+        assert "assign with the normal term instead" in refused
+        done = post(partner, "/orders/assign", {"order": top_up.id, "normal_term": top_up.id})
+        assert f"Assigned 1 order: #{top_up.id}" in done.get_data(as_text=True)
+    finally:
+        clock.set_offset(clock.offset() - timedelta(days=370))
