@@ -224,3 +224,4 @@ connection_record  # unused variable (app/sql.py)
 _.isolation_level  # unused attribute (app/sql.py)
 context  # unused variable (app/transaction.py)
 empty  # NeedsAction.empty, read by templates/dashboard.html
+coterm  # Assignment.coterm, read by templates/orders/assign.html
