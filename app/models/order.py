@@ -112,6 +112,10 @@ class Order(Model):
     coterm_order_id: Mapped[int | None] = mapped_column(
         ForeignKey("orders.id", ondelete="SET NULL", name="fk_orders_coterm_order_id")
     )
+    # Partial approval: the declined remainder names the order it was split from.
+    split_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL", name="fk_orders_split_from_id")
+    )
     # A renewal request ("Request renewal for these N people"): it remembers its
     # people (OrderPerson), and at assignment its seats go to them.
     renewal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

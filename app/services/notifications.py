@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app import display
 from app.extensions import db
 from app.models import AppUser, CompanyTree, EmailKind, Order
-from app.services import renewal_requests
+from app.services import orders, renewal_requests
 from app.services.emails import queue_email
 from app.services.managers import platform_admins_query
 
@@ -50,9 +50,20 @@ def order_requested(order: Order) -> None:
 
 
 def order_assigned(order: Order) -> None:
-    """A renewal request's email says who was licensed and which seats stay free."""
+    """One email: a renewal request's says who was licensed and which seats stay
+    free; a partial approval's says how many of how many, and why the rest was
+    declined (naming a renewal request's people left out)."""
     outcome = renewal_requests.last_outcome(order.id) if order.renewal else None
-    _tell(company_managers(order.company_id), EmailKind.ORDER_ASSIGNED, order, outcome=outcome)
+    rest = orders.remainder_of(order)
+    declined = renewal_requests.people_names(rest.id) if rest and rest.renewal else []
+    _tell(
+        company_managers(order.company_id),
+        EmailKind.ORDER_ASSIGNED,
+        order,
+        outcome=outcome,
+        rest=rest,
+        declined=declined,
+    )
 
 
 def order_declined(order: Order) -> None:

@@ -158,13 +158,18 @@ def _assignment(order: Order, now: datetime) -> Assignment:
     return Assignment(order, *expiry, people, lapsed=pool)
 
 
-def assign_orders(actor: Actor, order_ids: list, normal_term=()) -> list[Order]:
+def assign_orders(
+    actor: Actor, order_ids: list, normal_term=(), approve=None, reason: str | None = None
+) -> list[Order]:
     """Assign requested orders of companies strictly below the actor's company, all or
-    none: each gets its type's term from now (services/terms.py), in its company's time zone,
-    and a renewal request's seats go to its people at once (`renewal_requests`).
+    none: each gets its type's term from now (services/terms.py), in its company's time
+    zone, and a renewal request's seats go to its people at once (`renewal_requests`).
     An order co-termed with a pool that expired since is refused unless its id is
-    in `normal_term` (the manager accepted the normal term instead).
-    Raises NotFound (any out of scope), Forbidden (own company) or Conflict."""
+    in `normal_term` (the manager accepted the normal term instead). One order may be
+    approved in part (`approve` seats, with a `reason`): the rest is declined in the
+    same step as an order of its own (`split_from_id`), and the company's managers
+    get one email. Raises NotFound (any out of scope), Forbidden (own company),
+    Invalid (the partial approval) or Conflict."""
     now = clock.now()
     plan = preview_assignment(actor, order_ids, now)
     accepted = {coerce_pk(pk) for pk in normal_term}
@@ -179,6 +184,7 @@ def assign_orders(actor: Actor, order_ids: list, normal_term=()) -> list[Order]:
             )
             + ": assign with the normal term instead, or decline."
         )
+    partial = _partial(plan, approve, reason)
     orders = [a.order for a in plan]
     terms = {a.order.id: (a.expires_at, a.expires_on) for a in plan}
     changed = db.session.execute(
@@ -201,21 +207,93 @@ def assign_orders(actor: Actor, order_ids: list, normal_term=()) -> list[Order]:
             "nothing was assigned. Reload and try again."
         )
     renewal_requests.close(list(terms))
+    if partial:
+        _split(actor, *partial, now)
     for order in orders:
+        before = {"status": OrderStatus.REQUESTED.value, "quantity": order.quantity}
         db.session.refresh(order)
+        if before["quantity"] == order.quantity:  # approved in full
+            del before["quantity"]
         audit.record(
             actor,
             "order.assigned",
             company_id=order.company_id,
             entity="order",
             entity_id=order.id,
-            before={"status": OrderStatus.REQUESTED.value},
+            before=before,
             after=audit.values(order, AUDITED),
         )
         if order.renewal:
             renewal_requests.give_seats(actor, order, now)
         notifications.order_assigned(order)
     return orders
+
+
+def _partial(plan: list[Assignment], approve, reason) -> tuple[Order, int, str] | None:
+    """A partial approval asked for: (order, seats approved, reason), checked; None
+    for a full one."""
+    text = str(approve if approve is not None else "").strip().replace(",", "")
+    if not text:
+        return None
+    if len(plan) != 1:
+        raise Invalid(
+            "Approve fewer seats on one order at a time: Assign of several orders "
+            "approves each in full.",
+            "approve",
+        )
+    order = plan[0].order
+    if not (text.isascii() and text.isdecimal() and len(text) <= 9) or not (
+        1 <= int(text) <= order.quantity
+    ):
+        raise Invalid(f"Approve a whole number of seats from 1 to {order.quantity:,}.", "approve")
+    if int(text) == order.quantity:
+        return None
+    return order, int(text), required_text(reason, "reason", "A reason for the rest", 500)
+
+
+def _split(actor: Actor, order: Order, approved: int, reason: str, now: datetime) -> Order:
+    """Approve `approved` seats of the order just assigned and decline the rest as
+    an order of its own, recorded (its people, for a renewal request: all but the
+    first `approved` by last name)."""
+    rest = Order(
+        company_id=order.company_id,
+        quantity=order.quantity - approved,
+        license_type=order.license_type,
+        po_number=order.po_number,
+        renewal=order.renewal,
+        requested_by_id=order.requested_by_id,
+        requested_at=order.requested_at,
+        status=OrderStatus.DECLINED.value,
+        closed_by_id=actor.user_id,
+        closed_at=now,
+        close_reason=reason,
+        split_from_id=order.id,
+    )
+    db.session.add(rest)
+    db.session.flush()
+    db.session.execute(
+        update(Order)
+        .where(Order.id == order.id)
+        .values(quantity=approved)
+        .execution_options(synchronize_session=False)
+    )
+    if order.renewal:
+        renewal_requests.move_people(order.id, rest.id, keep=approved)
+    audit.record(
+        actor,
+        "order.declined",
+        company_id=rest.company_id,
+        entity="order",
+        entity_id=rest.id,
+        before={"status": OrderStatus.REQUESTED.value},
+        after={**audit.values(rest, AUDITED), "split_from_id": order.id},
+    )
+    return rest
+
+
+def remainder_of(order: Order) -> Order | None:
+    """The declined remainder of a partly approved order, if any."""
+    return db.session.scalar(select(Order).where(Order.split_from_id == order.id))
 
 
 def decline_order(actor: Actor, order_id, reason: str) -> Order:

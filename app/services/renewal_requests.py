@@ -406,6 +406,24 @@ def last_outcome(order_id: int) -> Outcome:
     return Outcome(order, counts, [(person, outcome) for person, outcome in left])
 
 
+def move_people(order_id: int, other_id: int, keep: int) -> None:
+    """A renewal request approved in part: all but its first `keep` people (by last
+    name) move to `other_id` (its declined remainder), out of any open request."""
+    beyond = (
+        select(OrderPerson.learner_id)
+        .join(Learner, Learner.id == OrderPerson.learner_id)
+        .where(OrderPerson.order_id == order_id)
+        .order_by(*PEOPLE_ORDER)
+        .offset(keep)
+    )
+    db.session.execute(
+        update(OrderPerson)
+        .where(OrderPerson.order_id == order_id, OrderPerson.learner_id.in_(beyond))
+        .values(order_id=other_id, pending=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def close(order_ids) -> None:
     """The orders left *requested* (assigned, declined, cancelled): their people may
     be in another renewal request again."""

@@ -44,10 +44,19 @@ SECTIONS = [
 
 
 def assigned_message(orders: list[Order]) -> str:
-    """What Assign did; for a renewal request, who got its licenses and who did not."""
+    """What Assign did: a partial approval's split; for a renewal request, who got its
+    licenses and who did not."""
     text = f"Assigned {display.count(len(orders), 'order')}: " + ", ".join(o.number for o in orders)
-    renewals = [renewal_requests.last_outcome(o.id).summary() for o in orders if o.renewal]
-    return " ".join([text + ".", *renewals])
+    parts = [text + "."]
+    rest = service.remainder_of(orders[0]) if len(orders) == 1 else None  # one order only
+    if rest:
+        approved = orders[0].quantity
+        parts.append(
+            f"{approved:,} of {approved + rest.quantity:,} approved; "
+            f"{rest.quantity:,} declined (order {rest.number}): {rest.close_reason}."
+        )
+    parts += [renewal_requests.last_outcome(o.id).summary() for o in orders if o.renewal]
+    return " ".join(parts)
 
 
 class RequestLicensesForm(FlaskForm):
@@ -251,8 +260,13 @@ class OrderView(ScopedModelView):
         pks = request.values.getlist("order")
         back = self.local_url(request.values.get("next"))
         if request.method == "POST":
-            normal_term = request.form.getlist("normal_term")
-            self.run_service(lambda a: service.assign_orders(a, pks, normal_term), assigned_message)
+            form = request.form
+            self.run_service(
+                lambda a: service.assign_orders(
+                    a, pks, form.getlist("normal_term"), form.get("approve"), form.get("reason")
+                ),
+                assigned_message,
+            )
             return redirect(back)
         outcome = self.run_service(lambda a: service.preview_assignment(a, pks), None)
         if not outcome:

@@ -166,3 +166,59 @@ def test_a_pool_expired_before_assignment_offers_the_normal_term(tree, session):
         assert assigned.expires_at == expected
     finally:
         clock.set_offset(clock.offset() - timedelta(days=370))
+
+
+def test_a_partial_approval_of_7_of_10_declines_3_with_one_email(tree, session):
+    from app.models import AuditEvent, Email
+
+    order = request_order(tree.actor("customer"), tree.customer.id, 10, po_number="PO-9")
+    partner = tree.actor("partner")
+    with pytest.raises(Invalid, match="A reason for the rest is required"):
+        assign_orders(partner, [order.id], approve="7")
+    for wrong in ("0", "11", "seven"):
+        with pytest.raises(Invalid, match="whole number of seats from 1 to 10"):
+            assign_orders(partner, [order.id], approve=wrong, reason="Budget")
+    other = request_order(tree.actor("customer"), tree.customer.id, 4)
+    with pytest.raises(Invalid, match="one order at a time"):
+        assign_orders(partner, [order.id, other.id], approve="3", reason="Budget")
+    assert session.get(Order, order.id).status == "requested"
+    (assigned,) = assign_orders(partner, [order.id], approve="7", reason="Budget for 7 only")
+    session.expire_all()
+    assert (assigned.quantity, assigned.status) == (7, "assigned")
+    (rest,) = session.scalars(select(Order).where(Order.split_from_id == order.id)).all()
+    assert (rest.quantity, rest.status, rest.close_reason) == (3, "declined", "Budget for 7 only")
+    assert rest.po_number == "PO-9"
+    both = [order.id, rest.id]
+    told = session.scalars(
+        select(Email).where(Email.order_id.in_(both), Email.kind != "order_requested")
+    ).all()
+    assert len(told) == 1  # one customer manager, one email
+    assert "7 of 10 approved; 3 declined: Budget for 7 only" in told[0].body
+    actions = session.scalars(
+        select(AuditEvent.action).where(
+            AuditEvent.entity == "order", AuditEvent.entity_id.in_(both)
+        )
+    ).all()
+    assert sorted(actions) == ["order.assigned", "order.declined", "order.requested"]
+
+
+def test_a_renewal_request_approved_in_part_licenses_the_first_by_last_name(tree, session):
+    from app.models import Email
+    from app.services import renewal_requests
+
+    expired = factories.expired_people(tree.customer, 5)
+    people = select(Learner.id).where(Learner.id.in_([p.id for p in expired]))
+    order = renewal_requests.request(tree.actor("customer"), tree.customer.id, people).order
+    assign_orders(tree.actor("partner"), [order.id], approve="3", reason="Three for now")
+    by_name = sorted(expired, key=lambda p: (p.last_name, p.first_name, p.id))
+    holders = set(session.scalars(select(License.learner_id).where(License.order_id == order.id)))
+    assert holders == {p.id for p in by_name[:3]}
+    body = session.scalar(
+        select(Email.body).where(Email.order_id == order.id, Email.kind == "order_assigned")
+    )
+    assert "3 of 5 approved; 2 declined: Three for now" in body
+    assert all(p.full_name in body for p in by_name[3:])
+    # The two left out may be in a new renewal request at once.
+    left = select(Learner.id).where(Learner.id.in_([p.id for p in by_name[3:]]))
+    again = renewal_requests.request(tree.actor("customer"), tree.customer.id, left)
+    assert again.order.quantity == 2

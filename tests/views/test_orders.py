@@ -328,3 +328,17 @@ def test_a_po_number_and_a_co_termed_expiry_from_request_to_assign(tree, as_user
         assert f"Assigned 1 order: #{top_up.id}" in done.get_data(as_text=True)
     finally:
         clock.set_offset(clock.offset() - timedelta(days=370))
+
+
+def test_assign_may_approve_fewer_seats_with_a_reason(tree, as_user, session):
+    order = requested(tree, "customer", 10)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    preview = client.get(f"/orders/assign?order={order.id}").get_data(as_text=True)
+    assert "Approve fewer seats (optional)" in preview
+    refused = post(client, "/orders/assign", {"order": order.id, "approve": "7"})
+    assert "A reason for the rest is required" in refused.get_data(as_text=True)
+    assert session.get(Order, order.id).status == "requested"
+    done = post(client, "/orders/assign", {"order": order.id, "approve": "7", "reason": "Budget"})
+    html = done.get_data(as_text=True)
+    assert "7 of 10 approved; 3 declined (order #" in html and "): Budget." in html
