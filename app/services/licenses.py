@@ -52,18 +52,21 @@ def seat_position(company_scope) -> SeatPosition:
 
 
 def company_figures(company_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Free seats, people expiring within 30 days and expired, per company of a page
-    (two grouped queries for the whole page)."""
+    """The plan, free seats, people expiring within 30 days and expired, per company
+    of a page (two grouped queries for the whole page)."""
     if not company_ids:
         return {}
     now = clock.now()
-    figures = {cid: {"free": 0, "expiring": 0, "expired": 0} for cid in company_ids}
-    for cid, free in db.session.execute(
-        select(Order.company_id, func.sum(Order.quantity - Order.allocated))
+    figures = {
+        cid: {"free": 0, "expiring": 0, "expired": 0, "plan": pools.plan_label(None)}
+        for cid in company_ids
+    }
+    for cid, free, plan in db.session.execute(
+        select(Order.company_id, func.sum(Order.quantity - Order.allocated), pools.plan_rank())
         .where(Order.company_id.in_(company_ids), pools.is_pool(now))
         .group_by(Order.company_id)
     ):
-        figures[cid]["free"] = int(free or 0)
+        figures[cid].update(free=int(free or 0), plan=pools.plan_label(plan))
     for cid, expiring, expired in db.session.execute(
         select(Learner.company_id, count_if(is_expiring(now)), count_if(is_expired(now)))
         .where(

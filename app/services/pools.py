@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import Select, and_, case, insert, literal, select, update
+from sqlalchemy import Select, and_, case, func, insert, literal, select, update
 
 from app.extensions import db
 from app.models import Learner, License, LicenseType, Order, OrderStatus
@@ -38,6 +38,27 @@ def is_spent(now: datetime):
 def is_open(now: datetime):
     """A pool with free seats."""
     return and_(is_pool(now), Order.allocated < Order.quantity)
+
+
+# A company's plan, from the types of its pools (assigned, unexpired): the highest
+# rank it holds. Managed, else Free Trial while a trial runs, else Premium, else
+# NFR only; none: "—".
+PLAN_RANKS = {
+    LicenseType.MANAGED.value: 4,
+    LicenseType.TRIAL.value: 3,
+    LicenseType.PREMIUM.value: 2,
+    LicenseType.NFR.value: 1,
+}
+PLAN_LABELS = {4: "Managed", 3: "Free Trial", 2: "Premium", 1: "NFR only"}
+
+
+def plan_rank():
+    """Inside a SELECT over pools grouped by company: the company's plan rank."""
+    return func.max(case(PLAN_RANKS, value=Order.license_type, else_=0))
+
+
+def plan_label(rank: int | None) -> str:
+    return PLAN_LABELS.get(rank or 0, "—")
 
 
 def open_pools(

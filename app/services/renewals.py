@@ -49,7 +49,7 @@ FIGURES = [
     Figure("open_seats", "Seats requested"),
 ]
 COUNTS = [f.key for f in FIGURES if f.kind == "count"]
-SORTABLE = {"name", *(f.key for f in FIGURES)}
+SORTABLE = {"name", "plan", *(f.key for f in FIGURES)}
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 
@@ -73,6 +73,7 @@ class Row:
     name: str
     kind: str
     figures: dict
+    plan: str = "—"  # pools.plan_label: Managed, Free Trial, Premium, NFR only
     subtree: dict | None = None  # a sub-partner's subtree totals (itself included)
 
     @property
@@ -131,6 +132,7 @@ def figures_query(actor: Actor, now: datetime) -> Select:
             Company.id.label("company_id"),
             Company.name.label("name"),
             Company.kind.label("kind"),
+            func.coalesce(seats.c.plan, zero).label("plan"),
             func.coalesce(people.c.learners, zero).label("learners"),
             assigned.label("assigned"),
             allocated.label("allocated"),
@@ -194,6 +196,7 @@ def _seats(now: datetime, scope) -> Select:
             Order.company_id.label("company_id"),
             func.sum(Order.quantity).label("assigned"),
             func.sum(Order.allocated).label("allocated"),
+            pools.plan_rank().label("plan"),
         )
         .where(scope, pools.is_pool(now))
         .group_by(Order.company_id)
@@ -217,7 +220,13 @@ def _row(row) -> Row:
     figures = {f.key: values[f.key] for f in FIGURES}
     for key in COUNTS:
         figures[key] = int(figures[key] or 0)
-    return Row(values["company_id"], values["name"], values["kind"], figures)
+    return Row(
+        values["company_id"],
+        values["name"],
+        values["kind"],
+        figures,
+        pools.plan_label(values["plan"]),
+    )
 
 
 def _add_subtree_totals(actor: Actor, rows: list[Row]) -> None:

@@ -49,7 +49,8 @@ def _annotate(rows: list[Company]) -> None:
             else []
         )
         row.learner_count = counts.get(row.id, 0)
-        row.free, row.expiring, row.expired = (
+        row.plan, row.free, row.expiring, row.expired = (
+            figures[row.id]["plan"],
             figures[row.id]["free"],
             figures[row.id]["expiring"],
             figures[row.id]["expired"],
@@ -76,6 +77,7 @@ class CompanyView(ScopedModelView):
         "kind",
         "parent",
         "timezone",
+        "plan",
         "learner_count",
         "free",
         "expiring",
@@ -100,6 +102,7 @@ class CompanyView(ScopedModelView):
         "kind": "Kind",
         "parent": "Parent",
         "timezone": "Time zone",
+        "plan": "Plan",
         "learner_count": "Learners",
         "created_at": "Created",
         "auto_license": "License new learners automatically",

@@ -75,13 +75,13 @@ class RenewalsView(BaseView):
         ISO 8601 UTC times, formula-like names neutralised."""
         query = read_query()
         actor = current_actor()
-        header = ["Company", "Kind", *(f.label for f in renewals.FIGURES)]
+        header = ["Company", "Kind", "Plan", *(f.label for f in renewals.FIGURES)]
 
         def rows():
             for row in renewals.all_rows(actor, query):
                 values = [row.figures[f.key] for f in renewals.FIGURES]
                 values[-3] = exports.iso_utc(values[-3])  # next expiry
-                yield [row.name, row.kind, *values]
+                yield [row.name, row.kind, row.plan, *values]
 
         return exports.download(fmt, "renewals", "Renewals", header, rows)
 

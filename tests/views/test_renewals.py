@@ -169,10 +169,11 @@ def test_exports_keep_plain_numbers_and_iso_times(world, as_user, session):
     client = as_user(world.users["partner"])
     body = client.get("/renewals/export/csv?sort=name&dir=asc").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(body)))
-    assert rows[0][:4] == ["Company", "Kind", "Learners", "Seats assigned"]
+    assert rows[0][:5] == ["Company", "Kind", "Plan", "Learners", "Seats assigned"]
     by_name = {r[0]: r for r in rows[1:]}
     assert "'=HYPERLINK(1)" in by_name  # a formula-like name neutralised
     c1 = by_name["Customer C1"]
+    assert c1[rows[0].index("Plan")] == "Premium"
     assert c1[rows[0].index("Expired")] == "3" and c1[rows[0].index("Seats requested")] == "7"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", c1[rows[0].index("Next expiry")])
     xlsx = client.get("/renewals/export/xlsx")
@@ -246,3 +247,35 @@ def test_and_assign_now_from_renewals_licenses_the_people_at_once(world, as_user
     assert "assigned now" in message and "5 people licensed" in message
     (order,) = orders_of(session, world.sub_customer)
     assert (order.status, order.allocated) == ("assigned", 5)
+
+
+def test_each_company_shows_its_plan_on_renewals_and_the_company_list(world, as_user, session):
+    """Managed over Premium; NFR only; none: "—" — sortable on Renewals."""
+    from dataclasses import replace as with_
+
+    from app.services.orders import assign_orders
+
+    partner = world.actor("partner")
+    managing = with_(partner, managing_company_id=world.sub_customer.id)
+    managed = request_order(managing, world.sub_customer.id, 5, "managed")
+    nfr = request_order(partner, world.partner.id, 10, "nfr")
+    assign_orders(world.actor("admin"), [managed.id, nfr.id])
+    session.commit()
+    expected = {
+        world.customer.id: "Premium",
+        world.sub_customer.id: "Managed",
+        world.partner.id: "NFR only",
+        world.sub.id: "—",
+    }
+    grid = renewals.page(partner, renewals.Query(sort="plan", page_size=100))
+    plans = {r.company_id: r.plan for r in grid.rows}
+    assert {k: plans[k] for k in expected} == expected
+    ranks = ["—", "NFR only", "Premium", "Free Trial", "Managed"]
+    shown = [ranks.index(r.plan) for r in grid.rows]
+    assert shown == sorted(shown, reverse=True)  # most managed first
+    client = as_user(world.users["partner"])
+    html = client.get("/renewals/").get_data(as_text=True)
+    assert f'data-plan="{world.sub_customer.id}">Managed<' in html
+    listed = client.get("/companies/list/").get_data(as_text=True)
+    row = listed[listed.index("Customer C2") :]
+    assert "<td>Managed</td>" in row[: row.index("</tr>")]
