@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, exists, func, insert, literal, select, true
@@ -10,7 +11,7 @@ from app import clock
 from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner, Order
-from app.services import audit
+from app.services import audit, orders
 from app.services.validation import required_text, time_zone
 from app.tenancy import Actor, require_company, subtree_ids
 
@@ -25,9 +26,13 @@ def create_company(
     parent_id: int | None,
     timezone: str = "UTC",
     auto_license: bool = True,
+    order: NewOrder | None = None,
 ) -> Company:
     """Create a partner (platform admin only) or a sub-partner/customer under a parent
-    the actor controls. Raises Invalid, Forbidden or NotFound."""
+    the actor controls — with, optionally, its first order (`NewOrder`): requested
+    in the same transaction, on the company's behalf, and assigned at once when the
+    creator ticks "assign now" (being above it). Raises Invalid, Forbidden or
+    NotFound."""
     kind_enum = _kind(kind)
     name = required_text(name, "name", "Name", 120)
     if kind_enum is CompanyKind.PARTNER:
@@ -58,7 +63,41 @@ def create_company(
         entity_id=company.id,
         after=audit.values(company, AUDITED),
     )
+    if order is not None and not order.empty:
+        order.place(actor, company)
     return company
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """Create Company's optional order: how many licenses, their type, the PO number,
+    and whether the creator assigns it at once."""
+
+    quantity: str | None = None
+    license_type: str | None = None
+    po_number: str | None = None
+    assign_now: bool = False
+
+    @property
+    def empty(self) -> bool:
+        if str(self.quantity or "").strip():
+            return False
+        if self.po_number and self.po_number.strip() or self.assign_now:
+            raise Invalid(
+                "Enter the number of licenses to order with the company, or leave the "
+                "PO number and Assign now empty.",
+                "quantity",
+            )
+        return True
+
+    def place(self, actor: Actor, company: Company) -> Order:
+        behalf = replace(actor, managing_company_id=company.id)
+        placed = orders.request_order(
+            behalf, company.id, self.quantity, self.license_type or "premium", self.po_number
+        )
+        if self.assign_now:
+            orders.assign_orders(replace(actor, managing_company_id=None), [placed.id])
+        return placed
 
 
 def update_company(

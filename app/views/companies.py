@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import redirect, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import Select2Widget
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, SelectField, StringField
 
 from app import display
-from app.models import Company, CompanyKind
+from app.models import Company, CompanyKind, LicenseType
 from app.services import companies as service
 from app.services import manage_mode
 from app.services.licenses import company_figures
@@ -95,7 +95,17 @@ class CompanyView(ScopedModelView):
     order_columns = ["name", "kind", "timezone", "created_at"]
     search_columns = ["name", "kind", "parent", "timezone"]
     show_columns = ["name", "kind", "parent", "timezone", "created_at"]
-    add_columns = ["name", "kind", "parent", "timezone", "auto_license"]
+    add_columns = [
+        "name",
+        "kind",
+        "parent",
+        "timezone",
+        "auto_license",
+        "quantity",
+        "license_type",
+        "po_number",
+        "assign_now",
+    ]
     edit_columns = ["name", "parent", "timezone", "auto_license"]
     base_order = ("name", "asc")
     label_columns = {
@@ -106,6 +116,10 @@ class CompanyView(ScopedModelView):
         "learner_count": "Learners",
         "created_at": "Created",
         "auto_license": "License new learners automatically",
+        "quantity": "Licenses to order (optional)",
+        "license_type": "License type",
+        "po_number": "PO number (optional)",
+        "assign_now": "and assign the order now",
         "row_menu": "",
         "free": "Free seats",
         "expiring": "Expiring (30 days)",
@@ -121,6 +135,15 @@ class CompanyView(ScopedModelView):
         "auto_license": BooleanField("License new learners automatically", default=True),
         "kind": SelectField("Kind", choices=[], widget=Select2Widget()),
         "timezone": SelectField("Time zone", choices=[], default="UTC", widget=Select2Widget()),
+        # Its first order (optional): the service checks every value.
+        "quantity": StringField("Licenses to order (optional)"),
+        "license_type": SelectField(
+            "License type",
+            choices=[(t.value, t.label) for t in (LicenseType.PREMIUM, LicenseType.MANAGED)],
+            validate_choice=False,
+        ),
+        "po_number": StringField("PO number (optional)"),
+        "assign_now": BooleanField("and assign the order now"),
     }
     edit_form_extra_fields = {
         "auto_license": BooleanField("License new learners automatically"),
@@ -129,6 +152,8 @@ class CompanyView(ScopedModelView):
     description_columns = {
         "parent": "The partner or sub-partner this company belongs to.",
         "timezone": "Licenses expire and reminders are dated in this time zone.",
+        "quantity": "Requests the company's first order with it (Requested Orders), "
+        "on its behalf; tick 'assign now' to assign it at once.",
     }
 
     @action("manage", "Manage Company", None, "fa-sign-in-alt")
@@ -156,6 +181,12 @@ class CompanyView(ScopedModelView):
             parent_id=parent.id if parent else None,
             timezone=form.timezone.data,
             auto_license=form.auto_license.data,
+            order=service.NewOrder(
+                form.quantity.data,
+                form.license_type.data,
+                form.po_number.data,
+                bool(form.assign_now.data),
+            ),
         )
 
     def update_item(self, actor, item, form):

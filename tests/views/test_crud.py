@@ -211,3 +211,34 @@ def test_posting_role_or_company_fields_to_the_edit_form_changes_neither(tree, a
     user = session.get(AppUser, me.id)
     assert user.first_name == "Me"
     assert user.company_id == tree.customer.id and user.role_names == {"Customer Manager"}
+
+
+def test_create_company_with_its_first_order_po_number_and_assign_now(tree, as_user, session):
+    from app.models import AuditEvent, Order
+
+    client = as_user(tree.users["partner"])
+    form = {"kind": "customer", "parent": tree.sub.id, "timezone": "UTC"}
+    page = post(client, "/companies/add", {**form, "name": "Bad Order", "quantity": "lots"})
+    assert "Quantity must be a whole number" in page.get_data(as_text=True)
+    assert session.scalar(select(Company).where(Company.name == "Bad Order")) is None
+    page = post(client, "/companies/add", {**form, "name": "No Order", "po_number": "PO-1"})
+    assert "Enter the number of licenses to order" in page.get_data(as_text=True)
+    assert session.scalar(select(Company).where(Company.name == "No Order")) is None
+
+    extra = {"quantity": "25", "license_type": "premium", "po_number": "PO-2026-7"}
+    post(client, "/companies/add", {**form, "name": "Wayne Dental", **extra})
+    wayne = session.scalar(select(Company).where(Company.name == "Wayne Dental"))
+    (order,) = session.scalars(select(Order).where(Order.company_id == wayne.id)).all()
+    assert (order.quantity, order.status, order.po_number) == (25, "requested", "PO-2026-7")
+    requested = session.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "order.requested", AuditEvent.entity_id == order.id
+        )
+    )
+    assert requested.on_behalf_of_id == wayne.id  # asked on the new company's behalf
+
+    extra = {"quantity": "8", "license_type": "managed", "assign_now": "y"}
+    post(client, "/companies/add", {**form, "name": "Kent Legal", **extra})
+    kent = session.scalar(select(Company).where(Company.name == "Kent Legal"))
+    (order,) = session.scalars(select(Order).where(Order.company_id == kent.id)).all()
+    assert (order.quantity, order.status, order.license_type) == (8, "assigned", "managed")
