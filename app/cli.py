@@ -38,12 +38,24 @@ def setup(with_demo: bool) -> None:
     elsewhere, optionally load the demo."""
     upgrade()
     click.echo("Database is up to date.")
+    _grant_nfr()
     if _production():
         if with_demo:
             click.echo("APP_ENV=production: the demo data is not loaded.")
         _ensure_first_admin()
     elif with_demo:
         _load_demo()
+
+
+def _grant_nfr() -> None:
+    """Partners and sub-partners created before NFR grants existed get theirs (the
+    service, not the migration: it needs the settings and the audit trail)."""
+    from app.services.orders import grant_nfr
+
+    with transaction():
+        granted = grant_nfr()
+    if granted:
+        click.echo(f"Granted NFR seats to {len(granted)} partners and sub-partners.")
 
 
 def _production() -> bool:

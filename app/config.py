@@ -151,6 +151,8 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         "MANAGED_TERM_MONTHS": int(environ.get("MANAGED_TERM_MONTHS") or 12),
         "NFR_TERM_MONTHS": int(environ.get("NFR_TERM_MONTHS") or 12),
         "TRIAL_TERM_DAYS": int(environ.get("TRIAL_TERM_DAYS") or 30),
+        # NFR seats every partner and sub-partner holds for its own staff (0: none).
+        "NFR_GRANT_SEATS": int(environ.get("NFR_GRANT_SEATS") or 10),
         # Request renewals (Renewals) also takes people expired within these days.
         "RENEWAL_EXPIRED_DAYS": int(environ.get("RENEWAL_EXPIRED_DAYS") or 90),
         "IMPORT_MAX_ROWS": int(environ.get("IMPORT_MAX_ROWS") or 200_000),

@@ -27,6 +27,9 @@ def make_config(database_url: str, **overrides) -> dict:
         "BASE_URL": "http://panel.test",
         "APP_ENV": "test",
         "UPLOAD_FOLDER": tempfile.mkdtemp(prefix="licpanel-uploads-"),
+        # No NFR grants by default, so a test's partners hold only the seats it gives
+        # them; tests/services/test_nfr_grants.py turns them on.
+        "NFR_GRANT_SEATS": 0,
     }
     config.update(overrides)
     return config

@@ -14,7 +14,7 @@ from werkzeug.utils import import_string
 
 from app import clock, sql
 from app.jobs.dispatch import enqueue_emails
-from app.services import emails, health, imports, reminders, sessions
+from app.services import emails, health, imports, orders, reminders, sessions
 from app.transaction import transaction
 
 RUN = "app.jobs.periodic.run"
@@ -36,6 +36,7 @@ SCHEDULE = [
     Periodic("upload-cleanup", "app.jobs.periodic.discard_stale_uploads", timedelta(hours=1)),
     Periodic("session-cleanup", "app.jobs.periodic.discard_stale_sessions", timedelta(hours=1)),
     Periodic("planner-statistics", "app.jobs.periodic.refresh_statistics", timedelta(hours=1)),
+    Periodic("nfr-grants", "app.jobs.periodic.grant_nfr", timedelta(hours=1)),
 ]
 
 
@@ -57,6 +58,12 @@ def run(name: str, at: str | None = None):
     with transaction():
         health.run_finished(name, "ok", f"result: {result}")
     return result
+
+
+def grant_nfr(at: str | None = None) -> int:
+    """Grant NFR seats again to the partners and sub-partners whose grant expired."""
+    with transaction():
+        return len(orders.grant_nfr(now=_at(at)))
 
 
 def sweep_expiries(at: str | None = None) -> int:

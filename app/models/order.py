@@ -74,6 +74,15 @@ class Order(Model):
         Index("ix_orders_status_requested_at", "status", "requested_at"),
         Index("ix_orders_requested_by", "requested_by_id"),
         Index("ix_orders_expires_at", "expires_at"),
+        # One NFR grant per company and expiry day: two granting runs at once make one.
+        Index(
+            "ux_orders_nfr_grant",
+            "company_id",
+            "expires_on",
+            unique=True,
+            sqlite_where=text("granted = 1"),
+            postgresql_where=text("granted"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -112,6 +121,8 @@ class Order(Model):
     coterm_order_id: Mapped[int | None] = mapped_column(
         ForeignKey("orders.id", ondelete="SET NULL", name="fk_orders_coterm_order_id")
     )
+    # An NFR grant: the platform's NFR seats for a partner's or sub-partner's staff.
+    granted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # Partial approval: the declined remainder names the order it was split from.
     split_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("orders.id", ondelete="SET NULL", name="fk_orders_split_from_id")

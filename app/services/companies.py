@@ -63,6 +63,7 @@ def create_company(
         entity_id=company.id,
         after=audit.values(company, AUDITED),
     )
+    orders.grant_nfr([company.id])  # a partner's or sub-partner's own staff seats
     if order is not None and not order.empty:
         order.place(actor, company)
     return company

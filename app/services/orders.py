@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import case, literal, select, update
+from sqlalchemy import case, exists, literal, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import clock, display
 from app.errors import Conflict, Forbidden, Invalid
@@ -29,6 +30,7 @@ from app.tenancy import (
     get_scoped,
     require_company_in_view,
     strictly_below,
+    system_actor,
 )
 
 AUDITED = (
@@ -289,6 +291,52 @@ def _split(actor: Actor, order: Order, approved: int, reason: str, now: datetime
         after={**audit.values(rest, AUDITED), "split_from_id": order.id},
     )
     return rest
+
+
+def grant_nfr(company_ids: list[int] | None = None, now: datetime | None = None) -> list[Order]:
+    """Every partner and sub-partner (or those of `company_ids`) without a running
+    NFR grant gets one: NFR_GRANT_SEATS seats for its own staff, assigned by the
+    platform, for the NFR term — on creation, and again when a grant expires (the
+    hourly job). Never for customers. Idempotent: a unique index makes two runs at
+    once grant once (the loser's grant is skipped in its savepoint)."""
+    seats = current_app.config["NFR_GRANT_SEATS"]
+    if seats <= 0:
+        return []
+    now = now or clock.now()
+    running = exists().where(Order.company_id == Company.id, Order.granted, pools.is_pool(now))
+    query = select(Company).where(Company.kind != CompanyKind.CUSTOMER.value, ~running)
+    if company_ids is not None:
+        query = query.where(Company.id.in_(company_ids))
+    actor = system_actor("worker")
+    granted = []
+    for company in db.session.scalars(query.order_by(Company.id)).all():
+        expires_at, expires_on = term_expiry(now, company.timezone, LicenseType.NFR.value)
+        order = Order(
+            company_id=company.id,
+            quantity=seats,
+            license_type=LicenseType.NFR.value,
+            granted=True,
+            status=OrderStatus.ASSIGNED.value,
+            requested_at=now,
+            assigned_at=now,
+            expires_at=expires_at,
+            expires_on=expires_on,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(order)
+        except IntegrityError:
+            continue  # granted by another run meanwhile
+        audit.record(
+            actor,
+            "order.granted",
+            company_id=company.id,
+            entity="order",
+            entity_id=order.id,
+            after=audit.values(order, AUDITED),
+        )
+        granted.append(order)
+    return granted
 
 
 def remainder_of(order: Order) -> Order | None:

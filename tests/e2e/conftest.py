@@ -202,6 +202,15 @@ def sign_in(page, base_url: str, username: str) -> None:
     page.wait_for_load_state()
 
 
+def cells(page, column: str):
+    """The cells of the list's column headed `column`."""
+    expect(page.locator("table.table-bordered thead th").first).to_be_attached()
+    headers = page.locator("table.table-bordered thead th").all_inner_texts()
+    assert column in [h.strip() for h in headers], headers
+    index = [h.strip() for h in headers].index(column)
+    return page.locator(f"table.table-bordered tbody tr td:nth-child({index + 1})")
+
+
 def sign_out(page) -> None:
     """The user menu's Logout (a POST with the CSRF token): back on the sign-in page."""
     page.locator(".navbar-right .dropdown-toggle").click()

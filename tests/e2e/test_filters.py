@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import cells, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -17,12 +17,12 @@ def test_quick_search_a_status_dropdown_and_removable_chips(page, live_server):
     page.get_by_role("link", name="All", exact=True).click()
     expect(page).to_have_url(re.compile("/orders/list/"))
 
-    page.get_by_label("Search by order number or company").fill("acme")
-    page.get_by_label("Search by order number or company").press("Enter")
+    page.get_by_label("Search by order number, PO number or company").fill("acme")
+    page.get_by_label("Search by order number, PO number or company").press("Enter")
     expect(page).to_have_url(re.compile(r"q=acme"))
     rows = page.locator("table.table-bordered tbody tr")
     expect(rows.first).to_be_visible()
-    for company in rows.locator("td:nth-child(4)").all_inner_texts():
+    for company in cells(page, "Company").all_inner_texts():
         assert company == "Acme Dental"
 
     page.get_by_role("button", name="Add Filter").click()
@@ -31,7 +31,7 @@ def test_quick_search_a_status_dropdown_and_removable_chips(page, live_server):
     page.locator("#filter_form").get_by_role("button", name="Search").click()
     chips = page.locator(".filter-chip")
     expect(chips).to_have_text(["Search: acme", "Status is Assigned"], use_inner_text=True)
-    for status in rows.locator("td:nth-child(6)").all_inner_texts():
+    for status in cells(page, "Status").all_inner_texts():
         assert status in ("Assigned", "Expired")  # an assigned order past its term
 
     page.get_by_role("link", name="Remove filter: Search: acme").click()

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in, sign_out
+from tests.e2e.conftest import cells, sign_in, sign_out
 
 pytestmark = pytest.mark.browser
 
@@ -18,15 +18,6 @@ PACIFIC = re.compile(r"^\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d P[SD]T$")
 def tab(page, name: str, path: str) -> None:
     page.get_by_role("tab", name=name).click()
     expect(page).to_have_url(re.compile(path))
-
-
-def cells(page, column: str):
-    """The cells of the list's column headed `column`."""
-    expect(page.locator("table.table-bordered thead th").first).to_be_attached()
-    headers = page.locator("table.table-bordered thead th").all_inner_texts()
-    assert column in [h.strip() for h in headers], headers
-    index = [h.strip() for h in headers].index(column)
-    return page.locator(f"table.table-bordered tbody tr td:nth-child({index + 1})")
 
 
 def test_times_read_in_the_companys_zone_and_days_left_in_words(page, live_server):
