@@ -200,7 +200,7 @@ class OrderView(ScopedModelView):
         "number": "Order",
         "license_type": "Type",
         "po_number": "PO number",
-        "coterm_order": "Expires with",
+        "coterm_order": "Co-termed with",
         "status_label": "Status",
         "requested_by": "Requested by",
         "requested_at": "Requested",
