@@ -17,7 +17,7 @@ from app import clock, display
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import Learner, Order, Selection, SelectionMember
-from app.services import audit, pools
+from app.services import audit, managed, pools
 from app.services.states import is_active, needs_license
 from app.sql import joined_or_in
 from app.tenancy import Actor, get_in_view, require_company_in_view, require_pk
@@ -74,6 +74,7 @@ def select_people(actor: Actor, company_id, learner_ids: list, source: str = "ma
     """Stage people picked one by one (ids posted from a tab). Every id must be a
     learner of the company; anything else is NotFound."""
     company = require_company_in_view(actor, company_id)
+    managed.refuse_if_managed(actor, company.id)
     return stage(actor, company.id, ticked(company.id, learner_ids), source)
 
 
@@ -93,6 +94,7 @@ def select_matching(actor: Actor, company_id, learner_ids: Select, source: str =
     """Stage everybody a tab's current filter matches ("all N matching"), in one
     INSERT … SELECT. `learner_ids` is the filtered query of learner ids."""
     company = require_company_in_view(actor, company_id)
+    managed.refuse_if_managed(actor, company.id)
     ids = learner_ids.where(Learner.company_id == company.id, needs_license(clock.now()))
     selection = stage(actor, company.id, ids, source)
     if not selection.size:
@@ -134,6 +136,7 @@ def allocate(actor: Actor, selection_id, order_id=None) -> Plan:
     nothing then; the caller's transaction is rolled back."""
     result = plan(actor, selection_id, order_id)
     selection = result.selection
+    managed.refuse_if_managed(actor, selection.company_id)
     if selection.used_at is not None:
         raise Conflict("These people were already given their licenses (confirmed before).")
     if result.problem():
@@ -186,6 +189,7 @@ def allocate_first(actor: Actor, selection_id, order_id=None) -> Plan:
 def remainder(actor: Actor, selection_id) -> Selection:
     """A new selection of the same people minus those who gained a license since."""
     selection = get_selection(actor, selection_id)
+    managed.refuse_if_managed(actor, selection.company_id)
     still = _members(selection.id).where(needs_license(clock.now()))
     fresh = stage(actor, selection.company_id, still, selection.source)
     if not fresh.size:

@@ -12,7 +12,7 @@ from app import clock
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Company, Learner, License, Order
-from app.services import audit, pools
+from app.services import audit, managed, pools
 from app.services.states import is_expired, is_expiring
 from app.sql import count_if
 from app.tenancy import Actor, get_many_scoped
@@ -89,6 +89,7 @@ def deallocate(actor: Actor, learner_ids: list) -> int:
     learners = get_many_scoped(actor, Learner, learner_ids)
     if not all(actor.works_in(p.company_id) for p in learners):
         raise NotFound()
+    managed.refuse_if_managed(actor, learners[0].company_id)
     now = clock.now()
     ids = [p.id for p in learners]
     ended = pools.end_licenses(License.learner_id.in_(ids), now, "deallocated")

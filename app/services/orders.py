@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import Company, CompanyKind, LicenseType, Order, OrderStatus
 from app.models.order import PAID_TYPES
 from app.models.types import UTCDateTime
-from app.services import audit, notifications, pools, renewal_requests
+from app.services import audit, managed, notifications, pools, renewal_requests
 from app.services.terms import term_expiry
 from app.services.validation import optional_text, required_text
 from app.tenancy import (
@@ -64,6 +64,7 @@ def request_order(
         company_id,
         Forbidden("Licenses are requested from the company's own screens (Manage Company)."),
     )
+    managed.refuse_if_managed(actor, company.id)
     wanted = parse_type(license_type)
     if wanted not in requestable_types(actor, company):
         raise Invalid(_refusal(wanted, company), "license_type")
@@ -356,6 +357,7 @@ def cancel_order(actor: Actor, order_id, reason: str) -> Order:
     order = get_scoped(actor, Order, order_id)
     if not actor.works_in(order.company_id):
         raise Forbidden("Only the requesting company's managers can cancel its request.")
+    managed.refuse_if_managed(actor, order.company_id)
     return _close(actor, order, OrderStatus.CANCELLED, reason, notifications.order_cancelled)
 
 

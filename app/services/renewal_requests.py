@@ -37,7 +37,7 @@ from app.models import (
     Selection,
     SelectionMember,
 )
-from app.services import allocation, audit, notifications, orders, pools
+from app.services import allocation, audit, managed, notifications, orders, pools
 from app.services.states import is_expired, is_expiring
 from app.sql import count_if, joined_or_in
 from app.tenancy import Actor, require_company, require_company_in_view, strictly_below
@@ -130,6 +130,7 @@ def request(
         actor = replace(actor, managing_company_id=company.id)
     else:
         company = require_company_in_view(actor, company_id)
+        managed.refuse_if_managed(actor, company.id)
     if assign_now and not may_assign(actor, company.id):
         raise Invalid(
             f"Only the account managers above {company.name} can assign its request now.",
@@ -194,6 +195,7 @@ def stage(actor: Actor, company_id, people: Select | list) -> Selection:
     learner of the company, or NotFound), or the tab's filtered query for "all N
     matching" — for the request's confirmation."""
     company = require_company_in_view(actor, company_id)
+    managed.refuse_if_managed(actor, company.id)
     if isinstance(people, list):
         people = allocation.ticked(company.id, people)
     selection = allocation.stage(

@@ -6,7 +6,7 @@ from flask import current_app
 
 from app.views.audit import AuditLogView
 from app.views.companies import CompanyView
-from app.views.context import display_zone
+from app.views.context import display_zone, licenses_managed
 from app.views.emails import EmailView
 from app.views.imports import ImportView
 from app.views.learners import LearnerView
@@ -42,4 +42,26 @@ def register_views(appbuilder) -> None:
         appbuilder.add_view_no_menu(tab)
     appbuilder.add_view_no_menu(SelectionView)
     appbuilder.add_view_no_menu(ImportView)
-    current_app.context_processor(lambda: {"page_zone": display_zone})
+    current_app.context_processor(
+        lambda: {"page_zone": display_zone, "licenses_managed": licenses_managed}
+    )
+    _hide_managed_actions(current_app.jinja_env)
+
+
+# The actions a Managed company's customer managers may not take (services/managed.py).
+MANAGED_ACTIONS = {"allocate", "deallocate", "request_renewal"}
+
+
+def _hide_managed_actions(env) -> None:
+    """FAB's filter of the actions a list offers, also leaving out the license
+    actions for a Managed company's customer managers (the service refuses them
+    anyway, with a 403)."""
+    allowed = env.filters["get_actions_on_list"]
+
+    def actions_on_list(actions, modelview_name):
+        shown = allowed(actions, modelview_name)
+        if licenses_managed():
+            return {k: v for k, v in shown.items() if k not in MANAGED_ACTIONS}
+        return shown
+
+    env.filters["get_actions_on_list"] = actions_on_list

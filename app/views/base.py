@@ -24,6 +24,7 @@ from app import display, tenancy
 from app.errors import DomainError, NotFound
 from app.fab_compat import RestrictedInterface, ServiceModelView
 from app.models import AppUser, Company
+from app.services.managed import ManagedByPartner
 from app.sql import like_any
 from app.transaction import transaction
 from app.views.context import current_actor, display_zone
@@ -145,6 +146,8 @@ def run_service(work: Callable, success: str | Callable | None, form=None) -> Ou
             result = work(current_actor())
     except NotFound:
         abort(404)
+    except ManagedByPartner:
+        raise  # a 403 page with its message (views/errors.py), whatever the route
     except DomainError as exc:
         field = getattr(form, exc.field, None) if form is not None and exc.field else None
         if field is not None:

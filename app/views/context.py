@@ -36,6 +36,17 @@ def current_actor() -> tenancy.Actor:
     return cached[2]
 
 
+def licenses_managed() -> str:
+    """For a customer manager of a Managed company, why its license buttons are
+    hidden (services/managed.py); "" for anyone else. Cached on `g`."""
+    if "_licenses_managed" not in g:
+        from app.services import managed
+
+        actor = current_actor()
+        g._licenses_managed = managed.refusal(actor, actor.company_in_view) or ""
+    return g._licenses_managed
+
+
 def show_times_in(zone_name: str) -> None:
     """This page is about one company: its times read in that company's zone (an
     order's page), not the company in view's."""

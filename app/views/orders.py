@@ -26,7 +26,7 @@ from app.views.base import (
     local_when,
     or_dash,
 )
-from app.views.context import current_actor, show_times_in
+from app.views.context import current_actor, licenses_managed, show_times_in
 from app.views.filters import choice_field
 
 # An assigned order past its term: a section of its own, not a stored status.
@@ -83,7 +83,7 @@ def _annotate(rows: list[Order]) -> None:
                 RowAction("Assign", url_for("OrderView.assign_preview", order=order.id, next=here))
             )
             menu.append(RowAction("Decline", url_for("OrderView.decline", pk=order.id)))
-        if service.can_cancel(actor, order):
+        if service.can_cancel(actor, order) and not licenses_managed():
             menu.append(RowAction("Cancel request", url_for("OrderView.cancel", pk=order.id)))
         order.row_menu = menu
 
@@ -360,7 +360,7 @@ class OrderView(ScopedModelView):
         return {
             "history": service.history(item.id),
             "can_decide": service.can_decide(actor, item),
-            "can_cancel": service.can_cancel(actor, item),
+            "can_cancel": service.can_cancel(actor, item) and not licenses_managed(),
             "people": renewal_requests.people_page(item.id) if item.renewal else [],
             "people_total": item.quantity,
             "outcome_labels": renewal_requests.OUTCOMES,

@@ -17,7 +17,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.imports import cells, reader
 from app.models import ImportBatch, ImportKind, ImportRow, ImportStatus
-from app.services import audit
+from app.services import audit, managed
 from app.tenancy import MAX_ID, Actor, get_in_view, require_company_in_view
 
 UPLOAD_TTL = timedelta(hours=24)
@@ -38,6 +38,8 @@ def upload(actor: Actor, company_id, kind: str, filename: str, stream) -> Import
     company = require_company_in_view(actor, company_id)
     if kind not in tuple(ImportKind):
         raise NotFound()
+    if kind == ImportKind.RENEWAL:
+        managed.refuse_if_managed(actor, company.id)
     discard_stale(clock.now(), created_by_id=actor.user_id)
     stored = secrets.token_hex(16)
     path = upload_dir() / stored

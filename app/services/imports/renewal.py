@@ -9,6 +9,7 @@ from app import clock
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.models import ImportKind, Learner
+from app.services import managed
 from app.services.allocation import Plan, allocate, stage
 from app.services.imports.batches import finish, get_reviewed
 from app.services.imports.review import taken_learners
@@ -31,6 +32,7 @@ def commit_renewal(actor: Actor, batch_id) -> Plan:
         "These licenses were already renewed.",
         "Review the file before renewing.",
     )
+    managed.refuse_if_managed(actor, batch.company_id)
     renewed = db.session.scalar(
         select(func.count()).where(Learner.id.in_(taken_learners(batch)), is_active(clock.now()))
     )
