@@ -81,14 +81,7 @@ def request_order(
     )
     db.session.add(order)
     db.session.flush()
-    audit.record(
-        actor,
-        "order.requested",
-        company_id=company.id,
-        entity="order",
-        entity_id=order.id,
-        after=audit.values(order, AUDITED),
-    )
+    record(actor, "requested", order)
     notifications.order_requested(order)
     return order
 
@@ -106,6 +99,20 @@ class Assignment:
     people: renewal_requests.Outcome | None = None
     coterm: Order | None = None  # the pool whose expiry the seats take
     lapsed: Order | None = None  # the pool named, expired since: the normal term instead
+
+
+def record(actor: Actor, action: str, order: Order, before: dict | None = None, **extra) -> None:
+    """One audit event about an order ("order.<action>"): its audited fields after
+    the change, with any `extra` values."""
+    audit.record(
+        actor,
+        f"order.{action}",
+        company_id=order.company_id,
+        entity="order",
+        entity_id=order.id,
+        before=before,
+        after={**audit.values(order, AUDITED), **extra},
+    )
 
 
 def coterm_choices(company_id: int, now: datetime) -> list[Order]:
@@ -217,15 +224,7 @@ def assign_orders(
         db.session.refresh(order)
         if before["quantity"] == order.quantity:  # approved in full
             del before["quantity"]
-        audit.record(
-            actor,
-            "order.assigned",
-            company_id=order.company_id,
-            entity="order",
-            entity_id=order.id,
-            before=before,
-            after=audit.values(order, AUDITED),
-        )
+        record(actor, "assigned", order, before=before)
         if order.renewal:
             renewal_requests.give_seats(actor, order, now)
         notifications.order_assigned(order)
@@ -282,14 +281,12 @@ def _split(actor: Actor, order: Order, approved: int, reason: str, now: datetime
     )
     if order.renewal:
         renewal_requests.move_people(order.id, rest.id, keep=approved)
-    audit.record(
+    record(
         actor,
-        "order.declined",
-        company_id=rest.company_id,
-        entity="order",
-        entity_id=rest.id,
+        "declined",
+        rest,
         before={"status": OrderStatus.REQUESTED.value},
-        after={**audit.values(rest, AUDITED), "split_from_id": order.id},
+        split_from_id=order.id,
     )
     return rest
 
@@ -328,14 +325,7 @@ def grant_nfr(company_ids: list[int] | None = None, now: datetime | None = None)
                 db.session.add(order)
         except IntegrityError:
             continue  # granted by another run meanwhile
-        audit.record(
-            actor,
-            "order.granted",
-            company_id=company.id,
-            entity="order",
-            entity_id=order.id,
-            after=audit.values(order, AUDITED),
-        )
+        record(actor, "granted", order)
         granted.append(order)
     return granted
 
@@ -457,15 +447,7 @@ def _close(actor: Actor, order: Order, status: OrderStatus, reason: str, notify)
         )
     renewal_requests.close([order.id])
     db.session.refresh(order)
-    audit.record(
-        actor,
-        f"order.{status.value}",
-        company_id=order.company_id,
-        entity="order",
-        entity_id=order.id,
-        before={"status": OrderStatus.REQUESTED.value},
-        after=audit.values(order, AUDITED),
-    )
+    record(actor, status.value, order, before={"status": OrderStatus.REQUESTED.value})
     notify(order)
     return order
 

@@ -169,18 +169,13 @@ def request(
         raise Conflict(_RACED) from None
     if _people_count(order.id) != plan.people:
         raise Conflict(_RACED)
-    audit.record(
+    orders.record(
         actor,
-        "order.requested",
-        company_id=company.id,
-        entity="order",
-        entity_id=order.id,
-        after={
-            **audit.values(order, orders.AUDITED),
-            "renewal_people": plan.people,
-            "left_out": {str(k): v for k, v in plan.elsewhere.items()},
-            "from": "renewals" if from_renewals else "licenses",
-        },
+        "requested",
+        order,
+        renewal_people=plan.people,
+        left_out={str(k): v for k, v in plan.elsewhere.items()},
+        source="renewals" if from_renewals else "licenses",
     )
     notifications.order_requested(order)
     result = Requested(order, plan)
