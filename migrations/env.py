@@ -88,10 +88,30 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
-
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild SQLite tables (create, copy, drop the old one,
+            # rename). With foreign keys enforced, dropping the old table first deletes
+            # its rows — refused by RESTRICT references (licenses → orders), or
+            # cascading SET NULL. Alembic's recipe: off for the migration, checked
+            # after. The PRAGMA only works outside a transaction, so it goes straight to
+            # the driver's connection before SQLAlchemy begins one.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+    if sqlite:
+        # A pooled connection that saw the PRAGMA inside a transaction may still have
+        # them off: new connections get them from the engine's connect hook.
+        connectable.dispose()
 
 
 if context.is_offline_mode():

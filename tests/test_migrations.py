@@ -42,3 +42,58 @@ def test_foreign_keys_are_enforced_on_both_databases(app, session):
             )
         )
         session.flush()
+
+
+def test_upgrading_a_database_that_holds_licenses_keeps_every_row(db_kind, tmp_path):
+    """The revisions after 0010 rebuild `orders` and `licenses` on SQLite (batch mode):
+    a database in use — orders with licenses, emails about them — upgrades with every
+    row and reference intact."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from app import create_app
+    from tests.settings import create_pg_database, drop_pg_database, make_config
+
+    pg_name = None
+    if db_kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'upgrade.db'}"
+    else:
+        pg_name, url = create_pg_database("licpanel_upgrade")
+    app = create_app(make_config(url))
+    try:
+        with app.app_context():
+            upgrade(revision="0010_user_sessions")
+            with db.engine.begin() as conn:
+                for statement in (
+                    "INSERT INTO companies (id, name, kind, timezone, auto_license, created_at)"
+                    " VALUES (1, 'P', 'partner', 'UTC', true, '2026-01-01')",
+                    "INSERT INTO company_tree (ancestor_id, descendant_id, depth) VALUES (1, 1, 0)",
+                    "INSERT INTO learners (id, company_id, email, first_name, last_name, active,"
+                    " created_at, license_expires_at) VALUES (1, 1, 'a@p.example.com', 'A', 'B',"
+                    " true, '2026-01-01', '2027-01-01')",
+                    "INSERT INTO orders (id, company_id, quantity, allocated, status,"
+                    " requested_at, assigned_at, expires_at, expires_on) VALUES (1, 1, 5, 1,"
+                    " 'assigned', '2026-01-01', '2026-01-01', '2027-01-01', '2027-01-01')",
+                    "INSERT INTO licenses (id, learner_id, order_id, company_id, allocated_at,"
+                    " expires_at) VALUES (1, 1, 1, 1, '2026-01-01', '2027-01-01')",
+                    "INSERT INTO emails (id, key, kind, company_id, order_id, recipient, subject,"
+                    " body, state, created_at, attempts) VALUES (1, 'k', 'order_assigned', 1, 1,"
+                    " 'a@p.example.com', 's', 'b', 'sent', '2026-01-01', 1)",
+                ):
+                    conn.execute(text(statement))
+            upgrade()
+            with db.engine.connect() as conn:
+                assert conn.execute(text("SELECT order_id FROM licenses")).scalar() == 1
+                assert conn.execute(text("SELECT order_id FROM emails")).scalar() == 1
+                types = conn.execute(text("SELECT license_type FROM orders")).scalar()
+                assert types == "premium"
+                held = conn.execute(text("SELECT license_type FROM learners")).scalar()
+                assert held == "premium"
+            downgrade(revision="0010_user_sessions")
+            with db.engine.connect() as conn:
+                assert conn.execute(text("SELECT order_id FROM licenses")).scalar() == 1
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        if pg_name:
+            drop_pg_database(pg_name)

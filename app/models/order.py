@@ -179,9 +179,9 @@ class OrderPerson(Model):
     `pending` is true while the order is requested: a unique index over the pending
     rows lets a person be in one open renewal request at a time, decided by the
     database under any concurrency. `expires_then` is the person's license expiry
-    when the request was made: at assignment, a person still holding that license is
-    renewed (it ends, its seat returns to its pool), while one holding a later
-    license was renewed by other means meanwhile and keeps it.
+    when the request was made: at assignment, a person still holding that license (or
+    one ending no later) is renewed — it ends, its seat returns to its pool — while
+    one holding a later license was renewed by other means meanwhile and keeps it.
     """
 
     __tablename__ = "order_people"

@@ -130,13 +130,16 @@ def plan(actor: Actor, selection_id, order_id=None) -> Plan:
     return result
 
 
-def allocate(actor: Actor, selection_id, order_id=None) -> Plan:
+def allocate(actor: Actor, selection_id, order_id=None, *, automatic: bool = False) -> Plan:
     """Allocate seats to exactly the staged people. Raises Conflict (someone gained a
     license, too few seats, seats taken meanwhile, already confirmed) and changes
-    nothing then; the caller's transaction is rolled back."""
+    nothing then; the caller's transaction is rolled back. `automatic`: the
+    automatic licensing of new learners (an import), which a Managed company's own
+    managers keep (services/managed.py)."""
     result = plan(actor, selection_id, order_id)
     selection = result.selection
-    managed.refuse_if_managed(actor, selection.company_id)
+    if not automatic:
+        managed.refuse_if_managed(actor, selection.company_id)
     if selection.used_at is not None:
         raise Conflict("These people were already given their licenses (confirmed before).")
     if result.problem():

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, exists, func, insert, literal, select, true
+from sqlalchemy import and_, delete, exists, func, insert, literal, select, true
 
 from app import clock
 from app.errors import Forbidden, Invalid
 from app.extensions import db
-from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner, Order
+from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner, License, Order
 from app.services import audit, orders
 from app.services.validation import required_text, time_zone
 from app.tenancy import Actor, require_company, subtree_ids
@@ -155,8 +155,8 @@ def move_company(actor: Actor, company_id: int, new_parent_id: int | None) -> Co
 
 
 def delete_company(actor: Actor, company_id: int) -> None:
-    """Delete an empty company. Refused while it has companies, managers or learners
-    under it: nothing is orphaned or silently cascaded."""
+    """Delete an empty company. Refused while it has companies, managers, learners or
+    orders (its unused NFR grants aside): nothing is orphaned or silently cascaded."""
     company = require_company(actor, company_id)
     if company.id == actor.company_id:
         raise Forbidden("You cannot delete your own company.")
@@ -174,9 +174,20 @@ def delete_company(actor: Actor, company_id: int) -> None:
         entity_id=company.id,
         before=audit.values(company, AUDITED),
     )
+    # Its NFR grants go with it while nobody ever held one of their seats.
+    db.session.execute(delete(Order).where(_unused_grant(company.id)))
     db.session.execute(delete(CompanyTree).where(CompanyTree.descendant_id == company.id))
     db.session.delete(company)
     db.session.flush()
+
+
+def _unused_grant(company_id: int):
+    return and_(
+        Order.company_id == company_id,
+        Order.granted,
+        Order.allocated == 0,
+        ~exists().where(License.order_id == Order.id),
+    )
 
 
 def _redate_orders(company: Company) -> None:
@@ -266,6 +277,10 @@ def _delete_blockers(company_id: int) -> list[str]:
         ("companies", select(func.count()).where(Company.parent_id == company_id)),
         ("managers", select(func.count()).where(AppUser.company_id == company_id)),
         ("learners", select(func.count()).where(Learner.company_id == company_id)),
+        (
+            "orders",
+            select(func.count()).where(Order.company_id == company_id, ~_unused_grant(company_id)),
+        ),
     ]
     found = []
     for label, query in counts:

@@ -295,8 +295,8 @@ def grant_nfr(company_ids: list[int] | None = None, now: datetime | None = None)
     """Every partner and sub-partner (or those of `company_ids`) without a running
     NFR grant gets one: NFR_GRANT_SEATS seats for its own staff, assigned by the
     platform, for the NFR term — on creation, and again when a grant expires (the
-    hourly job). Never for customers. Idempotent: a unique index makes two runs at
-    once grant once (the loser's grant is skipped in its savepoint)."""
+    hourly job). Never for customers. Idempotent: each company is granted under a
+    lock on its row, re-checked; a unique index (company, expiry day) backs it up."""
     seats = current_app.config["NFR_GRANT_SEATS"]
     if seats <= 0:
         return []
@@ -308,6 +308,11 @@ def grant_nfr(company_ids: list[int] | None = None, now: datetime | None = None)
     actor = system_actor("worker")
     granted = []
     for company in db.session.scalars(query.order_by(Company.id)).all():
+        # Another run may be granting it now: wait for its lock on the company, then
+        # look again (a new statement sees what that run committed).
+        db.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+        if db.session.scalar(select(running).where(Company.id == company.id)):
+            continue
         expires_at, expires_on = term_expiry(now, company.timezone, LicenseType.NFR.value)
         order = Order(
             company_id=company.id,

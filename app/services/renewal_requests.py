@@ -73,26 +73,33 @@ def in_window(now: datetime, days: int):
 
 @dataclass
 class Draft:
-    """What a request for a company would hold: its people, and those left out
-    because another open renewal request has them ({order id: people})."""
+    """What a request for a company would hold: its people, and those left out —
+    because another open renewal request has them ({order id: people}), or because
+    they were deactivated (a tab may list people who still hold a license)."""
 
     company: Company
     people: int = 0
     elsewhere: dict[int, int] = field(default_factory=dict)
+    deactivated: int = 0
 
     @property
     def left_out(self) -> str:
-        """ "3 are already in request #123" (or "" when nobody is left out)."""
+        """ "3 people are already in request #123; 1 person is deactivated" (or "")."""
         parts = [
             f"{display.count(n, 'person is', 'people are')} already in request #{pk}"
             for pk, n in sorted(self.elsewhere.items())
         ]
+        if self.deactivated:
+            parts.append(
+                f"{display.count(self.deactivated, 'person is', 'people are')} deactivated"
+            )
         return "; ".join(parts)
 
 
 def draft(company: Company, people: Select) -> Draft:
     """Count who a request would hold: `people` (a query of learner ids) of the
-    company, renewable, and not in another open renewal request (two queries)."""
+    company, renewable, and not in another open renewal request; and who is left out
+    (three queries)."""
     now = clock.now()
     wanted = _wanted(company.id, people, now)
     result = Draft(company)
@@ -105,6 +112,13 @@ def draft(company: Company, people: Select) -> Draft:
             .where(OrderPerson.pending, OrderPerson.learner_id.in_(wanted))
             .group_by(OrderPerson.order_id)
         ).all()
+    )
+    result.deactivated = db.session.scalar(
+        select(func.count()).where(
+            Learner.company_id == company.id,
+            Learner.id.in_(people.order_by(None)),
+            ~Learner.active,
+        )
     )
     return result
 
@@ -140,7 +154,7 @@ def request(
     if not plan.people:
         raise Invalid(
             "Nobody to request a renewal for"
-            + (f": {plan.left_out}." if plan.elsewhere else " in this choice.")
+            + (f": {plan.left_out}." if plan.left_out else " in this choice.")
         )
     now = clock.now()
     order = Order(
@@ -462,21 +476,18 @@ _MOVED = (
 
 
 def _state(now: datetime) -> dict:
-    """Each person's outcome if the request were assigned now (on the learner, and
-    the license held at request)."""
-    same = Learner.license_expires_at == OrderPerson.expires_then
+    """Each person's outcome if the request were assigned now, from their license
+    against the one they held at the request: still that one (or one ending no
+    later) is renewed; a later one was renewed by other means and is kept."""
+    held = Learner.license_expires_at
     return {
         "deactivated": ~Learner.active,
-        "renewed": and_(Learner.active, Learner.license_expires_at > now, same),
-        "licensed": and_(
-            Learner.active,
-            Learner.license_expires_at.is_(None) | (Learner.license_expires_at <= now),
-        ),
+        "renewed": and_(Learner.active, held > now, held <= OrderPerson.expires_then),
+        "licensed": and_(Learner.active, held.is_(None) | (held <= now)),
         "kept": and_(
             Learner.active,
-            Learner.license_expires_at > now,
-            OrderPerson.expires_then.is_(None)
-            | (Learner.license_expires_at != OrderPerson.expires_then),
+            held > now,
+            OrderPerson.expires_then.is_(None) | (held > OrderPerson.expires_then),
         ),
     }
 

@@ -74,7 +74,7 @@ def requested_message(done) -> str:
         f"Order #{done.order.id} requested: a renewal for "
         f"{display.count(done.order.quantity, 'person', 'people')}."
     )
-    if done.draft.elsewhere:
+    if done.draft.left_out:
         text += f" Left out: {done.draft.left_out}."
     if done.assigned:
         text += f" Assigned now. {done.assigned.summary()}"

@@ -141,7 +141,7 @@ def requested_message(result) -> str:
         + "; ".join(
             f"order #{r.order.id} for {r.order.company.name} "
             f"({display.count(r.order.quantity, 'person', 'people')})"
-            + (f", left out: {r.draft.left_out}" if r.draft.elsewhere else "")
+            + (f", left out: {r.draft.left_out}" if r.draft.left_out else "")
             + (f", assigned now: {r.assigned.summary()}" if r.assigned else "")
             for r in done
         )

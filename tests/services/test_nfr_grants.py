@@ -58,3 +58,23 @@ def test_existing_companies_are_granted_once_and_again_when_it_expires(tree, ses
     assert len(grants(session, tree.partner)) == 2
     total = session.scalar(select(func.count()).where(Order.granted))
     assert total == 6
+
+
+def test_an_empty_sub_partner_is_deleted_with_its_unused_grant(tree, session, granting):
+    from app.errors import Invalid
+
+    partner = tree.actor("partner")
+    parent = tree.partner.id
+    empty = companies.create_company(partner, name="Oops", kind="sub_partner", parent_id=parent)
+    assert len(grants(session, empty)) == 1
+    companies.delete_company(partner, empty.id)
+    session.flush()
+    assert session.get(type(empty), empty.id) is None
+    assert session.scalar(select(func.count()).where(Order.company_id == empty.id)) == 0
+    # A customer created with an order keeps it: deleting it is refused, with the reason.
+    order = companies.NewOrder("5")
+    shop = companies.create_company(
+        partner, name="Shop", kind="customer", parent_id=parent, order=order
+    )
+    with pytest.raises(Invalid, match="cannot be deleted while it has 1 orders"):
+        companies.delete_company(partner, shop.id)

@@ -255,3 +255,28 @@ def test_renewals_requests_stay_within_the_account_managers_subtree(tree, sessio
         renewal_requests.request_many(tree.actor("sub"), [tree.customer.id], "30")
     with pytest.raises(NotFound):
         renewal_requests.drafts(tree.actor("partner"), [tree.other_customer.id], "30")
+
+
+def test_a_deactivated_person_in_the_choice_is_left_out_and_counted(tree, twelve, session):
+    from app.services.learners import set_learners_active
+
+    _, active, expired = twelve
+    set_learners_active(tree.actor("customer"), [active[0].id], False)
+    made = request_as_customer(tree, active + expired)
+    assert made.order.quantity == 11
+    assert made.draft.left_out == "1 person is deactivated"
+
+
+def test_a_person_moved_to_an_earlier_license_meanwhile_is_renewed(tree, twelve, session):
+    _, active, _ = twelve
+    order = request_as_customer(tree, active[:2]).order
+    now = clock.now()
+    sooner, _ = factories.licenses_expiring(tree.customer, 1, now + timedelta(days=10), 3)
+    customer = tree.actor("customer")
+    licenses.deallocate(customer, [active[0].id])
+    allocate(customer, select_people(customer, tree.customer.id, [active[0].id]).id, sooner.id)
+    assign_orders(tree.actor("partner"), [order.id])
+    outcome = renewal_requests.last_outcome(order.id)
+    assert outcome.counts == {"renewed": 2} and outcome.free == 0
+    session.expire_all()
+    assert session.get(Order, sooner.id).allocated == 1  # active[0]'s seat came back

@@ -135,3 +135,32 @@ def test_the_account_manager_above_keeps_every_right(tree, managed, as_user, ses
     assert held is not None
     assert session.scalar(select(func.count()).select_from(Selection)) >= 2
     assert session.scalar(select(func.count()).where(Order.license_type == "managed")) == 1
+
+
+def test_import_learners_licenses_them_automatically_in_a_managed_company(
+    tree, managed, as_user, session
+):
+    """Import Learners is the customer managers' own; its automatic licensing too."""
+    from tests.views.test_imports import upload
+
+    client = as_user(tree.users["customer"])
+    data = b"First name,Last name,Email\nIda,Import,ida@c1.example.com\n"
+    response = upload(client, data, "people.csv", kind="learners")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    columns_url = response.headers["Location"]
+    page = client.get(columns_url).get_data(as_text=True)
+    import re
+
+    form = {"csrf_token": client.csrf, "auto_license": "on"}
+    form["header_row"] = re.search(r'name="header_row" value="(\d+)"', page).group(1)
+    for name in ("email_column", "first_name_column", "last_name_column"):
+        chosen = re.search(rf'id="{name}".*?<option value="(\d+)" selected>', page, re.S)
+        if chosen:
+            form[name] = chosen.group(1)
+    response = client.post(columns_url, data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    review = response.headers["Location"]
+    commit = client.post(review.replace("/review", "/commit"), data={"csrf_token": client.csrf})
+    assert commit.status_code == 302, commit.get_data(as_text=True)
+    ida = session.scalar(select(Learner).where(Learner.email == "ida@c1.example.com"))
+    assert ida is not None and ida.license_type == "managed"

@@ -118,4 +118,4 @@ def _license_new_learners(actor: Actor, batch: ImportBatch) -> int:
         .limit(free)
     )
     selection = stage(actor, company.id, new, "import")
-    return allocate(actor, selection.id).size if selection.size else 0
+    return allocate(actor, selection.id, automatic=True).size if selection.size else 0
