@@ -4,7 +4,7 @@ pools: services/pools.py)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, literal, select, update
 
@@ -12,6 +12,7 @@ from app import clock
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Company, Learner, License, Order
+from app.models.order import type_label
 from app.services import audit, managed, pools
 from app.services.states import is_expired, is_expiring
 from app.sql import count_if
@@ -24,22 +25,39 @@ class SeatPosition:
     allocated: int = 0
     expiring: int = 0
     expired: int = 0
+    # Per license type: {type: (assigned, allocated)}, in PLAN order (Managed first).
+    by_type: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def free(self) -> int:
         return self.assigned - self.allocated
 
+    def per_type(self, figure: str) -> list[tuple[str, int]]:
+        """ "assigned", "allocated" or "free" of each type held: [(label, seats)]."""
+        pick = {
+            "assigned": lambda a, b: a,
+            "allocated": lambda a, b: b,
+            "free": lambda a, b: a - b,
+        }[figure]
+        return [(type_label(t), pick(*seats)) for t, seats in self.by_type.items()]
+
 
 def seat_position(company_scope) -> SeatPosition:
-    """Seats of unexpired assigned orders, and people expiring within 30 days or
-    expired, over the companies a WHERE clause on a company column keeps
-    (`company_scope(column)`)."""
+    """Seats of unexpired assigned orders (in all, and per license type), and people
+    expiring within 30 days or expired, over the companies a WHERE clause on a company
+    column keeps (`company_scope(column)`)."""
     now = clock.now()
-    assigned, allocated = db.session.execute(
-        select(
-            func.coalesce(func.sum(Order.quantity), 0), func.coalesce(func.sum(Order.allocated), 0)
-        ).where(company_scope(Order.company_id), pools.is_pool(now))
-    ).one()
+    by_type = {
+        kind: (int(assigned), int(allocated))
+        for kind, assigned, allocated in db.session.execute(
+            select(Order.license_type, func.sum(Order.quantity), func.sum(Order.allocated))
+            .where(company_scope(Order.company_id), pools.is_pool(now))
+            .group_by(Order.license_type)
+        )
+    }
+    by_type = dict(sorted(by_type.items(), key=lambda item: -pools.PLAN_RANKS[item[0]]))
+    assigned = sum(a for a, _ in by_type.values())
+    allocated = sum(b for _, b in by_type.values())
     # Two range counts over the active people's index, not one pass over every person.
     expiring, expired = (
         select(func.count())
@@ -48,7 +66,7 @@ def seat_position(company_scope) -> SeatPosition:
         for state in (is_expiring(now), is_expired(now))
     )
     expiring, expired = db.session.execute(select(expiring, expired)).one()
-    return SeatPosition(int(assigned), int(allocated), int(expiring or 0), int(expired or 0))
+    return SeatPosition(assigned, allocated, int(expiring or 0), int(expired or 0), by_type)
 
 
 def company_figures(company_ids: list[int]) -> dict[int, dict[str, int]]:

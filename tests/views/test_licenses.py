@@ -359,3 +359,6 @@ def test_the_tabs_show_and_filter_by_type(tree, as_user, session):
     assert emails_on(only_nfr.get_data(as_text=True)) == {staff[0].email}
     pools_page = client.get("/licenses/available/list/").get_data(as_text=True)
     assert "<td>NFR</td>" in pools_page and "<td>Premium</td>" in pools_page
+    # The seat position, per type: assigned and free.
+    assert 'data-seat-types="assigned">Premium 5 · NFR 5<' in pools_page
+    assert 'data-seat-types="free">Premium 4 · NFR 4<' in pools_page
