@@ -225,3 +225,4 @@ _.isolation_level  # unused attribute (app/sql.py)
 context  # unused variable (app/transaction.py)
 empty  # NeedsAction.empty, read by templates/dashboard.html
 coterm  # Assignment.coterm, read by templates/orders/assign.html
+per_type  # SeatPosition.per_type, read by templates/licenses/seats.html
