@@ -87,16 +87,16 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_operations(app: Flask) -> None:
     """Request ids and one log line per request; security headers; bad input
-    refused before any view; the /health endpoints."""
+    refused before any view; the /health endpoints and the Upgrade Now page."""
     from app.headers import register_security_headers
     from app.logs import register_request_logging
-    from app.views import request_checks
-    from app.views.health import blueprint
+    from app.views import health, request_checks, upgrade
 
     register_request_logging(app)
     register_security_headers(app)
     request_checks.register(app, app.appbuilder.baseviews)
-    app.register_blueprint(blueprint)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(upgrade.blueprint)
 
 
 def register_cli(app: Flask) -> None:

@@ -32,7 +32,7 @@ FAB_ROLES = {
     ROLE_ADMIN: [[".*", ".*"]],
     ROLE_ACCOUNT_MANAGER: [
         _grant("Dashboard", "can_.*"),
-        _grant("Company", "can_(list|show|add|edit|delete|manage)"),
+        _grant("Company", "can_(list|show|add|edit|delete|manage|start_trial)"),
         _grant("Renewals", "can_(list|export|manage|request)"),
         _grant("Managers", "can_(list|show|add|edit|deactivate|activate)"),
         _grant("Learners", "can_(list|show|add|edit|deactivate|activate)"),

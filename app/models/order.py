@@ -83,6 +83,15 @@ class Order(Model):
             sqlite_where=text("granted = 1"),
             postgresql_where=text("granted"),
         ),
+        Index("ux_orders_upgrade_token", "upgrade_token", unique=True),
+        # One Free Trial per company, ever.
+        Index(
+            "ux_orders_trial",
+            "company_id",
+            unique=True,
+            sqlite_where=text("license_type = 'trial'"),
+            postgresql_where=text("license_type = 'trial'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -130,6 +139,12 @@ class Order(Model):
     # A renewal request ("Request renewal for these N people"): it remembers its
     # people (OrderPerson), and at assignment its seats go to them.
     renewal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # A Free Trial ended early by its upgrade (a paid order assigned): its seats no
+    # longer count; the people not moved keep their trial licenses to their end.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A request made with an Upgrade Now link: the SHA-256 of the link's token, so
+    # each link makes one request, ever (services/trials.py).
+    upgrade_token: Mapped[str | None] = mapped_column(String(64))
 
     company: Mapped[Company] = relationship(Company, lazy="selectin")
     requested_by: Mapped[AppUser | None] = relationship(
@@ -149,6 +164,8 @@ class Order(Model):
     def status_label(self) -> str:
         """The status as people read it: an assigned order past its term reads
         "Expired" (its seats no longer count), not "Assigned"."""
+        if self.status == OrderStatus.ASSIGNED and self.ended_at is not None:
+            return "Upgraded"
         if (
             self.status == OrderStatus.ASSIGNED
             and self.expires_at

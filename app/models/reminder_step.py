@@ -36,7 +36,8 @@ class Step:
     template: str  # under templates/emails/
     subject: str  # str.format with count, company, when
     label: str  # the email's kind on the Emails page
-    license_types: frozenset[str] | None = None  # None: every type (the license model adds types)
+    # A Free Trial's step applies to Free Trial licenses only; the others never do.
+    trial: bool = False
 
     @property
     def before_expiry(self) -> bool:
@@ -66,6 +67,25 @@ DEFAULT_STEPS: tuple[Step, ...] = (
         template="expiry_notice.txt",
         subject="{count} for {company} expired on {when}",
         label="Licenses expired today",
+    ),
+    # The Free Trial's own emails (each with its Upgrade Now link).
+    Step(
+        key="trial_expiry",
+        offset=timedelta(days=-3),
+        audience=Audience.COMPANY_MANAGERS,
+        template="trial_expiry.txt",
+        subject="Security Awareness Training – Free Trial Expiry",
+        label="Free Trial Expiry",
+        trial=True,
+    ),
+    Step(
+        key="trial_expired",
+        offset=timedelta(0),
+        audience=Audience.COMPANY_MANAGERS,
+        template="trial_expired.txt",
+        subject="Security Awareness Training – Free Trial Expired",
+        label="Free Trial Expired",
+        trial=True,
     ),
 )
 STEPS_BY_KEY = {step.key: step for step in DEFAULT_STEPS}

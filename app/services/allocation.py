@@ -116,7 +116,7 @@ def plan(actor: Actor, selection_id, order_id=None) -> Plan:
         if take:
             result.chunks.append((order, take))
             remaining -= take
-    licensed = _members(selection.id).where(is_active(now))
+    licensed = members(selection.id).where(is_active(now))
     result.licensed_count = db.session.scalar(select(func.count()).select_from(licensed.subquery()))
     if result.licensed_count:
         result.licensed_now = list(
@@ -184,7 +184,7 @@ def allocate_first(actor: Actor, selection_id, order_id=None) -> Plan:
         raise Conflict(result.problem())
     if not result.free:
         raise Conflict(f"No seats are free: {shortage_message(result.size, 0)}")
-    first = _members(result.selection.id).order_by(*LIST_ORDER).limit(min(result.free, result.size))
+    first = members(result.selection.id).order_by(*LIST_ORDER).limit(min(result.free, result.size))
     part = stage(actor, result.selection.company_id, first, result.selection.source)
     return allocate(actor, part.id, order_id)
 
@@ -193,7 +193,7 @@ def remainder(actor: Actor, selection_id) -> Selection:
     """A new selection of the same people minus those who gained a license since."""
     selection = get_selection(actor, selection_id)
     managed.refuse_if_managed(actor, selection.company_id)
-    still = _members(selection.id).where(needs_license(clock.now()))
+    still = members(selection.id).where(needs_license(clock.now()))
     fresh = stage(actor, selection.company_id, still, selection.source)
     if not fresh.size:
         raise Invalid("Everybody in this selection has an active license now.")
@@ -208,7 +208,7 @@ def ticked_ids(selection: Selection) -> set[int]:
     for Select All or a spreadsheet: their people are a filter or a file)."""
     if selection.source != "manual":
         return set()
-    return set(db.session.scalars(_members(selection.id).limit(TICKED_LIMIT)))
+    return set(db.session.scalars(members(selection.id).limit(TICKED_LIMIT)))
 
 
 def get_selection(actor: Actor, selection_id) -> Selection:
@@ -219,7 +219,7 @@ def members_page(selection_id: int, limit: int = 20) -> list[Learner]:
     return list(
         db.session.scalars(
             select(Learner)
-            .where(Learner.id.in_(_members(selection_id)))
+            .where(Learner.id.in_(members(selection_id)))
             .order_by(*LIST_ORDER)
             .limit(limit)
         )
@@ -254,7 +254,7 @@ def stage(actor: Actor, company_id: int, learner_ids: Select, source: str) -> Se
     return selection
 
 
-def _members(selection_id: int) -> Select:
+def members(selection_id: int) -> Select:
     return (
         select(Learner.id)
         .join(SelectionMember, SelectionMember.learner_id == Learner.id)

@@ -11,7 +11,7 @@ from app import clock
 from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner, License, Order
-from app.services import audit, orders
+from app.services import audit, orders, trials
 from app.services.validation import required_text, time_zone
 from app.tenancy import Actor, require_company, subtree_ids
 
@@ -27,12 +27,13 @@ def create_company(
     timezone: str = "UTC",
     auto_license: bool = True,
     order: NewOrder | None = None,
+    trial_seats: str | None = None,
 ) -> Company:
     """Create a partner (platform admin only) or a sub-partner/customer under a parent
     the actor controls — with, optionally, its first order (`NewOrder`): requested
     in the same transaction, on the company's behalf, and assigned at once when the
-    creator ticks "assign now" (being above it). Raises Invalid, Forbidden or
-    NotFound."""
+    creator ticks "assign now" (being above it) — or a Free Trial of `trial_seats`
+    seats, not both. Raises Invalid, Forbidden or NotFound."""
     kind_enum = _kind(kind)
     name = required_text(name, "name", "Name", 120)
     if kind_enum is CompanyKind.PARTNER:
@@ -64,7 +65,16 @@ def create_company(
         after=audit.values(company, AUDITED),
     )
     orders.grant_nfr([company.id])  # a partner's or sub-partner's own staff seats
-    if order is not None and not order.empty:
+    ordering = order is not None and not order.empty
+    if str(trial_seats or "").strip():
+        if ordering:
+            raise Invalid(
+                "Start a Free Trial or order licenses, not both: an order assigned later "
+                "upgrades the trial.",
+                "trial_seats",
+            )
+        trials.start_trial(actor, company.id, trial_seats)
+    elif ordering:
         order.place(actor, company)
     return company
 

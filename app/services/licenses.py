@@ -13,7 +13,7 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Company, Learner, License, Order
 from app.models.order import type_label
-from app.services import audit, managed, pools
+from app.services import audit, managed, pools, trials
 from app.services.states import is_expired, is_expiring
 from app.sql import count_if
 from app.tenancy import Actor, get_many_scoped
@@ -138,15 +138,18 @@ def deallocate(actor: Actor, learner_ids: list) -> int:
 
 
 def auto_license(actor: Actor, learner: Learner) -> bool:
-    """Give a new learner a free seat from the freshest pool, when the company's
-    setting says so and a seat is free. Never used for people whose license expired."""
+    """Give a new learner a free seat: of the company's running Free Trial, whatever
+    its setting; else from the freshest paid pool, when the setting says so and a seat
+    is free. Never used for people whose license expired."""
     company = db.session.get(Company, learner.company_id)
-    if not company.auto_license or learner.license_expires_at is not None:
+    if learner.license_expires_at is not None:
         return False
     now = clock.now()
-    order = next(
-        (o for o in pools.open_pools(company.id, now) if pools.take_seats(o.id, 1, now)), None
-    )
+    trial = trials.seat_for_new_people(company, now)
+    if trial is None and not company.auto_license:
+        return False
+    candidates = [trial] if trial is not None else pools.open_pools(company.id, now)
+    order = next((o for o in candidates if pools.take_seats(o.id, 1, now)), None)
     if order is None:
         return False
     if pools.point_people(Learner.id == learner.id, order, now) != 1:

@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import Company, CompanyKind, LicenseType, Order, OrderStatus
 from app.models.order import PAID_TYPES
 from app.models.types import UTCDateTime
-from app.services import audit, managed, notifications, pools, renewal_requests
+from app.services import audit, managed, notifications, pools, renewal_requests, trials
 from app.services.terms import term_expiry
 from app.services.validation import optional_text, required_text
 from app.tenancy import (
@@ -227,6 +227,11 @@ def assign_orders(
         record(actor, "assigned", order, before=before)
         if order.renewal:
             renewal_requests.give_seats(actor, order, now)
+    # A paid order's free seats go to the company's trial (or other paid type's)
+    # people; companies locked in one order, so two assignments never deadlock.
+    for order in sorted(orders, key=lambda o: (o.company_id, o.id)):
+        trials.move_people(actor, order, now)
+    for order in orders:
         notifications.order_assigned(order)
     return orders
 
@@ -390,14 +395,14 @@ def _refusal(wanted: LicenseType, company: Company) -> str:
     return f"{wanted.label} licenses are requested by the account managers above the company."
 
 
-def parse_quantity(value) -> int:
+def parse_quantity(value, field: str = "quantity") -> int:
     maximum = current_app.config["ORDER_MAX_QUANTITY"]
     text = str(value).strip().replace(",", "").replace(" ", "") if value is not None else ""
     if (
         not (text.isascii() and text.isdecimal() and len(text) <= 9)
         or not 1 <= int(text) <= maximum
     ):
-        raise Invalid(f"Quantity must be a whole number from 1 to {maximum:,}.", "quantity")
+        raise Invalid(f"Quantity must be a whole number from 1 to {maximum:,}.", field)
     return int(text)
 
 

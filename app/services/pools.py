@@ -26,8 +26,13 @@ from app.tenancy import Actor
 
 
 def is_pool(now: datetime):
-    """Assigned and not yet expired: the orders whose seats count."""
-    return and_(Order.status == OrderStatus.ASSIGNED.value, Order.expires_at > now)
+    """Assigned and not yet expired (nor a Free Trial ended by its upgrade): the
+    orders whose seats count."""
+    return and_(
+        Order.status == OrderStatus.ASSIGNED.value,
+        Order.expires_at > now,
+        Order.ended_at.is_(None),
+    )
 
 
 def is_spent(now: datetime):
@@ -108,6 +113,7 @@ def take_seats(order_id: int, count: int, now: datetime) -> bool:
                 Order.id == order_id,
                 Order.allocated + count <= Order.quantity,
                 Order.expires_at > now,
+                Order.ended_at.is_(None),
             )
             .values(allocated=Order.allocated + count)
             .execution_options(synchronize_session=False)

@@ -4,7 +4,8 @@ outbox rows (one key per step, company, local expiry day and recipient), so a ke
 written once and sent once whatever runs twice.
 
 A company's licenses expiring on the same local day (`orders.expires_on`) form one
-group; each step is due relative to the group's earliest or latest expiry instant.
+group — its Free Trial licenses a group of their own, which only the trial's steps
+address; each step is due relative to the group's earliest or latest expiry instant.
 Licenses renewed, taken back, or whose learner was deactivated are left out; a group
 with none left gets nothing.
 """
@@ -31,8 +32,10 @@ from app.models import (
     Order,
 )
 from app.models.reminder_step import DEFAULT_STEPS, Audience, Step, expiry_window, step_for
+from app.services import trials
 from app.services.emails import queue_email
 from app.services.notifications import company_managers
+from app.services.trials import TRIAL
 from app.sql import aware, count_if
 
 DIGEST_LEAD = timedelta(hours=72)  # the digest names licenses expiring this soon
@@ -89,6 +92,7 @@ class Group:
     first: datetime
     last: datetime
     count: int
+    trial: bool = False  # Free Trial licenses (addressed by the trial's steps only)
 
 
 def planning_window(at: datetime):
@@ -103,7 +107,7 @@ def plan(at: datetime) -> int:
     written = 0
     for group in _groups(planning_window(at)):
         for step in DEFAULT_STEPS:
-            if step.is_due(group.first, group.last, at):
+            if step.trial == group.trial and step.is_due(group.first, group.last, at):
                 written += _tell(group, step)
     return written
 
@@ -111,11 +115,12 @@ def plan(at: datetime) -> int:
 def current_body(email: Email) -> str | None:
     """A step's email as it reads now, for the worker to send; None when nothing is
     left to say (renewed, taken back, deactivated meanwhile)."""
-    group = _group(email.company_id, email.group_day)
+    step = step_for(email.kind)
+    group = _group(email.company_id, email.group_day, step.trial)
     if group is None:
         return None
     user = db.session.get(AppUser, email.recipient_user_id) if email.recipient_user_id else None
-    return _render(group, step_for(email.kind), user)
+    return _render(group, step, user)
 
 
 def is_step_email(email: Email) -> bool:
@@ -170,6 +175,7 @@ def _groups(window) -> list[Group]:
     orders = select(Order.id).join(
         days, and_(days.c.company_id == Order.company_id, days.c.expires_on == Order.expires_on)
     )
+    trial = License.license_type == TRIAL
     rows = db.session.execute(
         select(
             License.company_id,
@@ -177,25 +183,32 @@ def _groups(window) -> list[Group]:
             func.min(License.expires_at),
             func.max(License.expires_at),
             func.count(),
+            trial,
         )
         .join(Order, Order.id == License.order_id)
         .join(Learner, Learner.id == License.learner_id)
         .where(License.order_id.in_(orders), _still_relevant())
-        .group_by(License.company_id, Order.expires_on)
+        .group_by(License.company_id, Order.expires_on, trial)
     ).all()
-    return [Group(c, d, aware(first), aware(last), n) for c, d, first, last, n in rows]
+    return [Group(c, d, aware(first), aware(last), n, bool(t)) for c, d, first, last, n, t in rows]
 
 
-def _group(company_id: int, day: date) -> Group | None:
+def _group(company_id: int, day: date, trial: bool) -> Group | None:
     rows = db.session.execute(
         select(func.min(License.expires_at), func.max(License.expires_at), func.count())
         .join(Order, Order.id == License.order_id)
         .join(Learner, Learner.id == License.learner_id)
         .where(License.company_id == company_id, Order.expires_on == day, _still_relevant())
+        .where(_of_kind(trial))
     ).one()
     if not rows[2]:
         return None
-    return Group(company_id, day, aware(rows[0]), aware(rows[1]), rows[2])
+    return Group(company_id, day, aware(rows[0]), aware(rows[1]), rows[2], trial)
+
+
+def _of_kind(trial: bool):
+    """The licenses of a trial group, or of any other."""
+    return License.license_type == TRIAL if trial else License.license_type != TRIAL
 
 
 def _holders(group: Group) -> list[Learner]:
@@ -208,6 +221,7 @@ def _holders(group: Group) -> list[Learner]:
                 License.company_id == group.company_id,
                 Order.expires_on == group.day,
                 _still_relevant(),
+                _of_kind(group.trial),
             )
             .order_by(Learner.last_name, Learner.first_name)
             .limit(NAMES_LISTED)
@@ -255,6 +269,7 @@ def _render(group: Group, step: Step, user: AppUser | None) -> str:
         people=_holders(group),
         more=max(0, group.count - NAMES_LISTED),
         base_url=current_app.config["BASE_URL"],
+        upgrade_url=trials.upgrade_url(trials.of(company.id), user) if group.trial else None,
     )
 
 

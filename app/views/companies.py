@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import redirect, url_for
+from flask import abort, current_app, flash, redirect, url_for
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 
 from app import display
 from app.models import Company, CompanyKind, LicenseType
 from app.services import companies as service
-from app.services import manage_mode
+from app.services import manage_mode, trials
 from app.services.licenses import company_figures
 from app.services.stats import learner_counts
 from app.services.validation import zone_choices
@@ -61,11 +63,19 @@ def _kind_label(value: str) -> str:
     return CompanyKind(value).label
 
 
+class TrialForm(FlaskForm):
+    trial_seats = StringField("Free Trial seats")
+
+
 class CompanyView(ScopedModelView):
     noun, row_noun = "companies", "company"
     route_base = "/companies"
     class_permission_name = "Company"
-    method_permission_name = {"manage": "manage"}
+    method_permission_name = {
+        "manage": "manage",
+        "start_trial": "start_trial",
+        "trial": "start_trial",
+    }
     datamodel = ScopedInterface(Company, annotate=_annotate, screen=Screen.PARTNER)
 
     list_title = "Company"
@@ -101,6 +111,7 @@ class CompanyView(ScopedModelView):
         "parent",
         "timezone",
         "auto_license",
+        "trial_seats",
         "quantity",
         "license_type",
         "po_number",
@@ -116,6 +127,7 @@ class CompanyView(ScopedModelView):
         "learner_count": "Learners",
         "created_at": "Created",
         "auto_license": "License new learners automatically",
+        "trial_seats": "Start a Free Trial with this many seats (optional)",
         "quantity": "Licenses to order (optional)",
         "license_type": "License type",
         "po_number": "PO number (optional)",
@@ -135,7 +147,8 @@ class CompanyView(ScopedModelView):
         "auto_license": BooleanField("License new learners automatically", default=True),
         "kind": SelectField("Kind", choices=[], widget=Select2Widget()),
         "timezone": SelectField("Time zone", choices=[], default="UTC", widget=Select2Widget()),
-        # Its first order (optional): the service checks every value.
+        # A Free Trial or its first order (optional): the service checks every value.
+        "trial_seats": StringField("Start a Free Trial with this many seats (optional)"),
         "quantity": StringField("Licenses to order (optional)"),
         "license_type": SelectField(
             "License type",
@@ -152,6 +165,8 @@ class CompanyView(ScopedModelView):
     description_columns = {
         "parent": "The partner or sub-partner this company belongs to.",
         "timezone": "Licenses expire and reminders are dated in this time zone.",
+        "trial_seats": "A customer's 30-day Free Trial: its people are licensed as they "
+        "are added. Start a trial or order licenses, not both.",
         "quantity": "Requests the company's first order with it (Requested Orders), "
         "on its behalf; tick 'assign now' to assign it at once.",
     }
@@ -167,6 +182,42 @@ class CompanyView(ScopedModelView):
         start(outcome.result)
         return redirect(url_for("DashboardView.index"))
 
+    @action("start_trial", "Start Free Trial", None, "fa-gift")
+    def start_trial(self, pks):
+        """Company → Actions: a customer's Free Trial (once per company), on its page."""
+        if len(pks) != 1:
+            flash("Start a Free Trial for one company at a time.", "warning")
+            return redirect(self.back_to_list())
+        company = self.datamodel.get(pks[0])
+        if company is None:
+            abort(404)
+        return redirect(url_for("CompanyView.trial", pk=company.id))
+
+    @expose("/trial/<pk>", methods=["GET", "POST"])
+    @has_access
+    def trial(self, pk):
+        company = self.datamodel.get(pk)
+        if company is None:
+            abort(404)
+        form = TrialForm()
+        if form.validate_on_submit() and self.run_service(
+            lambda a: trials.start_trial(a, company.id, form.trial_seats.data),
+            lambda order: (
+                f"Started a Free Trial of {display.count(order.quantity, 'seat')} "
+                f"for {company.name}, until "
+                f"{display.when(order.expires_at, company.timezone)}."
+            ),
+            form,
+        ):
+            return redirect(url_for("CompanyView.show", pk=company.id))
+        return self.render_template(
+            "companies/trial.html",
+            form=form,
+            company=company,
+            days=current_app.config["TRIAL_TERM_DAYS"],
+            title=f"Start a Free Trial for {company.name}",
+        )
+
     def prepare_form(self, form, item=None):
         form.timezone.choices = zone_choices()
         if hasattr(form, "kind"):
@@ -181,6 +232,7 @@ class CompanyView(ScopedModelView):
             parent_id=parent.id if parent else None,
             timezone=form.timezone.data,
             auto_license=form.auto_license.data,
+            trial_seats=form.trial_seats.data,
             order=service.NewOrder(
                 form.quantity.data,
                 form.license_type.data,

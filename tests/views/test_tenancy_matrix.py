@@ -60,6 +60,8 @@ EXEMPT = {
     "health.alive": "no login, no data: liveness; tested in test_health",
     "health.ready": "no login, no data: can this process reach its database",
     "health.worker": "no login, states and ages only; tested in test_health",
+    "upgrade.show": "no login: reads what a signed Upgrade Now token names; test_trials",
+    "upgrade.confirm": "no login: the signed single-use token names trial and recipient",
 }
 
 # Who tries to cross the line: an account manager of another partner, a

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, literal, select, update
 from app import clock
 from app.extensions import db
 from app.models import Company, ImportBatch, ImportKind, ImportRow, Learner
-from app.services import pools
+from app.services import pools, trials
 from app.services.allocation import allocate, stage
 from app.services.imports.batches import finish, get_reviewed
 from app.tenancy import Actor
@@ -35,7 +35,7 @@ def commit_learners(actor: Actor, batch_id) -> LearnersImported:
     )
     added = _insert_new_learners(batch, clock.now())
     updated = _update_known_learners(batch)
-    licensed = _license_new_learners(actor, batch) if batch.auto_license else 0
+    licensed = _license_new_learners(actor, batch)
     done = LearnersImported(added, updated, licensed)
     finish(actor, batch, after={"added": added, "updated": updated, "licensed": licensed})
     return done
@@ -108,8 +108,10 @@ def _update_known_learners(batch: ImportBatch) -> int:
 
 def _license_new_learners(actor: Actor, batch: ImportBatch) -> int:
     company = db.session.get(Company, batch.company_id)
-    free = pools.company_free_seats(company.id, clock.now())
-    if not company.auto_license or not free:
+    trial = trials.seat_for_new_people(company, clock.now())
+    free = trial.free if trial else pools.company_free_seats(company.id, clock.now())
+    # A running trial licenses its new people whatever the settings.
+    if not (trial or (batch.auto_license and company.auto_license)) or not free:
         return 0
     new = (
         select(ImportRow.learner_id)
@@ -118,4 +120,6 @@ def _license_new_learners(actor: Actor, batch: ImportBatch) -> int:
         .limit(free)
     )
     selection = stage(actor, company.id, new, "import")
-    return allocate(actor, selection.id, automatic=True).size if selection.size else 0
+    if not selection.size:
+        return 0
+    return allocate(actor, selection.id, trial.id if trial else None, automatic=True).size

@@ -1,0 +1,347 @@
+"""Free Trials and moving people onto new seats (product.md, "The client's license
+model").
+
+- A trial is an assigned order of type Free Trial: N seats for TRIAL_TERM_DAYS,
+  started by an account manager above a customer (on creation, or once later); one
+  per company, ever (a unique partial index decides under any concurrency).
+- While it runs (not upgraded), the company's new people take its seats as they are
+  added, whatever the auto-license setting (`seat_for_new_people`).
+- Its emails (Free Trial Expiry / Expired, reminder steps of their own) carry an
+  **Upgrade Now** link: a signed token naming the trial and the recipient. Opening
+  it changes nothing; only the page's POST uses it, once (its digest is stored on
+  the request it makes), until UPGRADE_GRACE after the trial's end.
+- Assigning a paid (Premium or Managed) order moves people onto its seats, by last
+  name, as far as they go (`move_people`): those whose latest license is the
+  trial's — running, or expired within UPGRADE_GRACE (the one exception to "expired
+  people are never re-licensed automatically") — and those holding the other paid
+  type. The trial ends then (`Order.ended_at`): its seats stop counting, people not
+  moved keep their trial license to its end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app import clock
+from app.errors import Conflict, Forbidden, Invalid
+from app.extensions import db
+from app.models import (
+    AppUser,
+    Company,
+    CompanyKind,
+    Learner,
+    License,
+    LicenseType,
+    Order,
+    OrderStatus,
+    SelectionMember,
+)
+from app.models.order import PAID_TYPES
+from app.services import allocation, audit, orders, pools
+from app.services.notifications import company_managers
+from app.services.terms import term_expiry
+from app.sql import joined_or_in
+from app.tenancy import Actor, actor_for, require_company, strictly_below
+
+TRIAL = LicenseType.TRIAL.value
+UPGRADE_GRACE = timedelta(days=30)  # after its end, a trial's people still move; links work
+_SALT = "upgrade-now"
+
+
+def start_trial(actor: Actor, company_id, seats) -> Order:
+    """Start a customer's Free Trial of `seats` seats, by an account manager above it
+    (not in Manage Company mode). Its people without a license take its seats at
+    once, by last name, as far as they go. Raises Invalid, Forbidden or NotFound."""
+    company = require_company(actor, company_id)
+    if actor.managing_company_id or company.id not in strictly_below(actor, {company.id}):
+        raise Forbidden("A Free Trial is started by the account managers above the company.")
+    if company.kind != CompanyKind.CUSTOMER.value:
+        raise Invalid(f"{company.name} is a partner: Free Trials are for customers.", "trial_seats")
+    quantity = orders.parse_quantity(seats, "trial_seats")
+    now = clock.now()
+    # One trial per company: wait for any other start on this company, then look.
+    db.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+    if db.session.scalar(select(exists().where(Order.company_id == company.id, _is_trial()))):
+        raise Invalid(f"{company.name} has had its Free Trial: there is one per company.")
+    paid = select(Order.id).where(
+        Order.company_id == company.id, Order.license_type.in_(PAID_TYPES), pools.is_pool(now)
+    )
+    if db.session.scalar(paid.limit(1)) is not None:
+        raise Invalid(f"{company.name} already holds paid licenses: it needs no Free Trial.")
+    expires_at, expires_on = term_expiry(now, company.timezone, TRIAL)
+    trial = Order(
+        company_id=company.id,
+        quantity=quantity,
+        license_type=TRIAL,
+        status=OrderStatus.ASSIGNED.value,
+        requested_by_id=actor.user_id,
+        requested_at=now,
+        assigned_by_id=actor.user_id,
+        assigned_at=now,
+        expires_at=expires_at,
+        expires_on=expires_on,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(trial)
+    except IntegrityError:
+        raise Invalid(f"{company.name} has had its Free Trial: there is one per company.") from None
+    orders.record(actor, "trial_started", trial)
+    unlicensed = (
+        select(Learner.id)
+        .where(Learner.company_id == company.id, Learner.active)
+        .where(Learner.license_expires_at.is_(None))
+        .order_by(*allocation.LIST_ORDER)
+        .limit(quantity)
+    )
+    behalf = replace(actor, managing_company_id=company.id)  # its own screens' work
+    selection = allocation.stage(behalf, company.id, unlicensed, "trial")
+    if selection.size:
+        allocation.allocate(behalf, selection.id, trial.id, automatic=True)
+    return trial
+
+
+def running(company_id: int, now: datetime) -> Order | None:
+    """The company's Free Trial while it runs (assigned, unexpired, not upgraded)."""
+    return db.session.scalar(
+        select(Order).where(Order.company_id == company_id, _is_trial(), pools.is_pool(now))
+    )
+
+
+def of(company_id: int) -> Order | None:
+    """The company's Free Trial, if it ever had one."""
+    return db.session.scalar(select(Order).where(Order.company_id == company_id, _is_trial()))
+
+
+def seat_for_new_people(company: Company, now: datetime) -> Order | None:
+    """The pool a company's new people are licensed from as they are added: its
+    running Free Trial with a free seat (whatever the auto-license setting); else
+    None (the paid pools, if the company licenses new people automatically)."""
+    trial = running(company.id, now)
+    return trial if trial is not None and trial.free > 0 else None
+
+
+def _is_trial():
+    return and_(Order.license_type == TRIAL, Order.status == OrderStatus.ASSIGNED.value)
+
+
+# --- Moving people onto a paid order's seats -------------------------------------
+
+
+def move_people(actor: Actor, order: Order, now: datetime) -> dict[str, int]:
+    """At the assignment of a paid order (its row just updated): its free seats go to
+    the company's people on a trial (running, or expired within UPGRADE_GRACE) or
+    on the other paid type (running), by last name, as far as they go — each old
+    license ends and returns its seat, the new one starts, in this transaction. A
+    trial ends with it. Returns {old type: people moved}."""
+    if order.license_type not in PAID_TYPES:
+        return {}
+    # Two assignments for one company queue here: the second sees the first's moves.
+    db.session.execute(select(Company.id).where(Company.id == order.company_id).with_for_update())
+    db.session.refresh(order)
+    other = next(t for t in PAID_TYPES if t != order.license_type)
+    movable = or_(
+        and_(Learner.license_type == TRIAL, Learner.license_expires_at > now - UPGRADE_GRACE),
+        and_(Learner.license_type == other, Learner.license_expires_at > now),
+    )
+    people = (
+        select(Learner.id)
+        .where(Learner.company_id == order.company_id, Learner.active, movable)
+        .order_by(*allocation.LIST_ORDER)
+        .limit(order.free)
+    )
+    moved: dict[str, int] = {}
+    if order.free > 0:
+        selection = allocation.stage(actor, order.company_id, people, "upgrade")
+        if selection.size:
+            moved = _move(actor, order, selection, movable, now)
+    ended = _end_trial(order.company_id, now)
+    if moved or ended:
+        audit.record(
+            actor,
+            "licenses.moved",
+            company_id=order.company_id,
+            entity="order",
+            entity_id=order.id,
+            after={"moved_from": moved, "onto": order.license_type, "trial_ended": ended},
+        )
+        db.session.refresh(order)
+    return moved
+
+
+def _move(actor: Actor, order: Order, selection, movable, now: datetime) -> dict[str, int]:
+    staged = allocation.members(selection.id)
+    moved = Counter(
+        db.session.scalars(select(Learner.license_type).where(Learner.id.in_(staged))).all()
+    )
+    pools.end_licenses(License.learner_id.in_(staged), now, "upgraded")
+    # Conditional on them still holding what was staged: a person changed meanwhile
+    # makes the whole assignment a Conflict, never a second license.
+    cleared = db.session.execute(
+        update(Learner)
+        .where(Learner.id.in_(staged), movable)
+        .values(license_expires_at=None, license_type=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if cleared != selection.size or not pools.take_seats(order.id, selection.size, now):
+        raise Conflict(_CHANGED)
+    mine = joined_or_in(
+        Learner.id, SelectionMember.learner_id, SelectionMember.selection_id == selection.id
+    )
+    if pools.point_people(mine, order, now) != selection.size:
+        raise Conflict(_CHANGED)
+    pools.record_licenses(actor, order.company_id, order, staged, now, selection.id)
+    allocation.mark_used(selection, now, _CHANGED)
+    return {LicenseType(t).label: n for t, n in moved.items()}
+
+
+_CHANGED = (
+    "Someone's license changed while the order was being assigned; nothing was assigned. Try again."
+)
+
+
+def _end_trial(company_id: int, now: datetime) -> bool:
+    return bool(
+        db.session.execute(
+            update(Order)
+            .where(Order.company_id == company_id, _is_trial(), Order.ended_at.is_(None))
+            .where(Order.expires_at > now)
+            .values(ended_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
+
+
+# --- Upgrade Now --------------------------------------------------------------------
+
+
+def upgrade_token(trial: Order, user: AppUser) -> str:
+    """The Upgrade Now link's token for one recipient of a trial's emails."""
+    return _serializer().dumps({"o": trial.id, "u": user.id})
+
+
+def upgrade_url(trial: Order, user: AppUser | None) -> str:
+    if user is None:
+        return f"{current_app.config['BASE_URL']}/orders/request"
+    return f"{current_app.config['BASE_URL']}/upgrade/{upgrade_token(trial, user)}"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What an Upgrade Now link offers now: the company, the seats a Premium request
+    would ask for, and why it offers nothing (`refusal`), if so."""
+
+    company: Company | None
+    seats: int = 0
+    refusal: str | None = None
+    pending: Order | None = None  # an upgrade request awaiting approval
+
+
+def offer(token: str, now: datetime | None = None) -> Offer:
+    """Read-only: what the link offers (opening it, as a mail scanner does, changes
+    nothing)."""
+    now = now or clock.now()
+    trial, user = _read(token)
+    if trial is None or user is None:
+        return Offer(None, refusal=_INVALID)
+    company = trial.company
+    if now >= trial.expires_at + UPGRADE_GRACE:
+        return Offer(company, refusal=_LATE.format(company=company.name))
+    if trial.ended_at is not None:
+        return Offer(company, refusal=f"{company.name} has been upgraded: nothing to do.")
+    pending = db.session.scalar(
+        select(Order)
+        .where(Order.company_id == company.id, Order.upgrade_token.is_not(None))
+        .where(Order.status == OrderStatus.REQUESTED.value)
+        .order_by(Order.id)
+        .limit(1)
+    )
+    if pending is not None:
+        return Offer(
+            company,
+            pending=pending,
+            refusal=f"The upgrade of {company.name} was requested: request "
+            f"{pending.number} for {pending.quantity:,} Premium licenses awaits your "
+            "account manager's approval.",
+        )
+    if _used(token):
+        return Offer(company, refusal=f"This link was used already for {company.name}.")
+    return Offer(company, seats=_trial_people(company.id, now))
+
+
+def request_upgrade(token: str) -> Order:
+    """Upgrade Now's POST: one Premium request, one seat per trial person (at least
+    one), in the account managers' Requested Orders, requested by the link's
+    recipient (interface "email-link"). Once per link, ever. Raises Conflict with
+    the page's words when the link offers nothing."""
+    now = clock.now()
+    found = offer(token, now)
+    if found.refusal:
+        raise Conflict(found.refusal)
+    trial, user = _read(token)
+    actor = replace(actor_for(user, "email-link"), managing_company_id=trial.company_id)
+    if actor.company_in_view != trial.company_id or user not in company_managers(trial.company_id):
+        raise Conflict(_INVALID)
+    order = orders.request_order(actor, trial.company_id, max(1, found.seats))
+    order.upgrade_token = _digest(token)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict(f"This link was used already for {trial.company.name}.") from None
+    return order
+
+
+_INVALID = (
+    "This Upgrade Now link is not valid. Ask your account manager, or request "
+    "licenses from the panel."
+)
+_LATE = (
+    "This Upgrade Now link for {company} has expired (30 days after the trial's end). "
+    "Request licenses from the panel, or ask your account manager."
+)
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def _read(token: str) -> tuple[Order | None, AppUser | None]:
+    try:
+        data = _serializer().loads(token)
+        trial = db.session.get(Order, int(data["o"]), populate_existing=True)
+        user = db.session.get(AppUser, int(data["u"]))
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None, None
+    if trial is None or trial.license_type != TRIAL or user is None or not user.active:
+        return None, None
+    return trial, user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _used(token: str) -> bool:
+    return bool(db.session.scalar(select(exists().where(Order.upgrade_token == _digest(token)))))
+
+
+def _trial_people(company_id: int, now: datetime) -> int:
+    """Active people whose latest license is the trial's, running or expired within
+    UPGRADE_GRACE: the seats an upgrade asks for."""
+    return db.session.scalar(
+        select(func.count()).where(
+            Learner.company_id == company_id,
+            Learner.active,
+            Learner.license_type == TRIAL,
+            Learner.license_expires_at > now - UPGRADE_GRACE,
+        )
+    )
