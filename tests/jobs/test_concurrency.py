@@ -260,3 +260,62 @@ def test_two_renewal_requests_for_the_same_people_at_once_make_one(committed_app
     assert "meanwhile" in loser or "already in request" in loser, loser
     db.session.rollback()
     assert db.session.scalar(select(func.count()).where(Order.renewal)) == 1
+
+
+def test_a_trials_upgrade_order_assigned_twice_at_once_moves_its_people_once(committed_app):
+    from app import clock
+    from app.models import License
+    from app.services import trials
+
+    app, _ = committed_app()
+    tree = factories.build_tree(learners_per_company=0)
+    second_am = factories.manager(tree.partner, "partner_am2")
+    trial = trials.start_trial(tree.actor("partner"), tree.customer.id, 6)
+    factories.learners(tree.customer, 6)  # licensed by the trial as they are added
+    order_id = request_order(tree.actor("customer"), tree.customer.id, 4).id
+    db.session.commit()
+    users = [tree.users["partner"].id, second_am.id]
+    outcomes = race(app, users, lambda a: assign_orders(a, [order_id]))
+    assert outcomes.count("done") == 1, outcomes
+    db.session.rollback()
+    assert db.session.get(Order, order_id).allocated == 4
+    assert db.session.get(Order, trial.id).allocated == 2  # four seats returned, once
+    running = db.session.scalar(
+        select(func.count()).where(License.ended_at.is_(None), License.expires_at > clock.now())
+    )
+    assert running == 6  # one each: moved once, never twice
+    kinds = db.session.scalars(
+        select(Learner.license_type).where(Learner.company_id == tree.customer.id)
+    ).all()
+    assert sorted(kinds) == ["premium"] * 4 + ["trial"] * 2
+    moves = select(func.count()).where(AuditEvent.action == "licenses.moved")
+    assert db.session.scalar(moves) == 1
+
+
+def test_two_paid_orders_assigned_at_once_move_the_trial_people_once(committed_app):
+    from app.models import License
+    from app.services import trials
+
+    app, _ = committed_app()
+    tree = factories.build_tree(learners_per_company=0)
+    second_am = factories.manager(tree.partner, "partner_am2")
+    trials.start_trial(tree.actor("partner"), tree.customer.id, 3)
+    factories.learners(tree.customer, 3)
+    first = request_order(tree.actor("customer"), tree.customer.id, 3).id
+    second = request_order(tree.actor("customer"), tree.customer.id, 3).id
+    db.session.commit()
+    pick = iter([first, second])
+    orders = {uid: next(pick) for uid in (tree.users["partner"].id, second_am.id)}
+    outcomes = race(app, list(orders), lambda a: assign_orders(a, [orders[a.user_id]]))
+    assert outcomes.count("done") >= 1, outcomes
+    db.session.rollback()
+    held = db.session.execute(
+        select(License.learner_id, func.count())
+        .where(License.ended_at.is_(None), License.company_id == tree.customer.id)
+        .group_by(License.learner_id)
+    ).all()
+    assert len(held) == 3 and {n for _, n in held} == {1}  # nobody holds two licenses
+    allocated = db.session.scalar(
+        select(func.sum(Order.allocated)).where(Order.id.in_([first, second]))
+    )
+    assert allocated == 3

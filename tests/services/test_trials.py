@@ -261,3 +261,47 @@ def _plan(session, company: Company):
     return session.scalar(
         select(pools.plan_rank()).where(Order.company_id == company.id, pools.is_pool(now))
     )
+
+
+def test_trial_emails_address_trial_licenses_only_once_each_with_the_upgrade_link(
+    tree, fresh, session, smtp
+):
+    from app.jobs.emails import send_email
+    from app.models import Email
+    from app.services import reminders
+
+    trial = trials.start_trial(tree.actor("partner"), fresh.id, 3)
+    add(fresh, "Adams", "Baker")
+    end = trial.expires_at
+    # Customer C1's Premium licenses end at the same instant: the Premium steps' group.
+    factories.licenses_expiring(tree.customer, 2, end)
+    session.commit()
+
+    def kinds(company):
+        steps = Email.company_id == company.id, Email.group_day.is_not(None)
+        return sorted(session.scalars(select(Email.kind).where(*steps)).all())
+
+    assert reminders.plan(end - timedelta(days=3, minutes=1)) == 0
+    # 3 days before: trial_cm gets the trial's step, C1's manager the Premium one.
+    assert reminders.plan(end - timedelta(days=3)) == 2
+    assert reminders.plan(end - timedelta(hours=71)) == 0  # once per key
+    assert kinds(fresh) == ["trial_expiry"] and kinds(tree.customer) == ["expiry_reminder"]
+    session.commit()
+    (expiry,) = session.scalars(select(Email).where(Email.kind == "trial_expiry")).all()
+    assert expiry.subject == "Security Awareness Training – Free Trial Expiry"
+    assert send_email(expiry.id) == "sent"
+    body = smtp.messages[-1].get_payload()
+    assert "Adams" in body and "Baker" in body and "Upgrade Now: http" in body
+    token = body.split("/upgrade/")[1].split()[0]
+    assert trials.offer(token).seats == 2
+    # One person moves onto Premium seats: the notice names only the other one.
+    assign_orders(tree.actor("partner"), [premium_request(fresh, 1).id])
+    session.commit()
+    assert reminders.plan(end) == 2  # trial_cm's Free Trial Expired, C1's expiry notice
+    assert reminders.plan(end + timedelta(hours=1)) == 0
+    assert kinds(fresh) == ["trial_expired", "trial_expiry"]
+    (expired,) = session.scalars(select(Email).where(Email.kind == "trial_expired")).all()
+    assert expired.subject == "Security Awareness Training – Free Trial Expired"
+    assert send_email(expired.id) == "sent"
+    body = smtp.messages[-1].get_payload()
+    assert "Baker" in body and "Adams" not in body and "1 person can no longer" in body
