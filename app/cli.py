@@ -135,7 +135,7 @@ def _load_demo() -> None:
     click.echo("Demo data loaded." if outcome == "loaded" else "Demo data already present.")
     click.echo("Demo logins (password from DEMO_PASSWORD, default shown):")
     for username, role, company in DEMO_USERS:
-        click.echo(f"  {username:<11} {password}   {role}{f' of {company}' if company else ''}")
+        click.echo(f"  {username:<13} {password}   {role}{f' of {company}' if company else ''}")
 
 
 @demo.command("scale")

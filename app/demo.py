@@ -10,14 +10,14 @@ from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
-from app.models import AppSetting, AppUser, Company, Learner
+from app.models import AppSetting, AppUser, Company, Learner, Order
 from app.services import renewal_requests
 from app.services.allocation import allocate, select_people
 from app.services.companies import create_company
 from app.services.learners import add_learner
 from app.services.managers import create_manager, create_platform_admin
 from app.services.orders import assign_orders, cancel_order, decline_order, request_order
-from app.services.states import is_expired
+from app.services.states import is_expired, needs_license
 from app.tenancy import actor_for, system_actor
 
 DEMO_KEY = "demo_loaded"
@@ -33,6 +33,9 @@ COMPANIES = [
     ("Initech Accounting", "customer", "Northwind West", "America/Los_Angeles", 70),
     ("Umbrella Clinics", "customer", "Northwind West", "America/Denver", 40),
     ("Hooli Retail", "customer", "Bluewave IT", "America/New_York", 40),
+    # The license model's other plans: Managed, and a Free Trial ending in 3 days.
+    ("Wayne Logistics", "customer", "Northwind MSP", "Europe/London", 20),
+    ("Stark Fitness", "customer", "Northwind MSP", "Europe/London", 12),
 ]
 
 # (username, role, company)
@@ -43,6 +46,7 @@ DEMO_USERS = [
     ("customer", "Customer Manager", "Acme Dental"),
     ("customer2", "Customer Manager", "Initech Accounting"),
     ("partner2", "Account Manager", "Bluewave IT"),
+    ("trialcustomer", "Customer Manager", "Stark Fitness"),
 ]
 
 FIRST = [
@@ -105,6 +109,8 @@ def load_demo(password: str) -> str:
     actor = system_actor("cli")
     ids: dict[str, int] = {}
     for name, kind, parent, zone, _ in COMPANIES:
+        if name == TRIAL_COMPANY:
+            continue  # started in the past (`_create_trial`)
         company = create_company(
             actor, name=name, kind=kind, parent_id=ids.get(parent), timezone=zone
         )
@@ -114,6 +120,7 @@ def load_demo(password: str) -> str:
     _create_orders(users)
     _create_licenses(ids)
     _create_renewal_request(users)
+    _create_license_types(users, ids, password)
     AppSetting.put(DEMO_KEY, "1")
     return "loaded"
 
@@ -128,6 +135,8 @@ def database_is_empty() -> bool:
 def _create_users(actor, ids: dict[str, int], password: str) -> dict:
     users = {}
     for username, _role, company in DEMO_USERS:
+        if company is not None and company not in ids:
+            continue  # made with its company (`_create_license_types`)
         email = f"{username}@demo.example"
         if company is None:
             users[username] = create_platform_admin(
@@ -152,9 +161,11 @@ def _create_users(actor, ids: dict[str, int], password: str) -> dict:
     return users
 
 
-def _create_learners(actor, ids: dict[str, int]) -> None:
+def _create_learners(actor, ids: dict[str, int], only: str | None = None) -> None:
     names = itertools.cycle(itertools.product(FIRST, LAST))
     for company_name, _kind, _parent, _zone, count in COMPANIES:
+        if company_name not in ids or (only and company_name != only):
+            continue
         domain = company_name.lower().replace(" ", "") + ".example"
         for n in range(count):
             first, last = next(names)
@@ -173,7 +184,7 @@ def _create_orders(users: dict) -> None:
     trail have them too)."""
     customer, customer2 = (actor_for(users[n], "cli") for n in ("customer", "customer2"))
     partner, subpartner = (actor_for(users[n], "cli") for n in ("partner", "subpartner"))
-    assigned = request_order(customer, customer.company_in_view, 100)
+    assigned = request_order(customer, customer.company_in_view, 100, po_number="PO-AD-2026-114")
     assign_orders(partner, [assigned.id])
     request_order(customer, customer.company_in_view, 25)
     declined = request_order(customer2, customer2.company_in_view, 500)
@@ -239,3 +250,61 @@ def _create_renewal_request(users: dict) -> None:
         Learner.company_id == customer2.company_id, is_expired(clock.now())
     )
     renewal_requests.request(customer2, customer2.company_id, expired)
+
+
+TRIAL_COMPANY = "Stark Fitness"
+TRIAL_DAYS_AGO = timedelta(days=27, hours=1)  # its Free Trial Expiry email is due
+
+
+def _create_license_types(users: dict, ids: dict[str, int], password: str) -> None:
+    """Every type and plan: Wayne Logistics on Managed seats (run by Northwind MSP),
+    Stark Fitness three days from the end of its Free Trial (created with it, its
+    people licensed as they were added), Northwind West's staff on their NFR seats;
+    Bluewave IT holds only its NFR grant ("NFR only"), Hooli Retail's seats expired
+    ("—")."""
+    partner = actor_for(users["partner"], "cli")
+    wayne = ids["Wayne Logistics"]
+    managed = request_order(
+        replace(partner, managing_company_id=wayne), wayne, 20, "managed", "PO-WL-0042"
+    )
+    assign_orders(partner, [managed.id])
+    _allocate_first(wayne, 15, managed)
+    saved = clock.offset()
+    try:
+        clock.set_offset(saved - TRIAL_DAYS_AGO)
+        stark = create_company(
+            partner,
+            name=TRIAL_COMPANY,
+            kind="customer",
+            parent_id=ids["Northwind MSP"],
+            timezone="Europe/London",
+            auto_license=False,
+            trial_seats="15",
+        )
+        ids[TRIAL_COMPANY] = stark.id
+        create_manager(
+            partner,
+            stark.id,
+            username="trialcustomer",
+            first_name="Stark",
+            last_name="Fitness",
+            email="trialcustomer@demo.example",
+            password=password,
+        )
+        _create_learners(partner, ids, only=TRIAL_COMPANY)
+    finally:
+        clock.set_offset(saved)
+    west = ids["Northwind West"]
+    grant = db.session.scalar(select(Order).where(Order.company_id == west, Order.granted))
+    if grant is not None:  # NFR_GRANT_SEATS may be 0
+        _allocate_first(west, 5, grant)
+
+
+def _allocate_first(company_id: int, count: int, order: Order) -> None:
+    """The company's first `count` people without a license take seats of `order`."""
+    unlicensed = select(Learner.id).where(
+        Learner.company_id == company_id, needs_license(clock.now())
+    )
+    actor = replace(system_actor("cli"), managing_company_id=company_id)
+    people = db.session.scalars(unlicensed.order_by(Learner.id).limit(count)).all()
+    allocate(actor, select_people(actor, company_id, people).id, order.id)

@@ -59,3 +59,34 @@ def test_demo_has_licenses_active_expiring_soon_today_and_expired(app, session):
     assert any(now < e <= now + timedelta(hours=12) for e in expiries)  # today
     assert any(now + timedelta(hours=24) < e <= now + timedelta(hours=72) for e in expiries)
     assert any(e > now + timedelta(days=300) for e in expiries)  # active for long
+
+
+def test_demo_shows_every_plan_and_a_trial_about_to_end(app, session):
+    from app import clock
+    from app.models import Email, Order
+    from app.services import pools, reminders
+
+    app.config["NFR_GRANT_SEATS"] = 10
+    try:
+        app.test_cli_runner().invoke(args=["demo", "load"])
+    finally:
+        app.config["NFR_GRANT_SEATS"] = 0
+    now = clock.now()
+    plans = dict(
+        session.execute(
+            select(Company.name, pools.plan_rank())
+            .join(Order, Order.company_id == Company.id)
+            .where(pools.is_pool(now))
+            .group_by(Company.name)
+        ).all()
+    )
+    labels = {name: pools.plan_label(rank) for name, rank in plans.items()}
+    assert labels["Wayne Logistics"] == "Managed" and labels["Stark Fitness"] == "Free Trial"
+    assert labels["Acme Dental"] == "Premium" and labels["Bluewave IT"] == "NFR only"
+    assert "Hooli Retail" not in labels  # its seats expired: "—"
+    held = set(session.scalars(select(Learner.license_type).distinct()))
+    assert held >= {"premium", "managed", "trial", "nfr"}
+    reminders.plan(now)
+    trial_mail = session.scalar(select(Email).where(Email.kind == "trial_expiry"))
+    assert trial_mail.recipient == "trialcustomer@demo.example"
+    assert "/upgrade/" in trial_mail.body
