@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 
 from aiosmtpd.controller import Controller
@@ -45,7 +45,10 @@ class RecordingHandler:
                 return "250 never seen"
             if self.mailbox.data_replies:
                 return self.mailbox.data_replies.pop(0)
-            self.mailbox.messages.append(message_from_bytes(envelope.content))
+            # Headers decoded (an en dash in a subject reads as one, not RFC 2047).
+            self.mailbox.messages.append(
+                message_from_bytes(envelope.content, policy=policy.default)
+            )
         return "250 OK queued"
 
 

@@ -30,7 +30,7 @@ def role_for(company: Company) -> str:
 
 def create_manager(
     actor: Actor,
-    company_id: int,
+    company_id: int | None,
     *,
     username: str,
     first_name: str,
@@ -39,6 +39,8 @@ def create_manager(
     password: str,
 ) -> AppUser:
     """Create a manager of a company the actor may act on. Raises Invalid or NotFound."""
+    if company_id is None:
+        raise Invalid("Choose the company the manager belongs to.", "company")
     company = require_company(actor, company_id)
     return _new_user(
         actor,

@@ -1,6 +1,7 @@
 /* The panel's small additions to Flask-AppBuilder's pages:
    - names for the controls FAB's filter script creates without one (the condition
-     select and the value field of each filter row), as they appear;
+     select and the value field of each filter row), as they appear, and for the
+     forms' select2 choices;
    - collapse toggles marked as the buttons they are, and their panels not marked
      expanded (Bootstrap marks both);
    - relation filters (Company, Requested by, ...) as pickers that search the
@@ -20,6 +21,14 @@
     });
     root.querySelectorAll('select.select2-hidden-accessible, .select2-search__field').forEach(function (el) {
       if (!el.getAttribute('aria-label')) el.setAttribute('aria-label', 'Choose');
+    });
+    // A form's select2 shows its choice in a "textbox" named by nothing while it is
+    // empty (Parent, Company on the add forms): its field's label names it.
+    root.querySelectorAll('.select2-selection__rendered[role="textbox"]').forEach(function (el) {
+      if (el.getAttribute('aria-label')) return;
+      var field = (el.id || '').replace(/^select2-/, '').replace(/-container$/, '');
+      var caption = field && document.querySelector('label[for="' + field + '"]');
+      el.setAttribute('aria-label', caption ? caption.textContent.trim() : 'Chosen value');
     });
   }
 

@@ -161,6 +161,22 @@ def test_customer_manager_adds_a_colleague_who_becomes_a_customer_manager(tree, 
     assert user.role_names == {"Customer Manager"}
 
 
+def test_a_manager_without_a_company_is_named_on_the_form_not_a_404(tree, as_user, session):
+    client = as_user(tree.users["partner"])
+    fields = {
+        "username": "nocompany",
+        "first_name": "No",
+        "last_name": "Company",
+        "email": "no.company@example.com",
+        "password": "long-enough-password",
+        "conf_password": "long-enough-password",
+    }
+    page = post(client, "/managers/add", fields)
+    assert page.status_code == 200
+    assert "Choose the company the manager belongs to." in page.get_data(as_text=True)
+    assert session.scalar(select(AppUser).where(AppUser.username == "nocompany")) is None
+
+
 def test_users_list_shows_only_the_viewers_companies_managers(tree, as_user):
     html = as_user(tree.users["customer"]).get("/managers/list/").get_data(as_text=True)
     assert "customer_cm" in html
