@@ -49,10 +49,11 @@ def order_requested(order: Order) -> None:
     _tell(request_recipients(order.company_id), EmailKind.ORDER_REQUESTED, order, people=people)
 
 
-def order_assigned(order: Order) -> None:
+def order_assigned(order: Order, moved: dict[str, int] | None = None) -> None:
     """One email: a renewal request's says who was licensed and which seats stay
     free; a partial approval's says how many of how many, and why the rest was
-    declined (naming a renewal request's people left out)."""
+    declined (naming a renewal request's people left out); one that moved people
+    off a trial or the other paid type says how many ({type: people})."""
     outcome = renewal_requests.last_outcome(order.id) if order.renewal else None
     rest = orders.remainder_of(order)
     declined = renewal_requests.people_names(rest.id) if rest and rest.renewal else []
@@ -63,6 +64,7 @@ def order_assigned(order: Order) -> None:
         outcome=outcome,
         rest=rest,
         declined=declined,
+        moved=moved or {},
     )
 
 

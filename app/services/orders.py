@@ -99,6 +99,13 @@ class Assignment:
     people: renewal_requests.Outcome | None = None
     coterm: Order | None = None  # the pool whose expiry the seats take
     lapsed: Order | None = None  # the pool named, expired since: the normal term instead
+    # People its seats would take from a trial or the other paid type: {type: people}.
+    moving: dict[str, int] | None = None
+
+    @property
+    def moving_count(self) -> int:
+        """How many of them the seats take (the first by last name)."""
+        return min(sum((self.moving or {}).values()), self.order.quantity)
 
 
 def record(actor: Actor, action: str, order: Order, before: dict | None = None, **extra) -> None:
@@ -161,11 +168,16 @@ def preview_assignment(
 
 def _assignment(order: Order, now: datetime) -> Assignment:
     people = renewal_requests.preview(order, now) if order.renewal else None
+    moving = (
+        None if order.renewal else trials.movable_people(order.company_id, order.license_type, now)
+    )
     pool = order.coterm_order
     if pool is not None and pool.status == OrderStatus.ASSIGNED and pool.expires_at > now:
-        return Assignment(order, pool.expires_at, pool.expires_on, people, coterm=pool)
+        return Assignment(
+            order, pool.expires_at, pool.expires_on, people, coterm=pool, moving=moving
+        )
     expiry = term_expiry(now, order.company.timezone, order.license_type)
-    return Assignment(order, *expiry, people, lapsed=pool)
+    return Assignment(order, *expiry, people, lapsed=pool, moving=moving)
 
 
 def assign_orders(
@@ -229,10 +241,12 @@ def assign_orders(
             renewal_requests.give_seats(actor, order, now)
     # A paid order's free seats go to the company's trial (or other paid type's)
     # people; companies locked in one order, so two assignments never deadlock.
-    for order in sorted(orders, key=lambda o: (o.company_id, o.id)):
-        trials.move_people(actor, order, now)
+    moved = {
+        order.id: trials.move_people(actor, order, now)
+        for order in sorted(orders, key=lambda o: (o.company_id, o.id))
+    }
     for order in orders:
-        notifications.order_assigned(order)
+        notifications.order_assigned(order, moved[order.id])
     return orders
 
 

@@ -147,11 +147,7 @@ def move_people(actor: Actor, order: Order, now: datetime) -> dict[str, int]:
     # Two assignments for one company queue here: the second sees the first's moves.
     db.session.execute(select(Company.id).where(Company.id == order.company_id).with_for_update())
     db.session.refresh(order)
-    other = next(t for t in PAID_TYPES if t != order.license_type)
-    movable = or_(
-        and_(Learner.license_type == TRIAL, Learner.license_expires_at > now - UPGRADE_GRACE),
-        and_(Learner.license_type == other, Learner.license_expires_at > now),
-    )
+    movable = _movable(order.license_type, now)
     people = (
         select(Learner.id)
         .where(Learner.company_id == order.company_id, Learner.active, movable)
@@ -175,6 +171,29 @@ def move_people(actor: Actor, order: Order, now: datetime) -> dict[str, int]:
         )
         db.session.refresh(order)
     return moved
+
+
+def movable_people(company_id: int, license_type: str, now: datetime) -> dict[str, int]:
+    """Who assigning a paid order of `license_type` would move onto its seats (as far
+    as they go): {their type's label: people}, for Assign's preview."""
+    if license_type not in PAID_TYPES:
+        return {}
+    rows = db.session.execute(
+        select(Learner.license_type, func.count())
+        .where(Learner.company_id == company_id, Learner.active, _movable(license_type, now))
+        .group_by(Learner.license_type)
+    )
+    return {LicenseType(kind).label: n for kind, n in rows}
+
+
+def _movable(license_type: str, now: datetime):
+    """People a paid order of `license_type` takes onto its seats: on the trial
+    (running, or expired within UPGRADE_GRACE) or running on the other paid type."""
+    other = next(t for t in PAID_TYPES if t != license_type)
+    return or_(
+        and_(Learner.license_type == TRIAL, Learner.license_expires_at > now - UPGRADE_GRACE),
+        and_(Learner.license_type == other, Learner.license_expires_at > now),
+    )
 
 
 def _move(actor: Actor, order: Order, selection, movable, now: datetime) -> dict[str, int]:

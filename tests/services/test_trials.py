@@ -134,6 +134,10 @@ def test_assigning_premium_upgrades_the_trial_by_last_name(tree, fresh, session)
     assert pools.plan_label(_plan(session, fresh)) == "Premium"
     moved = session.scalar(select(AuditEvent).where(AuditEvent.action == "licenses.moved"))
     assert moved.after["moved_from"] == {"Free Trial": 3} and moved.after["trial_ended"]
+    from app.models import Email
+
+    told = session.scalar(select(Email).where(Email.kind == "order_assigned"))
+    assert "3 people moved onto them at once, by last name (3 from Free Trial)" in told.body
     # A new person now gets no trial seat (the trial ended): auto-licensing decides.
     (late,) = add(fresh, "Zed")
     assert late.license_type is None

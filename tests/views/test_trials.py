@@ -110,3 +110,18 @@ def test_the_upgrade_now_page(trial_company, client, session):
     assert "awaits your account manager" in again.get_data(as_text=True)
     assert requested(session, company) == 1
     assert client.get("/upgrade/forged-token").status_code == 404
+
+
+def test_assign_says_whom_an_upgrade_moves_before_it_does(trial_company, tree, as_user, session):
+    from dataclasses import replace
+
+    from app.services.orders import request_order
+
+    company, _, _ = trial_company
+    behalf = replace(tree.actor("partner"), managing_company_id=company.id)
+    order = request_order(behalf, company.id, 2)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    page = client.get(f"/orders/assign?order={order.id}").get_data(as_text=True)
+    assert "Its seats go at once to <strong>2 people</strong> of Trial Co" in page
+    assert "Free Trial (3) licenses" in page and "the Free Trial ends" in page
