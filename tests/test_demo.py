@@ -89,4 +89,4 @@ def test_demo_shows_every_plan_and_a_trial_about_to_end(app, session):
     reminders.plan(now)
     trial_mail = session.scalar(select(Email).where(Email.kind == "trial_expiry"))
     assert trial_mail.recipient == "trialcustomer@demo.example"
-    assert "/upgrade/" in trial_mail.body
+    assert "Upgrade Now" in trial_mail.body

@@ -148,7 +148,9 @@ def auto_license(actor: Actor, learner: Learner) -> bool:
     trial = trials.seat_for_new_people(company, now)
     if trial is None and not company.auto_license:
         return False
-    candidates = [trial] if trial is not None else pools.open_pools(company.id, now)
+    candidates = [trial] if trial is not None else []
+    if company.auto_license:  # also when the trial was ended by an upgrade meanwhile
+        candidates += pools.open_pools(company.id, now)
     order = next((o for o in candidates if pools.take_seats(o.id, 1, now)), None)
     if order is None:
         return False

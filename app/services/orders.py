@@ -208,6 +208,14 @@ def assign_orders(
         )
     partial = _partial(plan, approve, reason)
     orders = [a.order for a in plan]
+    # The companies' rows first, in one order (moving people locks them too): two
+    # assignments for one company queue here, before either holds any other row.
+    db.session.execute(
+        select(Company.id)
+        .where(Company.id.in_({o.company_id for o in orders}))
+        .order_by(Company.id)
+        .with_for_update()
+    )
     terms = {a.order.id: (a.expires_at, a.expires_on) for a in plan}
     changed = db.session.execute(
         update(Order)
@@ -240,11 +248,14 @@ def assign_orders(
         if order.renewal:
             renewal_requests.give_seats(actor, order, now)
     # A paid order's free seats go to the company's trial (or other paid type's)
-    # people; companies locked in one order, so two assignments never deadlock.
-    moved = {
-        order.id: trials.move_people(actor, order, now)
-        for order in sorted(orders, key=lambda o: (o.company_id, o.id))
-    }
+    # people; a company's later orders in the same step take trial people only (the
+    # first already decided its paid type's people).
+    moved, seen = {}, set()
+    for order in sorted(orders, key=lambda o: (o.company_id, o.id)):
+        first = order.company_id not in seen and order.license_type in PAID_TYPES
+        moved[order.id] = trials.move_people(actor, order, now, trial_only=not first)
+        if first:
+            seen.add(order.company_id)
     for order in orders:
         notifications.order_assigned(order, moved[order.id])
     return orders

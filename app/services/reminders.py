@@ -120,7 +120,7 @@ def current_body(email: Email) -> str | None:
     if group is None:
         return None
     user = db.session.get(AppUser, email.recipient_user_id) if email.recipient_user_id else None
-    return _render(group, step, user)
+    return _render(group, step, user, sending=True)
 
 
 def is_step_email(email: Email) -> bool:
@@ -259,7 +259,9 @@ def _audience(step: Step, company_id: int) -> list[AppUser]:
     return RECIPIENTS[step.audience](company_id)
 
 
-def _render(group: Group, step: Step, user: AppUser | None) -> str:
+def _render(group: Group, step: Step, user: AppUser | None, sending: bool = False) -> str:
+    """A step's email; `sending`: the message itself (a trial's carries the
+    recipient's own Upgrade Now link), not the copy the Emails page shows."""
     company = db.session.get(Company, group.company_id)
     return render_template(
         f"emails/{step.template}",
@@ -269,7 +271,11 @@ def _render(group: Group, step: Step, user: AppUser | None) -> str:
         people=_holders(group),
         more=max(0, group.count - NAMES_LISTED),
         base_url=current_app.config["BASE_URL"],
-        upgrade_url=trials.upgrade_url(trials.of(company.id), user) if group.trial else None,
+        upgrade_url=(
+            trials.upgrade_url(trials.of(company.id), user, sending=sending)
+            if group.trial
+            else None
+        ),
     )
 
 

@@ -136,18 +136,21 @@ def _is_trial():
 # --- Moving people onto a paid order's seats -------------------------------------
 
 
-def move_people(actor: Actor, order: Order, now: datetime) -> dict[str, int]:
+def move_people(
+    actor: Actor, order: Order, now: datetime, *, trial_only: bool = False
+) -> dict[str, int]:
     """At the assignment of a paid order (its row just updated): its free seats go to
     the company's people on a trial (running, or expired within UPGRADE_GRACE) or
     on the other paid type (running), by last name, as far as they go — each old
     license ends and returns its seat, the new one starts, in this transaction. A
-    trial ends with it. Returns {old type: people moved}."""
+    trial ends with it. `trial_only`: the trial's people only (a second paid order
+    of the company assigned in the same step). Returns {old type: people moved}."""
     if order.license_type not in PAID_TYPES:
         return {}
     # Two assignments for one company queue here: the second sees the first's moves.
     db.session.execute(select(Company.id).where(Company.id == order.company_id).with_for_update())
     db.session.refresh(order)
-    movable = _movable(order.license_type, now)
+    movable = _movable(order.license_type, now, trial_only)
     people = (
         select(Learner.id)
         .where(Learner.company_id == order.company_id, Learner.active, movable)
@@ -186,14 +189,14 @@ def movable_people(company_id: int, license_type: str, now: datetime) -> dict[st
     return {LicenseType(kind).label: n for kind, n in rows}
 
 
-def _movable(license_type: str, now: datetime):
+def _movable(license_type: str, now: datetime, trial_only: bool = False):
     """People a paid order of `license_type` takes onto its seats: on the trial
     (running, or expired within UPGRADE_GRACE) or running on the other paid type."""
+    on_trial = and_(Learner.license_type == TRIAL, Learner.license_expires_at > now - UPGRADE_GRACE)
+    if trial_only:
+        return on_trial
     other = next(t for t in PAID_TYPES if t != license_type)
-    return or_(
-        and_(Learner.license_type == TRIAL, Learner.license_expires_at > now - UPGRADE_GRACE),
-        and_(Learner.license_type == other, Learner.license_expires_at > now),
-    )
+    return or_(on_trial, and_(Learner.license_type == other, Learner.license_expires_at > now))
 
 
 def _move(actor: Actor, order: Order, selection, movable, now: datetime) -> dict[str, int]:
@@ -232,7 +235,6 @@ def _end_trial(company_id: int, now: datetime) -> bool:
         db.session.execute(
             update(Order)
             .where(Order.company_id == company_id, _is_trial(), Order.ended_at.is_(None))
-            .where(Order.expires_at > now)
             .values(ended_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -247,9 +249,14 @@ def upgrade_token(trial: Order, user: AppUser) -> str:
     return _serializer().dumps({"o": trial.id, "u": user.id})
 
 
-def upgrade_url(trial: Order, user: AppUser | None) -> str:
-    if user is None:
-        return f"{current_app.config['BASE_URL']}/orders/request"
+def upgrade_url(trial: Order, user: AppUser | None, *, sending: bool) -> str | None:
+    """The link a trial email carries: the recipient's own Upgrade Now link — written
+    only into the message sent (the copy kept for the Emails page, which other
+    managers read, says where it is); None once the trial was upgraded."""
+    if trial.ended_at is not None:
+        return None
+    if not sending or user is None:
+        return "(your own Upgrade Now link is in the email you received)"
     return f"{current_app.config['BASE_URL']}/upgrade/{upgrade_token(trial, user)}"
 
 
@@ -302,13 +309,15 @@ def request_upgrade(token: str) -> Order:
     recipient (interface "email-link"). Once per link, ever. Raises Conflict with
     the page's words when the link offers nothing."""
     now = clock.now()
+    trial, user = _read(token)
+    if trial is None:
+        raise Conflict(_INVALID)
+    # Two recipients pressing at once: the second waits here, then finds the first's.
+    db.session.execute(select(Company.id).where(Company.id == trial.company_id).with_for_update())
     found = offer(token, now)
     if found.refusal:
         raise Conflict(found.refusal)
-    trial, user = _read(token)
-    actor = replace(actor_for(user, "email-link"), managing_company_id=trial.company_id)
-    if actor.company_in_view != trial.company_id or user not in company_managers(trial.company_id):
-        raise Conflict(_INVALID)
+    actor = actor_for(user, "email-link")
     order = orders.request_order(actor, trial.company_id, max(1, found.seats))
     order.upgrade_token = _digest(token)
     try:
@@ -340,7 +349,10 @@ def _read(token: str) -> tuple[Order | None, AppUser | None]:
         user = db.session.get(AppUser, int(data["u"]))
     except (BadSignature, KeyError, TypeError, ValueError):
         return None, None
-    if trial is None or trial.license_type != TRIAL or user is None or not user.active:
+    if trial is None or trial.license_type != TRIAL or user is None:
+        return None, None
+    # Still one of the company's managers (not moved away, not deactivated).
+    if user not in company_managers(trial.company_id):
         return None, None
     return trial, user
 

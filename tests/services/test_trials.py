@@ -144,7 +144,8 @@ def test_assigning_premium_upgrades_the_trial_by_last_name(tree, fresh, session)
 
 
 def test_a_trial_expired_ten_days_ago_is_still_upgraded(tree, fresh, session):
-    trials.start_trial(tree.actor("partner"), fresh.id, 2)
+    trial = trials.start_trial(tree.actor("partner"), fresh.id, 2)
+    manager = factories.manager(fresh, "upgrading_cm")
     add(fresh, "Adams", "Baker")
     clock.set_offset(timedelta(days=40))
     session.commit()
@@ -153,6 +154,10 @@ def test_a_trial_expired_ten_days_ago_is_still_upgraded(tree, fresh, session):
     held = people(session, fresh)
     assert [held[n][0] for n in ("Adams", "Baker")] == ["premium", "premium"]
     assert held["Adams"][1] > clock.now() + timedelta(days=300)
+    # The expired trial reads Upgraded, and its links say so instead of asking again.
+    session.refresh(trial)
+    assert trial.status_label == "Upgraded"
+    assert "has been upgraded" in trials.offer(trials.upgrade_token(trial, manager)).refusal
 
 
 def test_a_trial_expired_over_30_days_ago_is_not_upgraded(tree, fresh, session):
@@ -249,6 +254,12 @@ def test_upgrade_now_links_that_offer_nothing(tree, fresh, session):
     stranger = tree.users["other_customer"]
     with pytest.raises(Conflict, match="not valid"):
         trials.request_upgrade(trials.upgrade_token(trial, stranger))
+    # A recipient deactivated since: the link names nothing any more.
+    from app.services.managers import set_managers_active
+
+    set_managers_active(tree.actor("partner"), [manager.id], False)
+    assert trials.offer(trials.upgrade_token(trial, manager)).company is None
+    manager = factories.manager(fresh, "later_cm")
     clock.set_offset(timedelta(days=61))
     session.commit()
     assert "has expired" in trials.offer(trials.upgrade_token(trial, manager)).refusal
@@ -293,6 +304,8 @@ def test_trial_emails_address_trial_licenses_only_once_each_with_the_upgrade_lin
     session.commit()
     (expiry,) = session.scalars(select(Email).where(Email.kind == "trial_expiry")).all()
     assert expiry.subject == "Security Awareness Training – Free Trial Expiry"
+    # The copy the Emails page shows (other managers read it) carries no one's link.
+    assert "/upgrade/" not in expiry.body and "your own Upgrade Now link" in expiry.body
     assert send_email(expiry.id) == "sent"
     body = smtp.messages[-1].get_payload()
     assert "Adams" in body and "Baker" in body and "Upgrade Now: http" in body
@@ -309,3 +322,30 @@ def test_trial_emails_address_trial_licenses_only_once_each_with_the_upgrade_lin
     assert send_email(expired.id) == "sent"
     body = smtp.messages[-1].get_payload()
     assert "Baker" in body and "Adams" not in body and "1 person can no longer" in body
+    # The trial was upgraded: no link that would only answer "has been upgraded".
+    assert "Trial Co has upgraded from its Free Trial" in body and "/upgrade/" not in body
+
+
+def test_import_learners_licenses_trial_people_whatever_the_settings(tree, fresh, session):
+    import io
+
+    from app.services import imports
+    from tests.imports import corpus
+
+    trials.start_trial(tree.actor("partner"), fresh.id, 2)
+    actor = factories.replace_actor_in(fresh)
+    rows = [["Email", "First name", "Last name"]] + [
+        [f"p{i}@trialco.example.com", "Pat", name]
+        for i, name in enumerate(("Cole", "Ames", "Bell"))
+    ]
+    batch = imports.upload(
+        actor, fresh.id, "learners", "people.csv", io.BytesIO(corpus.csv_bytes(rows))
+    )
+    summary = imports.review(
+        actor, batch.id, 1, {"email": 0, "first_name": 1, "last_name": 2}, auto_license=False
+    )
+    assert (summary.new, summary.seats_for_new, summary.free, summary.trial) == (3, 2, 2, True)
+    done = imports.commit_learners(actor, batch.id)
+    assert done.licensed == 2
+    held = people(session, fresh)
+    assert sorted(kind or "-" for kind, _ in held.values()) == ["-", "trial", "trial"]

@@ -32,7 +32,7 @@ from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.imports import cells, reader
 from app.models import ImportBatch, ImportRow, ImportStatus, Learner
-from app.services import pools
+from app.services import pools, trials
 from app.services.allocation import shortage_message
 from app.services.imports.batches import file_rows, form_number, get_batch
 from app.services.states import is_active
@@ -65,6 +65,7 @@ class Summary:
     new: int = 0  # a learner import's new people,
     updated: int = 0  # the known ones it changes,
     seats_for_new: int = 0  # and the seats the new ones would get
+    trial: bool = False  # from the running Free Trial (whatever the settings)
 
     @classmethod
     def of(cls, batch: ImportBatch) -> Summary | None:
@@ -113,12 +114,15 @@ def summarise(batch: ImportBatch) -> Summary:
     )
     taken = counts.pop(None, 0)
     free = pools.company_free_seats(batch.company_id, clock.now())
+    trial = None if batch.is_renewal else trials.seat_for_new_people(batch.company, clock.now())
+    free = trial.free if trial else free
     result = Summary(
         rows=taken + sum(counts.values()),
         taken=taken,
         not_taken=sum(counts.values()),
         reasons=counts,
         free=free,
+        trial=trial is not None,
     )
     if batch.is_renewal:
         result.problem = shortage_message(taken, free) if taken > free else None
