@@ -227,3 +227,4 @@ context  # unused variable (app/transaction.py)
 empty  # NeedsAction.empty, read by templates/dashboard.html
 coterm  # Assignment.coterm, read by templates/orders/assign.html
 per_type  # SeatPosition.per_type, read by templates/licenses/seats.html
+moving_count  # Assignment.moving_count, read by templates/orders/assign.html
