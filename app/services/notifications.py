@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import current_app, render_template
 from sqlalchemy import select
 
-from app import display
+from app import clock, display
 from app.extensions import db
 from app.models import AppUser, CompanyTree, EmailKind, Order
-from app.services import orders, renewal_requests
+from app.services import orders, renewal_requests, trials
 from app.services.emails import queue_email
 from app.services.managers import platform_admins_query
 
@@ -65,6 +65,7 @@ def order_assigned(order: Order, moved: dict[str, int] | None = None) -> None:
         rest=rest,
         declined=declined,
         moved=moved or {},
+        left=trials.still_on_trial(order.company_id, clock.now()) if moved else ([], 0),
     )
 
 

@@ -45,8 +45,7 @@ from app.models import (
     SelectionMember,
 )
 from app.models.order import PAID_TYPES
-from app.services import allocation, audit, orders, pools
-from app.services.notifications import company_managers
+from app.services import allocation, audit, notifications, orders, pools
 from app.services.terms import term_expiry
 from app.sql import joined_or_in
 from app.tenancy import Actor, actor_for, require_company, strictly_below
@@ -174,6 +173,20 @@ def move_people(
         )
         db.session.refresh(order)
     return moved
+
+
+def still_on_trial(company_id: int, now: datetime, limit: int = 10) -> tuple[list[Learner], int]:
+    """The people an upgrade left on the trial (too few seats): the first `limit` by
+    last name, and how many in all. They keep their trial license to its end."""
+    left = select(Learner).where(
+        Learner.company_id == company_id,
+        Learner.active,
+        Learner.license_type == TRIAL,
+        Learner.license_expires_at > now,
+    )
+    total = db.session.scalar(select(func.count()).select_from(left.subquery()))
+    first = db.session.scalars(left.order_by(*allocation.LIST_ORDER).limit(limit)).all()
+    return list(first), total
 
 
 def movable_people(company_id: int, license_type: str, now: datetime) -> dict[str, int]:
@@ -352,7 +365,7 @@ def _read(token: str) -> tuple[Order | None, AppUser | None]:
     if trial is None or trial.license_type != TRIAL or user is None:
         return None, None
     # Still one of the company's managers (not moved away, not deactivated).
-    if user not in company_managers(trial.company_id):
+    if user not in notifications.company_managers(trial.company_id):
         return None, None
     return trial, user
 

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,22 @@ def shift_clock(live_env, hours: float) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def clock_offset_hours(live_env) -> float:
+    """How far the live stack's clock is ahead of real time now, in hours (`flask
+    clock shift` sets an offset from real time, not from the last shift)."""
+    bin_dir = Path(sys.executable).parent
+    shown = subprocess.run(
+        [str(bin_dir / "flask"), "clock", "show"],
+        cwd=ROOT,
+        env=live_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    now = datetime.fromisoformat(re.search(r"now=(\S+)", shown).group(1))
+    return (now - datetime.now(UTC)).total_seconds() / 3600
 
 
 def wait_for_mail(mailbox, condition, seconds: float = 60, what: str = "mail"):

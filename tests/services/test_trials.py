@@ -138,6 +138,7 @@ def test_assigning_premium_upgrades_the_trial_by_last_name(tree, fresh, session)
 
     told = session.scalar(select(Email).where(Email.kind == "order_assigned"))
     assert "3 people moved onto them at once, by last name (3 from Free Trial)" in told.body
+    assert "keeping their Free Trial license to its end: Pat Davis, Pat Evans." in told.body
     # A new person now gets no trial seat (the trial ended): auto-licensing decides.
     (late,) = add(fresh, "Zed")
     assert late.license_type is None
