@@ -343,26 +343,40 @@ def grant_nfr(company_ids: list[int] | None = None, now: datetime | None = None)
         db.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
         if db.session.scalar(select(running).where(Company.id == company.id)):
             continue
-        expires_at, expires_on = term_expiry(now, company.timezone, LicenseType.NFR.value)
-        order = Order(
-            company_id=company.id,
-            quantity=seats,
-            license_type=LicenseType.NFR.value,
-            granted=True,
-            status=OrderStatus.ASSIGNED.value,
-            requested_at=now,
-            assigned_at=now,
-            expires_at=expires_at,
-            expires_on=expires_on,
-        )
-        try:
-            with db.session.begin_nested():
-                db.session.add(order)
-        except IntegrityError:
+        order = issue(actor, company, seats, LicenseType.NFR.value, now, granted=True)
+        if order is None:
             continue  # granted by another run meanwhile
         record(actor, "granted", order)
         granted.append(order)
     return granted
+
+
+def issue(
+    actor: Actor, company: Company, quantity: int, license_type: str, now: datetime, **extra
+) -> Order | None:
+    """An order assigned at once, by the actor, for its type's term from now (an NFR
+    grant, a Free Trial) — or None when a unique index says the company holds one
+    already (another run made it meanwhile); the caller's transaction goes on."""
+    expires_at, expires_on = term_expiry(now, company.timezone, license_type)
+    order = Order(
+        company_id=company.id,
+        quantity=quantity,
+        license_type=license_type,
+        status=OrderStatus.ASSIGNED.value,
+        requested_by_id=actor.user_id,
+        requested_at=now,
+        assigned_by_id=actor.user_id,
+        assigned_at=now,
+        expires_at=expires_at,
+        expires_on=expires_on,
+        **extra,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(order)
+    except IntegrityError:
+        return None
+    return order
 
 
 def remainder_of(order: Order) -> Order | None:

@@ -46,7 +46,6 @@ from app.models import (
 )
 from app.models.order import PAID_TYPES
 from app.services import allocation, audit, notifications, orders, pools
-from app.services.terms import term_expiry
 from app.sql import joined_or_in
 from app.tenancy import Actor, actor_for, require_company, strictly_below
 
@@ -75,24 +74,9 @@ def start_trial(actor: Actor, company_id, seats) -> Order:
     )
     if db.session.scalar(paid.limit(1)) is not None:
         raise Invalid(f"{company.name} already holds paid licenses: it needs no Free Trial.")
-    expires_at, expires_on = term_expiry(now, company.timezone, TRIAL)
-    trial = Order(
-        company_id=company.id,
-        quantity=quantity,
-        license_type=TRIAL,
-        status=OrderStatus.ASSIGNED.value,
-        requested_by_id=actor.user_id,
-        requested_at=now,
-        assigned_by_id=actor.user_id,
-        assigned_at=now,
-        expires_at=expires_at,
-        expires_on=expires_on,
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(trial)
-    except IntegrityError:
-        raise Invalid(f"{company.name} has had its Free Trial: there is one per company.") from None
+    trial = orders.issue(actor, company, quantity, TRIAL, now)
+    if trial is None:
+        raise Invalid(f"{company.name} has had its Free Trial: there is one per company.")
     orders.record(actor, "trial_started", trial)
     unlicensed = (
         select(Learner.id)
