@@ -125,3 +125,15 @@ def test_assign_says_whom_an_upgrade_moves_before_it_does(trial_company, tree, a
     page = client.get(f"/orders/assign?order={order.id}").get_data(as_text=True)
     assert "Its seats go at once to <strong>2 people</strong> of Trial Co" in page
     assert "Free Trial (3) licenses" in page and "the Free Trial ends" in page
+
+
+def test_the_upgrade_token_never_reaches_the_request_log(trial_company, client, caplog):
+    import logging
+
+    company, trial, manager = trial_company
+    token = trials.upgrade_token(trial, manager)
+    with caplog.at_level(logging.INFO, logger="app.request"):
+        assert client.get(f"/upgrade/{token}").status_code == 200
+    (record,) = [r for r in caplog.records if r.name == "app.request"]
+    assert token not in record.getMessage() and token not in str(record.__dict__)
+    assert "/upgrade/<token>" in record.getMessage()
