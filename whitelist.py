@@ -9,6 +9,9 @@ demo_load  # unused function (app/cli.py)
 demo_scale  # unused function (app/cli.py)
 clock_show  # unused function (app/cli.py)
 clock_shift  # unused function (app/cli.py)
+schedules_show  # unused function (app/cli.py)
+schedules_set  # unused function (app/cli.py)
+schedules_clear  # unused function (app/cli.py)
 emails_dispatch  # unused function (app/cli.py)
 emails_send_due  # unused function (app/cli.py)
 _.convert  # unused method (app/cli.py)
@@ -228,3 +231,8 @@ empty  # NeedsAction.empty, read by templates/dashboard.html
 coterm  # Assignment.coterm, read by templates/orders/assign.html
 per_type  # SeatPosition.per_type, read by templates/licenses/seats.html
 moving_count  # Assignment.moving_count, read by templates/orders/assign.html
+updated_at  # ReminderSchedule.updated_at, read by templates/schedules/edit.html
+updated_by_id  # ReminderSchedule.updated_by_id: the relationship's column
+updated_by  # ReminderSchedule.updated_by, read by templates/schedules/edit.html
+_.updated_at  # set by services/schedules.py
+_.updated_by_id  # set by services/schedules.py

@@ -21,6 +21,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(emails_group)
     app.cli.add_command(licenses_group)
     app.cli.add_command(reminders_group)
+    app.cli.add_command(schedules_group)
     app.cli.add_command(uploads_group)
     app.cli.add_command(backup)
 
@@ -267,6 +268,57 @@ def reminders_digest(at) -> None:
     from app.jobs.periodic import plan_digest
 
     click.echo(f"planned {plan_digest(_iso(at))} digest(s)")
+
+
+@click.group("schedules")
+def schedules_group() -> None:
+    """Reminder schedules: show, set or clear a company's (audited as the CLI)."""
+
+
+@schedules_group.command("show")
+@click.argument("company_id", type=int)
+def schedules_show(company_id: int) -> None:
+    """The company's effective schedule and where it comes from."""
+    _echo_schedule(_schedule_work(lambda s, actor: s.effective(company_id)))
+
+
+@schedules_group.command("set")
+@click.argument("company_id", type=int)
+@click.argument("steps", nargs=-1, required=True)
+def schedules_set(company_id: int, steps: tuple[str, ...]) -> None:
+    """Give the company (and the companies under it without their own) a schedule:
+    STEPS like before-30d before-72h after-0 after-7d, each optionally :AUDIENCE."""
+    _echo_schedule(
+        _schedule_work(
+            lambda s, actor: s.set_schedule(actor, company_id, [s.parse_step(t) for t in steps])
+        )
+    )
+
+
+@schedules_group.command("clear")
+@click.argument("company_id", type=int)
+def schedules_clear(company_id: int) -> None:
+    """The company uses the schedule above it again (or the platform default)."""
+    _echo_schedule(_schedule_work(lambda s, actor: s.clear_schedule(actor, company_id)))
+
+
+def _schedule_work(work):
+    from app.services import schedules
+    from app.tenancy import system_actor
+
+    try:
+        with transaction():
+            return work(schedules, system_actor("cli"))
+    except DomainError as exc:
+        raise click.ClickException(exc.message or "Not found.") from exc
+
+
+def _echo_schedule(found) -> None:
+    from app.services.schedules import key_label, key_of
+
+    click.echo(f"from: {found.source.name if found.source else 'the platform default'}")
+    for step in found.steps:
+        click.echo(f"  {key_of(step):<12} {key_label(key_of(step)):<18} {step.audience.label}")
 
 
 @emails_group.command("recover")

@@ -80,6 +80,18 @@ def days_left(expires_at: datetime | None, now: datetime, zone_name: str | None 
     return "expired today" if days == 0 else f"expired {count(-days, 'day')} ago"
 
 
+def time_left(until: datetime, now: datetime) -> str:
+    """The real time from `now` to an instant ahead, as an email says it: "in 45
+    minutes", "in 5 hours", "in 3 days" (whole units, rounded down; a reminder sent
+    late after an outage says what is left, never its nominal lead)."""
+    seconds = max(0, int((until - now).total_seconds()))
+    if seconds >= 2 * 86400:
+        return f"in {count(seconds // 86400, 'day')}"
+    if seconds >= 3600:
+        return f"in {count(seconds // 3600, 'hour')}"
+    return f"in {count(max(1, seconds // 60), 'minute')}"
+
+
 FILTERS = {
     "day": day,
     "when": when,

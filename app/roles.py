@@ -40,6 +40,7 @@ FAB_ROLES = {
         _grant("Licenses", _LICENSE_WORK),
         _grant("Imports", _IMPORTS),
         _grant("Emails", "can_(list|show)"),
+        _grant("Schedules", "can_(show|edit)"),
         _grant("AuditLog", "can_(list|show|export)"),
         _grant(
             "Admin Dashboard|Company|Renewals|Users|Learners|Licenses|Emails|Audit Log",
@@ -55,6 +56,7 @@ FAB_ROLES = {
         _grant("Licenses", _LICENSE_WORK),
         _grant("Imports", _IMPORTS),
         _grant("Emails", "can_(list|show)"),
+        _grant("Schedules", "can_show"),
         _grant("AuditLog", "can_(list|show|export)"),
         _grant("Admin Dashboard|Users|Learners|Licenses|Emails|Audit Log", "menu_access"),
         *_SELF_SERVICE,

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, exists, false, select, true
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
 
 from app.errors import DomainError, NotFound
 from app.extensions import db
 from app.models import AppUser, Company, CompanyTree, Email
-from app.models.email import TO_COMPANY_MANAGERS
+from app.models.email import COMPANY_STEP_KIND_PREFIXES, TO_COMPANY_MANAGERS
 from app.roles import ROLE_ACCOUNT_MANAGER, ROLE_ADMIN, ROLE_CUSTOMER_MANAGER
 
 ADMIN = "admin"
@@ -111,7 +111,10 @@ def audience(actor: Actor, model) -> ColumnElement[bool]:
     company's orders sent to the account managers above (a request, a
     cancellation). Applied with the company scope everywhere rows are loaded."""
     if model is Email and actor.is_customer_manager:
-        return Email.kind.in_(TO_COMPANY_MANAGERS)
+        return or_(
+            Email.kind.in_(TO_COMPANY_MANAGERS),
+            *(Email.kind.startswith(p) for p in COMPANY_STEP_KIND_PREFIXES),
+        )
     return true()
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.company import Company
-from app.models.reminder_step import DEFAULT_STEPS, STEPS_BY_KEY, Audience
+from app.models.reminder_step import STEPS_BY_KEY, step_for
 from app.models.types import UTCDateTime
 
 
@@ -53,13 +53,15 @@ class EmailKind(enum.StrEnum):
 TO_COMPANY_MANAGERS = (
     EmailKind.ORDER_ASSIGNED.value,
     EmailKind.ORDER_DECLINED.value,
-    *(s.key for s in DEFAULT_STEPS if s.audience is Audience.COMPANY_MANAGERS),
+    *STEPS_BY_KEY,
 )
+# ... and every step of a schedule written to them (kinds "before-30d", "after-7d").
+COMPANY_STEP_KIND_PREFIXES = ("before-", "after-")
 
 
 def kind_label(kind: str) -> str:
     """An email kind in words: a reminder step's label, or the kind's."""
-    step = STEPS_BY_KEY.get(kind)
+    step = step_for(kind)
     return step.label if step else EmailKind(kind).label
 
 

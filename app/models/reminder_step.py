@@ -1,31 +1,46 @@
 """Reminder steps as data: each email the expiry of a group of licenses brings is a
 step — when (a signed offset), to whom (an audience), with which words (a template,
-a subject, a label on the Emails page) and for which license types. Planning
-(services/reminders.py), subjects, templates, who may read the emails and the
-worker's re-reading at send time all follow this list: a new step is one entry
-(and its template).
+a subject, a label on the Emails page) and for which licenses (a Free Trial's, or
+the others). Planning (services/reminders.py), subjects, templates, who may read
+the emails and the worker's re-reading at send time all follow the steps.
 
-A negative offset counts from the group's earliest expiry instant: the step is due
-that long before it and goes while that instant is still ahead (late after an
-outage, never after the licenses expired). A zero or positive offset counts from
-the group's latest expiry instant (every license in it expired): the step is due
-then and goes for `CATCH_UP` (7 days) after. An email's key is the step's key with
-the company, the local expiry day and the recipient: written once, sent once.
+A step's identity is its **key**: its anchor and signed offset ("before-72h",
+"before-30d", "after-0", "after-7d"), never a row id; the platform default's two
+steps keep the email kinds they always had ("expiry_reminder", "expiry_notice").
+An email's key is the step's key with the company, the local expiry day and the
+recipient: written once, sent once, whatever schedule the company inherits later.
+
+A negative offset counts from the group's earliest expiry instant, a zero or
+positive one from its latest (every license in it expired). Day offsets keep the
+same local wall time in the company's zone across a DST change; hour offsets are
+exact hours. A step is due from its instant until the next step of the group's
+schedule is (a step missed while the worker was down goes late only while it is
+still ahead of the next one); a step before the expiry never after the licenses
+expired, the last step for `CATCH_UP` (7 days). A step added to a schedule applies
+only to due instants from then on (`applies_from`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-CATCH_UP = timedelta(days=7)  # a step after the expiry goes at most this late
+CATCH_UP = timedelta(days=7)  # the last step goes at most this late
+MAX_DAYS = 366  # the furthest a step may be from the expiry
 
 
 class Audience(StrEnum):
-    # The company's own managers. (Account managers above it come with reminder
-    # schedules, together with who may read those emails.)
+    # The company's managers. (The account managers above it, and both — which the
+    # schedules table already allows — come with the partner-side emails that list
+    # their companies.)
     COMPANY_MANAGERS = "company_managers"
+
+    @property
+    def label(self) -> str:
+        return {"company_managers": "The company's managers"}[self.value]
 
 
 @dataclass(frozen=True)
@@ -38,17 +53,94 @@ class Step:
     label: str  # the email's kind on the Emails page
     # A Free Trial's step applies to Free Trial licenses only; the others never do.
     trial: bool = False
+    in_days: bool = False  # whole days, at the same local wall time
+    applies_from: datetime | None = None  # due instants before it are not this step's
 
     @property
     def before_expiry(self) -> bool:
         return self.offset < timedelta(0)
 
-    def is_due(self, first: datetime, last: datetime, at: datetime) -> bool:
-        """Whether a group expiring from `first` to `last` gets this step at `at`."""
-        if self.before_expiry:
-            return first + self.offset <= at < first
-        due = last + self.offset
-        return due <= at < due + CATCH_UP
+    def due(self, first: datetime, last: datetime, zone: str = "UTC") -> datetime:
+        """The instant this step is due for a group expiring from `first` to `last`."""
+        anchor = first if self.before_expiry else last
+        if not self.in_days:
+            return anchor + self.offset
+        tz = ZoneInfo(zone)
+        wall = anchor.astimezone(tz).replace(tzinfo=None) + timedelta(days=self.offset.days)
+        return wall.replace(tzinfo=tz).astimezone(UTC)
+
+
+def due_step(
+    steps, first: datetime, last: datetime, at: datetime, zone: str = "UTC"
+) -> Step | None:
+    """The step of a schedule a group expiring from `first` to `last` is due at `at`
+    (at most one: each runs until the next one's instant), if it applies then."""
+    timed = sorted(((s.due(first, last, zone), s) for s in steps), key=lambda p: p[0])
+    for index, (due, step) in enumerate(timed):
+        end = timed[index + 1][0] if index + 1 < len(timed) else due + CATCH_UP
+        if step.before_expiry:
+            end = min(end, first)
+        if due <= at < end:
+            if step.applies_from is not None and due < step.applies_from:
+                return None
+            return step
+    return None
+
+
+# --- Step keys ----------------------------------------------------------------------
+
+KEY = re.compile(r"(before|after)-(\d{1,4})([dh])|after-0")
+# The platform default's steps keep the email kinds they had before schedules.
+LEGACY_KINDS = {"before-72h": "expiry_reminder", "after-0": "expiry_notice"}
+KEYS_OF_KINDS = {kind: key for key, kind in LEGACY_KINDS.items()}
+
+
+def parse_key(key: str) -> tuple[timedelta, bool] | None:
+    """A step key's signed offset and whether it counts in days; None if it is not
+    a step key."""
+    match = KEY.fullmatch(key or "")
+    if match is None:
+        return None
+    if key == "after-0":
+        return timedelta(0), False
+    anchor, amount, unit = match.group(1), int(match.group(2)), match.group(3)
+    days = amount if unit == "d" else amount / 24
+    if amount == 0 or days > MAX_DAYS:
+        return None
+    sign = -1 if anchor == "before" else 1
+    delta = timedelta(days=amount) if unit == "d" else timedelta(hours=amount)
+    return sign * delta, unit == "d"
+
+
+def key_label(key: str) -> str:
+    """A step key in words: "72 hours before", "30 days before", "on the day",
+    "7 days after"."""
+    if key == "after-0":
+        return "on the day"
+    match = KEY.fullmatch(key)
+    amount, unit = int(match.group(2)), "day" if match.group(3) == "d" else "hour"
+    return f"{amount} {unit}{'s' if amount != 1 else ''} {match.group(1)}"
+
+
+def step_of(key: str, audience: Audience, applies_from: datetime | None = None) -> Step:
+    """The step a schedule's key stands for (the default's words for its two)."""
+    offset, in_days = parse_key(key)
+    kind = LEGACY_KINDS.get(key, key)
+    base = STEPS_BY_KEY.get(kind)
+    if base is not None:
+        return replace(base, audience=audience, applies_from=applies_from)
+    before = offset < timedelta(0)
+    words = key_label(key).removesuffix(" before").removesuffix(" after")
+    return Step(
+        key=kind,
+        offset=offset,
+        audience=audience,
+        template="expiry_reminder.txt" if before else "expiry_notice.txt",
+        subject="{count} for {company} " + ("expire on {when}" if before else "expired on {when}"),
+        label=f"Licenses expire in {words}" if before else f"Licenses expired {words} ago",
+        in_days=in_days,
+        applies_from=applies_from,
+    )
 
 
 DEFAULT_STEPS: tuple[Step, ...] = (
@@ -68,7 +160,9 @@ DEFAULT_STEPS: tuple[Step, ...] = (
         subject="{count} for {company} expired on {when}",
         label="Licenses expired today",
     ),
-    # The Free Trial's own emails (each with its Upgrade Now link).
+)
+# The Free Trial's own emails (each with its Upgrade Now link): fixed steps.
+TRIAL_STEPS: tuple[Step, ...] = (
     Step(
         key="trial_expiry",
         offset=timedelta(days=-3),
@@ -77,6 +171,7 @@ DEFAULT_STEPS: tuple[Step, ...] = (
         subject="Security Awareness Training – Free Trial Expiry",
         label="Free Trial Expiry",
         trial=True,
+        in_days=True,
     ),
     Step(
         key="trial_expired",
@@ -88,17 +183,23 @@ DEFAULT_STEPS: tuple[Step, ...] = (
         trial=True,
     ),
 )
-STEPS_BY_KEY = {step.key: step for step in DEFAULT_STEPS}
+STEPS_BY_KEY = {step.key: step for step in DEFAULT_STEPS + TRIAL_STEPS}
 
 
 def step_for(kind: str) -> Step | None:
     """The step an email of this kind was written for (None: not a step's email)."""
-    return STEPS_BY_KEY.get(kind)
+    if kind in STEPS_BY_KEY:
+        return STEPS_BY_KEY[kind]
+    if parse_key(kind) is not None:
+        return step_of(kind, Audience.COMPANY_MANAGERS)
+    return None
 
 
-def expiry_window(at: datetime, steps=DEFAULT_STEPS) -> tuple[datetime, datetime]:
+def expiry_window(at: datetime, steps=DEFAULT_STEPS + TRIAL_STEPS) -> tuple[datetime, datetime]:
     """(after, up to): the expiry instants of the licenses some step may be due for
-    at `at` — a group's own instants decide which step is due."""
+    at `at` — a group's own instants decide which step is due. A day of margin
+    covers day steps kept at their wall time across a DST change."""
     earliest = max((s.offset for s in steps if not s.before_expiry), default=timedelta(0))
     latest = min((s.offset for s in steps if s.before_expiry), default=timedelta(0))
-    return at - earliest - CATCH_UP, at - latest
+    margin = timedelta(hours=1) if any(s.in_days for s in steps) else timedelta(0)
+    return at - earliest - CATCH_UP - margin, at - latest + margin

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app, render_template
 from sqlalchemy import and_, func, insert, select, update
 
-from app import display
+from app import clock, display
 from app.extensions import db
 from app.models import (
     AppUser,
@@ -31,8 +31,16 @@ from app.models import (
     License,
     Order,
 )
-from app.models.reminder_step import DEFAULT_STEPS, Audience, Step, expiry_window, step_for
-from app.services import trials
+from app.models.reminder_step import (
+    DEFAULT_STEPS,
+    TRIAL_STEPS,
+    Audience,
+    Step,
+    due_step,
+    expiry_window,
+    step_for,
+)
+from app.services import schedules, trials
 from app.services.emails import queue_email
 from app.services.notifications import company_managers
 from app.services.trials import TRIAL
@@ -95,20 +103,29 @@ class Group:
     trial: bool = False  # Free Trial licenses (addressed by the trial's steps only)
 
 
-def planning_window(at: datetime):
-    """Licenses some step may be due for at `at` (by default: expiring in the next
-    72 hours, or in the notices' catch-up week)."""
-    after, up_to = expiry_window(at)
+def planning_window(at: datetime, steps=None):
+    """Licenses some step may be due for at `at` (with the default steps: expiring in
+    the next 72 hours, or in the notices' catch-up week)."""
+    after, up_to = expiry_window(at, (steps or DEFAULT_STEPS) + TRIAL_STEPS)
     return and_(License.expires_at > after, License.expires_at <= up_to)
 
 
 def plan(at: datetime) -> int:
-    """Write the rows of every step due at `at`. Returns how many were new."""
+    """Write the rows of the step each group is due at `at` under its company's
+    schedule (a Free Trial's groups: the trial's steps). Returns how many were new."""
+    groups = _groups(planning_window(at, schedules.every_step()))
+    effective = schedules.effective_many({g.company_id for g in groups})
+    zones = dict(
+        db.session.execute(
+            select(Company.id, Company.timezone).where(Company.id.in_(effective))
+        ).all()
+    )
     written = 0
-    for group in _groups(planning_window(at)):
-        for step in DEFAULT_STEPS:
-            if step.trial == group.trial and step.is_due(group.first, group.last, at):
-                written += _tell(group, step)
+    for group in groups:
+        steps = TRIAL_STEPS if group.trial else effective[group.company_id].steps
+        step = due_step(steps, group.first, group.last, at, zones[group.company_id])
+        if step is not None:
+            written += _tell(group, step, at)
     return written
 
 
@@ -120,7 +137,7 @@ def current_body(email: Email) -> str | None:
     if group is None:
         return None
     user = db.session.get(AppUser, email.recipient_user_id) if email.recipient_user_id else None
-    return _render(group, step, user, sending=True)
+    return _render(group, step, user, clock.now(), sending=True)
 
 
 def is_step_email(email: Email) -> bool:
@@ -229,7 +246,7 @@ def _holders(group: Group) -> list[Learner]:
     )
 
 
-def _tell(group: Group, step: Step) -> int:
+def _tell(group: Group, step: Step, at: datetime) -> int:
     company = db.session.get(Company, group.company_id)
     when = display.day(group.day)
     written = 0
@@ -244,7 +261,7 @@ def _tell(group: Group, step: Step) -> int:
                 subject=step.subject.format(
                     count=display.count(group.count, "license"), company=company.name, when=when
                 ),
-                body=_render(group, step, user),
+                body=_render(group, step, user, at),
                 group_day=group.day,
             )
             is not None
@@ -259,9 +276,12 @@ def _audience(step: Step, company_id: int) -> list[AppUser]:
     return RECIPIENTS[step.audience](company_id)
 
 
-def _render(group: Group, step: Step, user: AppUser | None, sending: bool = False) -> str:
-    """A step's email; `sending`: the message itself (a trial's carries the
-    recipient's own Upgrade Now link), not the copy the Emails page shows."""
+def _render(
+    group: Group, step: Step, user: AppUser | None, now: datetime, sending: bool = False
+) -> str:
+    """A step's email as of `now` (the time left is real); `sending`: the message
+    itself (a trial's carries the recipient's own Upgrade Now link), not the copy
+    the Emails page shows."""
     company = db.session.get(Company, group.company_id)
     return render_template(
         f"emails/{step.template}",
@@ -271,6 +291,7 @@ def _render(group: Group, step: Step, user: AppUser | None, sending: bool = Fals
         people=_holders(group),
         more=max(0, group.count - NAMES_LISTED),
         base_url=current_app.config["BASE_URL"],
+        left=display.time_left(group.first, now),
         upgrade_url=(
             trials.upgrade_url(trials.of(company.id), user, sending=sending)
             if group.trial

@@ -22,6 +22,7 @@ from app.views.manage import ManageModeView
 from app.views.managers import ManagerView
 from app.views.orders import OrderView
 from app.views.renewals import RenewalsView
+from app.views.schedules import ScheduleView
 from app.views.system import SystemView
 
 
@@ -42,6 +43,7 @@ def register_views(appbuilder) -> None:
         appbuilder.add_view_no_menu(tab)
     appbuilder.add_view_no_menu(SelectionView)
     appbuilder.add_view_no_menu(ImportView)
+    appbuilder.add_view_no_menu(ScheduleView)
     current_app.context_processor(
         lambda: {"page_zone": display_zone, "licenses_managed": licenses_managed}
     )

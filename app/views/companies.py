@@ -49,6 +49,10 @@ def _annotate(rows: list[Company]) -> None:
             ]
             if may_manage and row.id != actor.company_id
             else []
+        ) + (
+            [RowAction("Reminder schedule", url_for("ScheduleView.show", pk=row.id))]
+            if may_manage
+            else []
         )
         row.learner_count = counts.get(row.id, 0)
         row.plan, row.free, row.expiring, row.expired = (

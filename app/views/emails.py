@@ -12,6 +12,7 @@ from app.services import emails as service
 from app.services.health import worker_seen_recently
 from app.sql import like_any
 from app.views.base import ScopedInterface, ScopedModelView, local_when, or_dash
+from app.views.context import current_actor
 from app.views.filters import choice_field
 
 
@@ -87,7 +88,9 @@ class EmailView(ScopedModelView):
     def render_template(self, template, **kwargs):
         if template == self.list_template:
             kwargs.update(
-                worker_running=worker_seen_recently(), mail_configured=mailer.configured()
+                worker_running=worker_seen_recently(),
+                mail_configured=mailer.configured(),
+                schedule_company=current_actor().company_in_view,
             )
         return super().render_template(template, **kwargs)
 

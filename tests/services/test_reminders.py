@@ -164,12 +164,12 @@ def test_the_default_steps_keep_the_email_keys_of_before(tree, group, session):
     ],
 )
 def test_a_step_is_due_from_its_offset_to_its_end(offset, at, due):
-    from app.models.reminder_step import Audience, Step
+    from app.models.reminder_step import Audience, Step, due_step
 
     step = Step("s", timedelta(hours=offset), Audience.COMPANY_MANAGERS, "t", "s", "S")
     first = utc(2026, 6, 1, 10)
     last = first + timedelta(hours=8)
-    assert step.is_due(first, last, first + timedelta(hours=at)) is due
+    assert (due_step((step,), first, last, first + timedelta(hours=at)) is step) is due
 
 
 def test_the_planning_window_covers_every_step():

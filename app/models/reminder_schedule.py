@@ -1,0 +1,64 @@
+"""A company's reminder schedule: its steps (reminder_step.py says what a step is),
+used by the company and every company under it without one of its own (the
+nearest wins; services/schedules.py). No row: the platform default."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_appbuilder import Model
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.types import UTCDateTime
+from app.models.user import AppUser
+
+
+class ReminderSchedule(Model):
+    __tablename__ = "reminder_schedules"
+    __table_args__ = (Index("ux_reminder_schedules_company", "company_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE", name="fk_reminder_schedules_company_id")
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL", name="fk_reminder_schedules_updated_by")
+    )
+
+    updated_by: Mapped[AppUser | None] = relationship(AppUser, lazy="selectin")
+    steps: Mapped[list[ReminderScheduleStep]] = relationship(
+        "ReminderScheduleStep",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        order_by="ReminderScheduleStep.step_key",
+    )
+
+
+class ReminderScheduleStep(Model):
+    """One step of a schedule: its key (its identity: anchor and signed offset,
+    "before-72h", "after-0"), its audience, and the instant it was added to this
+    schedule (or the key to the schedule this one replaced): it applies only to due
+    instants from then on, so a step added today never mails the groups whose due
+    instant is already past."""
+
+    __tablename__ = "reminder_schedule_steps"
+    __table_args__ = (
+        CheckConstraint(
+            "audience IN ('company_managers', 'account_managers', 'both')",
+            name="ck_reminder_schedule_steps_audience",
+        ),
+    )
+
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey(
+            "reminder_schedules.id",
+            ondelete="CASCADE",
+            name="fk_reminder_schedule_steps_schedule_id",
+        ),
+        primary_key=True,
+    )
+    step_key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    audience: Mapped[str] = mapped_column(String(32))
+    applies_from: Mapped[datetime | None] = mapped_column(UTCDateTime())

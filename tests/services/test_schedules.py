@@ -1,0 +1,181 @@
+"""Reminder schedules (issue 19, first part): a schedule is data, inherited from the
+nearest company above with one; each step is due at its instant (day steps at the
+same local wall time across DST), once; a step added later applies only to due
+instants after the change; a late step says the real time left."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from app import clock
+from app.errors import Forbidden, Invalid, NotFound
+from app.models import AuditEvent, Email
+from app.services import reminders, schedules
+from tests import factories
+
+SIX = ["before-60d", "before-30d", "before-7d", "before-72h", "after-0", "after-7d"]
+
+
+def steps(*keys):
+    return [(key, "company_managers") for key in keys]
+
+
+def utc(*args):
+    return datetime(*args, tzinfo=UTC)
+
+
+def kinds(session):
+    return [m.kind for m in session.scalars(select(Email).order_by(Email.id))]
+
+
+def test_the_default_is_the_guides(tree, session):
+    found = schedules.effective(tree.customer.id)
+    assert found.keys == ["before-72h", "after-0"] and found.source is None
+
+
+def test_a_schedule_is_inherited_from_the_nearest_company_above(tree, session):
+    partner = tree.actor("partner")
+    schedules.set_schedule(partner, tree.partner.id, steps("before-30d", "after-0"))
+    # Two levels down (partner → sub → customer C2) and one (C1): the partner's.
+    for company in (tree.customer, tree.sub_customer):
+        found = schedules.effective(company.id)
+        assert found.keys == ["before-30d", "after-0"] and found.source.id == tree.partner.id
+    schedules.set_schedule(tree.actor("sub"), tree.sub.id, steps("before-7d"))
+    assert schedules.effective(tree.sub_customer.id).source.id == tree.sub.id
+    assert schedules.effective(tree.customer.id).source.id == tree.partner.id
+    assert schedules.effective(tree.other_customer.id).source is None  # another tree
+    schedules.clear_schedule(tree.actor("partner"), tree.sub.id)
+    assert schedules.effective(tree.sub_customer.id).source.id == tree.partner.id
+    actions = session.scalars(
+        select(AuditEvent.action)
+        .where(AuditEvent.action.like("schedule.%"))
+        .order_by(AuditEvent.id)
+    ).all()
+    assert actions == ["schedule.set", "schedule.set", "schedule.cleared"]
+
+
+def test_who_may_edit_which_schedule(tree, session):
+    with pytest.raises(Forbidden, match="set by account managers"):
+        schedules.set_schedule(tree.actor("customer"), tree.customer.id, steps("after-0"))
+    with pytest.raises(NotFound):
+        schedules.set_schedule(tree.actor("other_partner"), tree.customer.id, steps("after-0"))
+    with pytest.raises(NotFound):  # above its own company
+        schedules.set_schedule(tree.actor("sub"), tree.partner.id, steps("after-0"))
+    schedules.set_schedule(tree.actor("sub"), tree.sub_customer.id, steps("after-0"))
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ([], "at least one step"),
+        (steps("before-5w"), "is not a step"),
+        (steps("before-0d"), "is not a step"),
+        (steps("before-400d"), "is not a step"),
+        (steps("before-3d", "before-72h"), "are the same step"),
+        (steps(*[f"before-{n}d" for n in range(1, 10)]), "at most 8 steps"),
+        ([("after-0", "account_managers")], "come later"),
+    ],
+)
+def test_a_bad_schedule_is_refused_and_changes_nothing(tree, session, given, message):
+    with pytest.raises(Invalid, match=message):
+        schedules.set_schedule(tree.actor("partner"), tree.partner.id, given)
+    assert schedules.effective(tree.customer.id).source is None
+
+
+@pytest.mark.parametrize(
+    "zone, expiry",
+    [
+        ("Pacific/Auckland", utc(2027, 4, 20, 21, 0)),  # after DST ends (4 Apr 2027)
+        ("America/Los_Angeles", utc(2027, 3, 20, 16, 0)),  # after spring forward
+        ("America/Los_Angeles", utc(2027, 11, 20, 17, 0)),  # after fall back
+        ("Australia/Sydney", utc(2028, 3, 5, 1, 0)),  # 60 days before: around 29 Feb
+    ],
+)
+def test_each_step_of_six_is_due_at_its_instant_once(tree, session, zone, expiry):
+    company = tree.customer
+    company.timezone = zone
+    clock.set_offset(expiry - timedelta(days=100) - clock.real_now())
+    schedules.set_schedule(tree.actor("partner"), tree.partner.id, steps(*SIX))
+    factories.licenses_expiring(company, 2, expiry)
+    session.commit()
+    local = expiry.astimezone(ZoneInfo(zone))
+    for key in SIX:
+        offset, in_days = schedules.parse_key(key)
+        if in_days:  # the same local wall time, whatever the DST
+            wall = local.replace(tzinfo=None) + timedelta(days=offset.days)
+            due = wall.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+            assert due.astimezone(ZoneInfo(zone)).hour == local.hour
+        else:
+            due = expiry + offset
+        kind = {"before-72h": "expiry_reminder", "after-0": "expiry_notice"}.get(key, key)
+        assert reminders.plan(due - timedelta(minutes=1)) == 0, key
+        assert reminders.plan(due) == 1, key
+        assert reminders.plan(due + timedelta(minutes=1)) == 0, key
+        assert kinds(session)[-1] == kind
+    assert len(kinds(session)) == 6
+
+
+def test_a_step_added_later_applies_only_to_instants_after_the_change(tree, session):
+    expiry = (clock.now() + timedelta(days=40)).replace(microsecond=0)
+    factories.licenses_expiring(tree.customer, 1, expiry)
+    partner = tree.actor("partner")
+    schedules.set_schedule(partner, tree.partner.id, steps("before-30d", "after-0"))
+    assert reminders.plan(expiry - timedelta(days=30)) == 1
+    # 20 days before: a 7-day step (its instant ahead) and a 14-day one (also ahead)
+    # are added; a 25-day one too, whose instant is already past: never sent.
+    clock.set_offset(expiry - timedelta(days=20) - clock.real_now())
+    new = steps("before-30d", "before-25d", "before-14d", "before-7d", "after-0")
+    schedules.set_schedule(partner, tree.partner.id, new)
+    assert reminders.plan(expiry - timedelta(days=20)) == 0  # 25d: past its instant
+    assert reminders.plan(expiry - timedelta(days=14)) == 1
+    assert reminders.plan(expiry - timedelta(days=7)) == 1
+    assert reminders.plan(expiry) == 1
+    assert kinds(session) == ["before-30d", "before-14d", "before-7d", "expiry_notice"]
+
+
+def test_a_step_missed_while_the_worker_was_down_goes_late_until_the_next(tree, session):
+    expiry = (clock.now() + timedelta(days=40)).replace(microsecond=0)
+    factories.licenses_expiring(tree.customer, 1, expiry)
+    schedules.set_schedule(
+        tree.actor("partner"), tree.partner.id, steps("before-30d", "before-7d", "after-0")
+    )
+    # Down from before the 30-day step until after the 7-day one: only the 7-day goes.
+    assert reminders.plan(expiry - timedelta(days=6)) == 1
+    assert kinds(session) == ["before-7d"]
+    # The default schedule's 72-hour reminder, sent 5 hours before: it says so.
+    factories.licenses_expiring(tree.other_customer, 1, expiry + timedelta(days=1))
+    # (C1's on-the-day notice is due then too.)
+    assert reminders.plan(expiry + timedelta(days=1) - timedelta(hours=5)) == 2
+    late = session.scalar(select(Email).where(Email.kind == "expiry_reminder"))
+    assert "expires in 5 hours, from" in late.body and "72 hours" not in late.body
+
+
+def test_a_group_never_gets_a_step_key_twice_whatever_it_inherits(tree, session):
+    expiry = (clock.now() + timedelta(days=10)).replace(microsecond=0)
+    factories.licenses_expiring(tree.customer, 1, expiry)
+    assert reminders.plan(expiry - timedelta(hours=72)) == 1  # the default's
+    schedules.set_schedule(tree.actor("partner"), tree.customer.id, steps("before-72h", "after-0"))
+    assert reminders.plan(expiry - timedelta(hours=71)) == 0
+    count = session.scalar(select(func.count()).select_from(Email))
+    assert count == 1
+
+
+def test_the_cli_shows_sets_and_clears_a_schedule(app, tree, session):
+    runner = app.test_cli_runner()
+    session.commit()
+    shown = runner.invoke(args=["schedules", "set", str(tree.partner.id), "before-30d", "after-0"])
+    assert shown.exit_code == 0, shown.output
+    assert "from: Partner P" in shown.output and "30 days before" in shown.output
+    inherited = runner.invoke(args=["schedules", "show", str(tree.sub_customer.id)])
+    assert "from: Partner P" in inherited.output
+    refused = runner.invoke(args=["schedules", "set", str(tree.partner.id), "before-1y"])
+    assert refused.exit_code != 0 and "is not a step" in refused.output
+    cleared = runner.invoke(args=["schedules", "clear", str(tree.partner.id)])
+    assert "the platform default" in cleared.output
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "schedule.set"))
+    assert event.interface == "cli" and event.after["steps"] == [
+        "before-30d:company_managers",
+        "after-0:company_managers",
+    ]
