@@ -24,6 +24,9 @@ class EmailState(enum.StrEnum):
     NEEDS_ATTENTION = "needs_attention"
     # Nothing left to say when it was due (the licenses were renewed or taken back).
     CANCELLED = "cancelled"
+    # A reminder step with nothing to do when it was due: recorded with its reason
+    # (`last_error`), not sent — unless the reason goes away while the step is due.
+    SKIPPED = "skipped"
 
     @property
     def label(self) -> str:
@@ -70,7 +73,7 @@ class Email(Model):
     __table_args__ = (
         CheckConstraint(
             "state IN ('pending', 'sending', 'sent', 'retrying', 'failed', 'needs_attention',"
-            " 'cancelled')",
+            " 'cancelled', 'skipped')",
             name="ck_emails_state",
         ),
         Index("ix_emails_state_next_attempt", "state", "next_attempt_at"),

@@ -46,6 +46,7 @@ def take_dispatched(session) -> set[int]:
 def queue_email(
     *,
     key: str,
+    skipped: str | None = None,
     kind: str,
     company_id: int,
     recipient: str,
@@ -56,7 +57,8 @@ def queue_email(
     group_day=None,
 ) -> int | None:
     """Write one email row unless its key exists (then None: a key is sent once).
-    Its id is dispatched to the worker after the transaction commits."""
+    Its id is dispatched to the worker after the transaction commits — unless it is
+    `skipped` (the reason): then it is recorded, not sent."""
     statement = (
         insert_ignore(Email, "key")
         .values(
@@ -69,14 +71,15 @@ def queue_email(
             recipient_user_id=recipient_user_id,
             order_id=order_id,
             group_day=group_day,
-            state=EmailState.PENDING.value,
+            state=EmailState.SKIPPED.value if skipped else EmailState.PENDING.value,
+            last_error=skipped[:500] if skipped else None,
             attempts=0,
             created_at=clock.now(),
         )
         .returning(Email.id)
     )
     email_id = db.session.scalar(statement)
-    if email_id is not None:
+    if email_id is not None and not skipped:
         dispatch_after_commit(email_id)
     return email_id
 
@@ -127,6 +130,22 @@ def mark_transient_failure(email_id: int, error: str, now: datetime) -> str:
 
 def mark_failed(email_id: int, error: str) -> None:
     _finish(email_id, state=EmailState.FAILED.value, last_error=error[:500], next_attempt_at=None)
+
+
+def unskip(key: str, body: str) -> int | None:
+    """A skipped row whose reason went away while its step is still due: pending
+    again, with the words of now, dispatched after the commit. None if the key is
+    not skipped (sent, pending, or never written)."""
+    email_id = db.session.scalar(
+        update(Email)
+        .where(Email.key == key, Email.state == EmailState.SKIPPED.value)
+        .values(state=EmailState.PENDING.value, last_error=None, body=body)
+        .returning(Email.id)
+        .execution_options(synchronize_session=False)
+    )
+    if email_id is not None:
+        dispatch_after_commit(email_id)
+    return email_id
 
 
 def mark_cancelled(email_id: int, why: str) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 
 from app import clock, display
 from app.extensions import db
@@ -30,6 +30,7 @@ from app.models import (
     Learner,
     License,
     Order,
+    OrderStatus,
 )
 from app.models.reminder_step import (
     DEFAULT_STEPS,
@@ -40,7 +41,7 @@ from app.models.reminder_step import (
     expiry_window,
     step_for,
 )
-from app.services import schedules, trials
+from app.services import emails, pools, schedules, trials
 from app.services.emails import queue_email
 from app.services.notifications import company_managers
 from app.services.trials import TRIAL
@@ -99,8 +100,19 @@ class Group:
     day: date
     first: datetime
     last: datetime
-    count: int
+    count: int  # people who still need a renewal (the email is about them)
     trial: bool = False  # Free Trial licenses (addressed by the trial's steps only)
+    total: int = 0  # every person of the group, with those renewed since
+
+    @property
+    def nothing_to_do(self) -> str | None:
+        """Why a step would have nothing to say (it is recorded skipped, not sent)."""
+        if self.count:
+            return None
+        return (
+            f"Skipped: all {display.count(self.total, 'person', 'people')} hold a license "
+            f"beyond {display.day(self.day)} (renewed) — nothing to do."
+        )
 
 
 def planning_window(at: datetime, steps=None):
@@ -183,7 +195,7 @@ def _groups(window) -> list[Group]:
     days = (
         select(License.company_id, Order.expires_on)
         .join(Order, Order.id == License.order_id)
-        .where(window, License.ended_at.is_(None))
+        .where(window, _in_group_license())
         .distinct()
         .subquery()
     )
@@ -199,28 +211,53 @@ def _groups(window) -> list[Group]:
             Order.expires_on,
             func.min(License.expires_at),
             func.max(License.expires_at),
-            func.count(),
+            count_if(_still_relevant()),
             trial,
+            func.count(),
         )
         .join(Order, Order.id == License.order_id)
         .join(Learner, Learner.id == License.learner_id)
-        .where(License.order_id.in_(orders), _still_relevant())
+        .where(License.order_id.in_(orders), _in_group())
         .group_by(License.company_id, Order.expires_on, trial)
     ).all()
-    return [Group(c, d, aware(first), aware(last), n, bool(t)) for c, d, first, last, n, t in rows]
+    return [
+        Group(c, d, aware(first), aware(last), int(n or 0), bool(t), total)
+        for c, d, first, last, n, t, total in rows
+    ]
 
 
 def _group(company_id: int, day: date, trial: bool) -> Group | None:
-    rows = db.session.execute(
-        select(func.min(License.expires_at), func.max(License.expires_at), func.count())
+    """The group as it stands now; None when nobody in it needs a renewal."""
+    first, last, count, total = db.session.execute(
+        select(
+            func.min(License.expires_at),
+            func.max(License.expires_at),
+            count_if(_still_relevant()),
+            func.count(),
+        )
         .join(Order, Order.id == License.order_id)
         .join(Learner, Learner.id == License.learner_id)
-        .where(License.company_id == company_id, Order.expires_on == day, _still_relevant())
+        .where(License.company_id == company_id, Order.expires_on == day, _in_group())
         .where(_of_kind(trial))
     ).one()
-    if not rows[2]:
+    if not count:
         return None
-    return Group(company_id, day, aware(rows[0]), aware(rows[1]), rows[2], trial)
+    return Group(company_id, day, aware(first), aware(last), int(count), trial, total)
+
+
+# A license whose holder was renewed at a renewal request's (or an upgrade's)
+# assignment ended then; its person still belongs to the group, with nothing to do.
+RENEWED_ENDS = ("renewed", "upgraded")
+
+
+def _in_group_license():
+    return or_(License.ended_at.is_(None), License.end_reason.in_(RENEWED_ENDS))
+
+
+def _in_group():
+    """The people of a group: its licenses not taken back, their learners active
+    (those renewed since included: a step with only them is skipped)."""
+    return and_(_in_group_license(), Learner.active)
 
 
 def _of_kind(trial: bool):
@@ -247,25 +284,35 @@ def _holders(group: Group) -> list[Learner]:
 
 
 def _tell(group: Group, step: Step, at: datetime) -> int:
+    """Write the step's email to each recipient, once per key — or, with nothing to
+    do, record it skipped with the reason. A skipped key whose reason went away
+    (a renewal request declined) while the step is still due goes now, late, with
+    the real time left."""
     company = db.session.get(Company, group.company_id)
     when = display.day(group.day)
+    skipped = group.nothing_to_do
     written = 0
     for user in _audience(step, company.id):
-        written += (
-            queue_email(
-                key=f"{step.key}:company-{company.id}:{group.day.isoformat()}:user-{user.id}",
-                kind=step.key,
-                company_id=company.id,
-                recipient=user.email,
-                recipient_user_id=user.id,
-                subject=step.subject.format(
-                    count=display.count(group.count, "license"), company=company.name, when=when
-                ),
-                body=_render(group, step, user, at),
-                group_day=group.day,
-            )
-            is not None
+        key = f"{step.key}:company-{company.id}:{group.day.isoformat()}:user-{user.id}"
+        body = skipped or _render(group, step, user, at)
+        new = queue_email(
+            key=key,
+            skipped=skipped,
+            kind=step.key,
+            company_id=company.id,
+            recipient=user.email,
+            recipient_user_id=user.id,
+            subject=step.subject.format(
+                count=display.count(group.count or group.total, "license"),
+                company=company.name,
+                when=when,
+            ),
+            body=body,
+            group_day=group.day,
         )
+        if new is None and not skipped:
+            new = emails.unskip(key, body)
+        written += new is not None
     return written
 
 
@@ -292,11 +339,25 @@ def _render(
         more=max(0, group.count - NAMES_LISTED),
         base_url=current_app.config["BASE_URL"],
         left=display.time_left(group.first, now),
+        free=0 if group.trial else pools.company_free_seats(company.id, now),
+        requests=_open_requests(company.id),
         upgrade_url=(
             trials.upgrade_url(trials.of(company.id), user, sending=sending)
             if group.trial
             else None
         ),
+    )
+
+
+def _open_requests(company_id: int) -> list[Order]:
+    """The company's requests awaiting approval (the first five), for the emails."""
+    return list(
+        db.session.scalars(
+            select(Order)
+            .where(Order.company_id == company_id, Order.status == OrderStatus.REQUESTED.value)
+            .order_by(Order.id)
+            .limit(5)
+        )
     )
 
 

@@ -49,6 +49,7 @@ class EmailView(ScopedModelView):
         "company",
         "subject",
         "state",
+        "last_error",
         "attempts",
     ]
     order_columns = ["created_at", "kind", "recipient", "state", "attempts"]
@@ -72,7 +73,7 @@ class EmailView(ScopedModelView):
         "created_at": "Created",
         "sent_at": "Sent",
         "next_attempt_at": "Next attempt",
-        "last_error": "Last error",
+        "last_error": "Reason or last error",
         "message_id": "Message-ID",
     }
     formatters_columns = {

@@ -181,3 +181,61 @@ def test_the_planning_window_covers_every_step():
     ]
     at = utc(2026, 6, 1)
     assert expiry_window(at, steps) == (at - timedelta(days=9), at + timedelta(days=30))
+
+
+def test_a_step_with_nothing_to_do_is_recorded_skipped_with_its_reason(tree, session, smtp):
+    """Everyone renewed by an assigned renewal request: the 72-hour step is recorded
+    *skipped* with why, never sent; when the reason goes away while the step is
+    still due, it goes late, saying the real time left."""
+    from app.models import Learner, License
+    from app.services import renewal_requests
+    from app.services.orders import assign_orders
+
+    expiry = (clock.now() + timedelta(days=10)).replace(microsecond=0)
+    _, people = factories.licenses_expiring(tree.customer, 3, expiry)
+    ids = select(Learner.id).where(Learner.id.in_([p.id for p in people]))
+    order = renewal_requests.request(tree.actor("customer"), tree.customer.id, ids).order
+    assign_orders(tree.actor("partner"), [order.id])
+    session.commit()
+    assert reminders.plan(expiry - timedelta(hours=72)) == 1
+    (mail,) = rows(session, "expiry_reminder")
+    assert mail.state == "skipped"
+    assert mail.last_error.startswith("Skipped: all 3 people hold a license beyond")
+    assert send_email(mail.id) == "skipped" and smtp.messages == []
+    assert reminders.plan(expiry - timedelta(hours=71)) == 0  # still nothing to do
+    # The renewal undone for one person (their new license gone): 5 hours before
+    # the expiry the step goes after all, saying so.
+    old = session.scalar(
+        select(License).where(License.learner_id == people[0].id).order_by(License.id)
+    )
+    session.execute(
+        License.__table__.update()
+        .where(License.__table__.c.id == old.id)
+        .values(ended_at=None, end_reason=None)
+    )
+    session.execute(
+        Learner.__table__.update()
+        .where(Learner.__table__.c.id == people[0].id)
+        .values(license_expires_at=old.expires_at)
+    )
+    session.commit()
+    assert reminders.plan(expiry - timedelta(hours=5)) == 1
+    session.expire_all()
+    (mail,) = rows(session, "expiry_reminder")
+    assert mail.state == "pending" and mail.last_error is None
+    assert "1 license for Customer C1 expires in 5 hours" in mail.body
+
+
+def test_free_seats_and_waiting_requests_do_not_skip_a_step_the_email_names_them(
+    tree, group, session
+):
+    from app.services.orders import request_order
+
+    factories.assigned_order(tree.customer, 9)
+    pending = request_order(tree.actor("customer"), tree.customer.id, 4)
+    reminders.plan(group - timedelta(hours=72))
+    mail = rows(session, "expiry_reminder")[0]
+    assert mail.state == "pending"
+    assert "9 free seats cover 5 of them" not in mail.body  # 9 seats, 5 people
+    assert "9 free seats cover them: allocate after expiry." in mail.body
+    assert f"Request {pending.number} for 4 licenses awaits approval." in mail.body
