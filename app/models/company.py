@@ -6,7 +6,16 @@ import enum
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, true
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.types import UTCDateTime
@@ -48,6 +57,13 @@ class Company(Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # New learners get a free seat automatically (the client's platform does this).
     auto_license: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Set by the account managers above: the reminder steps meant for this company's
+    # managers go to them instead (no order is made automatically).
+    partner_handles_renewals: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # A partner's or sub-partner's account managers get the daily digest (unless off).
+    send_digest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     # join_depth: a self-referential eager load needs one (without it nothing is eager).

@@ -13,9 +13,17 @@ from app.extensions import db
 from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner, License, Order
 from app.services import audit, orders, trials
 from app.services.validation import required_text, time_zone
-from app.tenancy import Actor, require_company, subtree_ids
+from app.tenancy import Actor, require_company, strictly_below, subtree_ids
 
-AUDITED = ("name", "kind", "parent_id", "timezone", "auto_license")
+AUDITED = (
+    "name",
+    "kind",
+    "parent_id",
+    "timezone",
+    "auto_license",
+    "partner_handles_renewals",
+    "send_digest",
+)
 
 
 def create_company(
@@ -112,12 +120,33 @@ class NewOrder:
 
 
 def update_company(
-    actor: Actor, company_id: int, *, name: str, timezone: str, auto_license: bool | None = None
+    actor: Actor,
+    company_id: int,
+    *,
+    name: str,
+    timezone: str,
+    auto_license: bool | None = None,
+    partner_handles_renewals: bool | None = None,
+    send_digest: bool | None = None,
 ) -> Company:
-    """Rename a company, change its time zone (its orders' local expiry days follow)
-    or its automatic licensing of new learners."""
+    """Rename a company, change its time zone (its orders' local expiry days follow),
+    its automatic licensing of new learners, whether its partner handles its
+    renewals (set by the account managers above it: its managers' reminder steps go
+    to them instead), or whether a partner's account managers get the daily digest."""
     company = require_company(actor, company_id)
     before = audit.values(company, AUDITED)
+    if partner_handles_renewals is not None and bool(partner_handles_renewals) != bool(
+        company.partner_handles_renewals
+    ):
+        if company.id not in strictly_below(actor, {company.id}) or actor.managing_company_id:
+            raise Forbidden(
+                "Whether the partner handles a company's renewals is set by the account "
+                "managers above it.",
+                "partner_handles_renewals",
+            )
+        company.partner_handles_renewals = bool(partner_handles_renewals)
+    if send_digest is not None and company.kind_enum.manages_others:
+        company.send_digest = bool(send_digest)
     company.name = required_text(name, "name", "Name", 120)
     if time_zone(timezone) != company.timezone:
         company.timezone = time_zone(timezone)

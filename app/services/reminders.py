@@ -43,7 +43,7 @@ from app.models.reminder_step import (
 )
 from app.services import emails, pools, schedules, trials
 from app.services.emails import queue_email
-from app.services.notifications import company_managers
+from app.services.notifications import company_managers, request_recipients
 from app.services.trials import TRIAL
 from app.sql import aware, count_if
 
@@ -159,7 +159,8 @@ def is_step_email(email: Email) -> bool:
 
 def digest(at: datetime) -> int:
     """One daily email per account manager about the companies under it whose
-    licenses expired in the last day or expire within 72 hours, if any."""
+    licenses expired in the last day or expire within 72 hours, if any — unless its
+    company turned the digest off."""
     expiring = and_(License.expires_at > at, License.expires_at <= at + DIGEST_LEAD)
     expired = and_(License.expires_at > at - timedelta(days=1), License.expires_at <= at)
     rows = db.session.execute(
@@ -174,8 +175,15 @@ def digest(at: datetime) -> int:
     by_ancestor: dict[int, list] = {}
     for ancestor_id, name, soon, gone in rows:
         by_ancestor.setdefault(ancestor_id, []).append((name, int(soon or 0), int(gone or 0)))
+    silent = set(
+        db.session.scalars(
+            select(Company.id).where(Company.id.in_(by_ancestor), Company.send_digest.is_(False))
+        )
+    )
     written = 0
     for ancestor_id, companies in by_ancestor.items():
+        if ancestor_id in silent:
+            continue  # its partner turned the digest off
         for user in company_managers(ancestor_id):
             written += _queue_digest(user, ancestor_id, companies, at)
     return written
@@ -292,7 +300,7 @@ def _tell(group: Group, step: Step, at: datetime) -> int:
     when = display.day(group.day)
     skipped = group.nothing_to_do
     written = 0
-    for user in _audience(step, company.id):
+    for user in _audience(step, company):
         key = f"{step.key}:company-{company.id}:{group.day.isoformat()}:user-{user.id}"
         body = skipped or _render(group, step, user, at)
         new = queue_email(
@@ -316,11 +324,12 @@ def _tell(group: Group, step: Step, at: datetime) -> int:
     return written
 
 
-RECIPIENTS = {Audience.COMPANY_MANAGERS: company_managers}
-
-
-def _audience(step: Step, company_id: int) -> list[AppUser]:
-    return RECIPIENTS[step.audience](company_id)
+def _audience(step: Step, company: Company) -> list[AppUser]:
+    """The step's recipients: the company's managers — or, when its partner handles
+    its renewals, the account managers above it (the nearest with active ones)."""
+    if step.audience is Audience.COMPANY_MANAGERS and company.partner_handles_renewals:
+        return request_recipients(company.id)
+    return company_managers(company.id)
 
 
 def _render(
@@ -339,6 +348,7 @@ def _render(
         more=max(0, group.count - NAMES_LISTED),
         base_url=current_app.config["BASE_URL"],
         left=display.time_left(group.first, now),
+        for_partner=user is not None and user.company_id != company.id,
         free=0 if group.trial else pools.company_free_seats(company.id, now),
         requests=_open_requests(company.id),
         upgrade_url=(

@@ -121,7 +121,14 @@ class CompanyView(ScopedModelView):
         "po_number",
         "assign_now",
     ]
-    edit_columns = ["name", "parent", "timezone", "auto_license"]
+    edit_columns = [
+        "name",
+        "parent",
+        "timezone",
+        "auto_license",
+        "partner_handles_renewals",
+        "send_digest",
+    ]
     base_order = ("name", "asc")
     label_columns = {
         "kind": "Kind",
@@ -131,6 +138,8 @@ class CompanyView(ScopedModelView):
         "learner_count": "Learners",
         "created_at": "Created",
         "auto_license": "License new learners automatically",
+        "partner_handles_renewals": "We handle this company's renewals",
+        "send_digest": "Daily digest to this company's account managers",
         "trial_seats": "Start a Free Trial with this many seats (optional)",
         "quantity": "Licenses to order (optional)",
         "license_type": "License type",
@@ -164,11 +173,18 @@ class CompanyView(ScopedModelView):
     }
     edit_form_extra_fields = {
         "auto_license": BooleanField("License new learners automatically"),
+        "partner_handles_renewals": BooleanField("We handle this company's renewals"),
+        "send_digest": BooleanField("Daily digest to this company's account managers"),
         "timezone": SelectField("Time zone", choices=[], widget=Select2Widget()),
     }
     description_columns = {
         "parent": "The partner or sub-partner this company belongs to.",
         "timezone": "Licenses expire and reminders are dated in this time zone.",
+        "partner_handles_renewals": "Its reminder emails go to the account managers above "
+        "it instead of its own managers (set by the account managers above it; no order "
+        "is made automatically).",
+        "send_digest": "For a partner or sub-partner: one email a day about its companies' "
+        "licenses expired in the last day or expiring within 72 hours.",
         "trial_seats": "A customer's 30-day Free Trial: its people are licensed as they "
         "are added. Start a trial or order licenses, not both.",
         "quantity": "Requests the company's first order with it (Requested Orders), "
@@ -253,6 +269,8 @@ class CompanyView(ScopedModelView):
             name=form.name.data,
             timezone=form.timezone.data,
             auto_license=form.auto_license.data,
+            partner_handles_renewals=form.partner_handles_renewals.data,
+            send_digest=form.send_digest.data,
         )
         return service.move_company(actor, item.id, parent.id if parent else None)
 

@@ -239,3 +239,45 @@ def test_free_seats_and_waiting_requests_do_not_skip_a_step_the_email_names_them
     assert "9 free seats cover 5 of them" not in mail.body  # 9 seats, 5 people
     assert "9 free seats cover them: allocate after expiry." in mail.body
     assert f"Request {pending.number} for 4 licenses awaits approval." in mail.body
+
+
+def test_when_the_partner_handles_renewals_its_account_managers_get_the_steps(tree, group, session):
+    from app.errors import Forbidden
+    from app.services.companies import update_company
+
+    def handle(actor, company, on=True):
+        update_company(
+            actor,
+            company.id,
+            name=company.name,
+            timezone=company.timezone,
+            partner_handles_renewals=on,
+        )
+
+    with pytest.raises(Forbidden, match="set by the account managers above it"):
+        handle(tree.actor("customer"), tree.customer)
+    with pytest.raises(Forbidden):
+        handle(tree.actor("sub"), tree.sub)  # its own company: not above it
+    handle(tree.actor("partner"), tree.customer)
+    assert reminders.plan(group - timedelta(hours=72)) == 1
+    (mail,) = rows(session, "expiry_reminder")
+    assert mail.recipient == "partner_am@managers.example.com"
+    assert "You handle Customer C1's renewals" in mail.body
+    event = session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "company.changed").order_by(AuditEvent.id)
+    )
+    assert event.after["partner_handles_renewals"] is True
+
+
+def test_a_partner_may_turn_the_daily_digest_off(tree, group, session):
+    from app.services.companies import update_company
+
+    partner = tree.partner
+    update_company(
+        tree.actor("partner"), partner.id, name=partner.name, timezone="UTC", send_digest=False
+    )
+    assert reminders.digest(group - timedelta(hours=48)) == 0
+    update_company(
+        tree.actor("partner"), partner.id, name=partner.name, timezone="UTC", send_digest=True
+    )
+    assert reminders.digest(group - timedelta(hours=48)) == 1

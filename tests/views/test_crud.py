@@ -73,6 +73,25 @@ def test_account_manager_moves_a_customer_between_its_companies(tree, as_user, s
     assert session.get(Company, tree.customer.id).parent_id == tree.sub.id
 
 
+def test_the_partner_takes_over_a_customers_renewals_from_the_edit_form(tree, as_user, session):
+    client = as_user(tree.users["partner"])
+    form = client.get(f"/companies/edit/{tree.customer.id}").get_data(as_text=True)
+    assert "We handle this company&#39;s renewals" in form or "We handle this company's" in form
+    page = post(
+        client,
+        f"/companies/edit/{tree.customer.id}",
+        {
+            "name": "Customer C1",
+            "timezone": "UTC",
+            "parent": tree.partner.id,
+            "partner_handles_renewals": "y",
+        },
+    )
+    assert "Saved." in page.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Company, tree.customer.id).partner_handles_renewals is True
+
+
 def test_deleting_a_company_with_learners_is_refused_with_a_message(tree, as_user, session):
     client = as_user(tree.users["partner"])
     page = post(client, f"/companies/delete/{tree.customer.id}", {})
