@@ -11,9 +11,9 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import AppSetting, AppUser, Company, Learner, Order
-from app.services import renewal_requests
+from app.services import renewal_requests, schedules
 from app.services.allocation import allocate, select_people
-from app.services.companies import create_company
+from app.services.companies import create_company, update_company
 from app.services.learners import add_learner
 from app.services.managers import create_manager, create_platform_admin
 from app.services.orders import assign_orders, cancel_order, decline_order, request_order
@@ -121,6 +121,7 @@ def load_demo(password: str) -> str:
     _create_licenses(ids)
     _create_renewal_request(users)
     _create_license_types(users, ids, password)
+    _create_reminder_settings(users, ids)
     AppSetting.put(DEMO_KEY, "1")
     return "loaded"
 
@@ -308,3 +309,40 @@ def _allocate_first(company_id: int, count: int, order: Order) -> None:
     actor = replace(system_actor("cli"), managing_company_id=company_id)
     people = db.session.scalars(unlicensed.order_by(Learner.id).limit(count)).all()
     allocate(actor, select_people(actor, company_id, people).id, order.id)
+
+
+def _create_reminder_settings(users: dict, ids: dict[str, int]) -> None:
+    """Reminder schedules as a partner shapes them: Northwind MSP's subtree gets 30
+    days' notice too; Umbrella Clinics has its own (a week before, on the day, a
+    week after). Northwind MSP handles Globex Legal's renewals, and renewed its 20
+    people expiring tomorrow with a renewal request assigned at once — so the
+    Emails page shows their 72-hour step *skipped*, with the reason."""
+    partner = actor_for(users["partner"], "cli")
+    subpartner = actor_for(users["subpartner"], "cli")
+    audience = "company_managers"
+    schedules.set_schedule(
+        partner,
+        ids["Northwind MSP"],
+        [("before-30d", audience), ("before-72h", audience), ("after-0", audience)],
+    )
+    schedules.set_schedule(
+        subpartner,
+        ids["Umbrella Clinics"],
+        [("before-7d", audience), ("after-0", audience), ("after-7d", audience)],
+    )
+    globex = db.session.get(Company, ids["Globex Legal"])
+    update_company(
+        partner,
+        globex.id,
+        name=globex.name,
+        timezone=globex.timezone,
+        partner_handles_renewals=True,
+    )
+    soon = clock.now() + timedelta(days=2)
+    expiring = select(Learner.id).where(
+        Learner.company_id == globex.id,
+        Learner.license_expires_at > clock.now(),
+        Learner.license_expires_at <= soon,
+    )
+    behalf = replace(partner, managing_company_id=globex.id)
+    renewal_requests.request(behalf, globex.id, expiring, assign_now=True)

@@ -90,3 +90,22 @@ def test_demo_shows_every_plan_and_a_trial_about_to_end(app, session):
     trial_mail = session.scalar(select(Email).where(Email.kind == "trial_expiry"))
     assert trial_mail.recipient == "trialcustomer@demo.example"
     assert "Upgrade Now" in trial_mail.body
+
+
+def test_demo_shapes_reminders_and_shows_a_skipped_step(app, session):
+    from app import clock
+    from app.models import Email
+    from app.services import reminders, schedules
+
+    app.test_cli_runner().invoke(args=["demo", "load"])
+    companies = {c.name: c for c in session.scalars(select(Company))}
+    acme = schedules.effective(companies["Acme Dental"].id)
+    assert acme.source.name == "Northwind MSP" and "before-30d" in acme.keys
+    assert schedules.effective(companies["Umbrella Clinics"].id).source.name == "Umbrella Clinics"
+    assert companies["Globex Legal"].partner_handles_renewals
+    reminders.plan(clock.now())
+    skipped = session.scalar(
+        select(Email).where(Email.state == "skipped", Email.kind == "expiry_reminder")
+    )
+    assert skipped.company.name == "Globex Legal" and skipped.recipient == "partner@demo.example"
+    assert "hold a license beyond" in skipped.last_error
