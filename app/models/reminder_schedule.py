@@ -4,10 +4,10 @@ nearest wins; services/schedules.py). No row: the platform default."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.types import UTCDateTime
@@ -62,3 +62,27 @@ class ReminderScheduleStep(Model):
     step_key: Mapped[str] = mapped_column(String(16), primary_key=True)
     audience: Mapped[str] = mapped_column(String(32))
     applies_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReminderPart(Model):
+    """A company's group in an account manager's partner-side email: one row per
+    (step, company, local expiry day, account manager), so each company appears in
+    exactly one such email per step and expiry day; `email_id` is the email that
+    lists it (one per account manager, step and local day of sending)."""
+
+    __tablename__ = "reminder_parts"
+    __table_args__ = (Index("ix_reminder_parts_email", "email_id"),)
+
+    step_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE", name="fk_reminder_parts_company_id"),
+        primary_key=True,
+    )
+    group_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="CASCADE", name="fk_reminder_parts_user_id"),
+        primary_key=True,
+    )
+    email_id: Mapped[int] = mapped_column(
+        ForeignKey("emails.id", ondelete="CASCADE", name="fk_reminder_parts_email_id")
+    )

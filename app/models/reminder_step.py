@@ -33,14 +33,28 @@ MAX_DAYS = 366  # the furthest a step may be from the expiry
 
 
 class Audience(StrEnum):
-    # The company's managers. (The account managers above it, and both — which the
-    # schedules table already allows — come with the partner-side emails that list
-    # their companies.)
     COMPANY_MANAGERS = "company_managers"
+    # The account managers of the nearest partner or sub-partner above the company
+    # with active ones: one partner-side email per account manager, step and local
+    # day of sending, listing the companies (services/reminders.py).
+    ACCOUNT_MANAGERS = "account_managers"
+    BOTH = "both"
 
     @property
     def label(self) -> str:
-        return {"company_managers": "The company's managers"}[self.value]
+        return {
+            "company_managers": "The company's managers",
+            "account_managers": "The account managers above it",
+            "both": "Both",
+        }[self.value]
+
+    @property
+    def to_company(self) -> bool:
+        return self is not Audience.ACCOUNT_MANAGERS
+
+    @property
+    def to_partner(self) -> bool:
+        return self is not Audience.COMPANY_MANAGERS
 
 
 @dataclass(frozen=True)
@@ -186,8 +200,17 @@ TRIAL_STEPS: tuple[Step, ...] = (
 STEPS_BY_KEY = {step.key: step for step in DEFAULT_STEPS + TRIAL_STEPS}
 
 
+# A partner-side email's kind: this prefix and the step's kind ("am:before-30d").
+PARTNER_KIND = "am:"
+
+
 def step_for(kind: str) -> Step | None:
     """The step an email of this kind was written for (None: not a step's email)."""
+    if kind.startswith(PARTNER_KIND):
+        step = step_for(kind.removeprefix(PARTNER_KIND))
+        if step is None:
+            return None
+        return replace(step, audience=Audience.ACCOUNT_MANAGERS, label=f"{step.label} (companies)")
     if kind in STEPS_BY_KEY:
         return STEPS_BY_KEY[kind]
     if parse_key(kind) is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 
 from app import clock, display
 from app.extensions import db
@@ -27,13 +27,16 @@ from app.models import (
     CompanyTree,
     Email,
     EmailKind,
+    EmailState,
     Learner,
     License,
     Order,
     OrderStatus,
+    ReminderPart,
 )
 from app.models.reminder_step import (
     DEFAULT_STEPS,
+    PARTNER_KIND,
     TRIAL_STEPS,
     Audience,
     Step,
@@ -133,11 +136,18 @@ def plan(at: datetime) -> int:
         ).all()
     )
     written = 0
+    partner_side: dict[str, tuple[Step, list[Group]]] = {}
     for group in groups:
         steps = TRIAL_STEPS if group.trial else effective[group.company_id].steps
         step = due_step(steps, group.first, group.last, at, zones[group.company_id])
-        if step is not None:
+        if step is None:
+            continue
+        if step.audience.to_company:
             written += _tell(group, step, at)
+        if step.audience.to_partner:
+            partner_side.setdefault(step.key, (step, []))[1].append(group)
+    for step, due in partner_side.values():
+        written += _tell_partners(step, due, at)
     return written
 
 
@@ -145,6 +155,8 @@ def current_body(email: Email) -> str | None:
     """A step's email as it reads now, for the worker to send; None when nothing is
     left to say (renewed, taken back, deactivated meanwhile)."""
     step = step_for(email.kind)
+    if email.kind.startswith(PARTNER_KIND):
+        return _partner_body(email, step, clock.now())
     group = _group(email.company_id, email.group_day, step.trial)
     if group is None:
         return None
@@ -356,6 +368,109 @@ def _render(
             if group.trial
             else None
         ),
+    )
+
+
+# --- Partner-side steps: one email per account manager, step and local day -----------
+
+
+def _tell_partners(step: Step, groups: list[Group], at: datetime) -> int:
+    """The partner-side email of a step: each account manager above the due groups'
+    companies (the nearest partner or sub-partner with active ones) gets one email
+    per step and local day of sending (its own company's zone), listing the
+    companies — each company once per step and expiry day (`ReminderPart`). A
+    company due after that day's email went out is listed in the next day's."""
+    by_user: dict[int, tuple[AppUser, list[Group]]] = {}
+    for group in groups:
+        for user in request_recipients(group.company_id):
+            by_user.setdefault(user.id, (user, []))[1].append(group)
+    written = 0
+    for user, mine in by_user.values():
+        listed = set(
+            db.session.execute(
+                select(ReminderPart.company_id, ReminderPart.group_day).where(
+                    ReminderPart.step_key == step.key,
+                    ReminderPart.user_id == user.id,
+                    tuple_(ReminderPart.company_id, ReminderPart.group_day).in_(
+                        [(g.company_id, g.day) for g in mine]
+                    ),
+                )
+            ).all()
+        )
+        new = [g for g in mine if (g.company_id, g.day) not in listed]
+        if new:
+            written += _list_for(user, step, new, at)
+    return written
+
+
+def _list_for(user: AppUser, step: Step, groups: list[Group], at: datetime) -> int:
+    """Add the groups to the account manager's email of the step for today (a new
+    one, or today's while it is still pending); 1 if an email was written."""
+    home = db.session.get(Company, user.company_id) if user.company_id else None
+    day = display.local(at, home.timezone if home else "UTC").date()
+    key = f"{PARTNER_KIND}{step.key}:user-{user.id}:{day.isoformat()}"
+    email = db.session.scalar(select(Email).where(Email.key == key))
+    new = email is None
+    if new:
+        email_id = queue_email(
+            key=key,
+            kind=f"{PARTNER_KIND}{step.key}",
+            company_id=home.id if home else groups[0].company_id,
+            recipient=user.email,
+            recipient_user_id=user.id,
+            subject=f"{step.label}: {len(groups)} of your companies",
+            body="",
+            group_day=day,
+        )
+        email = db.session.get(Email, email_id)
+    elif email.state != EmailState.PENDING.value:
+        return 0  # today's went out already: these companies are in tomorrow's
+    db.session.add_all(
+        ReminderPart(
+            step_key=step.key,
+            company_id=g.company_id,
+            group_day=g.day,
+            user_id=user.id,
+            email_id=email.id,
+        )
+        for g in groups
+    )
+    db.session.flush()
+    body = _partner_body(email, step, at)
+    count = db.session.scalar(select(func.count()).where(ReminderPart.email_id == email.id))
+    db.session.execute(
+        update(Email)
+        .where(Email.id == email.id)
+        .values(body=body, subject=f"{step.label}: {count} of your companies")
+        .execution_options(synchronize_session=False)
+    )
+    return int(new)
+
+
+def _partner_body(email: Email, step: Step, now: datetime) -> str:
+    """The partner-side email as of `now`: each company listed, with what is left."""
+    parts = db.session.execute(
+        select(ReminderPart.company_id, ReminderPart.group_day)
+        .where(ReminderPart.email_id == email.id)
+        .order_by(ReminderPart.group_day, ReminderPart.company_id)
+    ).all()
+    companies = {
+        c.id: c
+        for c in db.session.scalars(select(Company).where(Company.id.in_({p[0] for p in parts})))
+    }
+    lines = []
+    for company_id, day in parts:
+        company = companies[company_id]
+        group = _group(company_id, day, trial=False)
+        lines.append((company, day, group))
+    user = db.session.get(AppUser, email.recipient_user_id) if email.recipient_user_id else None
+    return render_template(
+        "emails/partner_step.txt",
+        user=user,
+        step=step,
+        lines=lines,
+        now=now,
+        base_url=current_app.config["BASE_URL"],
     )
 
 

@@ -34,9 +34,7 @@ from app.services import audit
 from app.tenancy import Actor, require_company
 
 MAX_STEPS = 8
-# The audiences a step may have today: the company's managers. (The account managers
-# above, and both, come with the partner-side emails that list their companies.)
-OFFERED_AUDIENCES = (Audience.COMPANY_MANAGERS,)
+AUDIENCES = tuple(Audience)
 
 
 @dataclass(frozen=True)
@@ -180,9 +178,18 @@ def clear_schedule(actor: Actor, company_id) -> Effective:
 
 
 def parse_step(text: str) -> tuple[str, str]:
-    """A step as the CLI writes it: KEY[:AUDIENCE] ("before-30d", "after-0:company")."""
+    """A step as the CLI writes it: KEY[:AUDIENCE], the audience "company", "partner"
+    or "both" ("before-30d", "before-7d:partner", "after-0:both")."""
     key, _, audience = str(text or "").strip().partition(":")
-    return key.strip().lower(), (audience.strip().lower() or Audience.COMPANY_MANAGERS.value)
+    audience = audience.strip().lower() or "company"
+    return key.strip().lower(), CLI_AUDIENCES.get(audience, audience)
+
+
+CLI_AUDIENCES = {
+    "company": Audience.COMPANY_MANAGERS.value,
+    "partner": Audience.ACCOUNT_MANAGERS.value,
+    "both": Audience.BOTH.value,
+}
 
 
 def step_key(amount, unit: str, anchor: str) -> str:
@@ -200,7 +207,7 @@ def _check(steps: list[tuple[str, str]]) -> list[tuple[str, str]]:
         raise Invalid("A schedule needs at least one step (or use the one above).", "steps")
     if len(steps) > MAX_STEPS:
         raise Invalid(f"A schedule has at most {MAX_STEPS} steps.", "steps")
-    offered = {a.value for a in OFFERED_AUDIENCES}
+    offered = {a.value for a in AUDIENCES}
     seen: dict[timedelta, str] = {}
     checked = []
     for key, audience in steps:
@@ -213,8 +220,7 @@ def _check(steps: list[tuple[str, str]]) -> list[tuple[str, str]]:
             )
         if audience not in offered:
             raise Invalid(
-                "Steps go to the company's managers (emails to the account managers "
-                "above come later).",
+                "Each step goes to the company's managers, the account managers above it, or both.",
                 "steps",
             )
         if parsed[0] in seen:

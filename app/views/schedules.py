@@ -14,6 +14,7 @@ from app.views.base import run_service
 from app.views.context import current_actor
 
 ROWS = schedules.MAX_STEPS
+DEFAULT_AUDIENCE = schedules.Audience.COMPANY_MANAGERS.value
 
 
 def _rows(found: schedules.Effective) -> list[dict]:
@@ -27,9 +28,11 @@ def _rows(found: schedules.Effective) -> list[dict]:
                 "amount": amount,
                 "unit": "days" if in_days or not amount else "hours",
                 "anchor": "before" if offset.total_seconds() < 0 else "after",
+                "audience": step.audience.value,
             }
         )
-    return rows + [{"amount": "", "unit": "days", "anchor": "before"}] * (ROWS - len(rows))
+    empty = {"amount": "", "unit": "days", "anchor": "before", "audience": DEFAULT_AUDIENCE}
+    return rows + [empty] * (ROWS - len(rows))
 
 
 def _posted() -> list[tuple[str, str]]:
@@ -41,7 +44,7 @@ def _posted() -> list[tuple[str, str]]:
         key = schedules.step_key(
             amount, request.form.get(f"unit-{i}", "days"), request.form.get(f"anchor-{i}", "")
         )
-        steps.append((key, schedules.Audience.COMPANY_MANAGERS.value))
+        steps.append((key, request.form.get(f"audience-{i}", DEFAULT_AUDIENCE)))
     return steps
 
 
@@ -95,6 +98,7 @@ class ScheduleView(BaseView):
                     "amount": request.form.get(f"amount-{i}", ""),
                     "unit": request.form.get(f"unit-{i}", "days"),
                     "anchor": request.form.get(f"anchor-{i}", "before"),
+                    "audience": request.form.get(f"audience-{i}", DEFAULT_AUDIENCE),
                 }
                 for i in range(ROWS)
             ]
@@ -107,5 +111,6 @@ class ScheduleView(BaseView):
             own=found.source is not None and found.source.id == company.id,
             may_edit=schedules.may_edit(actor, company.id),
             labels={s.key: schedules.key_label(schedules.key_of(s)) for s in found.steps},
+            audiences=[(a.value, a.label) for a in schedules.AUDIENCES],
             title=f"Reminder schedule: {company.name}",
         )

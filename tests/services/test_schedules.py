@@ -75,7 +75,7 @@ def test_who_may_edit_which_schedule(tree, session):
         (steps("before-400d"), "is not a step"),
         (steps("before-3d", "before-72h"), "are the same step"),
         (steps(*[f"before-{n}d" for n in range(1, 10)]), "at most 8 steps"),
-        ([("after-0", "account_managers")], "come later"),
+        ([("after-0", "nobody")], "the account managers above it, or both"),
     ],
 )
 def test_a_bad_schedule_is_refused_and_changes_nothing(tree, session, given, message):
@@ -179,3 +179,56 @@ def test_the_cli_shows_sets_and_clears_a_schedule(app, tree, session):
         "before-30d:company_managers",
         "after-0:company_managers",
     ]
+
+
+def test_partner_side_steps_list_the_companies_once_per_manager_and_day(tree, session, smtp):
+    """A 30-day step to the account managers above: one email per account manager,
+    step and local day, listing its companies (each once per step and expiry day);
+    a company due later that day joins the email while it waits, else the next."""
+    from app.jobs.emails import send_email
+    from app.services import companies
+
+    partner = tree.actor("partner")
+    extra = [
+        companies.create_company(
+            partner, name=f"Late {n}", kind="customer", parent_id=tree.partner.id
+        )
+        for n in (1, 2)
+    ]
+    schedules.set_schedule(
+        partner, tree.partner.id, [("before-30d", "account_managers"), ("after-0", "both")]
+    )
+    base = (clock.now() + timedelta(days=40)).replace(hour=9, minute=0, second=0, microsecond=0)
+    factories.licenses_expiring(tree.customer, 2, base)
+    factories.licenses_expiring(tree.sub_customer, 1, base)  # its nearest: Sub S's manager
+    factories.licenses_expiring(extra[0], 1, base + timedelta(hours=6))
+    factories.licenses_expiring(extra[1], 3, base + timedelta(days=1))
+    session.commit()
+    at = base - timedelta(days=30)
+    assert reminders.plan(at) == 2  # partner_am's email and sub_am's
+    mails = {m.recipient: m for m in session.scalars(select(Email))}
+    assert set(mails) == {"partner_am@managers.example.com", "sub_am@managers.example.com"}
+    partner_mail = mails["partner_am@managers.example.com"]
+    assert partner_mail.kind == "am:before-30d" and "Customer C1: 2 licenses" in partner_mail.body
+    assert partner_mail.subject == "Licenses expire in 30 days: 1 of your companies"
+    assert reminders.plan(at + timedelta(minutes=5)) == 0  # listed once
+    # Late 1 is due 6 hours later the same day: it joins the email still waiting.
+    assert reminders.plan(at + timedelta(hours=6)) == 0
+    session.refresh(partner_mail)
+    assert (
+        "Late 1: 1 license" in partner_mail.body and "2 of your companies" in partner_mail.subject
+    )
+    assert send_email(partner_mail.id) == "sent"
+    assert "Customer C1" in smtp.messages[-1].get_content()
+    # Late 2 is due the next day: a new email, listing it alone.
+    assert reminders.plan(at + timedelta(days=1)) == 1
+    newest = session.scalars(select(Email).order_by(Email.id.desc())).first()
+    assert newest.recipient == "partner_am@managers.example.com"
+    assert "Late 2: 3 licenses" in newest.body and "Customer C1" not in newest.body
+    # The customers' managers never see the partner-side emails.
+    from app.tenancy import audience
+
+    visible = session.scalars(
+        select(Email.kind).where(audience(tree.actor("customer"), Email))
+    ).all()
+    assert not [k for k in visible if k.startswith("am:")]

@@ -88,3 +88,29 @@ def test_the_screen_says_when_and_by_whom_it_last_changed(tree, as_user, session
     page = client.get(f"/schedules/{tree.partner.id}").get_data(as_text=True)
     assert "Last changed" in page and tree.users["partner"].full_name in page
     assert "Use the schedule above instead" in page
+
+
+def test_a_step_may_go_to_the_account_managers_above(tree, as_user, session):
+    client = as_user(tree.users["partner"])
+    page = client.post(
+        f"/schedules/{tree.partner.id}",
+        data={
+            "csrf_token": client.csrf,
+            "amount-0": "30",
+            "unit-0": "days",
+            "anchor-0": "before",
+            "audience-0": "account_managers",
+            "amount-1": "0",
+            "unit-1": "days",
+            "anchor-1": "after",
+            "audience-1": "both",
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Saved the reminder schedule" in page
+    found = schedules.effective(tree.customer.id)
+    assert [(schedules.key_of(s), s.audience.value) for s in found.steps] == [
+        ("before-30d", "account_managers"),
+        ("after-0", "both"),
+    ]
+    assert "The account managers above it" in page
