@@ -35,6 +35,8 @@ def test_company_creation_and_moves_are_audited(tree, session):
         "parent_id": tree.sub.id,
         "timezone": "UTC",
         "auto_license": True,
+        "partner_handles_renewals": False,
+        "send_digest": True,
     }
     move_company(actor, created.id, tree.partner.id)
     event = last(session, "company.moved")
