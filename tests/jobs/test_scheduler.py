@@ -244,3 +244,48 @@ def test_planner_statistics_are_refreshed_on_sqlite_and_left_to_autovacuum_on_po
     if db_kind == "sqlite":
         tables = set(session.scalars(text("SELECT tbl FROM sqlite_stat1")))
         assert {"learners", "companies"} <= tables
+
+
+def test_a_six_step_schedule_sends_each_step_once_through_two_schedulers(stack):
+    """Sixty days out to a week after, through two scheduler processes and a worker,
+    with the SMTP server refusing once: each step arrives once, at its time."""
+    from app.services import schedules
+    from app.tenancy import system_actor
+
+    app, mailbox, start = stack
+    tree = factories.build_tree(learners_per_company=0)
+    six = ["before-60d", "before-30d", "before-7d", "before-72h", "after-0", "after-7d"]
+    schedules.set_schedule(
+        system_actor("cli"), tree.partner.id, [(k, "company_managers") for k in six]
+    )
+    expires = (clock.now() + timedelta(days=61)).replace(microsecond=0)
+    factories.licenses_expiring(tree.customer, 2, expires)
+    db.session.commit()
+    mailbox.data_replies.extend(["451 4.7.1 try again later"])
+    start("--scheduler-only")
+    start("--scheduler-only")
+    start("--no-scheduler")
+    received = lambda: len(mailbox.to("customer_cm@managers.example.com"))  # noqa: E731
+    offsets = [
+        timedelta(days=-60),
+        timedelta(days=-30),
+        timedelta(days=-7),
+        timedelta(hours=-72),
+        timedelta(0),
+        timedelta(days=7),
+    ]
+    for n, offset in enumerate(offsets, start=1):
+        target = expires + offset + timedelta(minutes=1)
+        shift_clock(target - clock.now())
+        if n == 1:  # the refusal, then the retry two minutes on
+            wait_for(lambda: states().get("retrying"), what="the refusal")
+            shift_clock(timedelta(minutes=2))
+        wait_for(lambda n=n: received() >= n, what=f"step {n}")
+    time.sleep(3)  # more ticks: nothing more may arrive
+    assert received() == 6
+    kinds = db.session.scalars(
+        select(Email.kind).where(Email.state == "sent", Email.kind != "digest")
+    ).all()
+    assert sorted(kinds) == sorted(
+        ["before-60d", "before-30d", "before-7d", "expiry_reminder", "expiry_notice", "after-7d"]
+    )
