@@ -3,7 +3,11 @@ generator's tree: 2,000 customers, 200,000 learners), against raw SQL in the sam
 run: the sweep against one INSERT … SELECT of the audit rows and one UPDATE of the
 licenses expiring up to now and not yet recorded; the planning against the SELECT
 of licenses expiring in the next 72 hours / the last week, grouped by company and
-local day (the planning's second row also writes the emails of the groups due).
+local day (the planning's second row also writes the emails of the groups due). Then every
+partner gets a six-step schedule (60, 30 and 7 days and 72 hours before, on the
+day, 7 days after) and the planning is measured again: against the two-step
+planning of the same run, and against the raw SELECT of the groups in its wider
+window (60 days ahead, a week back).
 
     .venv/bin/python -m bench.sweep [sqlite|postgresql ...] [--licenses N]
 
@@ -54,7 +58,13 @@ def raw(statements: str | list[str], at):
     from app.extensions import db
 
     stamp = at.replace(tzinfo=None) if db.engine.dialect.name == "sqlite" else at
-    params = {"at": stamp, "soon": stamp + timedelta(hours=72), "week": stamp - timedelta(days=7)}
+    params = {
+        "at": stamp,
+        "soon": stamp + timedelta(hours=72),
+        "week": stamp - timedelta(days=7),
+        "far": stamp + timedelta(days=60),
+        "weeks": stamp - timedelta(days=14),
+    }
 
     def run():
         for sql in [statements] if isinstance(statements, str) else statements:
@@ -81,6 +91,24 @@ PLAN_SQL = (
     "GROUP BY l.company_id, o.expires_on"
 )
 
+SIX_PLAN_SQL = PLAN_SQL.replace(":week", ":weeks").replace(":soon", ":far")
+SIX = ["before-60d", "before-30d", "before-7d", "before-72h", "after-0", "after-7d"]
+
+
+def six_step_schedules() -> None:
+    """Every partner's subtree on the six-step schedule (committed)."""
+    from app.extensions import db
+    from app.services import schedules
+    from app.tenancy import system_actor
+
+    for partner_id in db.session.scalars(
+        text("SELECT id FROM companies WHERE kind = 'partner'")
+    ).all():
+        schedules.set_schedule(
+            system_actor("cli"), partner_id, [(k, "company_managers") for k in SIX]
+        )
+    db.session.commit()
+
 
 def run(db_kind: str, licenses: int) -> list[Row]:
     from app.services import reminders
@@ -94,6 +122,9 @@ def run(db_kind: str, licenses: int) -> list[Row]:
         groups, groups_peak, groups_sql = measure(lambda: reminders._groups(window), 3)
         plan, plan_peak, plan_sql = measure(in_savepoint(lambda: reminders.plan(at)), 3)
         plan_base, _, _ = measure(raw(PLAN_SQL, at), 3)
+        six_step_schedules()
+        six, six_peak, six_sql = measure(in_savepoint(lambda: reminders.plan(at)), 3)
+        six_base, _, _ = measure(raw(SIX_PLAN_SQL, at), 3)
         return [
             Row(
                 "Expiry sweep (work due, recorded)", size, sweep, sweep_base, sweep_peak, sweep_sql
@@ -113,6 +144,15 @@ def run(db_kind: str, licenses: int) -> list[Row]:
                 plan_base,
                 plan_peak,
                 plan_sql,
+            ),
+            Row("Six-step planning vs two-step (same run)", size, six, plan, six_peak, six_sql),
+            Row(
+                "Six-step planning vs raw SELECT of its groups",
+                size,
+                six,
+                six_base,
+                six_peak,
+                six_sql,
             ),
         ]
 
