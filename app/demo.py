@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import AppSetting, AppUser, Company, Learner, Order
-from app.services import renewal_requests, schedules
+from app.services import reclaim, renewal_requests, schedules
 from app.services.allocation import allocate, select_people
 from app.services.companies import create_company, update_company
 from app.services.learners import add_learner
@@ -346,3 +346,23 @@ def _create_reminder_settings(users: dict, ids: dict[str, int]) -> None:
     )
     behalf = replace(partner, managing_company_id=globex.id)
     renewal_requests.request(behalf, globex.id, expiring, assign_now=True)
+    _create_inactive_people(users, ids)
+
+
+def _create_inactive_people(users: dict, ids: dict[str, int]) -> None:
+    """Seat reclaim at Acme Dental: people inactive for 90 days are flagged
+    do-not-renew; six last trained four months ago, and its manager flagged one
+    more by hand."""
+    acme = ids["Acme Dental"]
+    reclaim.set_inactive_days(actor_for(users["partner"], "cli"), acme, 90)
+    holders = db.session.scalars(
+        select(Learner)
+        .where(Learner.company_id == acme, Learner.license_expires_at > clock.now())
+        .order_by(Learner.id)
+        .limit(7)
+    ).all()
+    long_ago = clock.now().date() - timedelta(days=120)
+    for person in holders[:6]:
+        person.last_active_on = long_ago
+    db.session.flush()
+    reclaim.set_flag(actor_for(users["customer"], "cli"), [holders[6].id], True)

@@ -109,3 +109,10 @@ def test_demo_shapes_reminders_and_shows_a_skipped_step(app, session):
     )
     assert skipped.company.name == "Globex Legal" and skipped.recipient == "partner@demo.example"
     assert "hold a license beyond" in skipped.last_error
+    from app.services import reclaim
+
+    acme = companies["Acme Dental"]
+    flagged = session.scalars(
+        select(Learner.id).where(Learner.company_id == acme.id, reclaim.flagged(acme, clock.now()))
+    ).all()
+    assert acme.inactive_days == 90 and len(flagged) == 7

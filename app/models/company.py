@@ -44,6 +44,10 @@ class Company(Model):
         CheckConstraint(
             "(kind = 'partner') = (parent_id IS NULL)", name="ck_companies_partner_is_root"
         ),
+        CheckConstraint(
+            "inactive_days IS NULL OR inactive_days BETWEEN 1 AND 3650",
+            name="ck_companies_inactive_days",
+        ),
         Index("ix_companies_parent_id", "parent_id"),
         Index("ix_companies_name", "name"),
     )
@@ -64,6 +68,9 @@ class Company(Model):
     )
     # A partner's or sub-partner's account managers get the daily digest (unless off).
     send_digest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Seat reclaim, set by account managers: people inactive this many days are
+    # flagged do-not-renew (NULL: off, the default).
+    inactive_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     # join_depth: a self-referential eager load needs one (without it nothing is eager).

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.company import Company
@@ -56,6 +56,11 @@ class Learner(Model):
     license_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The type of that latest license (LicenseType), NULL with it.
     license_type: Mapped[str | None] = mapped_column(String(16))
+    # Seat reclaim (services/reclaim.py): the day the person was last active in the
+    # training (none: unknown, never flagged by the company's rule), and a manager's
+    # do-not-renew flag — NULL follows the company's rule, true flags, false clears.
+    last_active_on: Mapped[date | None] = mapped_column(Date)
+    do_not_renew: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     company: Mapped[Company] = relationship(Company, lazy="selectin")

@@ -8,11 +8,12 @@ from app import clock
 from app.errors import Invalid
 from app.extensions import db
 from app.models import Learner
-from app.services import audit, licenses
+from app.services import audit, licenses, reclaim
 from app.services.validation import email_address, optional_text, required_text
 from app.tenancy import Actor, get_many_scoped, get_scoped, require_company
 
-AUDITED = ("email", "first_name", "last_name", "department", "active")
+AUDITED = ("email", "first_name", "last_name", "department", "active", "last_active_on")
+_KEEP = object()  # an argument not given: the value stays
 
 
 def add_learner(
@@ -60,6 +61,7 @@ def update_learner(
     first_name: str,
     last_name: str,
     department: str | None,
+    last_active_on=_KEEP,
 ) -> Learner:
     learner = get_scoped(actor, Learner, learner_id)
     before = audit.values(learner, AUDITED)
@@ -70,6 +72,8 @@ def update_learner(
     learner.first_name = required_text(first_name, "first_name", "First name", 80)
     learner.last_name = required_text(last_name, "last_name", "Last name", 80)
     learner.department = optional_text(department, "department", "Group/department", 120)
+    if last_active_on is not _KEEP:
+        learner.last_active_on = reclaim.parse_last_active(last_active_on)
     db.session.flush()
     audit.record_change(actor, "learner.changed", learner, AUDITED, before, entity="learner")
     return learner

@@ -44,7 +44,7 @@ from app.models.reminder_step import (
     expiry_window,
     step_for,
 )
-from app.services import emails, pools, schedules, trials
+from app.services import emails, pools, reclaim, schedules, trials
 from app.services.emails import queue_email
 from app.services.notifications import company_managers, request_recipients
 from app.services.trials import TRIAL
@@ -106,12 +106,20 @@ class Group:
     count: int  # people who still need a renewal (the email is about them)
     trial: bool = False  # Free Trial licenses (addressed by the trial's steps only)
     total: int = 0  # every person of the group, with those renewed since
+    flagged: int = 0  # still to renew but flagged do-not-renew (seat reclaim)
 
     @property
     def nothing_to_do(self) -> str | None:
         """Why a step would have nothing to say (it is recorded skipped, not sent)."""
         if self.count:
             return None
+        if self.flagged:
+            renewed = self.total - self.flagged
+            return (
+                f"Skipped: of {display.count(self.total, 'person', 'people')}, "
+                f"{display.number(renewed)} renewed and {display.number(self.flagged)} "
+                "flagged do-not-renew — nothing to do."
+            )
         return (
             f"Skipped: all {display.count(self.total, 'person', 'people')} hold a license "
             f"beyond {display.day(self.day)} (renewed) — nothing to do."
@@ -225,15 +233,17 @@ def _groups(window) -> list[Group]:
         days, and_(days.c.company_id == Order.company_id, days.c.expires_on == Order.expires_on)
     )
     trial = License.license_type == TRIAL
+    flagged = reclaim.flagged_anywhere(clock.now())
     rows = db.session.execute(
         select(
             License.company_id,
             Order.expires_on,
             func.min(License.expires_at),
             func.max(License.expires_at),
-            count_if(_still_relevant()),
+            count_if(and_(_still_relevant(), ~flagged)),
             trial,
             func.count(),
+            count_if(and_(_still_relevant(), flagged)),
         )
         .join(Order, Order.id == License.order_id)
         .join(Learner, Learner.id == License.learner_id)
@@ -241,19 +251,21 @@ def _groups(window) -> list[Group]:
         .group_by(License.company_id, Order.expires_on, trial)
     ).all()
     return [
-        Group(c, d, aware(first), aware(last), int(n or 0), bool(t), total)
-        for c, d, first, last, n, t, total in rows
+        Group(c, d, aware(first), aware(last), int(n or 0), bool(t), total, int(f or 0))
+        for c, d, first, last, n, t, total, f in rows
     ]
 
 
 def _group(company_id: int, day: date, trial: bool) -> Group | None:
     """The group as it stands now; None when nobody in it needs a renewal."""
-    first, last, count, total = db.session.execute(
+    flagged = reclaim.flagged(db.session.get(Company, company_id), clock.now())
+    first, last, count, total, flags = db.session.execute(
         select(
             func.min(License.expires_at),
             func.max(License.expires_at),
-            count_if(_still_relevant()),
+            count_if(and_(_still_relevant(), ~flagged)),
             func.count(),
+            count_if(and_(_still_relevant(), flagged)),
         )
         .join(Order, Order.id == License.order_id)
         .join(Learner, Learner.id == License.learner_id)
@@ -262,7 +274,9 @@ def _group(company_id: int, day: date, trial: bool) -> Group | None:
     ).one()
     if not count:
         return None
-    return Group(company_id, day, aware(first), aware(last), int(count), trial, total)
+    return Group(
+        company_id, day, aware(first), aware(last), int(count), trial, total, int(flags or 0)
+    )
 
 
 # A license whose holder was renewed at a renewal request's (or an upgrade's)
@@ -286,6 +300,7 @@ def _of_kind(trial: bool):
 
 
 def _holders(group: Group) -> list[Learner]:
+    company = db.session.get(Company, group.company_id)
     return list(
         db.session.scalars(
             select(Learner)
@@ -296,6 +311,7 @@ def _holders(group: Group) -> list[Learner]:
                 Order.expires_on == group.day,
                 _still_relevant(),
                 _of_kind(group.trial),
+                ~reclaim.flagged(company, clock.now()),
             )
             .order_by(Learner.last_name, Learner.first_name)
             .limit(NAMES_LISTED)

@@ -37,7 +37,7 @@ from app.models import (
     Selection,
     SelectionMember,
 )
-from app.services import allocation, audit, managed, notifications, orders, pools
+from app.services import allocation, audit, managed, notifications, orders, pools, reclaim
 from app.services.states import is_expired, is_expiring
 from app.sql import count_if, joined_or_in
 from app.tenancy import Actor, require_company, require_company_in_view, strictly_below
@@ -81,6 +81,7 @@ class Draft:
     people: int = 0
     elsewhere: dict[int, int] = field(default_factory=dict)
     deactivated: int = 0
+    flagged: int = 0  # flagged do-not-renew (seat reclaim): left out
 
     @property
     def left_out(self) -> str:
@@ -93,6 +94,10 @@ class Draft:
             parts.append(
                 f"{display.count(self.deactivated, 'person is', 'people are')} deactivated"
             )
+        if self.flagged:
+            parts.append(
+                f"{display.count(self.flagged, 'person is', 'people are')} flagged do-not-renew"
+            )
         return "; ".join(parts)
 
 
@@ -101,7 +106,7 @@ def draft(company: Company, people: Select) -> Draft:
     company, renewable, and not in another open renewal request; and who is left out
     (three queries)."""
     now = clock.now()
-    wanted = _wanted(company.id, people, now)
+    wanted = _wanted(company, people, now)
     result = Draft(company)
     result.people = db.session.scalar(
         select(func.count()).where(Learner.id.in_(wanted), ~_pending(Learner.id))
@@ -118,6 +123,14 @@ def draft(company: Company, people: Select) -> Draft:
             Learner.company_id == company.id,
             Learner.id.in_(people.order_by(None)),
             ~Learner.active,
+        )
+    )
+    result.flagged = db.session.scalar(
+        select(func.count()).where(
+            Learner.company_id == company.id,
+            Learner.id.in_(people.order_by(None)),
+            renewable(now),
+            reclaim.flagged(company, now),
         )
     )
     return result
@@ -168,7 +181,7 @@ def request(
     )
     db.session.add(order)
     db.session.flush()
-    wanted = _wanted(company.id, people, now)
+    wanted = _wanted(company, people, now)
     chosen = select(literal(order.id), Learner.id, Learner.license_expires_at, literal(True)).where(
         Learner.id.in_(wanted), ~_pending(Learner.id)
     )
@@ -208,7 +221,7 @@ def stage(actor: Actor, company_id, people: Select | list) -> Selection:
     if isinstance(people, list):
         people = allocation.ticked(company.id, people)
     selection = allocation.stage(
-        actor, company.id, _wanted(company.id, people, clock.now()), "renewal"
+        actor, company.id, _wanted(company, people, clock.now()), "renewal"
     )
     if not selection.size:
         raise Invalid("Nobody here holds or held a license to renew: nothing to request.")
@@ -492,12 +505,14 @@ def _state(now: datetime) -> dict:
     }
 
 
-def _wanted(company_id: int, people: Select, now: datetime) -> Select:
-    """The renewable people of the company among the learner ids `people` returns."""
+def _wanted(company: Company, people: Select, now: datetime) -> Select:
+    """The renewable people of the company among the learner ids `people` returns,
+    leaving out those flagged do-not-renew (seat reclaim)."""
     return select(Learner.id).where(
-        Learner.company_id == company_id,
+        Learner.company_id == company.id,
         Learner.id.in_(people.order_by(None)),
         renewable(now),
+        ~reclaim.flagged(company, now),
     )
 
 

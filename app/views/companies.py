@@ -12,7 +12,7 @@ from wtforms import BooleanField, SelectField, StringField
 from app import display
 from app.models import Company, CompanyKind, LicenseType
 from app.services import companies as service
-from app.services import manage_mode, trials
+from app.services import manage_mode, reclaim, trials
 from app.services.licenses import company_figures
 from app.services.stats import learner_counts
 from app.services.validation import zone_choices
@@ -128,6 +128,7 @@ class CompanyView(ScopedModelView):
         "auto_license",
         "partner_handles_renewals",
         "send_digest",
+        "inactive_days",
     ]
     base_order = ("name", "asc")
     label_columns = {
@@ -140,6 +141,7 @@ class CompanyView(ScopedModelView):
         "auto_license": "License new learners automatically",
         "partner_handles_renewals": "We handle this company's renewals",
         "send_digest": "Daily digest to this company's account managers",
+        "inactive_days": "Flag people inactive for this many days as do-not-renew",
         "trial_seats": "Start a Free Trial with this many seats (optional)",
         "quantity": "Licenses to order (optional)",
         "license_type": "License type",
@@ -175,6 +177,7 @@ class CompanyView(ScopedModelView):
         "auto_license": BooleanField("License new learners automatically"),
         "partner_handles_renewals": BooleanField("We handle this company's renewals"),
         "send_digest": BooleanField("Daily digest to this company's account managers"),
+        "inactive_days": StringField("Flag people inactive for this many days as do-not-renew"),
         "timezone": SelectField("Time zone", choices=[], widget=Select2Widget()),
     }
     description_columns = {
@@ -183,6 +186,8 @@ class CompanyView(ScopedModelView):
         "partner_handles_renewals": "Its reminder emails go to the account managers above "
         "it instead of its own managers (set by the account managers above it; no order "
         "is made automatically).",
+        "inactive_days": "Seat reclaim: people whose last-active date is older are left out "
+        "of renewals and counted apart in reminders. Empty: off.",
         "send_digest": "For a partner or sub-partner: one email a day about its companies' "
         "licenses expired in the last day or expiring within 72 hours.",
         "trial_seats": "A customer's 30-day Free Trial: its people are licensed as they "
@@ -272,6 +277,8 @@ class CompanyView(ScopedModelView):
             partner_handles_renewals=form.partner_handles_renewals.data,
             send_digest=form.send_digest.data,
         )
+        if reclaim.parse_days(form.inactive_days.data) != item.inactive_days:
+            reclaim.set_inactive_days(actor, item.id, form.inactive_days.data)
         return service.move_company(actor, item.id, parent.id if parent else None)
 
     def delete_item(self, actor, item):

@@ -1,0 +1,133 @@
+"""Seat reclaim: people not worth renewing are flagged *do-not-renew*.
+
+A person is flagged when a manager of the company flagged them, or — unless a
+manager cleared the flag on them — when the company's rule says so: "flag people
+inactive for N days" (`companies.inactive_days`, set by account managers, off by
+default) and their last-active date is more than N days before today (in the
+company's zone). No last-active date: never flagged by the rule.
+
+Renewal requests leave flagged people out and say how many; reminder emails count
+them apart, and a step whose remaining people are all flagged is skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, case, false, or_, select
+
+from app import display
+from app.errors import Forbidden, Invalid, NotFound
+from app.extensions import db
+from app.models import Company, Learner
+from app.services import audit
+from app.tenancy import Actor, get_many_scoped, require_company, strictly_below
+
+MAX_INACTIVE_DAYS = 3650
+
+
+def flagged(company: Company, now: datetime):
+    """A WHERE clause on learners: the company's people flagged do-not-renew now."""
+    rule = false()
+    if company.inactive_days:
+        today = display.local(now, company.timezone).date()
+        cutoff = today - timedelta(days=company.inactive_days)
+        rule = and_(Learner.last_active_on.is_not(None), Learner.last_active_on < cutoff)
+    return or_(Learner.do_not_renew.is_(True), and_(Learner.do_not_renew.is_(None), rule))
+
+
+def flagged_anywhere(now: datetime):
+    """The same WHERE clause over the people of every company (one query for the
+    companies whose rule is on: each gets its cutoff day)."""
+    rules = db.session.execute(
+        select(Company.id, Company.inactive_days, Company.timezone).where(
+            Company.inactive_days.is_not(None)
+        )
+    ).all()
+    cutoffs = {
+        cid: display.local(now, zone).date() - timedelta(days=days) for cid, days, zone in rules
+    }
+    rule = false()
+    if cutoffs:
+        rule = and_(
+            Learner.last_active_on.is_not(None),
+            Learner.last_active_on < case(cutoffs, value=Learner.company_id, else_=None),
+        )
+    return or_(Learner.do_not_renew.is_(True), and_(Learner.do_not_renew.is_(None), rule))
+
+
+def set_flag(actor: Actor, learner_ids: list, flag: bool) -> int:
+    """Flag people do-not-renew (or clear the flag, overriding the company's rule):
+    any manager of the company in view, all of them or none. Returns how many."""
+    people = get_many_scoped(actor, Learner, learner_ids)
+    if not all(actor.works_in(p.company_id) for p in people):
+        raise NotFound()
+    for person in people:
+        person.do_not_renew = bool(flag)
+    db.session.flush()
+    audit.record(
+        actor,
+        "learners.flagged" if flag else "learners.unflagged",
+        company_id=people[0].company_id,
+        entity="learner",
+        entity_id=people[0].id if len(people) == 1 else None,
+        after={"people": len(people), "learner_ids": sorted(p.id for p in people)},
+    )
+    return len(people)
+
+
+def set_inactive_days(actor: Actor, company_id, days) -> Company:
+    """The company's rule: flag people inactive for `days` days (empty: off). Set by
+    the account managers of the company or above it."""
+    company = require_company(actor, company_id)
+    if not actor.may_manage_others or (
+        actor.managing_company_id is None
+        and company.id != actor.company_id
+        and company.id not in strictly_below(actor, {company.id})
+    ):
+        raise Forbidden("Seat reclaim is set by account managers.", "inactive_days")
+    before = company.inactive_days
+    company.inactive_days = parse_days(days)
+    db.session.flush()
+    if before != company.inactive_days:
+        audit.record(
+            actor,
+            "company.changed",
+            company_id=company.id,
+            entity="company",
+            entity_id=company.id,
+            before={"inactive_days": before},
+            after={"inactive_days": company.inactive_days},
+        )
+    return company
+
+
+def parse_days(value) -> int | None:
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdecimal() and 1 <= int(text) <= MAX_INACTIVE_DAYS):
+        raise Invalid(
+            f"Flag people inactive for a whole number of days from 1 to {MAX_INACTIVE_DAYS:,}, "
+            "or leave it empty (off).",
+            "inactive_days",
+        )
+    return int(text)
+
+
+def parse_last_active(value) -> date | None:
+    """A last-active date as typed or imported: YYYY-MM-DD (empty: unknown)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise Invalid(
+            f"'{text[:40]}' is not a date: write the last-active date as YYYY-MM-DD.",
+            "last_active_on",
+        ) from None
