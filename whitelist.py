@@ -231,6 +231,7 @@ empty  # NeedsAction.empty, read by templates/dashboard.html
 coterm  # Assignment.coterm, read by templates/orders/assign.html
 per_type  # SeatPosition.per_type, read by templates/licenses/seats.html
 moving_count  # Assignment.moving_count, read by templates/orders/assign.html
+unflag  # LearnerView action (FAB finds actions by decorator)
 updated_at  # ReminderSchedule.updated_at, read by templates/schedules/edit.html
 updated_by_id  # ReminderSchedule.updated_by_id: the relationship's column
 updated_by  # ReminderSchedule.updated_by, read by templates/schedules/edit.html
