@@ -112,7 +112,6 @@ class LearnerView(PeopleSearch, ActiveToggleActions, ScopedModelView):
             first_name=form.first_name.data,
             last_name=form.last_name.data,
             department=form.department.data,
-            last_active_on=form.last_active_on.data,
         )
 
     def update_item(self, actor, item, form):
