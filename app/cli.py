@@ -279,7 +279,11 @@ def schedules_group() -> None:
 @click.argument("company_id", type=int)
 def schedules_show(company_id: int) -> None:
     """The company's effective schedule and where it comes from."""
-    _echo_schedule(_schedule_work(lambda s, actor: s.effective(company_id)))
+    from app.tenancy import require_company
+
+    _echo_schedule(
+        _schedule_work(lambda s, actor: s.effective(require_company(actor, company_id).id))
+    )
 
 
 @schedules_group.command("set")

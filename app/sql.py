@@ -38,10 +38,11 @@ def dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def insert_ignore(model, key: str):
-    """INSERT … ON CONFLICT (key) DO NOTHING, in the session's dialect."""
+def insert_ignore(model, key: str | None = None):
+    """INSERT … ON CONFLICT (key) DO NOTHING (no key: on any unique conflict, as for
+    a composite primary key), in the session's dialect."""
     insert = pg_insert if dialect() == "postgresql" else sqlite_insert
-    return insert(model).on_conflict_do_nothing(index_elements=[key])
+    return insert(model).on_conflict_do_nothing(index_elements=[key] if key else None)
 
 
 def joined_or_in(id_column, other_id_column, *conditions):

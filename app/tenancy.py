@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 
 from app.errors import DomainError, NotFound
 from app.extensions import db
@@ -111,9 +111,20 @@ def audience(actor: Actor, model) -> ColumnElement[bool]:
     company's orders sent to the account managers above (a request, a
     cancellation). Applied with the company scope everywhere rows are loaded."""
     if model is Email and actor.is_customer_manager:
-        return or_(
-            Email.kind.in_(TO_COMPANY_MANAGERS),
-            *(Email.kind.startswith(p) for p in COMPANY_STEP_KIND_PREFIXES),
+        # Addressed to the company's managers — not a step redirected to the account
+        # managers above (a company whose partner handles its renewals).
+        to_them = or_(
+            Email.recipient_user_id.is_(None),
+            exists().where(
+                AppUser.id == Email.recipient_user_id, AppUser.company_id == Email.company_id
+            ),
+        )
+        return and_(
+            or_(
+                Email.kind.in_(TO_COMPANY_MANAGERS),
+                *(Email.kind.startswith(p) for p in COMPANY_STEP_KIND_PREFIXES),
+            ),
+            to_them,
         )
     return true()
 

@@ -23,8 +23,9 @@ def send_email(email_id: int) -> str:
         if row and message is None:
             emails.mark_cancelled(
                 email_id,
-                "not sent: the licenses were renewed, taken back "
-                "or their learners deactivated before it was due",
+                "not sent: nothing left to say when it was due — the licenses were "
+                "renewed, taken back or their learners deactivated, or its step was "
+                "over (the next one was due)",
             )
             return "cancelled"
     if message is None:

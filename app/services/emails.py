@@ -132,14 +132,23 @@ def mark_failed(email_id: int, error: str) -> None:
     _finish(email_id, state=EmailState.FAILED.value, last_error=error[:500], next_attempt_at=None)
 
 
-def unskip(key: str, body: str) -> int | None:
-    """A skipped row whose reason went away while its step is still due: pending
-    again, with the words of now, dispatched after the commit. None if the key is
-    not skipped (sent, pending, or never written)."""
+def unskip(key: str, subject: str, body: str) -> int | None:
+    """A skipped row — or one the worker cancelled with nothing left to say — whose
+    reason went away while its step is still due: pending again, with the words of
+    now, dispatched after the commit. None if the key is neither."""
     email_id = db.session.scalar(
         update(Email)
-        .where(Email.key == key, Email.state == EmailState.SKIPPED.value)
-        .values(state=EmailState.PENDING.value, last_error=None, body=body)
+        .where(
+            Email.key == key,
+            Email.state.in_((EmailState.SKIPPED.value, EmailState.CANCELLED.value)),
+        )
+        .values(
+            state=EmailState.PENDING.value,
+            last_error=None,
+            subject=subject[:200],
+            body=body,
+            next_attempt_at=None,
+        )
         .returning(Email.id)
         .execution_options(synchronize_session=False)
     )

@@ -13,7 +13,7 @@ with none left gets nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask import current_app, render_template
 from sqlalchemy import and_, func, insert, or_, select, tuple_, update
@@ -48,7 +48,7 @@ from app.services import emails, pools, reclaim, schedules, trials
 from app.services.emails import queue_email
 from app.services.notifications import company_managers, request_recipients
 from app.services.trials import TRIAL
-from app.sql import aware, count_if
+from app.sql import aware, count_if, insert_ignore
 
 DIGEST_LEAD = timedelta(hours=72)  # the digest names licenses expiring this soon
 NAMES_LISTED = 20
@@ -143,6 +143,11 @@ def plan(at: datetime) -> int:
             select(Company.id, Company.timezone).where(Company.id.in_(effective))
         ).all()
     )
+    handled_by_partner = dict(
+        db.session.execute(
+            select(Company.id, Company.partner_handles_renewals).where(Company.id.in_(effective))
+        ).all()
+    )
     written = 0
     partner_side: dict[str, tuple[Step, list[Group]]] = {}
     for group in groups:
@@ -150,7 +155,10 @@ def plan(at: datetime) -> int:
         step = due_step(steps, group.first, group.last, at, zones[group.company_id])
         if step is None:
             continue
-        if step.audience.to_company:
+        company_side = step.audience.to_company
+        if step.audience is Audience.BOTH and handled_by_partner.get(group.company_id):
+            company_side = False  # its account managers get the partner-side email
+        if company_side:
             written += _tell(group, step, at)
         if step.audience.to_partner:
             partner_side.setdefault(step.key, (step, []))[1].append(group)
@@ -161,15 +169,23 @@ def plan(at: datetime) -> int:
 
 def current_body(email: Email) -> str | None:
     """A step's email as it reads now, for the worker to send; None when nothing is
-    left to say (renewed, taken back, deactivated meanwhile)."""
+    left to say (renewed, taken back, deactivated meanwhile) or its step is over (a
+    send delayed past the next step's instant, or past the expiry of a step before
+    it: the late step goes only while it is still ahead of the next)."""
     step = step_for(email.kind)
+    now = clock.now()
     if email.kind.startswith(PARTNER_KIND):
-        return _partner_body(email, step, clock.now())
+        return _partner_body(email, step, now)
     group = _group(email.company_id, email.group_day, step.trial)
     if group is None:
         return None
+    company = db.session.get(Company, email.company_id)
+    steps = TRIAL_STEPS if step.trial else schedules.effective(company.id).steps
+    still = due_step(steps, group.first, group.last, now, company.timezone)
+    if still is None or still.key != step.key:
+        return None
     user = db.session.get(AppUser, email.recipient_user_id) if email.recipient_user_id else None
-    return _render(group, step, user, clock.now(), sending=True)
+    return _render(group, step, user, now, sending=True)
 
 
 def is_step_email(email: Email) -> bool:
@@ -331,6 +347,11 @@ def _tell(group: Group, step: Step, at: datetime) -> int:
     for user in _audience(step, company):
         key = f"{step.key}:company-{company.id}:{group.day.isoformat()}:user-{user.id}"
         body = skipped or _render(group, step, user, at)
+        subject = step.subject.format(
+            count=display.count(group.count or group.total, "license"),
+            company=company.name,
+            when=when,
+        )
         new = queue_email(
             key=key,
             skipped=skipped,
@@ -338,16 +359,12 @@ def _tell(group: Group, step: Step, at: datetime) -> int:
             company_id=company.id,
             recipient=user.email,
             recipient_user_id=user.id,
-            subject=step.subject.format(
-                count=display.count(group.count or group.total, "license"),
-                company=company.name,
-                when=when,
-            ),
+            subject=subject,
             body=body,
             group_day=group.day,
         )
         if new is None and not skipped:
-            new = emails.unskip(key, body)
+            new = emails.unskip(key, subject, body)
         written += new is not None
     return written
 
@@ -397,11 +414,16 @@ def _tell_partners(step: Step, groups: list[Group], at: datetime) -> int:
     companies — each company once per step and expiry day (`ReminderPart`). A
     company due after that day's email went out is listed in the next day's."""
     by_user: dict[int, tuple[AppUser, list[Group]]] = {}
-    for group in groups:
-        for user in request_recipients(group.company_id):
+    recipients: dict[int, list[AppUser]] = {}
+    for group in sorted(groups, key=lambda g: (g.company_id, g.day)):
+        if group.nothing_to_do:
+            continue  # not listed; looked at again while the step is due
+        if group.company_id not in recipients:
+            recipients[group.company_id] = request_recipients(group.company_id)
+        for user in recipients[group.company_id]:
             by_user.setdefault(user.id, (user, []))[1].append(group)
     written = 0
-    for user, mine in by_user.values():
+    for _, (user, mine) in sorted(by_user.items()):  # one lock order for every planner
         listed = set(
             db.session.execute(
                 select(ReminderPart.company_id, ReminderPart.group_day).where(
@@ -420,51 +442,84 @@ def _tell_partners(step: Step, groups: list[Group], at: datetime) -> int:
 
 
 def _list_for(user: AppUser, step: Step, groups: list[Group], at: datetime) -> int:
-    """Add the groups to the account manager's email of the step for today (a new
-    one, or today's while it is still pending); 1 if an email was written."""
+    """Add the groups to the account manager's email of the step for today — a new
+    one, or today's while it waits (locked, so the worker cannot send it meanwhile);
+    once today's went out, to tomorrow's, held until that local day. Each company is
+    recorded once (a concurrent planner's rows are left alone). 1 if an email was
+    written."""
     home = db.session.get(Company, user.company_id) if user.company_id else None
-    day = display.local(at, home.timezone if home else "UTC").date()
-    key = f"{PARTNER_KIND}{step.key}:user-{user.id}:{day.isoformat()}"
-    email = db.session.scalar(select(Email).where(Email.key == key))
-    new = email is None
-    if new:
-        email_id = queue_email(
-            key=key,
-            kind=f"{PARTNER_KIND}{step.key}",
-            company_id=home.id if home else groups[0].company_id,
-            recipient=user.email,
-            recipient_user_id=user.id,
-            subject=f"{step.label}: {len(groups)} of your companies",
-            body="",
-            group_day=day,
-        )
-        email = db.session.get(Email, email_id)
-    elif email.state != EmailState.PENDING.value:
-        return 0  # today's went out already: these companies are in tomorrow's
-    db.session.add_all(
-        ReminderPart(
-            step_key=step.key,
-            company_id=g.company_id,
-            group_day=g.day,
-            user_id=user.id,
-            email_id=email.id,
-        )
-        for g in groups
+    zone = home.timezone if home else "UTC"
+    today = display.local(at, zone).date()
+    written = 0
+    for day in (today, today + timedelta(days=1)):
+        email, new = _partner_email(user, step, home, day, groups, zone, hold=day != today)
+        if email is not None:
+            break
+    else:
+        return 0  # both went out (a very late run): the next run tries again
+    db.session.execute(
+        insert_ignore(ReminderPart),
+        [
+            {
+                "step_key": step.key,
+                "company_id": g.company_id,
+                "group_day": g.day,
+                "user_id": user.id,
+                "email_id": email.id,
+            }
+            for g in groups
+        ],
     )
-    db.session.flush()
-    body = _partner_body(email, step, at)
+    written += new
     count = db.session.scalar(select(func.count()).where(ReminderPart.email_id == email.id))
     db.session.execute(
         update(Email)
         .where(Email.id == email.id)
-        .values(body=body, subject=f"{step.label}: {count} of your companies")
+        .values(body=_partner_body(email, step, at) or "", subject=_partner_subject(step, count))
         .execution_options(synchronize_session=False)
     )
-    return int(new)
+    return written
 
 
-def _partner_body(email: Email, step: Step, now: datetime) -> str:
-    """The partner-side email as of `now`: each company listed, with what is left."""
+def _partner_email(
+    user, step: Step, home, day, groups, zone, hold: bool
+) -> tuple[Email | None, bool]:
+    """The account manager's email of the step for `day`, locked, if it still waits
+    to be sent (made when missing; `hold`: not sent before that local day)."""
+    key = f"{PARTNER_KIND}{step.key}:user-{user.id}:{day.isoformat()}"
+    mine = select(Email).where(Email.key == key).with_for_update()
+    email = db.session.scalar(mine)
+    new = False
+    if email is None:
+        new = (
+            queue_email(
+                key=key,
+                kind=f"{PARTNER_KIND}{step.key}",
+                company_id=home.id if home else groups[0].company_id,
+                recipient=user.email,
+                recipient_user_id=user.id,
+                subject=_partner_subject(step, len(groups)),
+                body="",
+                group_day=day,
+            )
+            is not None
+        )
+        email = db.session.scalar(mine.execution_options(populate_existing=True))
+        if new and hold:  # tomorrow's: not before that day begins
+            email.next_attempt_at = datetime.combine(day, time(), tzinfo=display.zone(zone))
+            db.session.flush()
+    if email.state != EmailState.PENDING.value:
+        return None, False
+    return email, new
+
+
+def _partner_subject(step: Step, companies: int) -> str:
+    return f"{step.label}: {companies} of your companies"
+
+
+def _partner_body(email: Email, step: Step, now: datetime) -> str | None:
+    """The partner-side email as of `now`: each company listed with what is left
+    (None when nothing is: the worker cancels it)."""
     parts = db.session.execute(
         select(ReminderPart.company_id, ReminderPart.group_day)
         .where(ReminderPart.email_id == email.id)
@@ -476,9 +531,11 @@ def _partner_body(email: Email, step: Step, now: datetime) -> str:
     }
     lines = []
     for company_id, day in parts:
-        company = companies[company_id]
         group = _group(company_id, day, trial=False)
-        lines.append((company, day, group))
+        if group is not None:  # renewed meanwhile: nothing left to say about it
+            lines.append((companies[company_id], day, group))
+    if not lines:
+        return None
     user = db.session.get(AppUser, email.recipient_user_id) if email.recipient_user_id else None
     return render_template(
         "emails/partner_step.txt",

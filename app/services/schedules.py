@@ -211,7 +211,10 @@ def _check(steps: list[tuple[str, str]]) -> list[tuple[str, str]]:
     seen: dict[timedelta, str] = {}
     checked = []
     for key, audience in steps:
+        key = str(key or "").strip().lower()
         parsed = parse_key(key)
+        if parsed is not None:
+            key = canonical(parsed)  # "before-072h" is "before-72h"
         if parsed is None:
             raise Invalid(
                 f"'{key}' is not a step: write it as before-72h, before-30d, after-0 or "
@@ -223,9 +226,13 @@ def _check(steps: list[tuple[str, str]]) -> list[tuple[str, str]]:
                 "Each step goes to the company's managers, the account managers above it, or both.",
                 "steps",
             )
-        if parsed[0] in seen:
+        # Across a DST change a day step and an hour step an hour apart can fall on
+        # the same instant: one would never go.
+        near = next((k for o, k in seen.items() if abs(o - parsed[0]) <= timedelta(hours=1)), None)
+        if near is not None:
             raise Invalid(
-                f"'{key_label(key)}' and '{key_label(seen[parsed[0]])}' are the same step.",
+                f"'{key_label(key)}' and '{key_label(near)}' are the same step, or an hour "
+                "apart: keep one.",
                 "steps",
             )
         seen[parsed[0]] = key
@@ -237,7 +244,19 @@ def _editable(actor: Actor, company_id) -> Company:
     company = require_company(actor, company_id)
     if not may_edit(actor, company.id):
         raise Forbidden("Reminder schedules are set by account managers.")
+    # Two edits of one company at once: the second waits, then sees the first's.
+    db.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
     return company
+
+
+def canonical(parsed: tuple[timedelta, bool]) -> str:
+    """The one key of an offset: "before-72h", "before-30d", "after-0"."""
+    offset, in_days = parsed
+    if not offset:
+        return "after-0"
+    anchor = "before" if offset < timedelta(0) else "after"
+    amount = abs(offset.days) if in_days else abs(int(offset.total_seconds() // 3600))
+    return f"{anchor}-{amount}{'d' if in_days else 'h'}"
 
 
 def _record(actor: Actor, company: Company, action: str, before: Effective, after: Effective):

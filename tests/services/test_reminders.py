@@ -263,6 +263,10 @@ def test_when_the_partner_handles_renewals_its_account_managers_get_the_steps(tr
     (mail,) = rows(session, "expiry_reminder")
     assert mail.recipient == "partner_am@managers.example.com"
     assert "You handle Customer C1's renewals" in mail.body
+    from app.tenancy import audience
+
+    seen = session.scalars(select(Email.id).where(audience(tree.actor("customer"), Email)))
+    assert mail.id not in set(seen)  # addressed to the partner: not on C1's Emails page
     event = session.scalar(
         select(AuditEvent).where(AuditEvent.action == "company.changed").order_by(AuditEvent.id)
     )

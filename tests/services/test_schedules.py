@@ -56,6 +56,11 @@ def test_a_schedule_is_inherited_from_the_nearest_company_above(tree, session):
     assert actions == ["schedule.set", "schedule.set", "schedule.cleared"]
 
 
+def test_a_key_is_stored_in_its_one_spelling(tree, session):
+    schedules.set_schedule(tree.actor("partner"), tree.partner.id, steps("before-072h", "AFTER-0"))
+    assert schedules.effective(tree.customer.id).keys == ["before-72h", "after-0"]
+
+
 def test_who_may_edit_which_schedule(tree, session):
     with pytest.raises(Forbidden, match="set by account managers"):
         schedules.set_schedule(tree.actor("customer"), tree.customer.id, steps("after-0"))
@@ -74,6 +79,7 @@ def test_who_may_edit_which_schedule(tree, session):
         (steps("before-0d"), "is not a step"),
         (steps("before-400d"), "is not a step"),
         (steps("before-3d", "before-72h"), "are the same step"),
+        (steps("before-1d", "before-25h"), "an hour apart"),
         (steps(*[f"before-{n}d" for n in range(1, 10)]), "at most 8 steps"),
         ([("after-0", "nobody")], "the account managers above it, or both"),
     ],
@@ -193,7 +199,7 @@ def test_partner_side_steps_list_the_companies_once_per_manager_and_day(tree, se
         companies.create_company(
             partner, name=f"Late {n}", kind="customer", parent_id=tree.partner.id
         )
-        for n in (1, 2)
+        for n in (1, 2, 3)
     ]
     schedules.set_schedule(
         partner, tree.partner.id, [("before-30d", "account_managers"), ("after-0", "both")]
@@ -203,6 +209,7 @@ def test_partner_side_steps_list_the_companies_once_per_manager_and_day(tree, se
     factories.licenses_expiring(tree.sub_customer, 1, base)  # its nearest: Sub S's manager
     factories.licenses_expiring(extra[0], 1, base + timedelta(hours=6))
     factories.licenses_expiring(extra[1], 3, base + timedelta(days=1))
+    factories.licenses_expiring(extra[2], 1, base + timedelta(hours=10))
     session.commit()
     at = base - timedelta(days=30)
     assert reminders.plan(at) == 2  # partner_am's email and sub_am's
@@ -220,11 +227,14 @@ def test_partner_side_steps_list_the_companies_once_per_manager_and_day(tree, se
     )
     assert send_email(partner_mail.id) == "sent"
     assert "Customer C1" in smtp.messages[-1].get_content()
-    # Late 2 is due the next day: a new email, listing it alone.
-    assert reminders.plan(at + timedelta(days=1)) == 1
-    newest = session.scalars(select(Email).order_by(Email.id.desc())).first()
-    assert newest.recipient == "partner_am@managers.example.com"
-    assert "Late 2: 3 licenses" in newest.body and "Customer C1" not in newest.body
+    # Late 3 is due after today's went out: it waits in tomorrow's, held till then.
+    assert reminders.plan(at + timedelta(hours=10)) == 1
+    held = session.scalars(select(Email).order_by(Email.id.desc())).first()
+    assert "Late 3: 1 license" in held.body and held.next_attempt_at > at + timedelta(hours=10)
+    # Late 2 is due the next day: it joins that day's email, with Late 3.
+    assert reminders.plan(at + timedelta(days=1)) == 0
+    session.refresh(held)
+    assert "Late 2: 3 licenses" in held.body and "Customer C1" not in held.body
     # The customers' managers never see the partner-side emails.
     from app.tenancy import audience
 
@@ -232,3 +242,18 @@ def test_partner_side_steps_list_the_companies_once_per_manager_and_day(tree, se
         select(Email.kind).where(audience(tree.actor("customer"), Email))
     ).all()
     assert not [k for k in visible if k.startswith("am:")]
+
+
+def test_a_step_held_up_past_the_next_step_is_not_sent(tree, session, smtp):
+    from app.jobs.emails import send_email
+
+    expiry = (clock.now() + timedelta(days=10)).replace(microsecond=0)
+    factories.licenses_expiring(tree.customer, 1, expiry)
+    assert reminders.plan(expiry - timedelta(hours=72)) == 1
+    (mail,) = session.scalars(select(Email)).all()
+    # The worker was away until after the licenses expired: too late to remind.
+    clock.set_offset(expiry + timedelta(hours=1) - clock.real_now())
+    session.commit()
+    assert send_email(mail.id) == "cancelled" and smtp.messages == []
+    session.refresh(mail)
+    assert "its step was over" in mail.last_error

@@ -307,6 +307,8 @@ def test_trial_emails_address_trial_licenses_only_once_each_with_the_upgrade_lin
     assert expiry.subject == "Security Awareness Training – Free Trial Expiry"
     # The copy the Emails page shows (other managers read it) carries no one's link.
     assert "/upgrade/" not in expiry.body and "your own Upgrade Now link" in expiry.body
+    clock.set_offset(end - timedelta(days=3) + timedelta(minutes=1) - clock.real_now())
+    session.commit()  # the worker sends it while the step is due
     assert send_email(expiry.id) == "sent"
     body = smtp.messages[-1].get_payload()
     assert "Adams" in body and "Baker" in body and "Upgrade Now: http" in body
@@ -320,6 +322,8 @@ def test_trial_emails_address_trial_licenses_only_once_each_with_the_upgrade_lin
     assert kinds(fresh) == ["trial_expired", "trial_expiry"]
     (expired,) = session.scalars(select(Email).where(Email.kind == "trial_expired")).all()
     assert expired.subject == "Security Awareness Training – Free Trial Expired"
+    clock.set_offset(end + timedelta(minutes=1) - clock.real_now())
+    session.commit()
     assert send_email(expired.id) == "sent"
     body = smtp.messages[-1].get_payload()
     assert "Baker" in body and "Adams" not in body and "1 person can no longer" in body
