@@ -88,18 +88,17 @@ class LearnerView(PeopleSearch, ActiveToggleActions, ScopedModelView):
     @action("flag", "Flag do-not-renew", "Flag the selected people do-not-renew?", "fa-flag")
     def flag(self, pks):
         """Seat reclaim: these people are left out of renewals (any manager)."""
-        self.run_service(
-            lambda a: reclaim.set_flag(a, pks, True),
-            lambda n: f"Flagged {n} {self.noun} do-not-renew.",
-        )
-        return redirect(self.back_to_list())
+        return self._set_flag(pks, True, "Flagged {n} {noun} do-not-renew.")
 
     @action("unflag", "Clear do-not-renew", "Clear the flag of the selected people?", "fa-flag-o")
     def unflag(self, pks):
         """The flag cleared, whatever the company's inactivity rule says."""
+        return self._set_flag(pks, False, "Cleared the do-not-renew flag of {n} {noun}.")
+
+    def _set_flag(self, pks, flag: bool, done: str):
         self.run_service(
-            lambda a: reclaim.set_flag(a, pks, False),
-            lambda n: f"Cleared the do-not-renew flag of {n} {self.noun}.",
+            lambda a: reclaim.set_flag(a, pks, flag),
+            lambda n: done.format(n=n, noun=self.noun),
         )
         return redirect(self.back_to_list())
 
