@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import Company, CompanyKind, LicenseType, Order, OrderStatus
 from app.models.order import PAID_TYPES
 from app.models.types import UTCDateTime
-from app.services import audit, managed, notifications, pools, renewal_requests, trials
+from app.services import audit, locks, managed, notifications, pools, renewal_requests, trials
 from app.services.terms import term_expiry
 from app.services.validation import optional_text, required_text
 from app.tenancy import (
@@ -210,12 +210,7 @@ def assign_orders(
     orders = [a.order for a in plan]
     # The companies' rows first, in one order (moving people locks them too): two
     # assignments for one company queue here, before either holds any other row.
-    db.session.execute(
-        select(Company.id)
-        .where(Company.id.in_({o.company_id for o in orders}))
-        .order_by(Company.id)
-        .with_for_update()
-    )
+    locks.lock_companies(*{o.company_id for o in orders})
     terms = {a.order.id: (a.expires_at, a.expires_on) for a in plan}
     changed = db.session.execute(
         update(Order)
@@ -340,7 +335,7 @@ def grant_nfr(company_ids: list[int] | None = None, now: datetime | None = None)
     for company in db.session.scalars(query.order_by(Company.id)).all():
         # Another run may be granting it now: wait for its lock on the company, then
         # look again (a new statement sees what that run committed).
-        db.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+        locks.lock_companies(company.id)
         if db.session.scalar(select(running).where(Company.id == company.id)):
             continue
         order = issue(actor, company, seats, LicenseType.NFR.value, now, granted=True)

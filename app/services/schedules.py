@@ -30,7 +30,7 @@ from app.models.reminder_step import (
     parse_key,
     step_of,
 )
-from app.services import audit
+from app.services import audit, locks
 from app.tenancy import Actor, require_company
 
 MAX_STEPS = 8
@@ -245,7 +245,7 @@ def _editable(actor: Actor, company_id) -> Company:
     if not may_edit(actor, company.id):
         raise Forbidden("Reminder schedules are set by account managers.")
     # Two edits of one company at once: the second waits, then sees the first's.
-    db.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+    locks.lock_companies(company.id)
     return company
 
 

@@ -45,7 +45,7 @@ from app.models import (
     SelectionMember,
 )
 from app.models.order import PAID_TYPES
-from app.services import allocation, audit, notifications, orders, pools
+from app.services import allocation, audit, locks, notifications, orders, pools
 from app.sql import joined_or_in
 from app.tenancy import Actor, actor_for, require_company, strictly_below
 
@@ -66,7 +66,7 @@ def start_trial(actor: Actor, company_id, seats) -> Order:
     quantity = orders.parse_quantity(seats, "trial_seats")
     now = clock.now()
     # One trial per company: wait for any other start on this company, then look.
-    db.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+    locks.lock_companies(company.id)
     if db.session.scalar(select(exists().where(Order.company_id == company.id, _is_trial()))):
         raise Invalid(f"{company.name} has had its Free Trial: there is one per company.")
     paid = select(Order.id).where(
@@ -131,7 +131,7 @@ def move_people(
     if order.license_type not in PAID_TYPES:
         return {}
     # Two assignments for one company queue here: the second sees the first's moves.
-    db.session.execute(select(Company.id).where(Company.id == order.company_id).with_for_update())
+    locks.lock_companies(order.company_id)
     db.session.refresh(order)
     movable = _movable(order.license_type, now, trial_only)
     people = (
@@ -189,11 +189,18 @@ def movable_people(company_id: int, license_type: str, now: datetime) -> dict[st
 def _movable(license_type: str, now: datetime, trial_only: bool = False):
     """People a paid order of `license_type` takes onto its seats: on the trial
     (running, or expired within UPGRADE_GRACE) or running on the other paid type."""
-    on_trial = and_(Learner.license_type == TRIAL, Learner.license_expires_at > now - UPGRADE_GRACE)
     if trial_only:
-        return on_trial
+        return _on_trial(now)
     other = next(t for t in PAID_TYPES if t != license_type)
-    return or_(on_trial, and_(Learner.license_type == other, Learner.license_expires_at > now))
+    return or_(
+        _on_trial(now), and_(Learner.license_type == other, Learner.license_expires_at > now)
+    )
+
+
+def _on_trial(now: datetime):
+    """People whose latest license is a trial's, running or expired within
+    UPGRADE_GRACE: whom an upgrade moves, and the seats it asks for."""
+    return and_(Learner.license_type == TRIAL, Learner.license_expires_at > now - UPGRADE_GRACE)
 
 
 def _move(actor: Actor, order: Order, selection, movable, now: datetime) -> dict[str, int]:
@@ -267,6 +274,11 @@ class Offer:
     refusal: str | None = None
     pending: Order | None = None  # an upgrade request awaiting approval
 
+    @property
+    def requested(self) -> int:
+        """The Premium seats Upgrade Now asks for: one per trial person, at least 1."""
+        return max(1, self.seats)
+
 
 def offer(token: str, now: datetime | None = None) -> Offer:
     """Read-only: what the link offers (opening it, as a mail scanner does, changes
@@ -310,12 +322,12 @@ def request_upgrade(token: str) -> Order:
     if trial is None:
         raise Conflict(_INVALID)
     # Two recipients pressing at once: the second waits here, then finds the first's.
-    db.session.execute(select(Company.id).where(Company.id == trial.company_id).with_for_update())
+    locks.lock_companies(trial.company_id)
     found = offer(token, now)
     if found.refusal:
         raise Conflict(found.refusal)
     actor = actor_for(user, "email-link")
-    order = orders.request_order(actor, trial.company_id, max(1, found.seats))
+    order = orders.request_order(actor, trial.company_id, found.requested)
     order.upgrade_token = _digest(token)
     try:
         with db.session.begin_nested():
@@ -363,13 +375,7 @@ def _used(token: str) -> bool:
 
 
 def _trial_people(company_id: int, now: datetime) -> int:
-    """Active people whose latest license is the trial's, running or expired within
-    UPGRADE_GRACE: the seats an upgrade asks for."""
+    """The company's active people on its trial (`_on_trial`)."""
     return db.session.scalar(
-        select(func.count()).where(
-            Learner.company_id == company_id,
-            Learner.active,
-            Learner.license_type == TRIAL,
-            Learner.license_expires_at > now - UPGRADE_GRACE,
-        )
+        select(func.count()).where(Learner.company_id == company_id, Learner.active, _on_trial(now))
     )
