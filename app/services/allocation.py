@@ -17,7 +17,7 @@ from app import clock, display
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import Learner, Order, Selection, SelectionMember
-from app.services import audit, managed, pools
+from app.services import audit, managed, pools, reclaim
 from app.services.states import is_active, needs_license
 from app.sql import joined_or_in
 from app.tenancy import Actor, get_in_view, require_company_in_view, require_pk
@@ -90,16 +90,40 @@ def ticked(company_id: int, learner_ids: list) -> Select:
     return found
 
 
-def select_matching(actor: Actor, company_id, learner_ids: Select, source: str = "select_all"):
+def select_matching(
+    actor: Actor,
+    company_id,
+    learner_ids: Select,
+    source: str = "select_all",
+    *,
+    include_flagged: bool = False,
+):
     """Stage everybody a tab's current filter matches ("all N matching"), in one
-    INSERT … SELECT. `learner_ids` is the filtered query of learner ids."""
+    INSERT … SELECT. `learner_ids` is the filtered query of learner ids. People
+    flagged do-not-renew (seat reclaim) are left out unless `include_flagged`."""
     company = require_company_in_view(actor, company_id)
     managed.refuse_if_managed(actor, company.id)
-    ids = learner_ids.where(Learner.company_id == company.id, needs_license(clock.now()))
+    now = clock.now()
+    ids = learner_ids.where(Learner.company_id == company.id, needs_license(now))
+    if not include_flagged:
+        ids = ids.where(~reclaim.flagged(company, now))
     selection = stage(actor, company.id, ids, source)
     if not selection.size:
+        if not include_flagged and flagged_matching(company, learner_ids):
+            raise Invalid(
+                "Everybody the current filter matches is flagged do-not-renew: "
+                "tick Include them to allocate to them anyway."
+            )
         raise Invalid("Nobody matches the current filter: nothing to allocate.")
     return selection
+
+
+def flagged_matching(company, learner_ids: Select) -> int:
+    """How many of the people a tab's filter matches are flagged do-not-renew."""
+    ids = learner_ids.order_by(None).where(
+        Learner.company_id == company.id, reclaim.flagged(company, clock.now())
+    )
+    return db.session.scalar(select(func.count()).select_from(ids.subquery()))
 
 
 def plan(actor: Actor, selection_id, order_id=None) -> Plan:

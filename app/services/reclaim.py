@@ -26,14 +26,30 @@ from app.tenancy import Actor, get_many_scoped, require_company, strictly_below
 MAX_INACTIVE_DAYS = 3650
 
 
+def cutoff(company: Company, now: datetime) -> date | None:
+    """The company's rule as a day: people last active before it are flagged (None:
+    the rule is off)."""
+    if not company.inactive_days:
+        return None
+    return display.local(now, company.timezone).date() - timedelta(days=company.inactive_days)
+
+
 def flagged(company: Company, now: datetime):
     """A WHERE clause on learners: the company's people flagged do-not-renew now."""
-    rule = false()
-    if company.inactive_days:
-        today = display.local(now, company.timezone).date()
-        cutoff = today - timedelta(days=company.inactive_days)
-        rule = and_(Learner.last_active_on.is_not(None), Learner.last_active_on < cutoff)
+    rule, day = false(), cutoff(company, now)
+    if day is not None:
+        rule = and_(Learner.last_active_on.is_not(None), Learner.last_active_on < day)
     return or_(Learner.do_not_renew.is_(True), and_(Learner.do_not_renew.is_(None), rule))
+
+
+def flag_reason(person: Learner, day: date | None) -> str | None:
+    """Why one person is flagged (the reading of `flagged` for a listed row, `day`
+    being the company's `cutoff`), or None."""
+    if person.do_not_renew is not None:
+        return "Flagged by a manager" if person.do_not_renew else None
+    if day is not None and person.last_active_on is not None and person.last_active_on < day:
+        return f"Inactive since {person.last_active_on.isoformat()}"
+    return None
 
 
 def flagged_anywhere(now: datetime):

@@ -15,9 +15,10 @@ from sqlalchemy import and_
 
 from app import clock, display
 from app.errors import DomainError
-from app.models import Learner, LicenseType, Order, Selection
+from app.extensions import db
+from app.models import Company, Learner, LicenseType, Order, Selection
 from app.models.order import type_label
-from app.services import allocation, pools, renewal_requests, states
+from app.services import allocation, pools, reclaim, renewal_requests, states
 from app.services import licenses as service
 from app.tenancy import Screen, screen_scope
 from app.views.base import (
@@ -54,10 +55,56 @@ class OpenPoolFilter(BaseFilter):
         return query.filter(pools.is_open(clock.now()))
 
 
+class FlagFilter(BaseFilter):
+    """Expiring and Expired Licenses: `?flagged=yes` shows only the people flagged
+    do-not-renew (seat reclaim), `?flagged=no` the others; a base filter, so the
+    count, Select All and Request renewal see it too."""
+
+    name = "Do not renew"
+    arg_name = "flagged"
+
+    def apply(self, query, value):
+        shown, company = request.args.get("flagged"), _company_in_view()
+        if shown not in FLAG_CHOICES or company is None:
+            return query
+        condition = reclaim.flagged(company, clock.now())
+        return query.filter(condition if shown == "yes" else ~condition)
+
+
+FLAG_CHOICES = {"yes": "Flagged do-not-renew", "no": "Not flagged"}
+
+
+def _company_in_view() -> Company | None:
+    company_id = current_actor().company_in_view
+    return db.session.get(Company, company_id) if company_id is not None else None
+
+
+def _flag_links() -> list[tuple[str, str, bool]]:
+    """Everybody · Flagged do-not-renew · Not flagged: (label, link, shown now), each
+    link keeping the tab's other filters (and starting again at page 1)."""
+    shown = request.args.get("flagged")
+    shown = shown if shown in FLAG_CHOICES else None
+    others = [
+        (k, v) for k, v in request.args.items(multi=True) if k != "flagged" and k[:4] != "page"
+    ]
+    links = []
+    for value, label in [(None, "Everybody"), *FLAG_CHOICES.items()]:
+        args = others + ([("flagged", value)] if value else [])
+        links.append(
+            (label, request.path + (f"?{urlencode(args)}" if args else ""), shown == value)
+        )
+    return links
+
+
 def _annotate_days_left(rows: list[Learner]) -> None:
+    """Each listed person's days left and, for the renewal tabs, why they are
+    flagged do-not-renew (the company's rule read once for the page)."""
     now = clock.now()
+    company = db.session.get(Company, rows[0].company_id)
+    day = reclaim.cutoff(company, now)
     for row in rows:
         row.days_left = display.days_left(row.license_expires_at, now, display_zone())
+        row.flag = reclaim.flag_reason(row, day) or "—"
 
 
 def allocated_message(done) -> str:
@@ -182,16 +229,31 @@ class PeopleTab(PeopleSearch, LicensesTab):
         "license_type": type_label,
     }
 
+    shows_flag = False  # the tab shows and filters the do-not-renew flag
+
     def __init__(self, **kwargs):
         self.base_filters = [["license_expires_at", LicenseStateFilter, self.state]]
+        if self.shows_flag:
+            self.base_filters.append(["id", FlagFilter, None])
+            self.list_columns = [*self.list_columns, "flag"]
+            self.label_columns = {**self.label_columns, "flag": "Do not renew"}
         super().__init__(**kwargs)
 
     def render_template(self, template, **kwargs):
         """The tab's tools say how many people its current filter matches (all of
         them, not only the visible page): Select All, Request renewal for these N —
-        the list's own count (FAB counted it for the pager), not a second query."""
+        the list's own count (FAB counted it for the pager), not a second query —
+        and, on the renewal tabs, how many of them are flagged do-not-renew."""
         if template == self.list_template:
             kwargs["matching"] = kwargs["widgets"]["list"].template_args["count"]
+            if self.shows_flag:
+                company = _company_in_view()
+                kwargs["flagged_matching"] = (
+                    allocation.flagged_matching(company, self._matching_ids())
+                    if kwargs["matching"] and company is not None
+                    else 0
+                )
+                kwargs["flag_links"] = _flag_links()
         return super().render_template(template, **kwargs)
 
     def _matching_ids(self):
@@ -243,6 +305,7 @@ class RequestRenewal:
 class ExpiringView(RequestRenewal, PeopleTab):
     route_base = "/licenses/expiring"
     tab = state = "expiring"
+    shows_flag = True
     list_title = "Licenses · Expiring (30 days)"
     list_template = "licenses/expiring_tab.html"
     base_permissions = ["can_list", "can_request_renewal"]
@@ -284,7 +347,12 @@ class RenewalTab(PeopleTab):
     def select_all(self):
         """Everybody the tab's current filter matches, not only the visible page."""
         outcome = self.run_service(
-            lambda a: allocation.select_matching(a, a.company_in_view, self._matching_ids()),
+            lambda a: allocation.select_matching(
+                a,
+                a.company_in_view,
+                self._matching_ids(),
+                include_flagged=not self.shows_flag or request.form.get("include_flagged") == "y",
+            ),
             None,
         )
         query = urlencode(list(request.args.items(multi=True)))
@@ -311,6 +379,7 @@ class RenewalTab(PeopleTab):
 class ExpiredView(RequestRenewal, RenewalTab):
     route_base = "/licenses/expired"
     tab = state = "expired"
+    shows_flag = True
     list_title = "Licenses · Expired Licenses"
     base_permissions = [*RenewalTab.base_permissions, "can_request_renewal"]
     method_permission_name = {

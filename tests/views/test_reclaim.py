@@ -72,3 +72,47 @@ def test_account_managers_set_the_inactivity_rule(tree, as_user, session):
         .order_by(AuditEvent.id.desc())
     )
     assert event.after == {"inactive_days": 90}
+
+
+def test_expired_tab_shows_filters_and_leaves_out_flagged_people(tree, as_user, session):
+    """The Expired tab: a Do not renew column and filter; Select All takes the
+    matching people minus the flagged ones, says both numbers, and takes them too
+    when Include them is ticked."""
+    from datetime import date
+
+    from tests import factories
+
+    expired = factories.expired_people(tree.customer, 5)
+    factories.assigned_order(tree.customer, 10)
+    company = session.get(Company, tree.customer.id)
+    company.inactive_days = 90
+    expired[0].do_not_renew = True
+    expired[1].last_active_on = date(2020, 1, 1)
+    expired[2].last_active_on = date(2020, 1, 1)
+    expired[2].do_not_renew = False  # cleared over the rule
+    session.commit()
+    client = as_user(tree.users["customer"])
+    page = client.get("/licenses/expired/list/?select=manual").get_data(as_text=True)
+    assert "Flagged by a manager" in page and "Inactive since 2020-01-01" in page
+    assert "Select All — 3 of the 5 matching the current filter" in page
+    assert 'name="include_flagged"' in page
+    only = client.get("/licenses/expired/list/?flagged=yes").get_data(as_text=True)
+    assert expired[0].email in only and expired[1].email in only
+    assert expired[2].email not in only and expired[3].email not in only
+    html = client.post(
+        "/licenses/expired/select-all", data={"csrf_token": client.csrf}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert 'data-plan="size">3<' in html
+    html = client.post(
+        "/licenses/expired/select-all",
+        data={"csrf_token": client.csrf, "include_flagged": "y"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert 'data-plan="size">5<' in html
+    # Only flagged people matched, none included: a clear message, nothing staged.
+    html = client.post(
+        "/licenses/expired/select-all?flagged=yes",
+        data={"csrf_token": client.csrf},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Everybody the current filter matches is flagged do-not-renew" in html
