@@ -120,8 +120,13 @@ class ImportView(ScopedModelView):
         """Renew Licences / Import Learners: exactly what the review showed. A stale
         review is checked again and shown, with what changed."""
         batch = self._batch(pk)
-        work = service.commit_renewal if batch.is_renewal else service.commit_learners
-        outcome = self.run_service(lambda a: work(a, batch.id), None)
+        if batch.is_renewal:
+            include = request.form.get("include_flagged") == "y"
+            outcome = self.run_service(
+                lambda a: service.commit_renewal(a, batch.id, include_flagged=include), None
+            )
+        else:
+            outcome = self.run_service(lambda a: service.commit_learners(a, batch.id), None)
         if outcome:
             return redirect(_done_page(batch, outcome.result))
         if isinstance(outcome.error, Conflict) and batch.status == ImportStatus.REVIEWED:

@@ -260,3 +260,34 @@ def test_import_learners_can_leave_new_learners_unlicensed(tree, session):
         actor, batch.id, 1, {"email": 2, "first_name": 0, "last_name": 1}, auto_license=False
     )
     assert imports.commit_learners(actor, batch.id).licensed == 0
+
+
+def test_flagged_people_are_listed_apart_and_renewed_only_when_included(renewal, session):
+    """Seat reclaim: the renewal import lists people flagged do-not-renew under
+    their own reason; Renew Licences leaves them out unless they are included."""
+    tree, actor = renewal, replace_actor_in(renewal.customer)
+    tree.expired[0].do_not_renew = True
+    tree.expired[1].do_not_renew = True
+    session.flush()
+    rows = [["Email"], *[[p.email] for p in tree.expired]]
+    batch = upload(actor, tree.customer, corpus.csv_bytes(rows))
+    summary = imports.review(actor, batch.id, 1, {"email": 0})
+    assert (summary.taken, summary.reasons) == (4, {"flagged": 2})
+    assert reasons(batch) == {2: "flagged do-not-renew", 3: "flagged do-not-renew"}
+    assert imports.commit_renewal(actor, batch.id).size == 4
+    again = upload(actor, tree.customer, corpus.csv_bytes(rows[:3]))
+    assert imports.review(actor, again.id, 1, {"email": 0}).taken == 0
+    done = imports.commit_renewal(actor, again.id, include_flagged=True)
+    assert done.size == 2
+    flagged_ids = [tree.expired[0].id, tree.expired[1].id]
+    assert (
+        session.scalar(
+            select(func.count()).select_from(License).where(License.learner_id.in_(flagged_ids))
+        )
+        == session.scalar(
+            select(func.count())
+            .select_from(License)
+            .where(License.learner_id == tree.expired[2].id)
+        )
+        * 2
+    )

@@ -224,3 +224,22 @@ def test_import_learners_from_the_learners_screen(tree, as_user, session):
     )
     assert "Added 1 learner and updated 0 learners;" in html
     assert "new.one@acme.example.com" in html
+
+
+def test_the_review_lists_flagged_people_apart_and_includes_them_when_asked(tree, as_user, session):
+    expired = factories.expired_people(tree.customer, 3)
+    factories.assigned_order(tree.customer, 10)
+    expired[0].do_not_renew = True
+    session.commit()
+    client = as_user(tree.users["customer"])
+    rows = [["Email"], *[[p.email] for p in expired]]
+    review_url, _ = walk_to_review(client, corpus.csv_bytes(rows), "renew.csv")
+    page = client.get(review_url).get_data(as_text=True)
+    assert re.search(r'data-review="taken">2<', page)
+    assert '<li data-reason="flagged"><strong>1</strong> flagged do-not-renew</li>' in page
+    assert "Include them: also renew the 1 person flagged do-not-renew" in page
+    commit = review_url.replace("/review", "/commit")
+    done = client.post(
+        commit, data={"csrf_token": client.csrf, "include_flagged": "y"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Renewed 3 licenses." in done

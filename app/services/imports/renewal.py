@@ -21,10 +21,11 @@ class StaleReview(Conflict):
     """The people or seats changed since the review: it must be shown again."""
 
 
-def commit_renewal(actor: Actor, batch_id) -> Plan:
-    """Allocate to exactly the people of the review, all or nothing, through the
-    allocation service. A review that went stale (someone renewed, seats gone)
-    raises Conflict; a batch commits once."""
+def commit_renewal(actor: Actor, batch_id, include_flagged: bool = False) -> Plan:
+    """Allocate to exactly the people of the review (and those it listed as flagged
+    do-not-renew, when included), all or nothing, through the allocation service.
+    A review that went stale (someone renewed, seats gone) raises Conflict; a batch
+    commits once."""
     batch = get_reviewed(
         actor,
         batch_id,
@@ -34,7 +35,9 @@ def commit_renewal(actor: Actor, batch_id) -> Plan:
     )
     managed.refuse_if_managed(actor, batch.company_id)
     renewed = db.session.scalar(
-        select(func.count()).where(Learner.id.in_(taken_learners(batch)), is_active(clock.now()))
+        select(func.count()).where(
+            Learner.id.in_(taken_learners(batch, include_flagged)), is_active(clock.now())
+        )
     )
     if renewed:
         raise StaleReview(
@@ -42,7 +45,7 @@ def commit_renewal(actor: Actor, batch_id) -> Plan:
             "active license now. Nothing was renewed; the file was checked "
             "again below."
         )
-    selection = stage(actor, batch.company_id, taken_learners(batch), "import")
+    selection = stage(actor, batch.company_id, taken_learners(batch, include_flagged), "import")
     if not selection.size:
         raise Invalid("Nobody in this file can be renewed.")
     done = allocate(actor, selection.id)

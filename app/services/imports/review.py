@@ -24,6 +24,7 @@ from sqlalchemy import (
     insert,
     literal,
     null,
+    or_,
     select,
 )
 
@@ -32,7 +33,7 @@ from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.imports import cells, reader
 from app.models import ImportBatch, ImportRow, ImportStatus, Learner
-from app.services import pools, trials
+from app.services import pools, reclaim, trials
 from app.services.allocation import shortage_message
 from app.services.imports.batches import file_rows, form_number, get_batch
 from app.services.states import is_active
@@ -44,6 +45,7 @@ REASONS = {
     "duplicate": "duplicate of row {detail}",
     "not_found": "not found in this company",
     "active": "still has an active license",
+    "flagged": "flagged do-not-renew",
     "deactivated": "a deactivated learner",
     "unnamed": "a new learner needs a first and a last name",
     "unchanged": "already up to date",
@@ -188,11 +190,13 @@ def rejected_page(batch_id: int, limit: int = 100) -> list[ImportRow]:
     )
 
 
-def taken_learners(batch: ImportBatch):
-    """The learner ids of the rows taken (NULL for new people of a learner import)."""
-    return select(ImportRow.learner_id).where(
-        ImportRow.batch_id == batch.id, ImportRow.reason.is_(None)
-    )
+def taken_learners(batch: ImportBatch, include_flagged: bool = False):
+    """The learner ids of the rows taken (NULL for new people of a learner import),
+    with those flagged do-not-renew when the manager includes them."""
+    taken = ImportRow.reason.is_(None)
+    if include_flagged:
+        taken = or_(taken, ImportRow.reason == "flagged")
+    return select(ImportRow.learner_id).where(ImportRow.batch_id == batch.id, taken)
 
 
 def _stage_rows(batch: ImportBatch, columns: dict) -> None:
@@ -269,7 +273,7 @@ def _classified(batch: ImportBatch, staging: Table, names: list[str]):
     known = and_(Learner.company_id == batch.company_id, Learner.email == row.email)
     duplicate = firsts.c.number < row.row_number
     cell = {name: row[name] if name in names else null() for name in NAMES}
-    rules = _renewal_rules(clock.now()) if batch.is_renewal else _learner_rules(cell)
+    rules = _renewal_rules(batch.company, clock.now()) if batch.is_renewal else _learner_rules(cell)
     rows = select(
         literal(batch.id),
         row.row_number,
@@ -287,11 +291,14 @@ def _classified(batch: ImportBatch, staging: Table, names: list[str]):
     )
 
 
-def _renewal_rules(now: datetime) -> list[tuple]:
+def _renewal_rules(company, now: datetime) -> list[tuple]:
+    """Why a renewal row is not taken; people flagged do-not-renew (seat reclaim) are
+    listed under their own reason, which the manager may include at the commit."""
     return [
         (Learner.id.is_(None), "not_found"),
         (~Learner.active, "deactivated"),
         (is_active(now), "active"),
+        (reclaim.flagged(company, now), "flagged"),
     ]
 
 
