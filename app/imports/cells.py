@@ -30,6 +30,7 @@ NAME_HEADERS = {
     "first_name": {"firstname", "givenname", "first", "forename", "name"},
     "last_name": {"lastname", "surname", "familyname", "last"},
     "department": {"department", "group", "dept", "team", "groupdepartment", "division"},
+    "last_active": {"lastactive", "lastactivity", "lastactiveon", "lastlogin", "lastseen"},
 }
 SCAN_ROWS = 30
 

@@ -3,11 +3,11 @@ statements with bounded memory, and the commit applies exactly what was reviewed
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.company import Company
@@ -91,3 +91,4 @@ class ImportRow(Model):
     first_name: Mapped[str | None] = mapped_column(String(80))
     last_name: Mapped[str | None] = mapped_column(String(80))
     department: Mapped[str | None] = mapped_column(String(120))
+    last_active_on: Mapped[date | None] = mapped_column(Date)  # Import Learners, optional

@@ -22,6 +22,7 @@ NAME_FIELDS = [
     ("first_name", "First name"),
     ("last_name", "Last name"),
     ("department", "Group/department"),
+    ("last_active", "Last active (YYYY-MM-DD)"),
 ]
 
 

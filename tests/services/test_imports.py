@@ -233,7 +233,12 @@ def test_import_learners_adds_updates_and_explains(tree, session):
         actor, tree.customer, corpus.xlsx_bytes({"S": rows}), "people.xlsx", kind="learners"
     )
     preview = imports.preview(actor, batch.id)
-    assert preview.name_columns == {"first_name": 0, "last_name": 1, "department": 3}
+    assert preview.name_columns == {
+        "first_name": 0,
+        "last_name": 1,
+        "department": 3,
+        "last_active": None,
+    }
     summary = imports.review(
         actor, batch.id, 1, {"email": 2, "first_name": 0, "last_name": 1, "department": 3}
     )
@@ -291,3 +296,32 @@ def test_flagged_people_are_listed_apart_and_renewed_only_when_included(renewal,
         )
         * 2
     )
+
+
+def test_import_learners_reads_an_optional_last_active_column(tree, session):
+    """Seat reclaim: a Last active column (a date cell or YYYY-MM-DD text) is written
+    to new and known people; a cell that is no date is named and not taken."""
+    from datetime import date, datetime
+
+    actor = replace_actor_in(tree.customer)
+    known = tree.people[tree.customer.name][0]
+    rows = [
+        ["First", "Last", "Email", "Last active"],
+        ["New", "Person", "new.person@acme.example.com", datetime(2026, 5, 1)],
+        [known.first_name, known.last_name, known.email, "2026-06-30"],
+        ["Bad", "Date", "bad.date@acme.example.com", "last spring"],
+    ]
+    batch = upload(
+        actor, tree.customer, corpus.xlsx_bytes({"S": rows}), "people.xlsx", kind="learners"
+    )
+    assert imports.preview(actor, batch.id).name_columns["last_active"] == 3
+    summary = imports.review(
+        actor, batch.id, 1, {"email": 2, "first_name": 0, "last_name": 1, "last_active": 3}
+    )
+    assert (summary.new, summary.updated, summary.not_taken) == (1, 1, 1)
+    assert reasons(batch) == {4: "not a last-active date (last spring): write it as YYYY-MM-DD"}
+    imports.commit_learners(actor, batch.id)
+    session.expire_all()
+    assert session.get(Learner, known.id).last_active_on == date(2026, 6, 30)
+    added = session.scalar(select(Learner).where(Learner.email == "new.person@acme.example.com"))
+    assert added.last_active_on == date(2026, 5, 1)

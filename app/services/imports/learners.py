@@ -49,6 +49,7 @@ def _insert_new_learners(batch: ImportBatch, now: datetime) -> int:
             ImportRow.first_name,
             ImportRow.last_name,
             ImportRow.department,
+            ImportRow.last_active_on,
             literal(True),
             literal(now, Learner.created_at.type),
         )
@@ -59,7 +60,15 @@ def _insert_new_learners(batch: ImportBatch, now: datetime) -> int:
         )
         .order_by(ImportRow.row_number)
     )
-    columns = ["company_id", "email", "first_name", "last_name", "department", "active"]
+    columns = [
+        "company_id",
+        "email",
+        "first_name",
+        "last_name",
+        "department",
+        "last_active_on",
+        "active",
+    ]
     db.session.execute(insert(Learner).from_select([*columns, "created_at"], new))
     _match_learners_added(batch)
     return db.session.scalar(
@@ -100,6 +109,7 @@ def _update_known_learners(batch: ImportBatch) -> int:
             first_name=func.coalesce(ImportRow.first_name, Learner.first_name),
             last_name=func.coalesce(ImportRow.last_name, Learner.last_name),
             department=func.coalesce(ImportRow.department, Learner.department),
+            last_active_on=func.coalesce(ImportRow.last_active_on, Learner.last_active_on),
         )
         .execution_options(synchronize_session=False)
     )

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     Column,
+    Date,
     Integer,
     MetaData,
     String,
@@ -49,9 +50,12 @@ REASONS = {
     "deactivated": "a deactivated learner",
     "unnamed": "a new learner needs a first and a last name",
     "unchanged": "already up to date",
+    "bad_date": "not a last-active date ({detail}): write it as YYYY-MM-DD",
 }
 # The name columns a learner import may choose, with their sizes in import_rows.
 NAMES = {"first_name": 80, "last_name": 80, "department": 120}
+# The optional last-active column of a learner import (seat reclaim): a date.
+LAST_ACTIVE = "last_active"
 
 
 @dataclass
@@ -85,7 +89,8 @@ def reason_label(reason: str) -> str:
 
 def review(actor: Actor, batch_id, header_row, columns: dict, auto_license: bool = True):
     """Stage every data row and classify it. `columns` maps "email" (and, for a
-    learner import, "first_name", "last_name", "department") to column indexes."""
+    learner import, "first_name", "last_name", "department", "last_active") to
+    column indexes."""
     batch = get_batch(actor, batch_id)
     if batch.is_committed:
         raise Conflict("This file was already imported.")
@@ -205,20 +210,26 @@ def _stage_rows(batch: ImportBatch, columns: dict) -> None:
     PostgreSQL would rewrite every row and re-check its foreign key."""
     connection = db.session.connection()
     names = [name for name in NAMES if name in columns]
-    staging = _staging_table(names)
+    dated = LAST_ACTIVE in columns and not batch.is_renewal
+    staging = _staging_table(names, dated)
     staging.create(connection)
     refused: list[reader.FileProblem] = []
-    values = _staged_values(batch, columns["email"], [(columns[f], NAMES[f]) for f in names])
+    values = _staged_values(
+        batch,
+        columns["email"],
+        [(columns[f], NAMES[f]) for f in names],
+        columns[LAST_ACTIVE] if dated else None,
+    )
     bulk_load(connection, staging, _until_refused(values, refused))
     if refused:
         staging.drop(connection)
         raise Invalid(str(refused[0]), "file") from refused[0]
-    connection.execute(_classified(batch, staging, names))
+    connection.execute(_classified(batch, staging, names, dated))
     staging.drop(connection)
     analyze_loaded(connection, "import_rows")  # the summary and the commit read them
 
 
-def _staging_table(names: list[str]) -> Table:
+def _staging_table(names: list[str], dated: bool) -> Table:
     return Table(
         "import_staging",
         MetaData(),
@@ -227,6 +238,7 @@ def _staging_table(names: list[str]) -> Table:
         Column("email", String(320)),
         Column("why", String(200)),  # why the cell holds no address
         *(Column(name, String(NAMES[name])) for name in names),
+        *((Column(LAST_ACTIVE, Date), Column("bad_date", String(40))) if dated else ()),
         prefixes=["TEMPORARY"],
     )
 
@@ -240,23 +252,34 @@ def _until_refused(values: Iterator[tuple], refused: list) -> Iterator[tuple]:
         refused.append(exc)
 
 
-def _staged_values(batch: ImportBatch, email_at: int, names: list[tuple]) -> Iterator[tuple]:
-    """(row number, cell, address, why not, *names) for every data row of the file;
-    `names` holds the (column index, size) of each chosen name column."""
+def _staged_values(
+    batch: ImportBatch, email_at: int, names: list[tuple], dated_at: int | None
+) -> Iterator[tuple]:
+    """(row number, cell, address, why not, *names[, last active, bad date]) for
+    every data row of the file; `names` holds the (column index, size) of each
+    chosen name column, `dated_at` the last-active column's index (or None)."""
     header_row, clean_email = batch.header_row, cells.clean_email
     for number, row in enumerate(file_rows(batch), 1):
         if number <= header_row or not any(row):
             continue
         value = row[email_at] if email_at < len(row) else ""
         email, why = clean_email(value)
-        if names:
-            extra = [(row[i][:size] or None) if i < len(row) else None for i, size in names]
-            yield (number, value[:320], email, why, *extra)
-        else:
-            yield (number, value[:320], email, why)
+        extra = [(row[i][:size] or None) if i < len(row) else None for i, size in names]
+        if dated_at is not None:
+            extra += _last_active(row[dated_at] if dated_at < len(row) else "")
+        yield (number, value[:320], email, why, *extra)
 
 
-def _classified(batch: ImportBatch, staging: Table, names: list[str]):
+def _last_active(cell: str) -> list:
+    """[the day as YYYY-MM-DD, None] — or [None, the cell] when it is no date."""
+    try:
+        day = reclaim.parse_last_active(cell)
+    except Invalid:
+        return [None, cell.strip()[:40]]
+    return [day.isoformat() if day else None, None]
+
+
+def _classified(batch: ImportBatch, staging: Table, names: list[str], dated: bool):
     """The INSERT of the staged rows into import_rows with their learner and reason.
     A repeated address is a duplicate of the first row that has it; the other rows
     with an address are matched against the company's learners and given the first
@@ -273,7 +296,13 @@ def _classified(batch: ImportBatch, staging: Table, names: list[str]):
     known = and_(Learner.company_id == batch.company_id, Learner.email == row.email)
     duplicate = firsts.c.number < row.row_number
     cell = {name: row[name] if name in names else null() for name in NAMES}
-    rules = _renewal_rules(batch.company, clock.now()) if batch.is_renewal else _learner_rules(cell)
+    last_active = row[LAST_ACTIVE] if dated else null()
+    if batch.is_renewal:
+        rules = _renewal_rules(batch.company, clock.now())
+    else:
+        rules = _learner_rules(cell, last_active)
+        if dated:  # a cell that is no date: the row is not taken, the cell named
+            rules.insert(0, (row.bad_date.is_not(None), "bad_date"))
     rows = select(
         literal(batch.id),
         row.row_number,
@@ -282,11 +311,26 @@ def _classified(batch: ImportBatch, staging: Table, names: list[str]):
         # Invalid rows (no address) join no learner, duplicates keep none.
         case((duplicate, null()), else_=Learner.id),
         case((row.email.is_(None), "invalid"), (duplicate, "duplicate"), *rules),
-        case((row.email.is_(None), row.why), (duplicate, cast(firsts.c.number, String))),
+        case(
+            (row.email.is_(None), row.why),
+            (duplicate, cast(firsts.c.number, String)),
+            *([(row.bad_date.is_not(None), row.bad_date)] if dated else []),
+        ),
         *cell.values(),
+        last_active,
     ).select_from(staging.outerjoin(firsts, firsts.c.email == row.email).outerjoin(Learner, known))
     return insert(ImportRow).from_select(
-        ["batch_id", "row_number", "value", "email", "learner_id", "reason", "detail", *NAMES],
+        [
+            "batch_id",
+            "row_number",
+            "value",
+            "email",
+            "learner_id",
+            "reason",
+            "detail",
+            *NAMES,
+            "last_active_on",
+        ],
         rows,
     )
 
@@ -302,8 +346,9 @@ def _renewal_rules(company, now: datetime) -> list[tuple]:
     ]
 
 
-def _learner_rules(cell: dict) -> list[tuple]:
+def _learner_rules(cell: dict, last_active) -> list[tuple]:
     unchanged = and_(
+        or_(last_active.is_(None), Learner.last_active_on == last_active),
         Learner.first_name == func.coalesce(cell["first_name"], Learner.first_name),
         Learner.last_name == func.coalesce(cell["last_name"], Learner.last_name),
         func.coalesce(Learner.department, "")
