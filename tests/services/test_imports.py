@@ -325,3 +325,20 @@ def test_import_learners_reads_an_optional_last_active_column(tree, session):
     assert session.get(Learner, known.id).last_active_on == date(2026, 6, 30)
     added = session.scalar(select(Learner).where(Learner.email == "new.person@acme.example.com"))
     assert added.last_active_on == date(2026, 5, 1)
+
+
+def test_including_flagged_people_beyond_the_free_seats_is_named_and_refused(tree, session):
+    """The review names the shortage that Include them would meet; the commit
+    refuses it with that message and renews nobody."""
+    actor = replace_actor_in(tree.customer)
+    expired = factories.expired_people(tree.customer, 3)
+    factories.assigned_order(tree.customer, 2)
+    expired[0].do_not_renew = True
+    session.flush()
+    rows = [["Email"], *[[p.email] for p in expired]]
+    batch = upload(actor, tree.customer, corpus.csv_bytes(rows))
+    summary = imports.review(actor, batch.id, 1, {"email": 0})
+    assert summary.problem is None
+    assert summary.problem_with_flagged == "3 selected, 2 seats free: request 1 more license."
+    with pytest.raises(Invalid, match="request 1 more license"):
+        imports.commit_renewal(actor, batch.id, include_flagged=True)

@@ -96,6 +96,7 @@ def test_expired_tab_shows_filters_and_leaves_out_flagged_people(tree, as_user, 
     assert "Flagged by a manager" in page and "Inactive since 2020-01-01" in page
     assert "Select All — 3 of the 5 matching the current filter" in page
     assert 'name="include_flagged"' in page
+    assert "Request renewal for these 3 people" in page  # the flagged left out
     only = client.get("/licenses/expired/list/?flagged=yes").get_data(as_text=True)
     assert expired[0].email in only and expired[1].email in only
     assert expired[2].email not in only and expired[3].email not in only

@@ -12,7 +12,7 @@ from app.models import ImportKind, Learner
 from app.services import managed
 from app.services.allocation import Plan, allocate, stage
 from app.services.imports.batches import finish, get_reviewed
-from app.services.imports.review import taken_learners
+from app.services.imports.review import Summary, taken_learners
 from app.services.states import is_active
 from app.tenancy import Actor
 
@@ -48,6 +48,10 @@ def commit_renewal(actor: Actor, batch_id, include_flagged: bool = False) -> Pla
     selection = stage(actor, batch.company_id, taken_learners(batch, include_flagged), "import")
     if not selection.size:
         raise Invalid("Nobody in this file can be renewed.")
+    summary = Summary.of(batch)
+    if include_flagged and summary.problem_with_flagged and not summary.problem:
+        # The review named this shortage beside Include them: not a stale review.
+        raise Invalid(summary.problem_with_flagged)
     done = allocate(actor, selection.id)
     finish(actor, batch, selection_id=selection.id, after={"renewed": done.size})
     return done

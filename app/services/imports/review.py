@@ -68,6 +68,7 @@ class Summary:
     reasons: dict[str, int] = field(default_factory=dict)
     free: int = 0
     problem: str | None = None  # a renewal's seat shortage
+    problem_with_flagged: str | None = None  # the same with the flagged people included
     new: int = 0  # a learner import's new people,
     updated: int = 0  # the known ones it changes,
     seats_for_new: int = 0  # and the seats the new ones would get
@@ -133,6 +134,9 @@ def summarise(batch: ImportBatch) -> Summary:
     )
     if batch.is_renewal:
         result.problem = shortage_message(taken, free) if taken > free else None
+        with_flagged = taken + counts.get("flagged", 0)
+        if counts.get("flagged") and with_flagged > free:
+            result.problem_with_flagged = shortage_message(with_flagged, free)
     else:
         result.new = db.session.scalar(
             select(func.count()).where(
