@@ -71,6 +71,9 @@ class Company(Model):
     # Seat reclaim, set by account managers: people inactive this many days are
     # flagged do-not-renew (NULL: off, the default).
     inactive_days: Mapped[int | None] = mapped_column(Integer)
+    # Reminder steps due before this instant are not this company's any more: its
+    # schedule, its recipients or its groups changed then (services/schedules.py).
+    reminders_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     # join_depth: a self-referential eager load needs one (without it nothing is eager).

@@ -16,8 +16,11 @@ same local wall time in the company's zone across a DST change; hour offsets are
 exact hours. A step is due from its instant until the next step of the group's
 schedule is (a step missed while the worker was down goes late only while it is
 still ahead of the next one); a step before the expiry never after the licenses
-expired, the last step for `CATCH_UP` (7 days). A step added to a schedule applies
-only to due instants from then on (`applies_from`).
+expired, the last step for `CATCH_UP` (7 days). A step added to a schedule (or
+whose audience changed) applies only to due instants from then on (`applies_from`);
+so do all of a company's steps after its effective schedule, its recipients or its
+local days change (`companies.reminders_since`: the schedule above cleared, a move,
+the partner-handles toggle, a new time zone).
 """
 
 from __future__ import annotations
@@ -85,17 +88,24 @@ class Step:
 
 
 def due_step(
-    steps, first: datetime, last: datetime, at: datetime, zone: str = "UTC"
+    steps,
+    first: datetime,
+    last: datetime,
+    at: datetime,
+    zone: str = "UTC",
+    since: datetime | None = None,
 ) -> Step | None:
     """The step of a schedule a group expiring from `first` to `last` is due at `at`
-    (at most one: each runs until the next one's instant), if it applies then."""
+    (at most one: each runs until the next one's instant), if it applies then: its
+    due instant not before the step's `applies_from` nor the company's `since`."""
     timed = sorted(((s.due(first, last, zone), s) for s in steps), key=lambda p: p[0])
     for index, (due, step) in enumerate(timed):
         end = timed[index + 1][0] if index + 1 < len(timed) else due + CATCH_UP
         if step.before_expiry:
             end = min(end, first)
         if due <= at < end:
-            if step.applies_from is not None and due < step.applies_from:
+            floors = [t for t in (step.applies_from, since) if t is not None]
+            if floors and due < max(floors):
                 return None
             return step
     return None

@@ -11,7 +11,7 @@ from app import clock
 from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner, License, Order
-from app.services import audit, orders, trials
+from app.services import audit, orders, schedules, trials
 from app.services.validation import required_text, time_zone
 from app.tenancy import Actor, require_company, strictly_below, subtree_ids
 
@@ -145,12 +145,14 @@ def update_company(
                 "partner_handles_renewals",
             )
         company.partner_handles_renewals = bool(partner_handles_renewals)
+        schedules.restart([company.id])  # its steps' recipients change from now on
     if send_digest is not None and company.kind_enum.manages_others:
         company.send_digest = bool(send_digest)
     company.name = required_text(name, "name", "Name", 120)
     if time_zone(timezone) != company.timezone:
         company.timezone = time_zone(timezone)
         _redate_orders(company)
+        schedules.restart([company.id])  # its groups' local days change
     if auto_license is not None:
         company.auto_license = bool(auto_license)
     db.session.flush()
@@ -181,6 +183,8 @@ def move_company(actor: Actor, company_id: int, new_parent_id: int | None) -> Co
     _relink_subtree(company.id, parent.id)
     company.parent_id = parent.id
     db.session.flush()
+    # Its subtree's schedules and account managers may change: from now on.
+    schedules.restart(db.session.scalars(subtree_ids(company.id)).all())
     audit.record(
         actor,
         "company.moved",

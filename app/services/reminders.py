@@ -138,25 +138,27 @@ def plan(at: datetime) -> int:
     schedule (a Free Trial's groups: the trial's steps). Returns how many were new."""
     groups = _groups(planning_window(at, schedules.every_step()))
     effective = schedules.effective_many({g.company_id for g in groups})
-    zones = dict(
-        db.session.execute(
-            select(Company.id, Company.timezone).where(Company.id.in_(effective))
-        ).all()
-    )
-    handled_by_partner = dict(
-        db.session.execute(
-            select(Company.id, Company.partner_handles_renewals).where(Company.id.in_(effective))
-        ).all()
-    )
+    settings = {
+        company_id: (zone, by_partner, since)
+        for company_id, zone, by_partner, since in db.session.execute(
+            select(
+                Company.id,
+                Company.timezone,
+                Company.partner_handles_renewals,
+                Company.reminders_since,
+            ).where(Company.id.in_(effective))
+        )
+    }
     written = 0
     partner_side: dict[str, tuple[Step, list[Group]]] = {}
     for group in groups:
         steps = TRIAL_STEPS if group.trial else effective[group.company_id].steps
-        step = due_step(steps, group.first, group.last, at, zones[group.company_id])
+        zone, by_partner, since = settings[group.company_id]
+        step = due_step(steps, group.first, group.last, at, zone, since)
         if step is None:
             continue
         company_side = step.audience.to_company
-        if step.audience is Audience.BOTH and handled_by_partner.get(group.company_id):
+        if step.audience is Audience.BOTH and by_partner:
             company_side = False  # its account managers get the partner-side email
         if company_side:
             written += _tell(group, step, at)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from app import clock
 from app.errors import Forbidden, Invalid
@@ -31,7 +31,7 @@ from app.models.reminder_step import (
     step_of,
 )
 from app.services import audit, locks
-from app.tenancy import Actor, require_company
+from app.tenancy import Actor, require_company, subtree_ids
 
 MAX_STEPS = 8
 AUDIENCES = tuple(Audience)
@@ -130,11 +130,12 @@ def may_edit(actor: Actor, company_id: int) -> bool:
 def set_schedule(actor: Actor, company_id, steps: list[tuple[str, str]]) -> Effective:
     """Give a company a schedule of its own: [(step key, audience)], checked. A step
     whose key the company's schedule had already keeps applying as it did; a new one
-    applies only to due instants from now on. Raises Invalid, Forbidden, NotFound."""
+    applies only to due instants from now on — so does one whose audience changed.
+    Raises Invalid, Forbidden, NotFound."""
     company = _editable(actor, company_id)
     wanted = _check(steps)
     before = effective(company.id)
-    kept = {key_of(s): s.applies_from for s in before.steps}
+    kept = {(key_of(s), s.audience.value): s.applies_from for s in before.steps}
     now = clock.now()
     schedule = db.session.scalar(
         select(ReminderSchedule).where(ReminderSchedule.company_id == company.id)
@@ -154,7 +155,7 @@ def set_schedule(actor: Actor, company_id, steps: list[tuple[str, str]]) -> Effe
             schedule_id=schedule.id,
             step_key=key,
             audience=audience,
-            applies_from=kept.get(key, now),
+            applies_from=kept.get((key, audience), now),
         )
         for key, audience in wanted
     )
@@ -166,15 +167,37 @@ def set_schedule(actor: Actor, company_id, steps: list[tuple[str, str]]) -> Effe
 
 
 def clear_schedule(actor: Actor, company_id) -> Effective:
-    """The company uses the schedule above it again (or the platform default)."""
+    """The company uses the schedule above it again (or the platform default) — it
+    and the companies under it that used its own, from now on (`restart`)."""
     company = _editable(actor, company_id)
     before = effective(company.id)
+    subtree = db.session.scalars(subtree_ids(company.id))
+    inheriting = [
+        below
+        for below, schedule in effective_many(subtree).items()
+        if schedule.source is not None and schedule.source.id == company.id
+    ]
     db.session.execute(delete(ReminderSchedule).where(ReminderSchedule.company_id == company.id))
+    restart(inheriting)
     db.session.flush()
     after = effective(company.id)
     if before.source is not None and before.source.id == company.id:
         _record(actor, company, "schedule.cleared", before, after)
     return after
+
+
+def restart(company_ids) -> None:
+    """Only the steps due from now on apply to these companies: their schedule, their
+    recipients or their local days just changed, and catch-up is for a worker's
+    downtime, not for a change (a step already sent to others never goes again)."""
+    ids = list(company_ids)
+    if ids:
+        db.session.execute(
+            update(Company)
+            .where(Company.id.in_(ids))
+            .values(reminders_since=clock.now())
+            .execution_options(synchronize_session="fetch")
+        )
 
 
 def parse_step(text: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.errors import Forbidden, Invalid, NotFound
 from app.models import AuditEvent, Email
-from app.services import reminders, schedules
+from app.services import companies, reminders, schedules
 from tests import factories
 
 SIX = ["before-60d", "before-30d", "before-7d", "before-72h", "after-0", "after-7d"]
@@ -166,6 +166,65 @@ def test_a_group_never_gets_a_step_key_twice_whatever_it_inherits(tree, session)
     assert reminders.plan(expiry - timedelta(hours=71)) == 0
     count = session.scalar(select(func.count()).select_from(Email))
     assert count == 1
+
+
+def _moved(tree, actor):
+    companies.move_company(actor, tree.customer.id, tree.sub.id)  # to Sub S's schedule
+
+
+def _audience(tree, actor):
+    schedules.set_schedule(
+        actor, tree.partner.id, [("before-30d", "both"), ("after-0", "company_managers")]
+    )
+
+
+def _handled(tree, actor):
+    company = tree.customer
+    companies.update_company(
+        actor,
+        company.id,
+        name=company.name,
+        timezone=company.timezone,
+        partner_handles_renewals=True,
+    )
+
+
+def _cleared(tree, actor):
+    schedules.clear_schedule(actor, tree.customer.id)  # to the partner's schedule
+
+
+def _rezoned(tree, actor):
+    company = tree.customer  # its group's local day moves to the next day
+    companies.update_company(actor, company.id, name=company.name, timezone="Pacific/Auckland")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_moved, _audience, _handled, _cleared, _rezoned],
+    ids=["moved", "audience", "partner-handles", "cleared", "time-zone"],
+)
+def test_a_change_applies_only_to_due_instants_after_it(tree, session, change):
+    """After a move, a schedule cleared, a step's audience changed, the partner
+    taking over the renewals or a new time zone, a step whose instant was already
+    past never goes — to anybody; the next step goes, to whom it now should."""
+    expiry = (clock.now() + timedelta(days=40)).replace(hour=15, minute=0, second=0, microsecond=0)
+    partner = tree.actor("partner")
+    schedules.set_schedule(partner, tree.partner.id, steps("before-30d", "after-0"))
+    schedules.set_schedule(partner, tree.sub.id, steps("before-25d", "after-0"))
+    if change is _cleared:
+        schedules.set_schedule(partner, tree.customer.id, steps("before-72h", "after-0"))
+    factories.licenses_expiring(tree.customer, 1, expiry)
+    session.commit()
+    assert reminders.plan(expiry - timedelta(days=30)) == (0 if change is _cleared else 1)
+    clock.set_offset(expiry - timedelta(days=20) - clock.real_now())
+    change(tree, partner)
+    session.commit()
+    assert reminders.plan(expiry - timedelta(days=20)) == 0
+    assert reminders.plan(expiry - timedelta(days=19)) == 0
+    assert reminders.plan(expiry) == 1
+    last = session.scalar(select(Email).order_by(Email.id.desc()).limit(1))
+    who = "partner" if change is _handled else "customer"
+    assert (last.kind, last.recipient) == ("expiry_notice", tree.users[who].email)
 
 
 def test_the_cli_shows_sets_and_clears_a_schedule(app, tree, session):
