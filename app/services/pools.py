@@ -100,7 +100,32 @@ def free_seats(pools: list[Order]) -> int:
 
 
 def company_free_seats(company_id: int, now: datetime) -> int:
-    return free_seats(open_pools(company_id, now))
+    return free_seats_of([company_id], now).get(company_id, 0)
+
+
+def free_seats_of(company_ids, now: datetime) -> dict[int, int]:
+    """Each company's free seats of its paid type (Managed while it holds a Managed
+    pool, else Premium: `paid_type`'s rule), in one grouped query."""
+    ids = list(company_ids)
+    if not ids:
+        return {}
+    managed = Order.license_type == LicenseType.MANAGED.value
+    premium = Order.license_type == LicenseType.PREMIUM.value
+    free = Order.quantity - Order.allocated
+    rows = db.session.execute(
+        select(
+            Order.company_id,
+            func.sum(case((managed, 1), else_=0)),
+            func.sum(case((managed, free), else_=0)),
+            func.sum(case((premium, free), else_=0)),
+        )
+        .where(Order.company_id.in_(ids), is_pool(now))
+        .group_by(Order.company_id)
+    ).all()
+    return {
+        company_id: int((managed_free if has_managed else premium_free) or 0)
+        for company_id, has_managed, managed_free, premium_free in rows
+    }
 
 
 def take_seats(order_id: int, count: int, now: datetime) -> bool:

@@ -396,8 +396,8 @@ def _render(
         base_url=current_app.config["BASE_URL"],
         left=display.time_left(group.first, now),
         for_partner=user is not None and user.company_id != company.id,
-        free=0 if group.trial else pools.company_free_seats(company.id, now),
-        requests=_open_requests(company.id),
+        covers=None if group.trial else _covers(group, pools.company_free_seats(company.id, now)),
+        requests=_open_requests_of([company.id]).get(company.id, []),
         upgrade_url=(
             trials.upgrade_url(trials.of(company.id), user, sending=sending)
             if group.trial
@@ -531,13 +531,26 @@ def _partner_body(email: Email, step: Step, now: datetime) -> str | None:
         c.id: c
         for c in db.session.scalars(select(Company).where(Company.id.in_({p[0] for p in parts})))
     }
-    lines = []
+    groups = []
     for company_id, day in parts:
         group = _group(company_id, day, trial=False)
         if group is not None:  # renewed meanwhile: nothing left to say about it
-            lines.append((companies[company_id], day, group))
-    if not lines:
+            groups.append(group)
+    if not groups:
         return None
+    # Each company's free seats and waiting requests, named on its line.
+    free = pools.free_seats_of({g.company_id for g in groups}, now)
+    waiting = _open_requests_of({g.company_id for g in groups})
+    lines = [
+        (
+            companies[g.company_id],
+            g.day,
+            g,
+            _covers(g, free.get(g.company_id, 0)),
+            waiting.get(g.company_id, []),
+        )
+        for g in groups
+    ]
     user = db.session.get(AppUser, email.recipient_user_id) if email.recipient_user_id else None
     return render_template(
         "emails/partner_step.txt",
@@ -549,16 +562,30 @@ def _partner_body(email: Email, step: Step, now: datetime) -> str | None:
     )
 
 
-def _open_requests(company_id: int) -> list[Order]:
-    """The company's requests awaiting approval (the first five), for the emails."""
-    return list(
-        db.session.scalars(
-            select(Order)
-            .where(Order.company_id == company_id, Order.status == OrderStatus.REQUESTED.value)
-            .order_by(Order.id)
-            .limit(5)
-        )
-    )
+def _open_requests_of(company_ids) -> dict[int, list[Order]]:
+    """Each company's requests awaiting approval (the first five), for the emails."""
+    waiting: dict[int, list[Order]] = {}
+    for order in db.session.scalars(
+        select(Order)
+        .where(Order.company_id.in_(list(company_ids)), Order.status == OrderStatus.REQUESTED.value)
+        .order_by(Order.company_id, Order.id)
+    ):
+        mine = waiting.setdefault(order.company_id, [])
+        if len(mine) < 5:
+            mine.append(order)
+    return waiting
+
+
+def _covers(group: Group, free: int) -> str | None:
+    """What the company's free seats do for the group's people, in words ("9 free
+    seats cover them: allocate after expiry"); None without free seats."""
+    if not free:
+        return None
+    seats = display.count(free, "free seat")
+    verb = "covers" if free == 1 else "cover"
+    whom = "them" if free >= group.count else f"{display.number(free)} of them"
+    when = "allocate them now" if group.first <= clock.now() else "allocate after expiry"
+    return f"{seats} {verb} {whom}: {when}"
 
 
 def _queue_digest(user: AppUser, ancestor_id: int, companies: list, at: datetime) -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.errors import Forbidden, Invalid, NotFound
 from app.models import AuditEvent, Email
-from app.services import companies, reminders, schedules
+from app.services import companies, orders, reminders, schedules
 from tests import factories
 
 SIX = ["before-60d", "before-30d", "before-7d", "before-72h", "after-0", "after-7d"]
@@ -251,7 +251,6 @@ def test_partner_side_steps_list_the_companies_once_per_manager_and_day(tree, se
     step and local day, listing its companies (each once per step and expiry day);
     a company due later that day joins the email while it waits, else the next."""
     from app.jobs.emails import send_email
-    from app.services import companies
 
     partner = tree.actor("partner")
     extra = [
@@ -269,13 +268,20 @@ def test_partner_side_steps_list_the_companies_once_per_manager_and_day(tree, se
     factories.licenses_expiring(extra[0], 1, base + timedelta(hours=6))
     factories.licenses_expiring(extra[1], 3, base + timedelta(days=1))
     factories.licenses_expiring(extra[2], 1, base + timedelta(hours=10))
+    # Customer C1's free seats and its waiting request are named on its line.
+    factories.assigned_order(tree.customer, 1)
+    pending = orders.request_order(tree.actor("customer"), tree.customer.id, 4)
     session.commit()
     at = base - timedelta(days=30)
     assert reminders.plan(at) == 2  # partner_am's email and sub_am's
-    mails = {m.recipient: m for m in session.scalars(select(Email))}
+    steps_mail = select(Email).where(Email.kind.startswith("am:"))
+    mails = {m.recipient: m for m in session.scalars(steps_mail)}
     assert set(mails) == {"partner_am@managers.example.com", "sub_am@managers.example.com"}
     partner_mail = mails["partner_am@managers.example.com"]
     assert partner_mail.kind == "am:before-30d" and "Customer C1: 2 licenses" in partner_mail.body
+    c1_line = next(line for line in partner_mail.body.splitlines() if "Customer C1" in line)
+    assert "; 1 free seat covers 1 of them: allocate after expiry" in c1_line
+    assert f"; request {pending.number} for 4 licenses awaits approval" in c1_line
     assert partner_mail.subject == "Licenses expire in 30 days: 1 of your companies"
     assert reminders.plan(at + timedelta(minutes=5)) == 0  # listed once
     # Late 1 is due 6 hours later the same day: it joins the email still waiting.
