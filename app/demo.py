@@ -314,7 +314,7 @@ def _allocate_first(company_id: int, count: int, order: Order) -> None:
 def _create_reminder_settings(users: dict, ids: dict[str, int]) -> None:
     """Reminder schedules as a partner shapes them: Northwind MSP's subtree gets 30
     days' notice too; Umbrella Clinics has its own (a week before, on the day, a
-    week after). Northwind MSP handles Globex Legal's renewals, and renewed its 20
+    week after). Northwind MSP has handled Globex Legal's renewals for a month, and renewed its 20
     people expiring tomorrow with a renewal request assigned at once — so the
     Emails page shows their 72-hour step *skipped*, with the reason."""
     partner = actor_for(users["partner"], "cli")
@@ -331,13 +331,20 @@ def _create_reminder_settings(users: dict, ids: dict[str, int]) -> None:
         [("before-7d", audience), ("after-0", audience), ("after-7d", audience)],
     )
     globex = db.session.get(Company, ids["Globex Legal"])
-    update_company(
-        partner,
-        globex.id,
-        name=globex.name,
-        timezone=globex.timezone,
-        partner_handles_renewals=True,
-    )
+    # Handed to the partner a month ago: a change applies only to the steps due
+    # after it (companies.reminders_since), and the 72-hour step was due two days ago.
+    saved = clock.offset()
+    try:
+        clock.set_offset(saved - timedelta(days=30))
+        update_company(
+            partner,
+            globex.id,
+            name=globex.name,
+            timezone=globex.timezone,
+            partner_handles_renewals=True,
+        )
+    finally:
+        clock.set_offset(saved)
     soon = clock.now() + timedelta(days=2)
     expiring = select(Learner.id).where(
         Learner.company_id == globex.id,

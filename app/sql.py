@@ -45,6 +45,15 @@ def insert_ignore(model, key: str | None = None):
     return insert(model).on_conflict_do_nothing(index_elements=[key] if key else None)
 
 
+def upsert(model, keys: list[str], rows: list[dict]) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE the other columns, for many rows."""
+    if not rows:
+        return
+    insert = (pg_insert if dialect() == "postgresql" else sqlite_insert)(model)
+    changed = {c: insert.excluded[c] for c in rows[0] if c not in keys}
+    db.session.execute(insert.on_conflict_do_update(index_elements=keys, set_=changed), rows)
+
+
 def joined_or_in(id_column, other_id_column, *conditions):
     """The WHERE clause of an UPDATE of `id_column`'s table limited to the rows
     `other_id_column` names where `conditions` hold. PostgreSQL joins them (UPDATE …

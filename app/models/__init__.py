@@ -8,7 +8,12 @@ from app.models.imports import ImportBatch, ImportKind, ImportRow, ImportStatus
 from app.models.learner import Learner
 from app.models.license import License, Selection, SelectionMember
 from app.models.order import LicenseType, Order, OrderPerson, OrderStatus
-from app.models.reminder_schedule import ReminderPart, ReminderSchedule, ReminderScheduleStep
+from app.models.reminder_schedule import (
+    ReminderCheck,
+    ReminderPart,
+    ReminderSchedule,
+    ReminderScheduleStep,
+)
 from app.models.setting import AppSetting
 from app.models.user import AppUser, UserSession
 
@@ -24,6 +29,7 @@ __all__ = [
     "OrderPerson",
     "OrderStatus",
     "AppSetting",
+    "ReminderCheck",
     "ReminderPart",
     "ReminderSchedule",
     "ReminderScheduleStep",

@@ -81,6 +81,8 @@ class Email(Model):
         Index("ix_emails_order", "order_id"),
         # The Emails page's order over a whole tree: newest first, then id.
         Index("ix_emails_created_id", "created_at", "id"),
+        # The reminder planning's look-up of the steps written for each group.
+        Index("ix_emails_group", "company_id", "group_day", "kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.types import UTCDateTime
@@ -86,3 +86,28 @@ class ReminderPart(Model):
     email_id: Mapped[int] = mapped_column(
         ForeignKey("emails.id", ondelete="CASCADE", name="fk_reminder_parts_email_id")
     )
+
+
+class ReminderCheck(Model):
+    """What the planning learnt about a group (company, local expiry day, Free Trial
+    or not) when it last looked: nothing to do from `quiet_from` until `quiet_until`
+    (no step due, or the due step already written and not skipped). A later run
+    passes over the group in SQL while that holds, its orders are the same ones
+    (`orders`, `last_order_id`), no schedule or company's `reminders_since` changed
+    after `checked_at`, and nothing was audited in the company since — every change
+    that could end a skip's reason, or leave the worker nothing to say, is
+    (services/reminders.py)."""
+
+    __tablename__ = "reminder_checks"
+
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE", name="fk_reminder_checks_company_id"),
+        primary_key=True,
+    )
+    group_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    trial: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    last_order_id: Mapped[int] = mapped_column(Integer)
+    quiet_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    quiet_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())

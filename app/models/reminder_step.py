@@ -98,17 +98,47 @@ def due_step(
     """The step of a schedule a group expiring from `first` to `last` is due at `at`
     (at most one: each runs until the next one's instant), if it applies then: its
     due instant not before the step's `applies_from` nor the company's `since`."""
-    timed = sorted(((s.due(first, last, zone), s) for s in steps), key=lambda p: p[0])
-    for index, (due, step) in enumerate(timed):
-        end = timed[index + 1][0] if index + 1 < len(timed) else due + CATCH_UP
-        if step.before_expiry:
-            end = min(end, first)
-        if due <= at < end:
-            floors = [t for t in (step.applies_from, since) if t is not None]
-            if floors and due < max(floors):
-                return None
-            return step
-    return None
+    return due_span(steps, first, last, at, zone, since)[0]
+
+
+# Bounds of a span with no step instant before or after it.
+EVER_BEFORE = datetime(1970, 1, 1, tzinfo=UTC)
+EVER_AFTER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def due_span(
+    steps,
+    first: datetime,
+    last: datetime,
+    at: datetime,
+    zone: str = "UTC",
+    since: datetime | None = None,
+) -> tuple[Step | None, datetime, datetime]:
+    """`due_step`'s answer and the span [from, until) around `at` over which it stays
+    the same (the planning remembers quiet spans: services/reminders.py)."""
+    # In offset order the instants are in time order too: a schedule's steps are
+    # more than an hour apart (services/schedules.py), more than a DST shift. So the
+    # step due is the last whose instant has come, and the instants after the first
+    # still ahead are never computed.
+    current, following = None, None
+    for step in sorted(steps, key=lambda s: s.offset):
+        instant = step.due(first, last, zone)
+        if instant > at:
+            following = instant
+            break
+        current = instant, step
+    if current is None:
+        return None, EVER_BEFORE, following or EVER_AFTER
+    due, step = current
+    end = following if following is not None else due + CATCH_UP
+    if step.before_expiry:
+        end = min(end, first)
+    if at >= end:
+        return None, end, following or EVER_AFTER
+    floors = [t for t in (step.applies_from, since) if t is not None]
+    if floors and due < max(floors):
+        return None, due, end
+    return step, due, end
 
 
 # --- Step keys ----------------------------------------------------------------------

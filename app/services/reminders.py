@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from app import clock, display
 from app.extensions import db
@@ -32,23 +43,27 @@ from app.models import (
     License,
     Order,
     OrderStatus,
+    ReminderCheck,
     ReminderPart,
+    ReminderSchedule,
 )
 from app.models.reminder_step import (
-    DEFAULT_STEPS,
+    EVER_BEFORE,
     PARTNER_KIND,
     TRIAL_STEPS,
     Audience,
     Step,
+    due_span,
     due_step,
     expiry_window,
     step_for,
 )
+from app.models.types import UTCDateTime
 from app.services import emails, pools, reclaim, schedules, trials
 from app.services.emails import queue_email
 from app.services.notifications import company_managers, request_recipients
 from app.services.trials import TRIAL
-from app.sql import aware, count_if, insert_ignore
+from app.sql import aware, count_if, insert_ignore, upsert
 
 DIGEST_LEAD = timedelta(hours=72)  # the digest names licenses expiring this soon
 NAMES_LISTED = 20
@@ -109,6 +124,10 @@ class Group:
     flagged: int = 0  # still to renew but flagged do-not-renew (seat reclaim)
 
     @property
+    def key(self) -> tuple:
+        return self.company_id, self.day, self.trial
+
+    @property
     def nothing_to_do(self) -> str | None:
         """Why a step would have nothing to say (it is recorded skipped, not sent)."""
         if self.count:
@@ -126,18 +145,18 @@ class Group:
         )
 
 
-def planning_window(at: datetime, steps=None):
-    """Licenses some step may be due for at `at` (with the default steps: expiring in
-    the next 72 hours, or in the notices' catch-up week)."""
-    after, up_to = expiry_window(at, (steps or DEFAULT_STEPS) + TRIAL_STEPS)
-    return and_(License.expires_at > after, License.expires_at <= up_to)
-
-
 def plan(at: datetime) -> int:
     """Write the rows of the step each group is due at `at` under its company's
-    schedule (a Free Trial's groups: the trial's steps). Returns how many were new."""
-    groups = _groups(planning_window(at, schedules.every_step()))
-    effective = schedules.effective_many({g.company_id for g in groups})
+    schedule (a Free Trial's groups: the trial's steps). Returns how many were new.
+
+    A run costs what is new rather than what is in the window: the groups are
+    placed by their orders (a license expires with its order), those known to be
+    quiet now are passed over in SQL (`ReminderCheck`), the others get their due
+    step, one query drops those whose step is already written (sent or waiting; a
+    skipped one is looked at again when its company changed), and only the rest are
+    counted from their licenses and told. The groups found quiet are remembered."""
+    days = _days(expiry_window(at, schedules.every_step() + TRIAL_STEPS), at)
+    effective = schedules.effective_many({d.company_id for d in days})
     settings = {
         company_id: (zone, by_partner, since)
         for company_id, zone, by_partner, since in db.session.execute(
@@ -149,24 +168,240 @@ def plan(at: datetime) -> int:
             ).where(Company.id.in_(effective))
         )
     }
+
+    def span_of(group) -> tuple[Step | None, datetime, datetime]:
+        steps = TRIAL_STEPS if group.trial else effective[group.company_id].steps
+        zone, _, since = settings[group.company_id]
+        return due_span(steps, group.first, group.last, at, zone, since)
+
+    spans = {d.key: span_of(d) for d in days}
+    due = {key: step for key, (step, _, _) in spans.items() if step is not None}
+    unsettled, quiet = _unsettled(due, settings)
+    quiet |= {key for key, (step, _, _) in spans.items() if step is None}
     written = 0
     partner_side: dict[str, tuple[Step, list[Group]]] = {}
-    for group in groups:
-        steps = TRIAL_STEPS if group.trial else effective[group.company_id].steps
-        zone, by_partner, since = settings[group.company_id]
-        step = due_step(steps, group.first, group.last, at, zone, since)
+    for group in _groups(list(unsettled)):
+        step = span_of(group)[0]  # from the licenses' own instants
         if step is None:
             continue
-        company_side = step.audience.to_company
-        if step.audience is Audience.BOTH and by_partner:
-            company_side = False  # its account managers get the partner-side email
-        if company_side:
+        company_side, to_partner = _sides(step, settings[group.company_id][1])
+        skipped_still = unsettled[group.key] == step.key and group.nothing_to_do
+        if skipped_still and not to_partner:
+            quiet.add(group.key)  # its skipped rows stand as they are
+        elif company_side and not skipped_still:
             written += _tell(group, step, at)
-        if step.audience.to_partner:
+        if to_partner:
             partner_side.setdefault(step.key, (step, []))[1].append(group)
-    for step, due in partner_side.values():
-        written += _tell_partners(step, due, at)
+    for step, listed in partner_side.values():
+        written += _tell_partners(step, listed, at)
+    _remember([d for d in days if d.key in quiet], spans)
     return written
+
+
+def _sides(step: Step, by_partner: bool) -> tuple[bool, bool]:
+    """(the company's own email, the partner-side listing) a step brings: a company
+    whose partner handles its renewals gets the partner-side one only."""
+    company_side = step.audience.to_company
+    if step.audience is Audience.BOTH and by_partner:
+        company_side = False  # its account managers get the partner-side email
+    return company_side, step.audience.to_partner
+
+
+@dataclass(frozen=True)
+class Day:
+    """A group as its orders place it: its company, local expiry day, kind, the
+    first and last of its orders' expiry instants, and which orders (how many, the
+    newest id: a group remembered quiet is looked at again when they change)."""
+
+    company_id: int
+    day: date
+    trial: bool
+    first: datetime
+    last: datetime
+    orders: int
+    last_order_id: int
+
+    @property
+    def key(self) -> tuple:
+        return self.company_id, self.day, self.trial
+
+
+GROUPS_PER_QUERY = 500  # (company, day) pairs in one query's IN list
+
+# Every order of a local day expires within this of any other (a day is 23 to 25
+# hours long).
+DAY_SPAN = timedelta(hours=26)
+
+
+def _days(window: tuple[datetime, datetime], at: datetime) -> list[Day]:
+    """The groups with an order expiring in the window (after, up to] — each with
+    its whole day's orders, found by reading a day more on each side — less those
+    remembered quiet at `at`; placed by their orders with a license in the group."""
+    after, up_to = window
+    trial = Order.license_type == TRIAL
+    groups = (
+        select(
+            Order.company_id,
+            Order.expires_on,
+            trial.label("trial"),
+            func.count(Order.id).label("orders"),
+            func.max(Order.id).label("last_order_id"),
+        )
+        .where(
+            Order.expires_at > after - DAY_SPAN,
+            Order.expires_at <= up_to + DAY_SPAN,
+            Order.status == OrderStatus.ASSIGNED.value,
+        )
+        .group_by(Order.company_id, Order.expires_on, trial)
+        .having(func.max(Order.expires_at) > after, func.min(Order.expires_at) <= up_to)
+        .subquery()
+    )
+    check = ReminderCheck
+    never = literal(EVER_BEFORE, UTCDateTime())
+    quiet = and_(
+        check.orders == groups.c.orders,
+        check.last_order_id == groups.c.last_order_id,
+        check.quiet_from <= at,
+        check.quiet_until > at,
+        # Nothing that moves a group's steps changed since: no schedule edited or
+        # cleared, no company restarted (schedules.restart) — nor anything in the
+        # company that could end a skip's reason (every such change is audited).
+        check.checked_at >= func.coalesce(_latest(ReminderSchedule.updated_at), never),
+        check.checked_at >= func.coalesce(_latest(Company.reminders_since), never),
+        ~exists().where(
+            AuditEvent.company_id == check.company_id, AuditEvent.at >= check.checked_at
+        ),
+    )
+    looked_at = {
+        (c, d, bool(t)): (n, newest)
+        for c, d, t, n, newest in db.session.execute(
+            select(groups)
+            .outerjoin(
+                check,
+                and_(
+                    check.company_id == groups.c.company_id,
+                    check.group_day == groups.c.expires_on,
+                    check.trial == groups.c.trial,
+                ),
+            )
+            .where(or_(check.company_id.is_(None), ~quiet))
+        )
+    }
+    if not looked_at:
+        return []
+    # Their instants, from the orders with a license in the group.
+    licensed = select(License.id).where(License.order_id == Order.id, _in_group_license())
+    days = []
+    pairs = sorted({(c, d) for c, d, _ in looked_at})
+    for start in range(0, len(pairs), GROUPS_PER_QUERY):
+        for c, d, t, first, last in db.session.execute(
+            select(
+                Order.company_id,
+                Order.expires_on,
+                trial,
+                func.min(Order.expires_at),
+                func.max(Order.expires_at),
+            )
+            .where(
+                tuple_(Order.company_id, Order.expires_on).in_(
+                    pairs[start : start + GROUPS_PER_QUERY]
+                ),
+                Order.status == OrderStatus.ASSIGNED.value,
+                exists(licensed),
+            )
+            .group_by(Order.company_id, Order.expires_on, trial)
+        ):
+            if (c, d, bool(t)) in looked_at:
+                days.append(
+                    Day(c, d, bool(t), aware(first), aware(last), *looked_at[c, d, bool(t)])
+                )
+    return days
+
+
+def _latest(column):
+    """The latest value of a column, as a scalar subquery."""
+    return select(func.max(column)).scalar_subquery()
+
+
+def _remember(days: list[Day], spans: dict) -> None:
+    """Remember the groups found quiet now, and until when (one statement)."""
+    now = clock.now()
+    upsert(
+        ReminderCheck,
+        ["company_id", "group_day", "trial"],
+        [
+            {
+                "company_id": d.company_id,
+                "group_day": d.day,
+                "trial": d.trial,
+                "orders": d.orders,
+                "last_order_id": d.last_order_id,
+                "quiet_from": spans[d.key][1],
+                "quiet_until": spans[d.key][2],
+                "checked_at": now,
+            }
+            for d in days
+        ],
+    )
+
+
+# States of a step's row that a planning run looks at again: skipped with nothing
+# to do, or cancelled by the worker with nothing left to say (emails.unskip).
+REVISITED = (EmailState.SKIPPED.value, EmailState.CANCELLED.value)
+
+
+def _unsettled(due: dict[tuple, Step], settings) -> tuple[dict[tuple, str | None], set]:
+    """The groups (company, day, trial) whose due step is not written yet (None) —
+    or only skipped or cancelled (the step's key), looked at again while the step is
+    due once something changed in the company since (three queries); and the quiet
+    ones: their step written (sent or waiting), or skipped with nothing changed."""
+    if not due:
+        return {}, set()
+    companies = {c for c, _, _ in due}
+    first, last = min(d for _, d, _ in due), max(d for _, d, _ in due)
+    keys = {step.key for step in due.values()}
+    again = Email.state.in_(REVISITED)
+    written = db.session.execute(
+        select(
+            Email.company_id,
+            Email.group_day,
+            Email.kind,
+            count_if(again),
+            func.min(case((again, Email.created_at))),
+        )
+        .where(
+            Email.company_id.in_(companies),
+            Email.group_day.between(first, last),
+            Email.kind.in_(keys),
+        )
+        .group_by(Email.company_id, Email.group_day, Email.kind)
+    ).all()
+    told = {(c, d, k) for c, d, k, skipped, _ in written if not skipped}
+    revisited = {(c, d, k): aware(since) for c, d, k, skipped, since in written if skipped}
+    changed = _changed_since(revisited)
+    unchanged = {key for key in revisited if key not in changed}
+    listed = set(
+        db.session.execute(
+            select(ReminderPart.company_id, ReminderPart.group_day, ReminderPart.step_key)
+            .where(
+                ReminderPart.step_key.in_(keys),
+                ReminderPart.company_id.in_(companies),
+                ReminderPart.group_day.between(first, last),
+            )
+            .distinct()
+        ).all()
+    )
+    left, quiet = {}, set()
+    for key, step in due.items():
+        company_side, to_partner = _sides(step, settings[key[0]][1])
+        written_as = (key[0], key[1], step.key)
+        if (to_partner and written_as not in listed) or (
+            company_side and written_as not in told and written_as not in unchanged
+        ):
+            left[key] = step.key if written_as in revisited else None
+        else:
+            quiet.add(key)  # written for good, or skipped and nothing changed since
+    return left, quiet
 
 
 def current_body(email: Email) -> str | None:
@@ -235,20 +470,43 @@ def _still_relevant():
     )
 
 
-def _groups(window) -> list[Group]:
-    """The groups with a license in the window, each with all of its day's licenses
-    (a day's licenses may expire hours apart: the window must not cut a group)."""
-    days = (
-        select(License.company_id, Order.expires_on)
-        .join(Order, Order.id == License.order_id)
-        .where(window, _in_group_license())
-        .distinct()
-        .subquery()
+def _groups(wanted: list[tuple]) -> list[Group]:
+    """The groups (company, local expiry day, trial) as their licenses stand, a few
+    hundred per query."""
+    found = []
+    for start in range(0, len(wanted), GROUPS_PER_QUERY):
+        chunk = wanted[start : start + GROUPS_PER_QUERY]
+        found += _count_groups({(c, d) for c, d, _ in chunk}, {(c, d, t) for c, d, t in chunk})
+    return found
+
+
+def _changed_since(rows: dict[tuple, datetime]) -> set[tuple]:
+    """Of skipped or cancelled rows {(company, day, step key): written at}, those
+    whose company changed since: a skip's reason (everybody renewed or flagged) goes
+    away only by a change to its people's licenses, flags, activity or the company's
+    rule — each audited under the company — so the others need no second look."""
+    if not rows:
+        return set()
+    latest = dict(
+        db.session.execute(
+            select(AuditEvent.company_id, func.max(AuditEvent.at))
+            .where(
+                AuditEvent.company_id.in_({c for c, _, _ in rows}),
+                AuditEvent.at >= min(rows.values()),
+            )
+            .group_by(AuditEvent.company_id)
+        ).all()
     )
-    # The orders of those days, then their licenses by order (an index lookup each),
-    # rather than every license of the tree joined to the days.
-    orders = select(Order.id).join(
-        days, and_(days.c.company_id == Order.company_id, days.c.expires_on == Order.expires_on)
+    return {
+        key for key, since in rows.items() if key[0] in latest and aware(latest[key[0]]) >= since
+    }
+
+
+def _count_groups(days: set[tuple], wanted: set[tuple]) -> list[Group]:
+    # The orders of those days, then their licenses by order (an index lookup each).
+    orders = select(Order.id).where(
+        tuple_(Order.company_id, Order.expires_on).in_(sorted(days)),
+        Order.status == OrderStatus.ASSIGNED.value,
     )
     trial = License.license_type == TRIAL
     flagged = reclaim.flagged_anywhere(clock.now())
@@ -271,6 +529,7 @@ def _groups(window) -> list[Group]:
     return [
         Group(c, d, aware(first), aware(last), int(n or 0), bool(t), total, int(f or 0))
         for c, d, first, last, n, t, total, f in rows
+        if (c, d, bool(t)) in wanted
     ]
 
 

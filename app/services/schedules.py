@@ -95,15 +95,13 @@ def effective_many(company_ids) -> dict[int, Effective]:
             select(Company).where(Company.id.in_({s.company_id for s in schedules.values()}))
         )
     }
+    # One Effective per schedule, shared by the companies using it.
+    made = {
+        schedule.id: Effective(_steps(schedule), sources[schedule.company_id], schedule)
+        for schedule in schedules.values()
+    }
     default = Effective(DEFAULT_STEPS, None)
-    result = {}
-    for company_id in ids:
-        schedule = schedules.get(chosen.get(company_id))
-        if schedule is None:
-            result[company_id] = default
-        else:
-            result[company_id] = Effective(_steps(schedule), sources[schedule.company_id], schedule)
-    return result
+    return {company_id: made.get(chosen.get(company_id), default) for company_id in ids}
 
 
 def every_step() -> tuple[Step, ...]:

@@ -61,6 +61,23 @@ def test_the_notice_waits_until_every_license_of_the_day_has_expired(tree, group
     assert "expired on" in notice.subject
 
 
+def test_the_notice_follows_the_licenses_taken_back_from_the_later_order(tree, group, session):
+    """Nothing is due between 10:00 and 18:00 — until the 18:00 licenses are taken
+    back: then the day's licenses have all expired, and the notice goes."""
+    from app.models import License
+    from app.services.licenses import deallocate
+
+    assert reminders.plan(group + timedelta(hours=1)) == 0
+    assert reminders.plan(group + timedelta(hours=2)) == 0  # (remembered: quiet till 18:00)
+    later = session.scalars(
+        select(License.learner_id).where(License.expires_at == group.replace(hour=18))
+    ).all()
+    assert deallocate(tree.actor("customer"), later) == 2
+    session.commit()
+    assert reminders.plan(group + timedelta(hours=3)) == 2
+    assert "3 licenses for Customer C1 expired on" in rows(session, "expiry_notice")[0].subject
+
+
 def test_after_an_outage_only_the_notice_goes(tree, group, session):
     assert reminders.plan(group + timedelta(days=1)) == 2
     assert {m.kind for m in rows(session)} >= {"expiry_notice"}
@@ -185,9 +202,8 @@ def test_the_planning_window_covers_every_step():
 
 def test_a_step_with_nothing_to_do_is_recorded_skipped_with_its_reason(tree, session, smtp):
     """Everyone renewed by an assigned renewal request: the 72-hour step is recorded
-    *skipped* with why, never sent; when the reason goes away while the step is
-    still due, it goes late, saying the real time left."""
-    from app.models import Learner, License
+    *skipped* with why, never sent."""
+    from app.models import Learner
     from app.services import renewal_requests
     from app.services.orders import assign_orders
 
@@ -203,21 +219,32 @@ def test_a_step_with_nothing_to_do_is_recorded_skipped_with_its_reason(tree, ses
     assert mail.last_error.startswith("Skipped: all 3 people hold a license beyond")
     assert send_email(mail.id) == "skipped" and smtp.messages == []
     assert reminders.plan(expiry - timedelta(hours=71)) == 0  # still nothing to do
-    # The renewal undone for one person (their new license gone): 5 hours before
-    # the expiry the step goes after all, saying so.
-    old = session.scalar(
-        select(License).where(License.learner_id == people[0].id).order_by(License.id)
-    )
-    session.execute(
-        License.__table__.update()
-        .where(License.__table__.c.id == old.id)
-        .values(ended_at=None, end_reason=None)
-    )
-    session.execute(
-        Learner.__table__.update()
-        .where(Learner.__table__.c.id == people[0].id)
-        .values(license_expires_at=old.expires_at)
-    )
+    assert rows(session, "expiry_reminder")[0].state == "skipped"
+
+
+def test_a_skipped_step_goes_late_when_its_reason_goes_away(tree, session, smtp):
+    """Two people renewed, the third flagged do-not-renew: skipped. Its manager
+    clears the flag: 5 hours before the expiry the step goes after all, saying the
+    real time left (a change in another company leaves it skipped)."""
+    from app.models import Learner
+    from app.services import reclaim, renewal_requests
+    from app.services.orders import assign_orders
+
+    expiry = (clock.now() + timedelta(days=10)).replace(microsecond=0)
+    _, people = factories.licenses_expiring(tree.customer, 3, expiry)
+    ids = select(Learner.id).where(Learner.id.in_([p.id for p in people[:2]]))
+    order = renewal_requests.request(tree.actor("customer"), tree.customer.id, ids).order
+    assign_orders(tree.actor("partner"), [order.id])
+    reclaim.set_flag(tree.actor("customer"), [people[2].id], True)
+    session.commit()
+    assert reminders.plan(expiry - timedelta(hours=72)) == 1
+    (mail,) = rows(session, "expiry_reminder")
+    assert mail.state == "skipped" and "2 renewed and 1 flagged do-not-renew" in mail.last_error
+    other = factories.learners(tree.other_customer, 1)[0]
+    reclaim.set_flag(tree.actor("other_customer"), [other.id], True)
+    session.commit()
+    assert reminders.plan(expiry - timedelta(hours=70)) == 0  # still nothing to do
+    reclaim.set_flag(tree.actor("customer"), [people[2].id], False)
     session.commit()
     assert reminders.plan(expiry - timedelta(hours=5)) == 1
     session.expire_all()

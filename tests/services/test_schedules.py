@@ -129,6 +129,7 @@ def test_a_step_added_later_applies_only_to_instants_after_the_change(tree, sess
     partner = tree.actor("partner")
     schedules.set_schedule(partner, tree.partner.id, steps("before-30d", "after-0"))
     assert reminders.plan(expiry - timedelta(days=30)) == 1
+    assert reminders.plan(expiry - timedelta(days=29)) == 0  # (remembered: quiet till expiry)
     # 20 days before: a 7-day step (its instant ahead) and a 14-day one (also ahead)
     # are added; a 25-day one too, whose instant is already past: never sent.
     clock.set_offset(expiry - timedelta(days=20) - clock.real_now())
