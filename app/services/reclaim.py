@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, false, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, or_, select
 
 from app import display
 from app.errors import Forbidden, Invalid, NotFound
@@ -31,12 +31,22 @@ def cutoff(company: Company, now: datetime) -> date | None:
     the rule is off)."""
     if not company.inactive_days:
         return None
-    return display.local(now, company.timezone).date() - timedelta(days=company.inactive_days)
+    return _day(company.inactive_days, company.timezone, now)
+
+
+def _day(inactive_days: int, zone: str, now: datetime) -> date:
+    return display.local(now, zone).date() - timedelta(days=inactive_days)
 
 
 def flagged(company: Company, now: datetime):
     """A WHERE clause on learners: the company's people flagged do-not-renew now."""
-    rule, day = false(), cutoff(company, now)
+    return _flagged(cutoff(company, now))
+
+
+def _flagged(day) -> ColumnElement[bool]:
+    """Flagged by a manager, or (no manager's word) last active before `day` — a
+    date or a SQL expression giving each person's company's cutoff; None: no rule."""
+    rule = false()
     if day is not None:
         rule = and_(Learner.last_active_on.is_not(None), Learner.last_active_on < day)
     return or_(Learner.do_not_renew.is_(True), and_(Learner.do_not_renew.is_(None), rule))
@@ -60,16 +70,8 @@ def flagged_anywhere(now: datetime):
             Company.inactive_days.is_not(None)
         )
     ).all()
-    cutoffs = {
-        cid: display.local(now, zone).date() - timedelta(days=days) for cid, days, zone in rules
-    }
-    rule = false()
-    if cutoffs:
-        rule = and_(
-            Learner.last_active_on.is_not(None),
-            Learner.last_active_on < case(cutoffs, value=Learner.company_id, else_=None),
-        )
-    return or_(Learner.do_not_renew.is_(True), and_(Learner.do_not_renew.is_(None), rule))
+    cutoffs = {company_id: _day(days, zone, now) for company_id, days, zone in rules}
+    return _flagged(case(cutoffs, value=Learner.company_id, else_=None) if cutoffs else None)
 
 
 def set_flag(actor: Actor, learner_ids: list, flag: bool) -> int:

@@ -246,14 +246,16 @@ class PeopleTab(PeopleSearch, LicensesTab):
         and, on the renewal tabs, how many of them are flagged do-not-renew."""
         if template == self.list_template:
             kwargs["matching"] = kwargs["widgets"]["list"].template_args["count"]
+            kwargs["flagged_matching"] = kwargs["renewable"] = 0
             if self.shows_flag:
                 company = _company_in_view()
-                kwargs["flagged_matching"] = (
-                    allocation.flagged_matching(company, self._matching_ids())
-                    if kwargs["matching"] and company is not None
-                    else 0
-                )
+                if kwargs["matching"] and company is not None:
+                    kwargs["flagged_matching"] = allocation.flagged_matching(
+                        company, self._matching_ids()
+                    )
                 kwargs["flag_links"] = _flag_links()
+            # Select All and Request renewal leave the flagged people out.
+            kwargs["renewable"] = kwargs["matching"] - kwargs["flagged_matching"]
         return super().render_template(template, **kwargs)
 
     def _matching_ids(self):
