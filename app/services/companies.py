@@ -135,9 +135,12 @@ def update_company(
     to them instead), or whether a partner's account managers get the daily digest."""
     company = require_company(actor, company_id)
     before = audit.values(company, AUDITED)
-    if partner_handles_renewals is not None and bool(partner_handles_renewals) != bool(
+    toggled = partner_handles_renewals is not None and bool(partner_handles_renewals) != bool(
         company.partner_handles_renewals
-    ):
+    )
+    if toggled or time_zone(timezone) != company.timezone:
+        schedules.before_change([company.id])  # the steps due by now: to whom they were
+    if toggled:
         if company.id not in strictly_below(actor, {company.id}) or actor.managing_company_id:
             raise Forbidden(
                 "Whether the partner handles a company's renewals is set by the account "
@@ -180,11 +183,13 @@ def move_company(actor: Actor, company_id: int, new_parent_id: int | None) -> Co
             "parent",
         )
     before = {"parent": company.parent.name if company.parent else None}
+    moved = db.session.scalars(subtree_ids(company.id)).all()
+    schedules.before_change(moved)
     _relink_subtree(company.id, parent.id)
     company.parent_id = parent.id
     db.session.flush()
     # Its subtree's schedules and account managers may change: from now on.
-    schedules.restart(db.session.scalars(subtree_ids(company.id)).all())
+    schedules.restart(moved)
     audit.record(
         actor,
         "company.moved",

@@ -16,27 +16,47 @@ from app.services.managers import platform_admins_query
 def request_recipients(company_id: int) -> list[AppUser]:
     """The account managers of the nearest partner or sub-partner above the company
     that has any (active); at the top, the platform admins."""
-    rows = db.session.execute(
-        select(AppUser, CompanyTree.depth)
-        .join(CompanyTree, CompanyTree.ancestor_id == AppUser.company_id)
-        .where(CompanyTree.descendant_id == company_id, CompanyTree.depth > 0, AppUser.active)
-        .order_by(CompanyTree.depth, AppUser.id)
-    ).all()
-    if rows:
-        nearest = rows[0].depth
-        return [user for user, depth in rows if depth == nearest]
-    return platform_admins()
+    return request_recipients_of([company_id])[company_id]
+
+
+def request_recipients_of(company_ids) -> dict[int, list[AppUser]]:
+    """`request_recipients` for many companies (one query, and one for the admins if
+    some company has nobody above it)."""
+    ids = list(company_ids)
+    found: dict[int, list[AppUser]] = {}
+    nearest: dict[int, int] = {}
+    if ids:
+        for company_id, user, depth in db.session.execute(
+            select(CompanyTree.descendant_id, AppUser, CompanyTree.depth)
+            .join(CompanyTree, CompanyTree.ancestor_id == AppUser.company_id)
+            .where(CompanyTree.descendant_id.in_(ids), CompanyTree.depth > 0, AppUser.active)
+            .order_by(CompanyTree.descendant_id, CompanyTree.depth, AppUser.id)
+        ):
+            if nearest.setdefault(company_id, depth) == depth:
+                found.setdefault(company_id, []).append(user)
+    if len(found) < len(set(ids)):
+        admins = platform_admins()
+        for company_id in ids:
+            found.setdefault(company_id, admins)
+    return found
 
 
 def company_managers(company_id: int) -> list[AppUser]:
     """The company's managers, as email recipients: its active users."""
-    return list(
-        db.session.scalars(
+    return company_managers_of([company_id])[company_id]
+
+
+def company_managers_of(company_ids) -> dict[int, list[AppUser]]:
+    """`company_managers` for many companies, in one query."""
+    found: dict[int, list[AppUser]] = {company_id: [] for company_id in company_ids}
+    if found:
+        for user in db.session.scalars(
             select(AppUser)
-            .where(AppUser.company_id == company_id, AppUser.active)
+            .where(AppUser.company_id.in_(list(found)), AppUser.active)
             .order_by(AppUser.id)
-        )
-    )
+        ):
+            found[user.company_id].append(user)
+    return found
 
 
 def platform_admins() -> list[AppUser]:

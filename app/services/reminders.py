@@ -18,13 +18,13 @@ from datetime import date, datetime, time, timedelta
 from flask import current_app, render_template
 from sqlalchemy import (
     and_,
-    case,
     exists,
     func,
     insert,
     literal,
     or_,
     select,
+    true,
     tuple_,
     update,
 )
@@ -61,7 +61,12 @@ from app.models.reminder_step import (
 from app.models.types import UTCDateTime
 from app.services import emails, pools, reclaim, schedules, trials
 from app.services.emails import queue_email
-from app.services.notifications import company_managers, request_recipients
+from app.services.notifications import (
+    company_managers,
+    company_managers_of,
+    request_recipients,
+    request_recipients_of,
+)
 from app.services.trials import TRIAL
 from app.sql import aware, count_if, insert_ignore, upsert
 
@@ -145,17 +150,21 @@ class Group:
         )
 
 
-def plan(at: datetime) -> int:
+def plan(at: datetime, only=None) -> int:
     """Write the rows of the step each group is due at `at` under its company's
-    schedule (a Free Trial's groups: the trial's steps). Returns how many were new.
+    schedule (a Free Trial's groups: the trial's steps); `only`: for these companies
+    alone. Returns how many were new.
 
     A run costs what is new rather than what is in the window: the groups are
-    placed by their orders (a license expires with its order), those known to be
-    quiet now are passed over in SQL (`ReminderCheck`), the others get their due
-    step, one query drops those whose step is already written (sent or waiting; a
-    skipped one is looked at again when its company changed), and only the rest are
-    counted from their licenses and told. The groups found quiet are remembered."""
-    days = _days(expiry_window(at, schedules.every_step() + TRIAL_STEPS), at)
+    placed by their orders, those known to be quiet now are passed over in SQL
+    (`ReminderCheck`), the others get their due step, one query drops those whose
+    step every current recipient already has (sent or waiting; a skipped one is
+    looked at again when its company changed), and only the rest are counted from
+    their licenses and told. The groups found quiet are remembered."""
+    # Changes stamped before this run but committed while it reads must still wake
+    # the groups it remembers: they are remembered as of a while back.
+    checked = clock.now() - WRITE_LAG
+    days = _days(expiry_window(at, schedules.every_step() + TRIAL_STEPS), at, only)
     effective = schedules.effective_many({d.company_id for d in days})
     settings = {
         company_id: (zone, by_partner, since)
@@ -185,17 +194,20 @@ def plan(at: datetime) -> int:
         if step is None:
             continue
         company_side, to_partner = _sides(step, settings[group.company_id][1])
-        skipped_still = unsettled[group.key] == step.key and group.nothing_to_do
-        if skipped_still and not to_partner:
-            quiet.add(group.key)  # its skipped rows stand as they are
-        elif company_side and not skipped_still:
+        if company_side:
             written += _tell(group, step, at)
         if to_partner:
             partner_side.setdefault(step.key, (step, []))[1].append(group)
+        if group.nothing_to_do:  # recorded skipped: looked at again after a change
+            quiet.add(group.key)
     for step, listed in partner_side.values():
         written += _tell_partners(step, listed, at)
-    _remember([d for d in days if d.key in quiet], spans)
+    _remember([d for d in days if d.key in quiet], spans, checked)
     return written
+
+
+# Longer than any transaction that writes what wakes a remembered group.
+WRITE_LAG = timedelta(minutes=10)
 
 
 def _sides(step: Step, by_partner: bool) -> tuple[bool, bool]:
@@ -233,12 +245,13 @@ GROUPS_PER_QUERY = 500  # (company, day) pairs in one query's IN list
 DAY_SPAN = timedelta(hours=26)
 
 
-def _days(window: tuple[datetime, datetime], at: datetime) -> list[Day]:
+def _days(window: tuple[datetime, datetime], at: datetime, only=None) -> list[Day]:
     """The groups with an order expiring in the window (after, up to] — each with
     its whole day's orders, found by reading a day more on each side — less those
     remembered quiet at `at`; placed by their orders with a license in the group."""
     after, up_to = window
     trial = Order.license_type == TRIAL
+    of_companies = Order.company_id.in_(list(only)) if only is not None else true()
     groups = (
         select(
             Order.company_id,
@@ -251,6 +264,7 @@ def _days(window: tuple[datetime, datetime], at: datetime) -> list[Day]:
             Order.expires_at > after - DAY_SPAN,
             Order.expires_at <= up_to + DAY_SPAN,
             Order.status == OrderStatus.ASSIGNED.value,
+            of_companies,
         )
         .group_by(Order.company_id, Order.expires_on, trial)
         .having(func.max(Order.expires_at) > after, func.min(Order.expires_at) <= up_to)
@@ -265,11 +279,14 @@ def _days(window: tuple[datetime, datetime], at: datetime) -> list[Day]:
         check.quiet_until > at,
         # Nothing that moves a group's steps changed since: no schedule edited or
         # cleared, no company restarted (schedules.restart) — nor anything in the
-        # company that could end a skip's reason (every such change is audited).
+        # company or above it that could end a skip's reason or change who is told
+        # (a manager added: every such change is audited).
         check.checked_at >= func.coalesce(_latest(ReminderSchedule.updated_at), never),
         check.checked_at >= func.coalesce(_latest(Company.reminders_since), never),
         ~exists().where(
-            AuditEvent.company_id == check.company_id, AuditEvent.at >= check.checked_at
+            CompanyTree.descendant_id == check.company_id,
+            AuditEvent.company_id == CompanyTree.ancestor_id,
+            AuditEvent.at >= check.checked_at,
         ),
     )
     looked_at = {
@@ -290,7 +307,11 @@ def _days(window: tuple[datetime, datetime], at: datetime) -> list[Day]:
     if not looked_at:
         return []
     # Their instants, from the orders with a license in the group.
-    licensed = select(License.id).where(License.order_id == Order.id, _in_group_license())
+    licensed = (
+        select(License.id)
+        .join(Learner, Learner.id == License.learner_id)
+        .where(License.order_id == Order.id, _in_group())
+    )
     days = []
     pairs = sorted({(c, d) for c, d, _ in looked_at})
     for start in range(0, len(pairs), GROUPS_PER_QUERY):
@@ -323,9 +344,8 @@ def _latest(column):
     return select(func.max(column)).scalar_subquery()
 
 
-def _remember(days: list[Day], spans: dict) -> None:
-    """Remember the groups found quiet now, and until when (one statement)."""
-    now = clock.now()
+def _remember(days: list[Day], spans: dict, checked: datetime) -> None:
+    """Remember the groups found quiet, and until when (one statement)."""
     upsert(
         ReminderCheck,
         ["company_id", "group_day", "trial"],
@@ -338,7 +358,7 @@ def _remember(days: list[Day], spans: dict) -> None:
                 "last_order_id": d.last_order_id,
                 "quiet_from": spans[d.key][1],
                 "quiet_until": spans[d.key][2],
-                "checked_at": now,
+                "checked_at": checked,
             }
             for d in days
         ],
@@ -351,57 +371,82 @@ REVISITED = (EmailState.SKIPPED.value, EmailState.CANCELLED.value)
 
 
 def _unsettled(due: dict[tuple, Step], settings) -> tuple[dict[tuple, str | None], set]:
-    """The groups (company, day, trial) whose due step is not written yet (None) —
-    or only skipped or cancelled (the step's key), looked at again while the step is
-    due once something changed in the company since (three queries); and the quiet
-    ones: their step written (sent or waiting), or skipped with nothing changed."""
+    """The groups (company, day, trial) whose due step some current recipient lacks
+    (None) — or has only skipped or cancelled (the step's key), looked at again once
+    something changed in the company since; and the quiet ones: every recipient has
+    it (sent or waiting), or it is skipped and nothing changed."""
     if not due:
         return {}, set()
     companies = {c for c, _, _ in due}
     first, last = min(d for _, d, _ in due), max(d for _, d, _ in due)
     keys = {step.key for step in due.values()}
-    again = Email.state.in_(REVISITED)
-    written = db.session.execute(
+    has: dict[tuple, set] = {}  # (company, day, step key): recipients with it
+    revisited: dict[tuple, datetime] = {}  # ... with a skipped or cancelled row: since
+    for c, d, k, user_id, state, created in db.session.execute(
         select(
             Email.company_id,
             Email.group_day,
             Email.kind,
-            count_if(again),
-            func.min(case((again, Email.created_at))),
-        )
-        .where(
+            Email.recipient_user_id,
+            Email.state,
+            Email.created_at,
+        ).where(
             Email.company_id.in_(companies),
             Email.group_day.between(first, last),
             Email.kind.in_(keys),
         )
-        .group_by(Email.company_id, Email.group_day, Email.kind)
-    ).all()
-    told = {(c, d, k) for c, d, k, skipped, _ in written if not skipped}
-    revisited = {(c, d, k): aware(since) for c, d, k, skipped, since in written if skipped}
+    ):
+        has.setdefault((c, d, k), set()).add(user_id)
+        if state in REVISITED:
+            revisited[c, d, k] = min(aware(created), revisited.get((c, d, k), aware(created)))
     changed = _changed_since(revisited)
-    unchanged = {key for key in revisited if key not in changed}
-    listed = set(
-        db.session.execute(
-            select(ReminderPart.company_id, ReminderPart.group_day, ReminderPart.step_key)
-            .where(
-                ReminderPart.step_key.in_(keys),
-                ReminderPart.company_id.in_(companies),
-                ReminderPart.group_day.between(first, last),
-            )
-            .distinct()
-        ).all()
-    )
+    for key in changed:  # their skipped or cancelled rows are looked at again
+        has.pop(key, None)
+    listed: dict[tuple, set] = {}
+    for c, d, k, user_id in db.session.execute(
+        select(
+            ReminderPart.company_id,
+            ReminderPart.group_day,
+            ReminderPart.step_key,
+            ReminderPart.user_id,
+        ).where(
+            ReminderPart.step_key.in_(keys),
+            ReminderPart.company_id.in_(companies),
+            ReminderPart.group_day.between(first, last),
+        )
+    ):
+        listed.setdefault((c, d, k), set()).add(user_id)
+    managers, above = _recipient_ids(due, settings)
     left, quiet = {}, set()
     for key, step in due.items():
-        company_side, to_partner = _sides(step, settings[key[0]][1])
-        written_as = (key[0], key[1], step.key)
-        if (to_partner and written_as not in listed) or (
-            company_side and written_as not in told and written_as not in unchanged
+        company_id, by_partner = key[0], settings[key[0]][1]
+        company_side, to_partner = _sides(step, by_partner)
+        written_as = (company_id, key[1], step.key)
+        told = set()
+        if company_side:  # (when the partner handles its renewals: its account managers)
+            told = above[company_id] if _to_above(step, by_partner) else managers[company_id]
+        if told - has.get(written_as, set()) or (
+            to_partner and above[company_id] - listed.get(written_as, set())
         ):
             left[key] = step.key if written_as in revisited else None
         else:
-            quiet.add(key)  # written for good, or skipped and nothing changed since
+            quiet.add(key)  # every recipient has it, or it is skipped and nothing changed
     return left, quiet
+
+
+def _recipient_ids(due: dict[tuple, Step], settings) -> tuple[dict, dict]:
+    """Each due company's managers and the account managers above it, by id (two
+    queries; the companies' own managers only where a step goes to them)."""
+    own, above = set(), set()
+    for (company_id, _, _), step in due.items():
+        company_side, to_partner = _sides(step, settings[company_id][1])
+        if company_side and not _to_above(step, settings[company_id][1]):
+            own.add(company_id)
+        if to_partner or (company_side and _to_above(step, settings[company_id][1])):
+            above.add(company_id)
+    managers = {c: {u.id for u in users} for c, users in company_managers_of(own).items()}
+    nearest = {c: {u.id for u in users} for c, users in request_recipients_of(above).items()}
+    return managers, nearest
 
 
 def current_body(email: Email) -> str | None:
@@ -633,9 +678,14 @@ def _tell(group: Group, step: Step, at: datetime) -> int:
 def _audience(step: Step, company: Company) -> list[AppUser]:
     """The step's recipients: the company's managers — or, when its partner handles
     its renewals, the account managers above it (the nearest with active ones)."""
-    if step.audience is Audience.COMPANY_MANAGERS and company.partner_handles_renewals:
+    if _to_above(step, company.partner_handles_renewals):
         return request_recipients(company.id)
     return company_managers(company.id)
+
+
+def _to_above(step: Step, by_partner: bool) -> bool:
+    """Whether a company-side step goes to the account managers above instead."""
+    return step.audience is Audience.COMPANY_MANAGERS and bool(by_partner)
 
 
 def _render(
@@ -655,7 +705,9 @@ def _render(
         base_url=current_app.config["BASE_URL"],
         left=display.time_left(group.first, now),
         for_partner=user is not None and user.company_id != company.id,
-        covers=None if group.trial else _covers(group, pools.company_free_seats(company.id, now)),
+        covers=None
+        if group.trial
+        else _covers(group, pools.company_free_seats(company.id, now), now),
         requests=_open_requests_of([company.id]).get(company.id, []),
         upgrade_url=(
             trials.upgrade_url(trials.of(company.id), user, sending=sending)
@@ -805,7 +857,7 @@ def _partner_body(email: Email, step: Step, now: datetime) -> str | None:
             companies[g.company_id],
             g.day,
             g,
-            _covers(g, free.get(g.company_id, 0)),
+            _covers(g, free.get(g.company_id, 0), now),
             waiting.get(g.company_id, []),
         )
         for g in groups
@@ -835,7 +887,7 @@ def _open_requests_of(company_ids) -> dict[int, list[Order]]:
     return waiting
 
 
-def _covers(group: Group, free: int) -> str | None:
+def _covers(group: Group, free: int, now: datetime) -> str | None:
     """What the company's free seats do for the group's people, in words ("9 free
     seats cover them: allocate after expiry"); None without free seats."""
     if not free:
@@ -843,7 +895,7 @@ def _covers(group: Group, free: int) -> str | None:
     seats = display.count(free, "free seat")
     verb = "covers" if free == 1 else "cover"
     whom = "them" if free >= group.count else f"{display.number(free)} of them"
-    when = "allocate them now" if group.first <= clock.now() else "allocate after expiry"
+    when = "allocate them now" if group.first <= now else "allocate after expiry"
     return f"{seats} {verb} {whom}: {when}"
 
 

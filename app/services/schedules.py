@@ -133,6 +133,7 @@ def set_schedule(actor: Actor, company_id, steps: list[tuple[str, str]]) -> Effe
     company = _editable(actor, company_id)
     wanted = _check(steps)
     before = effective(company.id)
+    before_change(_using(company.id, before.source))
     kept = {(key_of(s), s.audience.value): s.applies_from for s in before.steps}
     now = clock.now()
     schedule = db.session.scalar(
@@ -169,12 +170,8 @@ def clear_schedule(actor: Actor, company_id) -> Effective:
     and the companies under it that used its own, from now on (`restart`)."""
     company = _editable(actor, company_id)
     before = effective(company.id)
-    subtree = db.session.scalars(subtree_ids(company.id))
-    inheriting = [
-        below
-        for below, schedule in effective_many(subtree).items()
-        if schedule.source is not None and schedule.source.id == company.id
-    ]
+    inheriting = _using(company.id, company) if before.source == company else []
+    before_change(inheriting)
     db.session.execute(delete(ReminderSchedule).where(ReminderSchedule.company_id == company.id))
     restart(inheriting)
     db.session.flush()
@@ -182,6 +179,29 @@ def clear_schedule(actor: Actor, company_id) -> Effective:
     if before.source is not None and before.source.id == company.id:
         _record(actor, company, "schedule.cleared", before, after)
     return after
+
+
+def _using(company_id: int, source: Company | None) -> list[int]:
+    """The company and the companies under it whose schedule is `source`'s (None:
+    the platform default)."""
+    subtree = db.session.scalars(subtree_ids(company_id))
+    return [
+        below
+        for below, schedule in effective_many(subtree).items()
+        if (schedule.source.id if schedule.source else None) == (source.id if source else None)
+    ]
+
+
+def before_change(company_ids) -> None:
+    """Before a change of these companies' schedule, recipients or local days: the
+    steps due by now are planned under the settings they fell due under, as the
+    next planning run would have (`restart` then keeps the change from reaching
+    back to them)."""
+    from app.services import reminders  # (it reads the schedules)
+
+    ids = list(company_ids)
+    if ids:
+        reminders.plan(clock.now(), only=ids)
 
 
 def restart(company_ids) -> None:

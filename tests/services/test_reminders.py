@@ -11,6 +11,7 @@ from app.jobs.emails import send_email
 from app.models import AuditEvent, Email
 from app.services import reminders
 from app.services.allocation import allocate, select_people
+from app.services.learners import set_learners_active
 from tests import factories
 from tests.factories import replace_actor_in
 
@@ -76,6 +77,30 @@ def test_the_notice_follows_the_licenses_taken_back_from_the_later_order(tree, g
     session.commit()
     assert reminders.plan(group + timedelta(hours=3)) == 2
     assert "3 licenses for Customer C1 expired on" in rows(session, "expiry_notice")[0].subject
+
+
+def test_a_leavers_order_does_not_hold_the_notice_back(tree, session):
+    """The 18:00 order's people all deactivated: the day's licenses have all
+    expired at 10:00, so the notice goes then, not at 18:00."""
+    factories.licenses_expiring(tree.customer, 1, clock.now() + timedelta(days=10))
+    session.flush()
+    day = (clock.now() + timedelta(days=20)).replace(hour=10, minute=0, second=0, microsecond=0)
+    factories.licenses_expiring(tree.customer, 2, day)
+    _, leavers = factories.licenses_expiring(tree.customer, 1, day.replace(hour=18))
+    set_learners_active(tree.actor("customer"), [p.id for p in leavers], False)
+    session.commit()
+    assert reminders.plan(day + timedelta(minutes=15)) == 1
+    (notice,) = [m for m in rows(session, "expiry_notice") if m.group_day == day.date()]
+    assert "2 licenses for Customer C1 expired on" in notice.subject
+
+
+def test_a_manager_added_while_a_step_is_due_gets_it_too(tree, group, session):
+    assert reminders.plan(group - timedelta(hours=72)) == 2
+    assert reminders.plan(group - timedelta(hours=71)) == 0  # (remembered)
+    factories.manager(tree.customer, "third_cm")
+    session.commit()
+    assert reminders.plan(group - timedelta(hours=70)) == 1
+    assert "third_cm@managers.example.com" in {m.recipient for m in rows(session)}
 
 
 def test_after_an_outage_only_the_notice_goes(tree, group, session):

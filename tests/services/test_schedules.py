@@ -228,6 +228,22 @@ def test_a_change_applies_only_to_due_instants_after_it(tree, session, change):
     assert (last.kind, last.recipient) == ("expiry_notice", tree.users[who].email)
 
 
+def test_a_step_due_before_a_change_and_not_yet_planned_goes_as_it_was_due(tree, session):
+    """The notice fell due at 08:00, the planning last ran at 07:50, and at 08:01 the
+    partner takes the company's renewals over: the notice still goes — to the
+    company's managers, as when it fell due — and the partner gets no copy."""
+    expiry = (clock.now() + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
+    factories.licenses_expiring(tree.customer, 1, expiry)
+    session.commit()
+    assert reminders.plan(expiry - timedelta(minutes=10)) == 1  # the 72-hour reminder
+    clock.set_offset(expiry + timedelta(minutes=1) - clock.real_now())
+    _handled(tree, tree.actor("partner"))
+    session.commit()
+    assert reminders.plan(expiry + timedelta(minutes=5)) == 0
+    notices = session.scalars(select(Email).where(Email.kind == "expiry_notice")).all()
+    assert [m.recipient for m in notices] == [tree.users["customer"].email]
+
+
 def test_the_cli_shows_sets_and_clears_a_schedule(app, tree, session):
     runner = app.test_cli_runner()
     session.commit()
