@@ -56,6 +56,4 @@ def test_scale_fills_every_list_of_the_partners_tree(app, session, as_user):
     # The newest events come first; which of the generated kinds they are depends on
     # the ids the database hands out (their instants are spread by id).
     audit = client.get("/audit/list/").get_data(as_text=True)
-    assert any(
-        label in audit for label in ("Learner created", "Order requested", "Order assigned")
-    )
+    assert any(label in audit for label in ("Learner created", "Order requested", "Order assigned"))
