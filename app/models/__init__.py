@@ -11,6 +11,7 @@ from app.models.order import LicenseType, Order, OrderPerson, OrderStatus
 from app.models.reminder_schedule import (
     ReminderCheck,
     ReminderPart,
+    ReminderRun,
     ReminderSchedule,
     ReminderScheduleStep,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "AppSetting",
     "ReminderCheck",
     "ReminderPart",
+    "ReminderRun",
     "ReminderSchedule",
     "ReminderScheduleStep",
     "AppUser",

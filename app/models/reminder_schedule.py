@@ -111,3 +111,20 @@ class ReminderCheck(Model):
     quiet_from: Mapped[datetime] = mapped_column(UTCDateTime())
     quiet_until: Mapped[datetime] = mapped_column(UTCDateTime())
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReminderRun(Model):
+    """The last whole planning run (one row, id 1): as of when it looked (its
+    `checked_at`) and the window of expiry instants it covered. That run passed over
+    each group of its window only after probing the audit trail since the group's
+    `ReminderCheck.checked_at`, and rewrote or dropped the check of every group it
+    looked at — so the next run need only probe what was audited since `checked_at`
+    for the groups of that window (services/reminders.py). Whole runs lock this
+    row: they never overlap."""
+
+    __tablename__ = "reminder_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    window_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    window_up_to: Mapped[datetime | None] = mapped_column(UTCDateTime())

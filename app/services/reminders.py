@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from flask import current_app, render_template
 from sqlalchemy import (
     and_,
+    delete,
     exists,
     func,
     insert,
@@ -45,6 +46,7 @@ from app.models import (
     OrderStatus,
     ReminderCheck,
     ReminderPart,
+    ReminderRun,
     ReminderSchedule,
 )
 from app.models.reminder_step import (
@@ -161,10 +163,15 @@ def plan(at: datetime, only=None) -> int:
     step every current recipient already has (sent or waiting; a skipped one is
     looked at again when its company changed), and only the rest are counted from
     their licenses and told. The groups found quiet are remembered."""
+    whole = only is None
+    last = _last_run() if whole else None
     # Changes stamped before this run but committed while it reads must still wake
     # the groups it remembers: they are remembered as of a while back.
     checked = clock.now() - WRITE_LAG
-    days = _days(expiry_window(at, schedules.every_step() + TRIAL_STEPS), at, only)
+    window = expiry_window(at, schedules.every_step() + TRIAL_STEPS)
+    if last is not None and not (last.checked_at and last.checked_at <= checked):
+        last = None  # the clock went back (the demo's, tests'): probe everything
+    days, looked_at = _days(window, at, only, last)
     effective = schedules.effective_many({d.company_id for d in days})
     settings = {
         company_id: (zone, by_partner, since)
@@ -202,7 +209,12 @@ def plan(at: datetime, only=None) -> int:
             quiet.add(group.key)
     for step, listed in partner_side.values():
         written += _tell_partners(step, listed, at)
-    _remember([d for d in days if d.key in quiet], spans, checked)
+    if whole:
+        # A run for some companies comes just before a change that wakes every
+        # group (schedules.before_change): what it learnt would not outlive it.
+        _remember([d for d in days if d.key in quiet], spans, checked)
+        _forget(looked_at - quiet)
+        _ran(checked, window)
     return written
 
 
@@ -245,10 +257,18 @@ GROUPS_PER_QUERY = 500  # (company, day) pairs in one query's IN list
 DAY_SPAN = timedelta(hours=26)
 
 
-def _days(window: tuple[datetime, datetime], at: datetime, only=None) -> list[Day]:
+def _days(
+    window: tuple[datetime, datetime], at: datetime, only=None, last: ReminderRun | None = None
+) -> tuple[list[Day], set[tuple]]:
     """The groups with an order expiring in the window (after, up to] — each with
     its whole day's orders, found by reading a day more on each side — less those
-    remembered quiet at `at`; placed by their orders with a license in the group."""
+    remembered quiet at `at`; placed by their orders with a license in the group.
+    With them, the keys of every group looked at (not passed over).
+
+    `last`: the last whole run. It probed the audit trail for every group of its
+    window it passed over, and rewrote or dropped the check of every other, so for
+    those groups only what was audited since it looked is probed here — one set for
+    the run rather than a walk up the tree per group."""
     after, up_to = window
     trial = Order.license_type == TRIAL
     of_companies = Order.company_id.in_(list(only)) if only is not None else true()
@@ -259,6 +279,8 @@ def _days(window: tuple[datetime, datetime], at: datetime, only=None) -> list[Da
             trial.label("trial"),
             func.count(Order.id).label("orders"),
             func.max(Order.id).label("last_order_id"),
+            func.min(Order.expires_at).label("first"),
+            func.max(Order.expires_at).label("last"),
         )
         .where(
             Order.expires_at > after - DAY_SPAN,
@@ -272,27 +294,43 @@ def _days(window: tuple[datetime, datetime], at: datetime, only=None) -> list[Da
     )
     check = ReminderCheck
     never = literal(EVER_BEFORE, UTCDateTime())
+    # Nothing in the company or above it that could end a skip's reason or change
+    # who is told (a manager added: every such change is audited) since it looked.
+    audited = exists().where(
+        CompanyTree.descendant_id == check.company_id,
+        AuditEvent.company_id == CompanyTree.ancestor_id,
+        AuditEvent.at >= check.checked_at,
+    )
+    if last is not None:
+        probed = and_(groups.c.last > last.window_after, groups.c.first <= last.window_up_to)
+        audited_since = check.company_id.in_(
+            select(CompanyTree.descendant_id).where(
+                CompanyTree.ancestor_id.in_(
+                    select(AuditEvent.company_id).where(AuditEvent.at >= last.checked_at)
+                )
+            )
+        )
+        audited = or_(and_(probed, audited_since), and_(~probed, audited))
     quiet = and_(
         check.orders == groups.c.orders,
         check.last_order_id == groups.c.last_order_id,
         check.quiet_from <= at,
         check.quiet_until > at,
-        # Nothing that moves a group's steps changed since: no schedule edited or
-        # cleared, no company restarted (schedules.restart) — nor anything in the
-        # company or above it that could end a skip's reason or change who is told
-        # (a manager added: every such change is audited).
+        # No schedule edited or cleared, no company restarted (schedules.restart).
         check.checked_at >= func.coalesce(_latest(ReminderSchedule.updated_at), never),
         check.checked_at >= func.coalesce(_latest(Company.reminders_since), never),
-        ~exists().where(
-            CompanyTree.descendant_id == check.company_id,
-            AuditEvent.company_id == CompanyTree.ancestor_id,
-            AuditEvent.at >= check.checked_at,
-        ),
+        ~audited,
     )
     looked_at = {
         (c, d, bool(t)): (n, newest)
         for c, d, t, n, newest in db.session.execute(
-            select(groups)
+            select(
+                groups.c.company_id,
+                groups.c.expires_on,
+                groups.c.trial,
+                groups.c.orders,
+                groups.c.last_order_id,
+            )
             .outerjoin(
                 check,
                 and_(
@@ -305,7 +343,7 @@ def _days(window: tuple[datetime, datetime], at: datetime, only=None) -> list[Da
         )
     }
     if not looked_at:
-        return []
+        return [], set()
     # Their instants, from the orders with a license in the group.
     licensed = (
         select(License.id)
@@ -315,7 +353,7 @@ def _days(window: tuple[datetime, datetime], at: datetime, only=None) -> list[Da
     days = []
     pairs = sorted({(c, d) for c, d, _ in looked_at})
     for start in range(0, len(pairs), GROUPS_PER_QUERY):
-        for c, d, t, first, last in db.session.execute(
+        for c, d, t, first, last_at in db.session.execute(
             select(
                 Order.company_id,
                 Order.expires_on,
@@ -334,9 +372,40 @@ def _days(window: tuple[datetime, datetime], at: datetime, only=None) -> list[Da
         ):
             if (c, d, bool(t)) in looked_at:
                 days.append(
-                    Day(c, d, bool(t), aware(first), aware(last), *looked_at[c, d, bool(t)])
+                    Day(c, d, bool(t), aware(first), aware(last_at), *looked_at[c, d, bool(t)])
                 )
-    return days
+    return days, set(looked_at)
+
+
+def _last_run() -> ReminderRun:
+    """The last whole run's row, locked until this run commits: whole runs never
+    overlap, so none remembers a group as of before the last one looked."""
+    db.session.execute(insert_ignore(ReminderRun).values(id=1))
+    return db.session.execute(
+        select(ReminderRun).where(ReminderRun.id == 1).with_for_update()
+    ).scalar_one()
+
+
+def _ran(checked: datetime, window: tuple[datetime, datetime]) -> None:
+    db.session.execute(
+        update(ReminderRun)
+        .where(ReminderRun.id == 1)
+        .values(checked_at=checked, window_after=window[0], window_up_to=window[1])
+    )
+
+
+def _forget(keys: set[tuple]) -> None:
+    """Drop the checks of groups looked at and not found quiet: a check is either
+    what the last whole run learnt or older than a group it passed over."""
+    keys = sorted(keys)
+    for start in range(0, len(keys), GROUPS_PER_QUERY):
+        db.session.execute(
+            delete(ReminderCheck).where(
+                tuple_(ReminderCheck.company_id, ReminderCheck.group_day, ReminderCheck.trial).in_(
+                    keys[start : start + GROUPS_PER_QUERY]
+                )
+            )
+        )
 
 
 def _latest(column):

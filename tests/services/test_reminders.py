@@ -103,6 +103,47 @@ def test_a_manager_added_while_a_step_is_due_gets_it_too(tree, group, session):
     assert "third_cm@managers.example.com" in {m.recipient for m in rows(session)}
 
 
+def test_an_account_manager_added_above_between_two_runs_gets_the_step_too(tree, group, session):
+    """The run after a whole run probes only what was audited since: a change in a
+    company above is among it."""
+    from app.services.companies import update_company
+
+    customer = tree.customer
+    update_company(
+        tree.actor("partner"),
+        customer.id,
+        name=customer.name,
+        timezone=customer.timezone,
+        partner_handles_renewals=True,
+    )
+    session.commit()
+    assert reminders.plan(group - timedelta(hours=72)) == 1
+    clock.set_offset(clock.offset() + reminders.WRITE_LAG * 2)  # the toggle is old news
+    session.commit()
+    assert reminders.plan(group - timedelta(hours=71)) == 0  # (remembered)
+    factories.manager(tree.partner, "second_am")
+    session.commit()
+    assert reminders.plan(group - timedelta(hours=70)) == 1
+    assert {m.recipient for m in rows(session, "expiry_reminder")} == {
+        "partner_am@managers.example.com",
+        "second_am@managers.example.com",
+    }
+
+
+def test_a_change_while_a_group_was_outside_the_last_runs_window_still_counts(tree, group, session):
+    """A manager added after the group was remembered quiet; the next whole run
+    looks at other expiry days (the group is not in its window), an hour later. The
+    run after that, with the group in its window again, still finds the change."""
+    assert reminders.plan(group - timedelta(hours=72)) == 2
+    assert reminders.plan(group - timedelta(hours=71)) == 0  # (remembered)
+    factories.manager(tree.customer, "third_cm")
+    clock.set_offset(clock.offset() + timedelta(hours=1))
+    session.commit()
+    assert reminders.plan(group - timedelta(days=20)) == 0  # other days' groups only
+    assert reminders.plan(group - timedelta(hours=70)) == 1
+    assert "third_cm@managers.example.com" in {m.recipient for m in rows(session)}
+
+
 def test_after_an_outage_only_the_notice_goes(tree, group, session):
     assert reminders.plan(group + timedelta(days=1)) == 2
     assert {m.kind for m in rows(session)} >= {"expiry_notice"}
