@@ -237,3 +237,18 @@ updated_by_id  # ReminderSchedule.updated_by_id: the relationship's column
 updated_by  # ReminderSchedule.updated_by, read by templates/schedules/edit.html
 _.updated_at  # set by services/schedules.py
 _.updated_by_id  # set by services/schedules.py
+
+# The REST API (app/api): routes registered by decorator, hooks Flask calls
+api_keys_create  # unused function (app/cli.py)
+api_keys_revoke  # unused function (app/cli.py)
+cache_headers  # blueprint.after_request
+http_error  # blueprint.errorhandler
+_.mimetype  # werkzeug Response.mimetype, set in app/api problem()
+list_companies  # @operation
+show_company  # @operation
+list_learners  # @operation
+show_learner  # @operation
+openapi  # blueprint route
+docs  # blueprint route
+revoked_by_id  # ApiKey.revoked_by_id: who revoked it (the record)
+_.revoked_by_id  # set by services/api_keys.py

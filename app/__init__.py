@@ -97,6 +97,15 @@ def register_operations(app: Flask) -> None:
     request_checks.register(app, app.appbuilder.baseviews)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(upgrade.blueprint)
+    register_api(app)
+
+
+def register_api(app: Flask) -> None:
+    """The REST API: keys, not sessions, so no CSRF token (app/api)."""
+    from app.api import blueprint
+
+    csrf.exempt(blueprint)
+    app.register_blueprint(blueprint)
 
 
 def register_cli(app: Flask) -> None:

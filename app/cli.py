@@ -24,6 +24,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(schedules_group)
     app.cli.add_command(uploads_group)
     app.cli.add_command(backup)
+    app.cli.add_command(api_keys_group)
 
 
 @click.command("setup")
@@ -362,3 +363,50 @@ def backup(folder: str) -> None:
         raise click.ClickException(str(exc)) from exc
     for path in written:
         click.echo(f"wrote {path}")
+
+
+@click.group("api-keys")
+def api_keys_group() -> None:
+    """API keys for the REST API (/api/v1/)."""
+
+
+@api_keys_group.command("create")
+@click.option("--user", "username", required=True, help="the user the key acts as")
+@click.option("--name", required=True, help="a label, shown on the API keys screen and audited")
+@click.option("--read-only", is_flag=True, help="reads only: every change answers 403")
+@click.option("--company", "company_id", type=int, help="limit the key to this company")
+@click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="expiry day (UTC)")
+def api_keys_create(username, name, read_only, company_id, expires) -> None:
+    """Create a key and print it — the only time it is shown."""
+    from app.services import api_keys
+    from app.tenancy import system_actor
+
+    try:
+        with transaction():
+            key, text = api_keys.create(
+                system_actor("cli"),
+                api_keys.user_named(username),
+                name,
+                read_only=read_only,
+                limited_to=company_id,
+                expires_at=expires.replace(tzinfo=UTC) if expires else None,
+            )
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"API key {key.id} ({key.name}) for {username}; shown once, keep it safe:")
+    click.echo(text)
+
+
+@api_keys_group.command("revoke")
+@click.argument("key_id", type=int)
+def api_keys_revoke(key_id: int) -> None:
+    """Revoke a key: it opens nothing from now on."""
+    from app.services import api_keys
+    from app.tenancy import system_actor
+
+    try:
+        with transaction():
+            key = api_keys.revoke(system_actor("cli"), key_id)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"API key {key.id} ({key.name}) revoked.")

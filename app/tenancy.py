@@ -7,7 +7,7 @@ through `app.views.base.ScopedInterface`, services call it directly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
@@ -34,6 +34,11 @@ class Actor:
     interface: str = "web"
     # The company an account manager is managing (Manage Company mode), if any.
     managing_company_id: int | None = None
+    # An API key's limits: one company of the scope (and those under it), reads only,
+    # and the key's label (audited beside the interface).
+    limited_to: int | None = None
+    read_only: bool = False
+    via: str | None = None
 
     @property
     def company_in_view(self) -> int | None:
@@ -95,7 +100,15 @@ def subtree_ids(company_id: int) -> Select:
 
 
 def scope(actor: Actor, company_column) -> ColumnElement[bool]:
-    """A WHERE clause keeping rows whose company column the actor may act on."""
+    """A WHERE clause keeping rows whose company column the actor may act on (an
+    API key limited to one company: within that company's subtree too)."""
+    clause = _role_scope(actor, company_column)
+    if actor.limited_to is not None:
+        return and_(clause, company_column.in_(subtree_ids(actor.limited_to)))
+    return clause
+
+
+def _role_scope(actor: Actor, company_column) -> ColumnElement[bool]:
     if actor.is_admin:
         return true()
     if actor.is_customer_manager:
@@ -171,6 +184,18 @@ def may_act_on(actor: Actor, company_id: int | None) -> bool:
 def strictly_below(actor: Actor, company_ids: set[int]) -> set[int]:
     """Those of the companies strictly below the actor's own company (never its own):
     the ones whose orders it assigns and declines."""
+    if actor.limited_to is not None:  # an API key's company: only below it, within it
+        company_ids = set(company_ids) & strictly_below(
+            replace(actor, limited_to=None), set(company_ids)
+        )
+        return company_ids & set(
+            db.session.scalars(
+                select(CompanyTree.descendant_id).where(
+                    CompanyTree.ancestor_id == actor.limited_to,
+                    CompanyTree.descendant_id.in_(company_ids),
+                )
+            )
+        )
     if actor.is_admin:
         return set(company_ids)
     if not actor.is_account_manager or not company_ids:

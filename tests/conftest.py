@@ -40,6 +40,7 @@ LAYERS = {
     "jobs": "job",
     "imports": "import",
     "soak": "soak",
+    "api": "api",
 }
 
 
@@ -51,7 +52,7 @@ def _layer(nodeid: str) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """One line with the counts per layer (unit, service, view, job, import, browser)."""
+    """One line with the counts per layer (unit, service, view, api, job, import, browser)."""
     counts: dict[str, dict[str, int]] = {}
     for outcome in ("passed", "failed", "error", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
@@ -59,7 +60,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 continue
             layer = counts.setdefault(_layer(report.nodeid), {})
             layer[outcome] = layer.get(outcome, 0) + 1
-    order = ["unit", "service", "view", "job", "import", "browser", "soak"]
+    order = ["unit", "service", "view", "api", "job", "import", "browser", "soak"]
     parts = []
     for name in order:
         if name in counts:

@@ -1,5 +1,6 @@
 """Every model, imported so that the metadata (and Alembic) sees every table."""
 
+from app.models.api_key import ApiKey
 from app.models.audit import AuditEvent
 from app.models.company import Company, CompanyKind, CompanyTree
 from app.models.email import Email, EmailKind, EmailState
@@ -19,6 +20,7 @@ from app.models.setting import AppSetting
 from app.models.user import AppUser, UserSession
 
 __all__ = [
+    "ApiKey",
     "AuditEvent",
     "Email",
     "EmailKind",

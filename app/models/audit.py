@@ -40,6 +40,8 @@ class AuditEvent(Model):
         ForeignKey("companies.id", ondelete="SET NULL", name="fk_audit_events_on_behalf_of")
     )
     interface: Mapped[str] = mapped_column(String(16))
+    # Through what, beyond the interface: the API key's label.
+    via: Mapped[str | None] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(64))
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[int | None] = mapped_column(Integer)

@@ -27,6 +27,7 @@ def record(
         company_id=company_id,
         on_behalf_of_id=actor.managing_company_id,
         interface=actor.interface,
+        via=actor.via,
         action=action,
         entity=entity,
         entity_id=entity_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, render_template
+from flask import current_app, g, has_request_context, render_template
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -22,22 +22,30 @@ MESSAGES = {
 
 
 def error_page(status: int, message: str | None = None):
+    from app.api import is_api_request, problem
+
+    if has_request_context() and is_api_request():  # the API answers problem+json
+        detail = message or MESSAGES[status][1].format(limit=_limit_mb())
+        return problem(status, detail), status
     # An error can come before FAB's before_request set g.user (a 413 is raised
     # while CSRF protection reads the form); the layout's menu needs it.
     if "user" not in g:
         g.user = current_user
     title, default = MESSAGES[status]
-    limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
     body = render_template(
         "error.html",
         title=title,
-        message=message or default.format(limit=limit),
+        message=message or default.format(limit=_limit_mb()),
         status=status,
         request_id=request_id(),
         appbuilder=current_app.appbuilder,
         base_template=current_app.appbuilder.base_template,
     )
     return body, status
+
+
+def _limit_mb() -> int:
+    return (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
 
 
 CSRF_MESSAGE = (

@@ -1,0 +1,242 @@
+"""The REST API under /api/v1/ (JSON), for the PSA tools MSPs bill from.
+
+Every request carries an API key (`Authorization: Bearer <key>`,
+services/api_keys.py) and acts as the key's user: the same tenancy
+(`app/tenancy.py`) and the same services as the screens. Errors are
+`application/problem+json` (RFC 9457) with the domain's own words. Each operation
+is declared once (`operation`): its route, the marshmallow schemas it validates its
+query and body with and answers in — and from those same declarations, the OpenAPI
+document at /api/v1/openapi.json (`spec.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request, url_for
+from marshmallow import EXCLUDE, Schema, ValidationError
+from werkzeug.exceptions import HTTPException
+
+from app.errors import DomainError, Forbidden, Invalid
+from app.extensions import db
+from app.services import api_keys
+from app.tenancy import Actor, require_company
+from app.transaction import transaction
+
+PREFIX = "/api/v1"
+PROBLEM = "application/problem+json"
+PUBLIC = {"api.openapi", "api.docs"}  # readable without a key
+
+blueprint = Blueprint("api", __name__, url_prefix=PREFIX)
+
+
+@dataclass
+class Operation:
+    """One declared operation: what the OpenAPI document says of it."""
+
+    path: str  # OpenAPI form: /companies/{company_id}
+    method: str
+    summary: str
+    name: str
+    query: type[Schema] | None = None
+    body: type[Schema] | None = None
+    response: type[Schema] | None = None
+    status: int = 200
+    writes: bool = False
+    path_params: list[str] = field(default_factory=list)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def operation(
+    rule: str,
+    method: str,
+    summary: str,
+    *,
+    query: type[Schema] | None = None,
+    body: type[Schema] | None = None,
+    response: type[Schema] | None = None,
+    status: int = 200,
+):
+    """Declare and route an operation. The view gets the actor, the path's ids, and
+    `query` / `body` as validated by their schemas, and returns what `response`
+    dumps (a list page: `page(...)`)."""
+    writes = method != "GET"
+    path_params = [part[5:-1] for part in rule.split("/") if part.startswith("<int:")]
+
+    def decorate(view):
+        op = Operation(
+            path=rule.replace("<int:", "{").replace(">", "}"),
+            method=method.lower(),
+            summary=summary,
+            name=view.__name__,
+            query=query,
+            body=body,
+            response=response,
+            status=status,
+            writes=writes,
+            path_params=path_params,
+        )
+        OPERATIONS.append(op)
+
+        @wraps(view)
+        def handle(**ids):
+            actor = g.api_actor
+            if writes and actor.read_only:
+                raise Forbidden("This API key is read-only.")
+            kwargs = dict(ids)
+            if query is not None:
+                kwargs["query"] = _load(query, request.args.to_dict(), "query")
+            if body is not None:
+                kwargs["body"] = _load(body, _json_body(), "body")
+            if writes:
+                with transaction():
+                    result = view(actor, **kwargs)
+                    answer = response().dump(result) if response else None
+            else:
+                result = view(actor, **kwargs)
+                answer = response().dump(result) if response else None
+            reply = jsonify(answer) if answer is not None else ("", 204)
+            if isinstance(reply, tuple):
+                return reply
+            reply.status_code = status
+            return reply
+
+        blueprint.add_url_rule(rule, view.__name__, handle, methods=[method])
+        return handle
+
+    return decorate
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise Invalid("The body must be a JSON object.", "body")
+    return data
+
+
+def _load(schema: type[Schema], data: dict, where: str) -> dict:
+    try:
+        return schema(unknown=EXCLUDE).load(data)
+    except ValidationError as exc:
+        name, messages = next(iter(sorted(exc.normalized_messages().items())))
+        message = messages[0] if isinstance(messages, list) else str(messages)
+        raise Invalid(f"{name}: {message}", name) from exc
+
+
+# -- lists -------------------------------------------------------------------
+
+MAX_PAGE_SIZE = 200
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    next: str | None
+
+
+def page(statement, query: dict, counted) -> Page:
+    """A page of `statement` (already ordered, stable) and the total of `counted`:
+    {items, total, next} — two statements whatever the page size."""
+    number, size = query["page"], query["page_size"]
+    total = db.session.scalar(counted) or 0
+    items = db.session.scalars(statement.limit(size).offset((number - 1) * size)).all()
+    more = number * size < total
+    args = {**request.view_args, **request.args.to_dict(), "page": number + 1}
+    return Page(items, total, url_for(request.endpoint, **args) if more else None)
+
+
+# -- the company in view -------------------------------------------------------
+
+
+def in_view(actor: Actor, company_id: int) -> Actor:
+    """The actor working in the company the path names (no Manage mode in the API):
+    its own, or one under it, audited on behalf of it. 404 outside the scope."""
+    require_company(actor, company_id)
+    if company_id == actor.company_id or not actor.may_manage_others:
+        return actor
+    return replace(actor, managing_company_id=company_id)
+
+
+# -- authentication, errors, caching --------------------------------------------
+
+
+@blueprint.before_request
+def authenticate():
+    if request.endpoint in PUBLIC:
+        return None
+    try:
+        with transaction():  # the key's last use
+            g.api_actor = api_keys.authenticate(
+                request.headers.get("Authorization"), request.remote_addr
+            )
+    except api_keys.Unauthenticated as exc:
+        response = problem(401, exc.message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    return None
+
+
+@blueprint.after_request
+def cache_headers(response):
+    """An ETag on every successful read; If-None-Match answers 304."""
+    if request.method == "GET" and response.status_code == 200 and not response.direct_passthrough:
+        response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+        response.headers["Cache-Control"] = "private, no-cache"
+        response = response.make_conditional(request)
+    return response
+
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+
+
+def problem(status: int, detail: str, field_name: str | None = None):
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if field_name:
+        body["field"] = field_name
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM
+    return response
+
+
+def is_api_request() -> bool:
+    return request.path == PREFIX or request.path.startswith(PREFIX + "/")
+
+
+@blueprint.errorhandler(DomainError)
+def domain_error(exc: DomainError):
+    db.session.rollback()
+    status = 422 if isinstance(exc, Invalid) else exc.status
+    return problem(status, exc.message, exc.field)
+
+
+@blueprint.errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    db.session.rollback()
+    return problem(exc.code or 500, exc.description or TITLES.get(exc.code, "Error"))
+
+
+from app.api import resources, spec  # noqa: E402,F401  (the routes)

@@ -1,0 +1,192 @@
+"""The REST API: keys, scope, lists, errors as problem+json, the OpenAPI document."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from app.models import ApiKey, AuditEvent, Learner
+from app.services.managers import set_managers_active
+from app.tenancy import system_actor
+from tests.api.conftest import make_key
+
+
+def test_a_key_acts_as_its_user_within_its_scope(tree, api):
+    partner = api("partner")
+    listed = partner.get("/companies", page_size=200).get_json()
+    names = {c["name"] for c in listed["items"]}
+    assert names == {"Partner P", "Sub S", "Customer C1", "Customer C2"}
+    assert listed["total"] == 4 and listed["next"] is None
+    customer = api("customer").get("/companies").get_json()
+    assert [c["name"] for c in customer["items"]] == ["Customer C1"]
+    assert len(api("admin").get("/companies", page_size=200).get_json()["items"]) == 6
+
+
+def test_anything_outside_the_scope_is_not_found_and_nothing_changes(tree, api, session):
+    other = tree.other_customer
+    stranger = tree.people[other.name][0]
+    partner = api("partner")
+    for path in (
+        f"/companies/{other.id}",
+        f"/companies/{other.id}/learners",
+        f"/learners/{stranger.id}",
+    ):
+        answer = partner.get(path)
+        assert answer.status_code == 404, path
+        assert answer.mimetype == "application/problem+json"
+        assert answer.get_json()["status"] == 404
+    before = session.scalar(select(func.count()).select_from(Learner))
+    answer = partner.post(
+        f"/companies/{other.id}/learners",
+        json={"email": "x@example.com", "first_name": "X", "last_name": "Y"},
+    )
+    assert answer.status_code == 404
+    assert session.scalar(select(func.count()).select_from(Learner)) == before
+    # a customer's manager: not even its partner
+    assert api("customer").get(f"/companies/{tree.partner.id}").status_code == 404
+
+
+def test_without_a_valid_key_every_call_is_401(tree, api, session):
+    text = make_key(tree.users["partner"], "soon revoked")
+    assert api(key=text).get("/companies").status_code == 200
+    for key in (None, "lr_nothing_here", text[:-2] + "xx", "Basic abc"):
+        answer = api(key=key).get("/companies")
+        assert answer.status_code == 401, key
+        assert answer.mimetype == "application/problem+json"
+        assert "Bearer" in answer.get_json()["detail"]
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    key = session.scalar(select(ApiKey).where(ApiKey.name == "soon revoked"))
+    from app.services import api_keys
+
+    api_keys.revoke(system_actor("cli"), key.id)
+    session.commit()
+    assert api(key=text).get("/companies").status_code == 401
+
+
+def test_an_expired_key_or_a_deactivated_user_opens_nothing(tree, api, session):
+    expiring = make_key(
+        tree.users["customer"], "expiring", expires_at=datetime.now(UTC) + timedelta(seconds=1)
+    )
+    key = session.scalar(select(ApiKey).where(ApiKey.name == "expiring"))
+    key.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    session.commit()
+    assert api(key=expiring).get("/companies").status_code == 401
+    partner_key = make_key(tree.users["partner"], "partner's")
+    assert api(key=partner_key).get("/companies").status_code == 200
+    set_managers_active(system_actor("cli"), [tree.users["partner"].id], False)
+    session.commit()
+    assert api(key=partner_key).get("/companies").status_code == 401
+
+
+def test_a_key_limited_to_one_company_sees_that_company_alone(tree, api):
+    limited = make_key(tree.users["partner"], "C1 only", limited_to=tree.customer.id)
+    answer = api(key=limited).get("/companies").get_json()
+    assert [c["name"] for c in answer["items"]] == ["Customer C1"]
+    assert api(key=limited).get(f"/companies/{tree.sub.id}").status_code == 404
+
+
+def test_a_read_only_key_changes_nothing(tree, api, session):
+    text = make_key(tree.users["customer"], "reader", read_only=True)
+    answer = api(key=text).post(
+        f"/companies/{tree.customer.id}/learners",
+        json={"email": "new@customerc1.example.com", "first_name": "New", "last_name": "Person"},
+    )
+    assert answer.status_code == 403 and "read-only" in answer.get_json()["detail"]
+    assert (
+        session.scalar(select(Learner).where(Learner.email == "new@customerc1.example.com")) is None
+    )
+
+
+def test_adding_a_learner_is_audited_as_the_api_with_the_keys_label(tree, api, session):
+    answer = api("partner").post(
+        f"/companies/{tree.customer.id}/learners",
+        json={"email": "New@CustomerC1.example.com", "first_name": "New", "last_name": "Person"},
+    )
+    assert answer.status_code == 201
+    body = answer.get_json()
+    assert body["email"] == "new@customerc1.example.com" and body["company_id"] == tree.customer.id
+    event = session.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.action == "learner.added")
+        .order_by(AuditEvent.id.desc())
+    )
+    assert (event.interface, event.via) == ("api", "partner key")
+    assert event.on_behalf_of_id == tree.customer.id  # the company in the path
+
+
+def test_invalid_input_is_422_naming_the_field(tree, api, session):
+    customer = api("customer")
+    path = f"/companies/{tree.customer.id}/learners"
+    answer = customer.post(
+        path, json={"email": "not an address", "first_name": "A", "last_name": "B"}
+    )
+    assert answer.status_code == 422 and answer.get_json()["field"] == "email"
+    answer = customer.post(path, json={"first_name": "A", "last_name": "B"})
+    assert answer.status_code == 422 and answer.get_json()["field"] == "email"
+    assert customer.post(path, json=["not", "an", "object"]).status_code == 422
+    answer = customer.get("/companies", page_size=201)
+    assert answer.status_code == 422 and answer.get_json()["field"] == "page_size"
+    taken = tree.people[tree.customer.name][0].email
+    answer = customer.post(path, json={"email": taken, "first_name": "A", "last_name": "B"})
+    assert answer.status_code == 422 and answer.get_json()["field"] == "email"
+
+
+def test_lists_page_in_a_stable_order_with_a_link_to_the_next(tree, api):
+    customer = api("customer")
+    path = f"/companies/{tree.customer.id}/learners"
+    first = customer.get(path, page_size=2).get_json()
+    assert first["total"] == 3 and len(first["items"]) == 2
+    second = customer.client.get(first["next"], headers=customer.headers()).get_json()
+    assert second["next"] is None and len(second["items"]) == 1
+    everyone = customer.get(path, page_size=200).get_json()["items"]
+    assert [p["id"] for p in first["items"] + second["items"]] == [p["id"] for p in everyone]
+    assert everyone == sorted(everyone, key=lambda p: (p["last_name"], p["id"]))
+
+
+def test_reads_carry_an_etag_and_answer_304_when_unchanged(tree, api):
+    customer = api("customer")
+    answer = customer.get(f"/companies/{tree.customer.id}")
+    etag = answer.headers["ETag"]
+    again = customer.get(f"/companies/{tree.customer.id}", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+
+def test_the_last_use_is_recorded(tree, api, session):
+    api("customer").get("/companies")
+    key = session.scalar(select(ApiKey).where(ApiKey.name == "customer key"))
+    session.refresh(key)
+    assert key.last_used_at is not None and key.last_used_from == "127.0.0.1"
+
+
+def test_the_openapi_document_describes_every_operation(app, client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    routes = {
+        (rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace(">", "}"), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.") and rule.endpoint not in {"api.openapi", "api.docs"}
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    described = {(path, method) for path, ops in document["paths"].items() for method in ops}
+    assert routes == described
+    assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_an_unknown_api_address_answers_problem_json(tree, api):
+    answer = api("customer").get("/nothing-here")
+    assert answer.status_code == 404 and answer.mimetype == "application/problem+json"
+
+
+def test_the_cli_creates_a_key_shown_once_and_revokes_it(app, tree, api, session):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["api-keys", "create", "--user", "customer_cm", "--name", "Halo"])
+    assert result.exit_code == 0, result.output
+    text = result.output.strip().splitlines()[-1]
+    assert text.startswith("lr_")
+    assert api(key=text).get("/companies").status_code == 200
+    key = session.scalar(select(ApiKey).where(ApiKey.name == "Halo"))
+    assert text not in {key.secret_hash, key.prefix}
+    result = runner.invoke(args=["api-keys", "revoke", str(key.id)])
+    assert result.exit_code == 0, result.output
+    assert api(key=text).get("/companies").status_code == 401
+    result = runner.invoke(args=["api-keys", "create", "--user", "nobody", "--name", "X"])
+    assert result.exit_code != 0 and "No user named" in result.output
