@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.types import UTCDateTime
@@ -128,3 +128,6 @@ class ReminderRun(Model):
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     window_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     window_up_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The demo/test clock's offset then (app/clock.py): a run under another offset
+    # cannot rely on what this one learnt.
+    clock_offset: Mapped[float | None] = mapped_column(Float)

@@ -24,6 +24,7 @@ def upgrade():
         sa.Column('checked_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('window_after', sa.DateTime(timezone=True), nullable=True),
         sa.Column('window_up_to', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('clock_offset', sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint('id'),
     )
     # The planning's window of orders, read from the index alone.

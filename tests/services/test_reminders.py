@@ -120,7 +120,8 @@ def test_an_account_manager_added_above_between_two_runs_gets_the_step_too(tree,
     assert reminders.plan(group - timedelta(hours=72)) == 1
     clock.set_offset(clock.offset() + reminders.WRITE_LAG * 2)  # the toggle is old news
     session.commit()
-    assert reminders.plan(group - timedelta(hours=71)) == 0  # (remembered)
+    assert reminders.plan(group - timedelta(hours=71)) == 0
+    assert remembered(session, tree.customer, group)
     factories.manager(tree.partner, "second_am")
     session.commit()
     assert reminders.plan(group - timedelta(hours=70)) == 1
@@ -134,12 +135,38 @@ def test_a_change_while_a_group_was_outside_the_last_runs_window_still_counts(tr
     """A manager added after the group was remembered quiet; the next whole run
     looks at other expiry days (the group is not in its window), an hour later. The
     run after that, with the group in its window again, still finds the change."""
+    clock.set_offset(clock.offset() + timedelta(hours=1))  # (as it will stay)
+    session.commit()
     assert reminders.plan(group - timedelta(hours=72)) == 2
-    assert reminders.plan(group - timedelta(hours=71)) == 0  # (remembered)
+    assert reminders.plan(group - timedelta(hours=71)) == 0
+    assert remembered(session, tree.customer, group)
     factories.manager(tree.customer, "third_cm")
-    clock.set_offset(clock.offset() + timedelta(hours=1))
     session.commit()
     assert reminders.plan(group - timedelta(days=20)) == 0  # other days' groups only
+    assert remembered(session, tree.customer, group)  # (not looked at)
+    assert reminders.plan(group - timedelta(hours=70)) == 1
+    assert "third_cm@managers.example.com" in {m.recipient for m in rows(session)}
+
+
+def remembered(session, company, expiry) -> bool:
+    """Whether the planning remembers the group quiet (and so passes over it)."""
+    from app.models import ReminderCheck
+
+    session.expire_all()
+    return session.get(ReminderCheck, (company.id, expiry.date(), False)) is not None
+
+
+def test_the_clock_moved_back_forgets_what_was_learnt_ahead_of_it(tree, group, session):
+    """(The demo's and the tests' clock only.) Remembered an hour ahead, then the
+    clock is put back and a manager added: the next run still sees the change."""
+    clock.set_offset(clock.offset() + timedelta(hours=1))
+    session.commit()
+    assert reminders.plan(group - timedelta(hours=72)) == 2
+    assert reminders.plan(group - timedelta(hours=71)) == 0
+    assert remembered(session, tree.customer, group)
+    clock.set_offset(clock.offset() - timedelta(hours=1))
+    factories.manager(tree.customer, "third_cm")
+    session.commit()
     assert reminders.plan(group - timedelta(hours=70)) == 1
     assert "third_cm@managers.example.com" in {m.recipient for m in rows(session)}
 
