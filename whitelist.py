@@ -248,6 +248,9 @@ list_companies  # @operation
 show_company  # @operation
 list_learners  # @operation
 show_learner  # @operation
+list_orders  # @operation
+show_order  # @operation
+assign_order  # @operation
 openapi  # blueprint route
 docs  # blueprint route
 revoked_by_id  # ApiKey.revoked_by_id: who revoked it (the record)

@@ -7,8 +7,9 @@ from sqlalchemy import func, select
 
 from app.api import in_view, operation, page
 from app.api import schemas as s
-from app.models import Company, Learner
-from app.services import learners
+from app.extensions import db
+from app.models import Company, Learner, Order
+from app.services import learners, orders
 from app.tenancy import Screen, get_scoped, require_company, screen_scope
 
 
@@ -71,3 +72,90 @@ def add_learner(actor, company_id, body):
 @operation("/learners/<int:learner_id>", "GET", "One learner.", response=s.Learner)
 def show_learner(actor, learner_id):
     return get_scoped(actor, Learner, learner_id)
+
+
+@operation(
+    "/orders",
+    "GET",
+    "Orders in the key's scope, newest request first.",
+    query=s.OrderQuery,
+    response=s.page_of(s.Order),
+)
+def list_orders(actor, query):
+    where = [screen_scope(actor, Order.company_id)]
+    for name in ("status", "company_id", "license_type"):
+        if name in query:
+            where.append(getattr(Order, name) == query[name])
+    return page(
+        select(Order).where(*where).order_by(Order.requested_at.desc(), Order.id.desc()),
+        query,
+        select(func.count()).select_from(Order).where(*where),
+    )
+
+
+@operation("/orders/<int:order_id>", "GET", "One order.", response=s.Order)
+def show_order(actor, order_id):
+    return get_scoped(actor, Order, order_id)
+
+
+@operation(
+    "/companies/<int:company_id>/orders",
+    "POST",
+    "Request licenses for a company (Request Licenses).",
+    body=s.NewOrder,
+    response=s.Order,
+    status=201,
+)
+def request_licenses(actor, company_id, body):
+    return orders.request_order(in_view(actor, company_id), company_id, **body)
+
+
+@operation(
+    "/orders/<int:order_id>/assign",
+    "POST",
+    "Assign a requested order (an account manager above its company); optionally "
+    "approve fewer seats, with a reason.",
+    body=s.Assignment,
+    response=s.Order,
+)
+def assign_order(actor, order_id, body):
+    orders.assign_orders(
+        actor,
+        [order_id],
+        normal_term=[order_id] if body["normal_term"] else (),
+        approve=body.get("approve"),
+        reason=body.get("reason"),
+    )
+    return fresh(actor, Order, order_id)
+
+
+@operation(
+    "/orders/<int:order_id>/decline",
+    "POST",
+    "Decline a requested order (an account manager above its company), with a reason.",
+    body=s.Reason,
+    response=s.Order,
+)
+def decline_order(actor, order_id, body):
+    orders.decline_order(actor, order_id, body["reason"])
+    return fresh(actor, Order, order_id)
+
+
+@operation(
+    "/orders/<int:order_id>/cancel",
+    "POST",
+    "Cancel a requested order (its company's managers), with a reason.",
+    body=s.Reason,
+    response=s.Order,
+)
+def cancel_order(actor, order_id, body):
+    order = get_scoped(actor, Order, order_id)
+    orders.cancel_order(in_view(actor, order.company_id), order_id, body["reason"])
+    return fresh(actor, Order, order_id)
+
+
+def fresh(actor, model, pk):
+    """A row re-read after a service changed it in SQL."""
+    row = get_scoped(actor, model, pk)
+    db.session.refresh(row)
+    return row

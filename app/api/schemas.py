@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.api import MAX_PAGE_SIZE
-from app.models import CompanyKind
+from app.models import CompanyKind, LicenseType, OrderStatus
 
 KINDS = [kind.value for kind in CompanyKind]
 
@@ -86,3 +86,63 @@ class Problem(Schema):
     status = fields.Integer(required=True)
     detail = fields.String(required=True)
     field = fields.String(metadata={"description": "The input field at fault (422)."})
+
+
+STATUSES = [status.value for status in OrderStatus]
+TYPES = [kind.value for kind in LicenseType]
+
+
+class OrderQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    company_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    license_type = fields.String(validate=validate.OneOf(TYPES))
+
+
+class Order(Schema):
+    id = fields.Integer(required=True)
+    number = fields.String(required=True, metadata={"example": "#12"})
+    company_id = fields.Integer(required=True)
+    quantity = fields.Integer(required=True)
+    allocated = fields.Integer(required=True)
+    license_type = fields.String(required=True, metadata={"enum": TYPES})
+    status = fields.String(required=True, metadata={"enum": STATUSES})
+    po_number = fields.String(allow_none=True, required=True)
+    coterm_order_id = fields.Integer(allow_none=True, required=True)
+    split_from_id = fields.Integer(allow_none=True, required=True)
+    requested_at = fields.DateTime(allow_none=True, required=True)
+    assigned_at = fields.DateTime(allow_none=True, required=True)
+    expires_at = fields.DateTime(allow_none=True, required=True)
+    closed_at = fields.DateTime(allow_none=True, required=True)
+    close_reason = fields.String(allow_none=True, required=True)
+
+
+class NewOrder(Schema):
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=999_999_999))
+    license_type = fields.String(load_default="premium", validate=validate.OneOf(TYPES))
+    po_number = fields.String(allow_none=True, validate=validate.Length(max=64))
+    coterm_order_id = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "Expire with this pool of the company (co-terming)."},
+    )
+
+
+class Assignment(Schema):
+    approve = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(min=1, max=999_999_999),
+        metadata={"description": "Approve only this many seats; the rest is declined."},
+    )
+    reason = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=500),
+        metadata={"description": "Why only part is approved (required then)."},
+    )
+    normal_term = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Assign with the normal term when its co-term pool expired."},
+    )
+
+
+class Reason(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))

@@ -13,6 +13,7 @@ from app.api import OPERATIONS, PREFIX, PROBLEM, blueprint
 from app.api.schemas import Problem
 
 ERRORS = {
+    "400": "A malformed request (a NUL character, a body that is not JSON).",
     "401": "No valid API key.",
     "403": "The key's role or the key (read-only) may not do this.",
     "404": "Not found, or outside the key's scope.",

@@ -190,3 +190,54 @@ def test_the_cli_creates_a_key_shown_once_and_revokes_it(app, tree, api, session
     assert api(key=text).get("/companies").status_code == 401
     result = runner.invoke(args=["api-keys", "create", "--user", "nobody", "--name", "X"])
     assert result.exit_code != 0 and "No user named" in result.output
+
+
+def test_the_whole_order_flow_by_api(tree, api, session):
+    """The customer requests; its partner sees it among the requested, assigns part
+    of it with a reason; the rest is declined as an order of its own."""
+    customer, partner = api("customer"), api("partner")
+    answer = customer.post(
+        f"/companies/{tree.customer.id}/orders", json={"quantity": 10, "po_number": "PO-7"}
+    )
+    assert answer.status_code == 201, answer.get_json()
+    order = answer.get_json()
+    assert (order["status"], order["quantity"], order["po_number"]) == ("requested", 10, "PO-7")
+    waiting = partner.get("/orders", status="requested", company_id=tree.customer.id).get_json()
+    assert [o["id"] for o in waiting["items"]] == [order["id"]]
+    assert api("other_partner").get(f"/orders/{order['id']}").status_code == 404
+    refused = partner.post(f"/orders/{order['id']}/assign", json={"approve": 6})
+    assert refused.status_code == 422 and refused.get_json()["field"] == "reason"
+    answer = partner.post(
+        f"/orders/{order['id']}/assign", json={"approve": 6, "reason": "budget for 6"}
+    )
+    assert answer.status_code == 200, answer.get_json()
+    assigned = answer.get_json()
+    assert (assigned["status"], assigned["quantity"]) == ("assigned", 6)
+    assert assigned["expires_at"] is not None
+    rest = partner.get("/orders", status="declined").get_json()["items"]
+    assert [(o["quantity"], o["close_reason"]) for o in rest] == [(4, "budget for 6")]
+    again = partner.post(f"/orders/{order['id']}/assign", json={})
+    assert again.status_code == 409 and "already assigned" in again.get_json()["detail"]
+
+
+def test_a_customer_cannot_assign_its_own_request_and_may_cancel_it(tree, api):
+    customer = api("customer")
+    order = customer.post(f"/companies/{tree.customer.id}/orders", json={"quantity": 3}).get_json()
+    answer = customer.post(f"/orders/{order['id']}/assign", json={})
+    assert answer.status_code == 403
+    answer = customer.post(f"/orders/{order['id']}/cancel", json={"reason": "ordered twice"})
+    assert answer.status_code == 200 and answer.get_json()["status"] == "cancelled"
+    answer = api("partner").post(f"/orders/{order['id']}/decline", json={"reason": "late"})
+    assert answer.status_code == 409
+
+
+def test_a_partner_declines_with_a_reason(tree, api):
+    order = (
+        api("customer")
+        .post(f"/companies/{tree.customer.id}/orders", json={"quantity": 3})
+        .get_json()
+    )
+    partner = api("partner")
+    assert partner.post(f"/orders/{order['id']}/decline", json={}).status_code == 422
+    answer = partner.post(f"/orders/{order['id']}/decline", json={"reason": "no budget"})
+    assert answer.get_json()["status"] == "declined"

@@ -35,6 +35,7 @@ def test_the_api_answers_as_its_document_says(app, session, tree, keys):
             @given(case=operation.as_strategy(generation_mode=mode))
             @settings(
                 max_examples=10,
+                derandomize=True,  # the same examples every run: CI is reproducible
                 deadline=None,
                 database=None,
                 suppress_health_check=list(HealthCheck),

@@ -8,14 +8,21 @@ import pytest
 from sqlalchemy import select
 
 from app import tenancy
-from app.models import Company, Learner
+from app.models import Company, Learner, Order
 from app.tenancy import actor_for
 from tests.views.test_tenancy_matrix import ATTACKERS, snapshot
 
 # What each id in an API path names.
-PATH_IDS = {"company_id": Company, "learner_id": Learner}
+PATH_IDS = {"company_id": Company, "learner_id": Learner, "order_id": Order}
 PUBLIC = {"api.openapi", "api.docs"}
-BODY = {"email": "crossed@example.com", "first_name": "Crossed", "last_name": "Line"}
+# A body every operation accepts (each reads its own fields).
+BODY = {
+    "email": "crossed@example.com",
+    "first_name": "Crossed",
+    "last_name": "Line",
+    "quantity": 5,
+    "reason": "crossing the line",
+}
 
 
 def api_rules(app):
@@ -39,8 +46,22 @@ def foreign_id(session, actor, model):
     )
 
 
+@pytest.fixture
+def orders_everywhere(tree, session):
+    """A requested order and an assigned one in every company."""
+    from app.services.orders import request_order
+    from tests.factories import assigned_order, replace_actor_in
+
+    for company in tree.companies:
+        assigned_order(company, 3)
+        request_order(replace_actor_in(company), company.id, 2)
+    session.commit()
+
+
 @pytest.mark.parametrize("attacker", ATTACKERS)
-def test_no_key_reaches_another_tenants_objects(app, tree, api, session, attacker):
+def test_no_key_reaches_another_tenants_objects(
+    app, tree, orders_everywhere, api, session, attacker
+):
     actor = actor_for(tree.users[attacker], "api")
     ids = {name: foreign_id(session, actor, model) for name, model in PATH_IDS.items()}
     assert all(ids.values())
