@@ -244,13 +244,6 @@ api_keys_revoke  # unused function (app/cli.py)
 cache_headers  # blueprint.after_request
 http_error  # blueprint.errorhandler
 _.mimetype  # werkzeug Response.mimetype, set in app/api problem()
-list_companies  # @operation
-show_company  # @operation
-list_learners  # @operation
-show_learner  # @operation
-list_orders  # @operation
-show_order  # @operation
-assign_order  # @operation
 openapi  # blueprint route
 docs  # blueprint route
 revoked_by_id  # ApiKey.revoked_by_id: who revoked it (the record)

@@ -17,7 +17,7 @@ from functools import wraps
 
 from flask import Blueprint, g, jsonify, request, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, PreconditionFailed
 
 from app.errors import DomainError, Forbidden, Invalid
 from app.extensions import db
@@ -162,6 +162,26 @@ def in_view(actor: Actor, company_id: int) -> Actor:
     return replace(actor, managing_company_id=company_id)
 
 
+# -- ETags -------------------------------------------------------------------------
+
+
+def etag_of(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def require_unchanged(schema: type[Schema], row) -> None:
+    """An update's optional If-Match: the ETag of the row as last read (GET answers
+    it); anything else means someone changed it meanwhile — 412, nothing changed."""
+    if not request.if_match:
+        return
+    current = etag_of(jsonify(schema().dump(row)).get_data())
+    if not request.if_match.contains(current):
+        raise PreconditionFailed(
+            "Changed since you read it (its ETag differs from If-Match); nothing was "
+            "changed. Read it again, then retry."
+        )
+
+
 # -- authentication, errors, caching --------------------------------------------
 
 
@@ -185,7 +205,7 @@ def authenticate():
 def cache_headers(response):
     """An ETag on every successful read; If-None-Match answers 304."""
     if request.method == "GET" and response.status_code == 200 and not response.direct_passthrough:
-        response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+        response.set_etag(etag_of(response.get_data()))
         response.headers["Cache-Control"] = "private, no-cache"
         response = response.make_conditional(request)
     return response

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.api import in_view, operation, page
+from app.api import in_view, operation, page, require_unchanged
 from app.api import schemas as s
 from app.extensions import db
-from app.models import Company, Learner, Order
+from app.models import AuditEvent, Company, Email, Learner, Order
 from app.services import learners, orders
-from app.tenancy import Screen, get_scoped, require_company, screen_scope
+from app.services.licenses import seat_position
+from app.tenancy import Screen, audience, get_scoped, require_company, screen_scope
 
 
 @operation(
@@ -72,6 +73,73 @@ def add_learner(actor, company_id, body):
 @operation("/learners/<int:learner_id>", "GET", "One learner.", response=s.Learner)
 def show_learner(actor, learner_id):
     return get_scoped(actor, Learner, learner_id)
+
+
+@operation(
+    "/learners/<int:learner_id>",
+    "PATCH",
+    "Change a learner (fields left out keep their value). Send the ETag of its last "
+    "read as If-Match to refuse the change when someone changed it meanwhile (412).",
+    body=s.LearnerChange,
+    response=s.Learner,
+)
+def change_learner(actor, learner_id, body):
+    learner = get_scoped(actor, Learner, learner_id)
+    require_unchanged(s.Learner, learner)
+    kept = {name: getattr(learner, name) for name in ("email", "first_name", "last_name")}
+    kept["department"] = learner.department
+    return learners.update_learner(
+        in_view(actor, learner.company_id), learner.id, **{**kept, **body}
+    )
+
+
+@operation(
+    "/learners/<int:learner_id>/deactivate",
+    "POST",
+    "Deactivate a learner (a leaver): kept, no longer counted or reminded.",
+    response=s.Learner,
+)
+def deactivate_learner(actor, learner_id):
+    return _set_active(actor, learner_id, False)
+
+
+@operation(
+    "/learners/<int:learner_id>/reactivate",
+    "POST",
+    "Reactivate a learner.",
+    response=s.Learner,
+)
+def reactivate_learner(actor, learner_id):
+    return _set_active(actor, learner_id, True)
+
+
+def _set_active(actor, learner_id, active: bool):
+    learner = get_scoped(actor, Learner, learner_id)
+    learners.set_learners_active(in_view(actor, learner.company_id), [learner.id], active)
+    return fresh(actor, Learner, learner_id)
+
+
+@operation(
+    "/companies/<int:company_id>/seats",
+    "GET",
+    "A company's seat position: seats assigned, allocated and free (in all and per "
+    "license type), people expiring within 30 days and expired.",
+    response=s.Seats,
+)
+def company_seats(actor, company_id):
+    company = require_company(actor, company_id)
+    position = seat_position(lambda column: column == company.id)
+    return {
+        "assigned": position.assigned,
+        "allocated": position.allocated,
+        "free": position.free,
+        "expiring": position.expiring,
+        "expired": position.expired,
+        "by_type": [
+            {"license_type": kind, "assigned": a, "allocated": b, "free": a - b}
+            for kind, (a, b) in position.by_type.items()
+        ],
+    }
 
 
 @operation(
@@ -159,3 +227,41 @@ def fresh(actor, model, pk):
     row = get_scoped(actor, model, pk)
     db.session.refresh(row)
     return row
+
+
+@operation(
+    "/emails",
+    "GET",
+    "The emails the key's user sees (the Emails page), newest first.",
+    query=s.EmailQuery,
+    response=s.page_of(s.Email),
+)
+def list_emails(actor, query):
+    where = [screen_scope(actor, Email.company_id), audience(actor, Email)]
+    for name in ("company_id", "state"):
+        if name in query:
+            where.append(getattr(Email, name) == query[name])
+    return page(
+        select(Email).where(*where).order_by(Email.created_at.desc(), Email.id.desc()),
+        query,
+        select(func.count()).select_from(Email).where(*where),
+    )
+
+
+@operation(
+    "/audit",
+    "GET",
+    "The audit log of the key's scope, newest first.",
+    query=s.AuditQuery,
+    response=s.page_of(s.AuditEvent),
+)
+def list_audit_events(actor, query):
+    where = [screen_scope(actor, AuditEvent.company_id)]
+    for name in ("company_id", "action"):
+        if name in query:
+            where.append(getattr(AuditEvent, name) == query[name])
+    return page(
+        select(AuditEvent).where(*where).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()),
+        query,
+        select(func.count()).select_from(AuditEvent).where(*where),
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.api import MAX_PAGE_SIZE
-from app.models import CompanyKind, LicenseType, OrderStatus
+from app.models import CompanyKind, EmailState, LicenseType, OrderStatus
 
 KINDS = [kind.value for kind in CompanyKind]
 
@@ -146,3 +146,75 @@ class Assignment(Schema):
 
 class Reason(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class LearnerChange(Schema):
+    """What to change; fields left out keep their value."""
+
+    email = fields.String(validate=validate.Length(min=1, max=320))
+    first_name = fields.String(validate=validate.Length(min=1, max=80))
+    last_name = fields.String(validate=validate.Length(min=1, max=80))
+    department = fields.String(allow_none=True, validate=validate.Length(max=120))
+    last_active_on = fields.Date(
+        allow_none=True,
+        metadata={"description": "The day the person was last active (seat reclaim)."},
+    )
+
+
+class SeatsByType(Schema):
+    license_type = fields.String(required=True, metadata={"enum": TYPES})
+    assigned = fields.Integer(required=True)
+    allocated = fields.Integer(required=True)
+    free = fields.Integer(required=True)
+
+
+class Seats(Schema):
+    """A company's seat position, as its license screens show it."""
+
+    assigned = fields.Integer(required=True)
+    allocated = fields.Integer(required=True)
+    free = fields.Integer(required=True)
+    expiring = fields.Integer(
+        required=True, metadata={"description": "Active people expiring within 30 days."}
+    )
+    expired = fields.Integer(required=True)
+    by_type = fields.List(fields.Nested(SeatsByType), required=True)
+
+
+class EmailQuery(PageQuery):
+    company_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    state = fields.String(validate=validate.OneOf([state.value for state in EmailState]))
+
+
+class Email(Schema):
+    id = fields.Integer(required=True)
+    company_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    recipient = fields.String(required=True)
+    subject = fields.String(required=True)
+    state = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True, required=True)
+    order_id = fields.Integer(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+    sent_at = fields.DateTime(allow_none=True, required=True)
+
+
+class AuditQuery(PageQuery):
+    company_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    action = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class AuditEvent(Schema):
+    id = fields.Integer(required=True)
+    at = fields.DateTime(required=True)
+    company_id = fields.Integer(allow_none=True, required=True)
+    on_behalf_of_id = fields.Integer(allow_none=True, required=True)
+    actor_id = fields.Integer(allow_none=True, required=True)
+    interface = fields.String(required=True)
+    via = fields.String(allow_none=True, required=True)
+    action = fields.String(required=True)
+    entity = fields.String(required=True)
+    entity_id = fields.Integer(allow_none=True, required=True)
+    before = fields.Dict(allow_none=True, required=True)
+    after = fields.Dict(allow_none=True, required=True)

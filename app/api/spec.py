@@ -57,6 +57,11 @@ def _operation(op) -> dict:
     }
     if op.method == "get":
         responses["304"] = {"description": "Not modified (If-None-Match)."}
+    if op.method in ("put", "patch"):
+        responses["412"] = {
+            "description": "Changed since read (If-Match).",
+            "content": problem,
+        }
     parameters = [
         {
             "in": "path",

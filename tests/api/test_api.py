@@ -241,3 +241,69 @@ def test_a_partner_declines_with_a_reason(tree, api):
     assert partner.post(f"/orders/{order['id']}/decline", json={}).status_code == 422
     answer = partner.post(f"/orders/{order['id']}/decline", json={"reason": "no budget"})
     assert answer.get_json()["status"] == "declined"
+
+
+def test_a_learner_is_changed_and_deactivated_and_a_stale_if_match_changes_nothing(
+    tree, api, session
+):
+    person = tree.people[tree.customer.name][0]
+    customer = api("customer")
+    read = customer.get(f"/learners/{person.id}")
+    etag = read.headers["ETag"]
+    answer = customer.call("PATCH", f"/learners/{person.id}", json={"last_active_on": "2026-11-30"})
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["last_active_on"] == "2026-11-30"
+    assert answer.get_json()["first_name"] == person.first_name  # kept
+    stale = customer.client.patch(
+        f"/api/v1/learners/{person.id}",
+        json={"first_name": "Stale"},
+        headers=customer.headers({"If-Match": etag}),
+    )
+    assert stale.status_code == 412 and stale.mimetype == "application/problem+json"
+    session.expire_all()
+    assert session.get(Learner, person.id).first_name == person.first_name
+    current = customer.get(f"/learners/{person.id}").headers["ETag"]
+    fresh = customer.client.patch(
+        f"/api/v1/learners/{person.id}",
+        json={"first_name": "Fresh"},
+        headers=customer.headers({"If-Match": current}),
+    )
+    assert fresh.status_code == 200 and fresh.get_json()["first_name"] == "Fresh"
+    answer = customer.post(f"/learners/{person.id}/deactivate")
+    assert answer.status_code == 200 and answer.get_json()["active"] is False
+    listed = customer.get(f"/companies/{tree.customer.id}/learners", active="false").get_json()
+    assert [p["id"] for p in listed["items"]] == [person.id]
+    assert customer.post(f"/learners/{person.id}/reactivate").get_json()["active"] is True
+    bad = customer.call("PATCH", f"/learners/{person.id}", json={"last_active_on": "yesterday"})
+    assert bad.status_code == 422 and bad.get_json()["field"] == "last_active_on"
+
+
+def test_the_seat_position_of_a_company(tree, api, session):
+    from tests import factories
+
+    factories.assigned_order(tree.customer, 9)
+    session.commit()
+    seats = api("partner").get(f"/companies/{tree.customer.id}/seats").get_json()
+    assert (seats["assigned"], seats["free"]) == (9, 9 - seats["allocated"])
+    assert seats["by_type"][0]["license_type"] == "premium"
+    assert api("other_partner").get(f"/companies/{tree.customer.id}/seats").status_code == 404
+
+
+def test_emails_and_the_audit_log_as_their_pages_show_them(tree, api, session):
+    """A customer's request mails the account managers above: the partner's key
+    lists that email, the customer's does not (the Emails page's audience); the
+    audit log lists the request, for both, and nothing of other partners."""
+    order = (
+        api("customer")
+        .post(f"/companies/{tree.customer.id}/orders", json={"quantity": 2})
+        .get_json()
+    )
+    partner_mail = api("partner").get("/emails", company_id=tree.customer.id).get_json()
+    assert any(m["order_id"] == order["id"] for m in partner_mail["items"])
+    customer_mail = api("customer").get("/emails").get_json()
+    assert not any(m["order_id"] == order["id"] for m in customer_mail["items"])
+    for role in ("customer", "partner"):
+        events = api(role).get("/audit", action="order.requested").get_json()["items"]
+        assert [e["entity_id"] for e in events] == [order["id"]], role
+        assert (events[0]["interface"], events[0]["via"]) == ("api", "customer key")
+    assert api("other_partner").get("/audit", action="order.requested").get_json()["total"] == 0
