@@ -103,7 +103,11 @@ def register_operations(app: Flask) -> None:
 def register_api(app: Flask) -> None:
     """The REST API: keys, not sessions, so no CSRF token (app/api)."""
     from app.api import blueprint
+    from app.throttle import ApiRateLimit
 
+    app.extensions["api_rate_limit"] = ApiRateLimit(
+        app.config["API_RATE_LIMIT"], app.config["LOGIN_THROTTLE_STORAGE"]
+    )
     csrf.exempt(blueprint)
     app.register_blueprint(blueprint)
 

@@ -140,7 +140,9 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         "RATELIMIT_ENABLED": False,
         "LOGIN_THROTTLE": _flag(environ, "LOGIN_THROTTLE", True),
         "LOGIN_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT") or "10 per 20 second; 100 per day",
-        "LOGIN_THROTTLE_STORAGE": redis_url or "memory://",
+        "LOGIN_THROTTLE_STORAGE": redis_url or "memory://",  # the API's limit counts too
+        # Calls per API key (app/api), answered 429 with Retry-After beyond it.
+        "API_RATE_LIMIT": environ.get("API_RATE_LIMIT") or "600 per minute",
         "TRUSTED_PROXIES": int(environ.get("TRUSTED_PROXIES") or 0),
         "SESSION_HOURS": float(environ.get("SESSION_HOURS") or 12),
         "FAB_PASSWORD_COMPLEXITY_ENABLED": True,

@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError
 from werkzeug.exceptions import HTTPException, PreconditionFailed
 
@@ -197,6 +197,16 @@ def authenticate():
     except api_keys.Unauthenticated as exc:
         response = problem(401, exc.message)
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    limit = current_app.extensions["api_rate_limit"]
+    wait = limit.wait_seconds(api_keys.prefix_of(request.headers["Authorization"]))
+    if wait:
+        response = problem(
+            429,
+            f"Too many calls with this API key ({current_app.config['API_RATE_LIMIT']}): "
+            f"try again in {wait} second{'s' if wait != 1 else ''}.",
+        )
+        response.headers["Retry-After"] = str(wait)
         return response
     return None
 

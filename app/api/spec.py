@@ -18,6 +18,7 @@ ERRORS = {
     "403": "The key's role or the key (read-only) may not do this.",
     "404": "Not found, or outside the key's scope.",
     "422": "Invalid input; `field` names it.",
+    "429": "Too many calls with this key: wait Retry-After seconds.",
 }
 
 

@@ -106,10 +106,10 @@ def authenticate(header: str | None, address: str | None) -> Actor:
     text = text.strip()
     if scheme.lower() != "bearer" or not text:
         raise Unauthenticated()
-    parts = text.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+    prefix = prefix_of(text)
+    if prefix is None:
         raise Unauthenticated()
-    key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1][:16]))
+    key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     now = clock.real_now()
     if (
         key is None
@@ -129,6 +129,14 @@ def authenticate(header: str | None, address: str | None) -> Actor:
         key.last_used_at = now
         key.last_used_from = (address or "")[:64] or None
     return replace(actor, limited_to=key.limited_to_id, read_only=key.read_only, via=key.name)
+
+
+def prefix_of(text: str) -> str | None:
+    """The visible prefix of a key (`lr_<prefix>_<secret>`), or of a Bearer header."""
+    parts = text.strip().rpartition(" ")[2].split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1]:
+        return None
+    return parts[1][:16]
 
 
 def user_named(username: str) -> AppUser:

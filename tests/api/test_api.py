@@ -307,3 +307,17 @@ def test_emails_and_the_audit_log_as_their_pages_show_them(tree, api, session):
         assert [e["entity_id"] for e in events] == [order["id"]], role
         assert (events[0]["interface"], events[0]["via"]) == ("api", "customer key")
     assert api("other_partner").get("/audit", action="order.requested").get_json()["total"] == 0
+
+
+def test_each_key_has_its_own_rate_limit(app, tree, api, monkeypatch):
+    from app.throttle import ApiRateLimit
+
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "3 per minute")
+    monkeypatch.setitem(app.extensions, "api_rate_limit", ApiRateLimit("3 per minute", "memory://"))
+    customer = api("customer")
+    assert [customer.get("/companies").status_code for _ in range(3)] == [200] * 3
+    refused = customer.get("/companies")
+    assert refused.status_code == 429 and refused.mimetype == "application/problem+json"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "3 per minute" in refused.get_json()["detail"]
+    assert api("partner").get("/companies").status_code == 200  # another key
