@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from app.views.api_keys import ApiKeyView
 from app.views.audit import AuditLogView
 from app.views.companies import CompanyView
 from app.views.context import display_zone, licenses_managed
@@ -44,6 +45,7 @@ def register_views(appbuilder) -> None:
     appbuilder.add_view_no_menu(SelectionView)
     appbuilder.add_view_no_menu(ImportView)
     appbuilder.add_view_no_menu(ScheduleView)
+    appbuilder.add_view_no_menu(ApiKeyView)
     current_app.context_processor(
         lambda: {"page_zone": display_zone, "licenses_managed": licenses_managed}
     )
