@@ -21,8 +21,9 @@ from werkzeug.exceptions import HTTPException, PreconditionFailed
 
 from app.errors import DomainError, Forbidden, Invalid
 from app.extensions import db
+from app.models import Company, Learner, Order
 from app.services import api_keys
-from app.tenancy import Actor, require_company
+from app.tenancy import Actor, get_scoped, require_company
 from app.transaction import transaction
 
 PREFIX = "/api/v1"
@@ -49,6 +50,8 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
+# What each id in a path names: the operation answers 404 unless it is in scope.
+PATH_MODELS = {"company_id": Company, "learner_id": Learner, "order_id": Order}
 
 
 def operation(
@@ -66,6 +69,8 @@ def operation(
     dumps (a list page: `page(...)`)."""
     writes = method != "GET"
     path_params = [part[5:-1] for part in rule.split("/") if part.startswith("<int:")]
+    if not set(path_params) <= set(PATH_MODELS):
+        raise ValueError(f"{rule}: add its ids to PATH_MODELS")
 
     def decorate(view):
         op = Operation(
@@ -87,6 +92,8 @@ def operation(
             actor = g.api_actor
             if writes and actor.read_only:
                 raise Forbidden("This API key is read-only.")
+            for name, pk in ids.items():  # out of scope: 404 before anything else
+                get_scoped(actor, PATH_MODELS[name], pk)
             kwargs = dict(ids)
             if query is not None:
                 kwargs["query"] = _load(query, request.args.to_dict(), "query")
@@ -145,7 +152,13 @@ def page(statement, query: dict, counted) -> Page:
     number, size = query["page"], query["page_size"]
     total = db.session.scalar(counted) or 0
     items = db.session.scalars(statement.limit(size).offset((number - 1) * size)).all()
-    more = number * size < total
+    return paged(items, total, query)
+
+
+def paged(items: list, total: int, query: dict) -> Page:
+    """A page of items already read, with the address of the next page, if any."""
+    number = query["page"]
+    more = number * query["page_size"] < total
     args = {**request.view_args, **request.args.to_dict(), "page": number + 1}
     return Page(items, total, url_for(request.endpoint, **args) if more else None)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.api import in_view, operation, page, require_unchanged
+from app.api import in_view, operation, page, paged, require_unchanged
 from app.api import schemas as s
 from app.extensions import db
 from app.models import AuditEvent, Company, Email, Learner, Order
-from app.services import learners, orders
+from app.services import companies, learners, orders, renewal_requests, renewals
 from app.services.licenses import seat_position
 from app.tenancy import Screen, audience, get_scoped, require_company, screen_scope
 
@@ -265,3 +265,63 @@ def list_audit_events(actor, query):
         query,
         select(func.count()).select_from(AuditEvent).where(*where),
     )
+
+
+@operation(
+    "/companies",
+    "POST",
+    "Create a customer (or a sub-partner) under a company of the key's scope.",
+    body=s.NewCompany,
+    response=s.Company,
+    status=201,
+)
+def create_company(actor, body):
+    parent = body.pop("parent_id", actor.company_id)
+    return companies.create_company(actor, parent_id=parent, **body)
+
+
+@operation(
+    "/renewals",
+    "GET",
+    "The Renewals screen: every company of the key's scope with its figures, "
+    "filtered by ranges (min_<figure>, max_<figure>) and a name search.",
+    query=s.RenewalQuery,
+    response=s.page_of(s.RenewalRow),
+)
+def list_renewals(actor, query):
+    ranges = {
+        key: (query.get(f"min_{key}"), query.get(f"max_{key}"))
+        for key in renewals.COUNTS
+        if f"min_{key}" in query or f"max_{key}" in query
+    }
+    found = renewals.page(
+        actor,
+        renewals.Query(
+            search=query.get("search", ""),
+            ranges=ranges,
+            sort=query["sort"],
+            descending=query["descending"],
+            page=query["page"] - 1,
+            page_size=query["page_size"],
+        ),
+    )
+    return paged(found.rows, found.total, query)
+
+
+@operation(
+    "/companies/<int:company_id>/renewal-requests",
+    "POST",
+    "Request renewal for these people of the company: one order for as many seats as "
+    "people who need it (the others are left out and said why).",
+    body=s.RenewalRequest,
+    response=s.Order,
+    status=201,
+)
+def request_renewal(actor, company_id, body):
+    people = select(Learner.id).where(
+        Learner.id.in_(body["learner_ids"]), Learner.company_id == company_id
+    )
+    requested = renewal_requests.request(
+        in_view(actor, company_id), company_id, people, assign_now=body["assign_now"]
+    )
+    return fresh(actor, Order, requested.order.id)

@@ -218,3 +218,68 @@ class AuditEvent(Schema):
     entity_id = fields.Integer(allow_none=True, required=True)
     before = fields.Dict(allow_none=True, required=True)
     after = fields.Dict(allow_none=True, required=True)
+
+
+class NewCompany(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    kind = fields.String(
+        load_default="customer", validate=validate.OneOf(["customer", "sub_partner"])
+    )
+    parent_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "The partner or sub-partner above it (default: the key's own)."},
+    )
+    timezone = fields.String(load_default="UTC", validate=validate.Length(min=1, max=64))
+    auto_license = fields.Boolean(load_default=True)
+
+
+def _renewal_query_fields() -> dict:
+    from app.services.renewals import COUNTS, SORTABLE
+
+    found = {
+        "search": fields.String(validate=validate.Length(max=120)),
+        "sort": fields.String(
+            load_default="expiring_30", validate=validate.OneOf(sorted(SORTABLE))
+        ),
+        "descending": fields.Boolean(load_default=True),
+    }
+    for key in COUNTS:
+        found[f"min_{key}"] = fields.Integer(validate=validate.Range(min=0, max=2**31 - 1))
+        found[f"max_{key}"] = fields.Integer(validate=validate.Range(min=0, max=2**31 - 1))
+    return found
+
+
+RenewalQuery = type("RenewalQuery", (PageQuery,), _renewal_query_fields())
+
+
+class RenewalFigures(Schema):
+    learners = fields.Integer(required=True)
+    assigned = fields.Integer(required=True)
+    allocated = fields.Integer(required=True)
+    free = fields.Integer(required=True)
+    expiring_30 = fields.Integer(required=True)
+    expiring_90 = fields.Integer(required=True)
+    expired = fields.Integer(required=True)
+    next_expiry = fields.DateTime(allow_none=True, required=True)
+    open_requests = fields.Integer(required=True)
+    open_seats = fields.Integer(required=True)
+
+
+class RenewalRow(Schema):
+    company_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"enum": KINDS})
+    plan = fields.String(required=True)
+    figures = fields.Nested(RenewalFigures, required=True)
+
+
+class RenewalRequest(Schema):
+    learner_ids = fields.List(
+        fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),
+        required=True,
+        validate=validate.Length(min=1, max=10_000),
+    )
+    assign_now = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Assign it at once (account managers above the company)."},
+    )

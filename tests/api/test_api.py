@@ -321,3 +321,40 @@ def test_each_key_has_its_own_rate_limit(app, tree, api, monkeypatch):
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert "3 per minute" in refused.get_json()["detail"]
     assert api("partner").get("/companies").status_code == 200  # another key
+
+
+def test_a_partner_creates_a_customer_and_reads_it_on_renewals(tree, api, session):
+    partner = api("partner")
+    answer = partner.post("/companies", json={"name": "Customer API", "timezone": "Europe/London"})
+    assert answer.status_code == 201, answer.get_json()
+    created = answer.get_json()
+    assert (created["kind"], created["parent_id"]) == ("customer", tree.partner.id)
+    assert api("customer").post("/companies", json={"name": "Nope"}).status_code in (403, 422)
+    refused = partner.post("/companies", json={"name": "X", "parent_id": tree.other_partner.id})
+    assert refused.status_code == 404
+    rows = partner.get("/renewals", search="Customer API").get_json()
+    assert [r["name"] for r in rows["items"]] == ["Customer API"]
+    assert rows["items"][0]["figures"]["learners"] == 0
+    busy = partner.get("/renewals", min_learners=1, sort="name", descending="false").get_json()
+    names = [r["name"] for r in busy["items"]]
+    assert "Customer API" not in names and names == sorted(names)
+    assert api("customer").get("/renewals").get_json()["total"] == 1
+
+
+def test_renewal_is_requested_for_the_people_named(tree, api, session):
+    from tests import factories
+
+    people = factories.expired_people(tree.customer, 3)
+    session.commit()
+    ids = [p.id for p in people[:2]]
+    stranger = tree.people[tree.other_customer.name][0].id
+    answer = api("customer").post(
+        f"/companies/{tree.customer.id}/renewal-requests", json={"learner_ids": [*ids, stranger]}
+    )
+    assert answer.status_code == 201, answer.get_json()
+    order = answer.get_json()
+    assert (order["quantity"], order["status"]) == (2, "requested")  # the stranger left out
+    again = api("customer").post(
+        f"/companies/{tree.customer.id}/renewal-requests", json={"learner_ids": ids}
+    )
+    assert again.status_code == 422 and "Nobody to request" in again.get_json()["detail"]

@@ -12,7 +12,7 @@ from app.models import Company, Learner, Order
 from app.tenancy import actor_for
 from tests.views.test_tenancy_matrix import ATTACKERS, snapshot
 
-# What each id in an API path names.
+# What each id in an API path names (as app/api's PATH_MODELS, checked here on its own).
 PATH_IDS = {"company_id": Company, "learner_id": Learner, "order_id": Order}
 PUBLIC = {"api.openapi", "api.docs"}
 # A body every operation accepts (each reads its own fields).
@@ -22,6 +22,7 @@ BODY = {
     "last_name": "Line",
     "quantity": 5,
     "reason": "crossing the line",
+    "learner_ids": [1, 2, 3],
 }
 
 
