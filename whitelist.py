@@ -248,3 +248,5 @@ openapi  # blueprint route
 docs  # blueprint route
 revoked_by_id  # ApiKey.revoked_by_id: who revoked it (the record)
 _.revoked_by_id  # set by services/api_keys.py
+confirmed  # marshmallow field of the API's Allocation (app/api/schemas.py)
+deallocated  # marshmallow field of the API's Deallocated (app/api/schemas.py)

@@ -17,11 +17,12 @@ from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, PreconditionFailed
 
-from app.errors import DomainError, Forbidden, Invalid
+from app.errors import Conflict, DomainError, Forbidden, Invalid
 from app.extensions import db
-from app.models import Company, Learner, Order
+from app.models import Company, Learner, Order, Selection
 from app.services import api_keys
 from app.tenancy import Actor, get_scoped, require_company
 from app.transaction import transaction
@@ -47,11 +48,17 @@ class Operation:
     status: int = 200
     writes: bool = False
     path_params: list[str] = field(default_factory=list)
+    idempotent: bool = False  # requires an Idempotency-Key
 
 
 OPERATIONS: list[Operation] = []
 # What each id in a path names: the operation answers 404 unless it is in scope.
-PATH_MODELS = {"company_id": Company, "learner_id": Learner, "order_id": Order}
+PATH_MODELS = {
+    "company_id": Company,
+    "learner_id": Learner,
+    "order_id": Order,
+    "selection_id": Selection,
+}
 
 
 def operation(
@@ -63,8 +70,11 @@ def operation(
     body: type[Schema] | None = None,
     response: type[Schema] | None = None,
     status: int = 200,
+    idempotent: bool = False,
 ):
-    """Declare and route an operation. The view gets the actor, the path's ids, and
+    """Declare and route an operation. A change may carry an `Idempotency-Key` (one
+    that must — `idempotent` — is refused without): sent again, it answers the same
+    and changes nothing more. The view gets the actor, the path's ids, and
     `query` / `body` as validated by their schemas, and returns what `response`
     dumps (a list page: `page(...)`)."""
     writes = method != "GET"
@@ -84,6 +94,7 @@ def operation(
             status=status,
             writes=writes,
             path_params=path_params,
+            idempotent=idempotent,
         )
         OPERATIONS.append(op)
 
@@ -100,9 +111,31 @@ def operation(
             if body is not None:
                 kwargs["body"] = _load(body, _json_body(), "body")
             if writes:
-                with transaction():
-                    result = view(actor, **kwargs)
-                    answer = response().dump(result) if response else None
+                idempotency = _idempotency_key(required=idempotent)
+                if idempotency is not None:
+                    prior = api_keys.replayed(g.api_key_id, idempotency)
+                    if prior is not None:
+                        return _replay(prior)
+                try:
+                    with transaction():
+                        result = view(actor, **kwargs)
+                        answer = response().dump(result) if response else None
+                        if idempotency is not None:
+                            api_keys.remember(
+                                g.api_key_id,
+                                idempotency,
+                                request.method,
+                                request.path,
+                                status,
+                                answer,
+                            )
+                except IntegrityError as exc:  # the same key, sent twice at once
+                    if idempotency is None:
+                        raise
+                    raise Conflict(
+                        "A request with this Idempotency-Key is being made: retry it "
+                        "to read its answer."
+                    ) from exc
             else:
                 result = view(actor, **kwargs)
                 answer = response().dump(result) if response else None
@@ -116,6 +149,36 @@ def operation(
         return handle
 
     return decorate
+
+
+IDEMPOTENCY = "Idempotency-Key"
+
+
+def _idempotency_key(required: bool) -> str | None:
+    value = request.headers.get(IDEMPOTENCY)
+    if value is None:
+        if required:
+            raise Invalid(
+                f"Send an {IDEMPOTENCY} header: a retry then changes nothing.", IDEMPOTENCY
+            )
+        return None
+    value = value.strip()
+    if not 1 <= len(value) <= 200:
+        raise Invalid(f"The {IDEMPOTENCY} must be 1 to 200 characters.", IDEMPOTENCY)
+    return value
+
+
+def _replay(prior):
+    """The answer of a change made before with the same Idempotency-Key."""
+    if (prior.method, prior.path) != (request.method, request.path):
+        raise Invalid(
+            f"This {IDEMPOTENCY} was used for another request ({prior.method} {prior.path}).",
+            IDEMPOTENCY,
+        )
+    reply = jsonify(prior.body) if prior.body is not None else current_app.response_class()
+    reply.status_code = prior.status if prior.body is not None else 204
+    reply.headers["Idempotent-Replayed"] = "true"
+    return reply
 
 
 def _json_body() -> dict:
@@ -204,7 +267,7 @@ def authenticate():
         return None
     try:
         with transaction():  # the key's last use
-            g.api_actor = api_keys.authenticate(
+            g.api_actor, g.api_key_id = api_keys.authenticate(
                 request.headers.get("Authorization"), request.remote_addr
             )
     except api_keys.Unauthenticated as exc:

@@ -5,12 +5,23 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from app import clock
 from app.api import in_view, operation, page, paged, require_unchanged
 from app.api import schemas as s
+from app.errors import Invalid
 from app.extensions import db
 from app.models import AuditEvent, Company, Email, Learner, Order
-from app.services import companies, learners, orders, renewal_requests, renewals
+from app.services import (
+    allocation,
+    companies,
+    learners,
+    licenses,
+    orders,
+    renewal_requests,
+    renewals,
+)
 from app.services.licenses import seat_position
+from app.services.states import is_expired, is_unlicensed
 from app.tenancy import Screen, audience, get_scoped, require_company, screen_scope
 
 
@@ -325,3 +336,72 @@ def request_renewal(actor, company_id, body):
         in_view(actor, company_id), company_id, people, assign_now=body["assign_now"]
     )
     return fresh(actor, Order, requested.order.id)
+
+
+@operation(
+    "/companies/<int:company_id>/allocations",
+    "POST",
+    "Plan allocating licenses to people (`learner_ids`) or to a tab's people who need "
+    "one (`tab`): what confirming would do, with any reason it cannot. Nothing is "
+    "allocated until the plan is confirmed.",
+    body=s.NewAllocation,
+    response=s.Allocation,
+    status=201,
+)
+def plan_allocation(actor, company_id, body):
+    actor = in_view(actor, company_id)
+    if "learner_ids" in body:
+        selection = allocation.select_people(actor, company_id, body["learner_ids"])
+    elif "tab" in body:
+        state = is_expired(clock.now()) if body["tab"] == "expired" else is_unlicensed()
+        selection = allocation.select_matching(
+            actor,
+            company_id,
+            select(Learner.id).where(Learner.active, state),
+            include_flagged=body["include_flagged"],
+        )
+    else:
+        raise Invalid("Name the people (learner_ids) or a tab (tab).", "learner_ids")
+    return _allocation(allocation.plan(actor, selection.id))
+
+
+@operation(
+    "/companies/<int:company_id>/allocations/<int:selection_id>/confirm",
+    "POST",
+    "Confirm a plan: all of its people get their licenses, or none (409 with the "
+    "reason: seats taken meanwhile, someone licensed since). Needs an Idempotency-Key: "
+    "a retry answers the same and allocates nothing more.",
+    response=s.Allocation,
+    idempotent=True,
+)
+def confirm_allocation(actor, company_id, selection_id):
+    return _allocation(allocation.allocate(in_view(actor, company_id), selection_id))
+
+
+def _allocation(plan) -> dict:
+    selection = plan.selection
+    return {
+        "selection_id": selection.id,
+        "company_id": selection.company_id,
+        "people": plan.size,
+        "free": plan.free,
+        "shortfall": plan.shortfall,
+        "problem": plan.problem(),
+        "orders": [
+            {"order_id": order.id, "seats": seats, "expires_at": order.expires_at}
+            for order, seats in plan.chunks
+        ],
+        "confirmed": selection.used_at is not None,
+    }
+
+
+@operation(
+    "/companies/<int:company_id>/deallocations",
+    "POST",
+    "Take licenses back from leavers of the company: each seat returns to its pool. All or none.",
+    body=s.Deallocation,
+    response=s.Deallocated,
+)
+def deallocate(actor, company_id, body):
+    count = licenses.deallocate(in_view(actor, company_id), body["learner_ids"])
+    return {"deallocated": count}

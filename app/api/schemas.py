@@ -283,3 +283,52 @@ class RenewalRequest(Schema):
         load_default=False,
         metadata={"description": "Assign it at once (account managers above the company)."},
     )
+
+
+class NewAllocation(Schema):
+    learner_ids = fields.List(
+        fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),
+        validate=validate.Length(min=1, max=10_000),
+        metadata={"description": "These people (all of the company), or:"},
+    )
+    tab = fields.String(
+        validate=validate.OneOf(["expired", "unlicensed"]),
+        metadata={"description": "Everybody of this tab who needs a license (Select All)."},
+    )
+    include_flagged = fields.Boolean(
+        load_default=False,
+        metadata={"description": "With `tab`: people flagged do-not-renew too."},
+    )
+
+
+class AllocationChunk(Schema):
+    order_id = fields.Integer(required=True)
+    seats = fields.Integer(required=True)
+    expires_at = fields.DateTime(allow_none=True, required=True)
+
+
+class Allocation(Schema):
+    """What confirming would do (or did, once `confirmed`)."""
+
+    selection_id = fields.Integer(required=True)
+    company_id = fields.Integer(required=True)
+    people = fields.Integer(required=True)
+    free = fields.Integer(required=True)
+    shortfall = fields.Integer(required=True)
+    problem = fields.String(
+        allow_none=True, required=True, metadata={"description": "Why confirming would fail."}
+    )
+    orders = fields.List(fields.Nested(AllocationChunk), required=True)
+    confirmed = fields.Boolean(required=True)
+
+
+class Deallocation(Schema):
+    learner_ids = fields.List(
+        fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),
+        required=True,
+        validate=validate.Length(min=1, max=10_000),
+    )
+
+
+class Deallocated(Schema):
+    deallocated = fields.Integer(required=True)

@@ -9,7 +9,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import jsonify, render_template
 
-from app.api import OPERATIONS, PREFIX, PROBLEM, blueprint
+from app.api import IDEMPOTENCY, OPERATIONS, PREFIX, PROBLEM, blueprint
 from app.api.schemas import Problem
 
 ERRORS = {
@@ -74,6 +74,18 @@ def _operation(op) -> dict:
     ]
     if op.query is not None:
         parameters.append({"in": "query", "schema": op.query})
+    if op.writes:
+        parameters.append(
+            {
+                "in": "header",
+                "name": IDEMPOTENCY,
+                "required": op.idempotent,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "description": "Sent again with the same key, the change answers the same "
+                "and changes nothing more.",
+            }
+        )
+        responses["409"] = {"description": "The state changed meanwhile.", "content": problem}
     answer = {
         "operationId": op.name,
         "summary": op.summary,

@@ -1,6 +1,6 @@
 """Every model, imported so that the metadata (and Alembic) sees every table."""
 
-from app.models.api_key import ApiKey
+from app.models.api_key import ApiKey, ApiRequest
 from app.models.audit import AuditEvent
 from app.models.company import Company, CompanyKind, CompanyTree
 from app.models.email import Email, EmailKind, EmailState
@@ -21,6 +21,7 @@ from app.models.user import AppUser, UserSession
 
 __all__ = [
     "ApiKey",
+    "ApiRequest",
     "AuditEvent",
     "Email",
     "EmailKind",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.company import Company
@@ -59,3 +59,23 @@ class ApiKey(Model):
     limited_to: Mapped[Company | None] = relationship(
         Company, foreign_keys=[limited_to_id], lazy="selectin"
     )
+
+
+class ApiRequest(Model):
+    """A change made through the API with an `Idempotency-Key`: its answer, kept so
+    that the same key sent again (a retry after a lost answer) gets the same answer
+    and changes nothing more."""
+
+    __tablename__ = "api_requests"
+    __table_args__ = (Index("ux_api_requests_key", "api_key_id", "idempotency_key", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE", name="fk_api_requests_api_key_id")
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app import clock
 from app.errors import Forbidden, Invalid, NotFound
 from app.extensions import db
-from app.models import ApiKey, AppUser
+from app.models import ApiKey, ApiRequest, AppUser
 from app.services import audit
 from app.services.validation import required_text
 from app.tenancy import NOBODY, Actor, actor_for, get_scoped, require_company
@@ -99,9 +99,9 @@ def revoke(actor: Actor, key_id) -> ApiKey:
     return key
 
 
-def authenticate(header: str | None, address: str | None) -> Actor:
-    """The actor an `Authorization: Bearer <key>` header acts as, or Unauthenticated.
-    Records the key's last use (time, address)."""
+def authenticate(header: str | None, address: str | None) -> tuple[Actor, int]:
+    """The actor an `Authorization: Bearer <key>` header acts as, and the key's id;
+    or Unauthenticated. Records the key's last use (time, address)."""
     scheme, _, text = (header or "").partition(" ")
     text = text.strip()
     if scheme.lower() != "bearer" or not text:
@@ -128,7 +128,10 @@ def authenticate(header: str | None, address: str | None) -> Actor:
     ):
         key.last_used_at = now
         key.last_used_from = (address or "")[:64] or None
-    return replace(actor, limited_to=key.limited_to_id, read_only=key.read_only, via=key.name)
+    return (
+        replace(actor, limited_to=key.limited_to_id, read_only=key.read_only, via=key.name),
+        key.id,
+    )
 
 
 def prefix_of(text: str) -> str | None:
@@ -148,3 +151,28 @@ def user_named(username: str) -> AppUser:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def replayed(key_id: int, idempotency_key: str) -> ApiRequest | None:
+    """The answer kept for a change sent before with this Idempotency-Key."""
+    return db.session.scalar(
+        select(ApiRequest).where(
+            ApiRequest.api_key_id == key_id, ApiRequest.idempotency_key == idempotency_key
+        )
+    )
+
+
+def remember(key_id: int, idempotency_key: str, method: str, path: str, status: int, body):
+    """Keep a change's answer (in its transaction: kept only if the change is)."""
+    db.session.add(
+        ApiRequest(
+            api_key_id=key_id,
+            idempotency_key=idempotency_key,
+            method=method,
+            path=path,
+            status=status,
+            body=body,
+            created_at=clock.real_now(),
+        )
+    )
+    db.session.flush()

@@ -358,3 +358,60 @@ def test_renewal_is_requested_for_the_people_named(tree, api, session):
         f"/companies/{tree.customer.id}/renewal-requests", json={"learner_ids": ids}
     )
     assert again.status_code == 422 and "Nobody to request" in again.get_json()["detail"]
+
+
+def test_allocating_is_planned_then_confirmed_once_whatever_the_retries(tree, api, session):
+    from app.models import Order
+    from tests import factories
+
+    tree.customer.auto_license = False
+    people = factories.learners(tree.customer, 4)
+    order = factories.assigned_order(tree.customer, 5)
+    session.commit()
+    customer = api("customer")
+    base = f"/companies/{tree.customer.id}/allocations"
+    plan = customer.post(base, json={"learner_ids": [p.id for p in people]})
+    assert plan.status_code == 201, plan.get_json()
+    planned = plan.get_json()
+    assert (planned["people"], planned["free"], planned["problem"]) == (4, 5, None)
+    assert planned["confirmed"] is False
+    confirm = f"{base}/{planned['selection_id']}/confirm"
+    missing = customer.post(confirm)
+    assert missing.status_code == 422 and missing.get_json()["field"] == "Idempotency-Key"
+    headers = {"Idempotency-Key": "alloc-1"}
+    done = customer.post(confirm, headers=headers)
+    assert done.status_code == 200 and done.get_json()["confirmed"] is True
+    again = customer.post(confirm, headers=headers)
+    assert again.get_json() == done.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    session.expire_all()
+    assert session.get(Order, order.id).allocated == 4
+    other = customer.post(confirm, headers={"Idempotency-Key": "alloc-2"})
+    assert other.status_code == 409 and "already" in other.get_json()["detail"]
+    taken = customer.post(
+        f"/companies/{tree.customer.id}/deallocations", json={"learner_ids": [people[0].id]}
+    )
+    assert taken.get_json() == {"deallocated": 1}
+    session.expire_all()
+    assert session.get(Order, order.id).allocated == 3
+
+
+def test_too_few_seats_plans_the_shortfall_and_confirming_changes_nothing(tree, api, session):
+    from app.models import Order
+    from tests import factories
+
+    tree.customer.auto_license = False
+    factories.learners(tree.customer, 4)
+    order = factories.assigned_order(tree.customer, 2)
+    session.commit()
+    customer = api("customer")
+    base = f"/companies/{tree.customer.id}/allocations"
+    planned = customer.post(base, json={"tab": "unlicensed"}).get_json()
+    assert planned["shortfall"] > 0
+    assert "seats free: request" in planned["problem"] or "seat free: request" in planned["problem"]
+    answer = customer.post(
+        f"{base}/{planned['selection_id']}/confirm", headers={"Idempotency-Key": "k"}
+    )
+    assert answer.status_code == 409 and answer.get_json()["detail"] == planned["problem"]
+    session.expire_all()
+    assert session.get(Order, order.id).allocated == 0

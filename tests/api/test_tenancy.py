@@ -8,12 +8,17 @@ import pytest
 from sqlalchemy import select
 
 from app import tenancy
-from app.models import Company, Learner, Order
+from app.models import Company, Learner, Order, Selection
 from app.tenancy import actor_for
 from tests.views.test_tenancy_matrix import ATTACKERS, snapshot
 
 # What each id in an API path names (as app/api's PATH_MODELS, checked here on its own).
-PATH_IDS = {"company_id": Company, "learner_id": Learner, "order_id": Order}
+PATH_IDS = {
+    "company_id": Company,
+    "learner_id": Learner,
+    "order_id": Order,
+    "selection_id": Selection,
+}
 PUBLIC = {"api.openapi", "api.docs"}
 # A body every operation accepts (each reads its own fields).
 BODY = {
@@ -23,6 +28,7 @@ BODY = {
     "quantity": 5,
     "reason": "crossing the line",
     "learner_ids": [1, 2, 3],
+    "tab": "unlicensed",
 }
 
 
@@ -49,13 +55,16 @@ def foreign_id(session, actor, model):
 
 @pytest.fixture
 def orders_everywhere(tree, session):
-    """A requested order and an assigned one in every company."""
+    """A requested order, an assigned one and a staged selection in every company."""
+    from app.services.allocation import stage
     from app.services.orders import request_order
     from tests.factories import assigned_order, replace_actor_in
 
     for company in tree.companies:
         assigned_order(company, 3)
         request_order(replace_actor_in(company), company.id, 2)
+        people = select(Learner.id).where(Learner.company_id == company.id)
+        stage(replace_actor_in(company), company.id, people, "manual")
     session.commit()
 
 
