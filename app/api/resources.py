@@ -17,8 +17,10 @@ from app.services import (
     learners,
     licenses,
     orders,
+    reclaim,
     renewal_requests,
     renewals,
+    states,
 )
 from app.services.licenses import seat_position
 from app.services.states import is_expired, is_unlicensed
@@ -405,3 +407,27 @@ def _allocation(plan) -> dict:
 def deallocate(actor, company_id, body):
     count = licenses.deallocate(in_view(actor, company_id), body["learner_ids"])
     return {"deallocated": count}
+
+
+@operation(
+    "/companies/<int:company_id>/licenses",
+    "GET",
+    "A license tab of a company (Allocated, Expiring, Expired, Unlicensed): its people, "
+    "by last name, with their license's type and expiry.",
+    query=s.LicenseTabQuery,
+    response=s.page_of(s.Learner),
+)
+def license_tab(actor, company_id, query):
+    company = require_company(actor, company_id)
+    now = clock.now()
+    where = [Learner.company_id == company.id, states.TABS[query["tab"]](now)]
+    if "license_type" in query:
+        where.append(Learner.license_type == query["license_type"])
+    if "flagged" in query:
+        flagged = reclaim.flagged(company, now)
+        where.append(flagged if query["flagged"] else ~flagged)
+    return page(
+        select(Learner).where(*where).order_by(Learner.last_name, Learner.id),
+        query,
+        select(func.count()).select_from(Learner).where(*where),
+    )

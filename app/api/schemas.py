@@ -3,6 +3,8 @@ OpenAPI document describes (the same classes)."""
 
 from __future__ import annotations
 
+from functools import cache
+
 from marshmallow import Schema, fields, validate
 
 from app.api import MAX_PAGE_SIZE
@@ -61,8 +63,9 @@ class NewLearner(Schema):
     department = fields.String(allow_none=True, validate=validate.Length(max=120))
 
 
+@cache
 def page_of(item: type[Schema]) -> type[Schema]:
-    """The list answer of `item`: {items, total, next}."""
+    """The list answer of `item`: {items, total, next} (one class per item schema)."""
     return type(
         f"{item.__name__}Page",
         (Schema,),
@@ -332,3 +335,15 @@ class Deallocation(Schema):
 
 class Deallocated(Schema):
     deallocated = fields.Integer(required=True)
+
+
+class LicenseTabQuery(PageQuery):
+    tab = fields.String(
+        required=True,
+        validate=validate.OneOf(["allocated", "expiring", "expired", "unlicensed"]),
+        metadata={"description": "The license tab: its people."},
+    )
+    license_type = fields.String(validate=validate.OneOf(TYPES))
+    flagged = fields.Boolean(
+        metadata={"description": "Only people flagged do-not-renew (true) or the others."}
+    )

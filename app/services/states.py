@@ -34,3 +34,13 @@ def is_expiring(now: datetime, window: timedelta = EXPIRING_WINDOW):
 def needs_license(now: datetime):
     """Who may get a seat: active learners with no active license."""
     return and_(Learner.active, (Learner.license_expires_at.is_(None)) | is_expired(now))
+
+
+# The license tabs' people (Allocated, Expiring, Expired, Unlicensed): the screens'
+# base filters and the API's `tab`.
+TABS = {
+    "allocated": is_active,
+    "expiring": is_expiring,
+    "expired": lambda now: and_(is_expired(now), Learner.active),
+    "unlicensed": lambda now: and_(is_unlicensed(), Learner.active),
+}

@@ -415,3 +415,19 @@ def test_too_few_seats_plans_the_shortfall_and_confirming_changes_nothing(tree, 
     assert answer.status_code == 409 and answer.get_json()["detail"] == planned["problem"]
     session.expire_all()
     assert session.get(Order, order.id).allocated == 0
+
+
+def test_a_license_tab_lists_its_people(tree, api, session):
+    from tests import factories
+
+    expired = factories.expired_people(tree.customer, 2)
+    session.commit()
+    customer = api("customer")
+    path = f"/companies/{tree.customer.id}/licenses"
+    tab = customer.get(path, tab="expired").get_json()
+    assert sorted(p["id"] for p in tab["items"]) == sorted(p.id for p in expired)
+    assert all(p["license_expires_at"] for p in tab["items"])
+    unlicensed = customer.get(path, tab="unlicensed").get_json()["items"]
+    assert not {p["id"] for p in unlicensed} & {p.id for p in expired}
+    assert customer.get(path, tab="expired", flagged="true").get_json()["total"] == 0
+    assert customer.get(path).status_code == 422  # the tab is required
