@@ -172,8 +172,8 @@ def screen_scope(actor: Actor, company_column, screen: Screen = Screen.COMPANY):
 
 def may_act_on(actor: Actor, company_id: int | None) -> bool:
     if company_id is None:
-        return actor.is_admin
-    if actor.is_admin:
+        return actor.is_admin and actor.limited_to is None
+    if actor.is_admin and actor.limited_to is None:
         return db.session.get(Company, company_id) is not None
     clause = scope(actor, CompanyTree.descendant_id)
     return bool(
@@ -184,7 +184,9 @@ def may_act_on(actor: Actor, company_id: int | None) -> bool:
 def strictly_below(actor: Actor, company_ids: set[int]) -> set[int]:
     """Those of the companies strictly below the actor's own company (never its own):
     the ones whose orders it assigns and declines."""
-    if actor.limited_to is not None:  # an API key's company: only below it, within it
+    if actor.limited_to is not None:
+        # An API key limited to a company: strictly below the user's own company (as
+        # without the limit), and within the key's company's subtree (itself included).
         company_ids = set(company_ids) & strictly_below(
             replace(actor, limited_to=None), set(company_ids)
         )

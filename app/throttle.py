@@ -77,8 +77,13 @@ class ApiRateLimit(Counter):
         key = f"api-key-{key_prefix}"
 
         def hit(limiter):
-            refused = [item for item in self.limits if not limiter.hit(item, key)]
-            return max((_wait(limiter, item, key) for item in refused), default=0)
+            # Every limit tested first: a refused call uses up no window.
+            waits = [_wait(limiter, item, key) for item in self.limits]
+            if any(waits):
+                return max(waits)
+            for item in self.limits:
+                limiter.hit(item, key)
+            return 0
 
         return self.use(hit)
 

@@ -12,6 +12,7 @@ document at /api/v1/openapi.json (`spec.py`).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from functools import wraps
 
@@ -112,25 +113,27 @@ def operation(
                 kwargs["body"] = _load(body, _json_body(), "body")
             if writes:
                 idempotency = _idempotency_key(required=idempotent)
-                if idempotency is not None:
-                    prior = api_keys.replayed(g.api_key_id, idempotency)
-                    if prior is not None:
-                        return _replay(prior)
+                fingerprint = _fingerprint(kwargs)
                 try:
                     with transaction():
+                        # Looked up inside the unit of work: on SQLite it holds the
+                        # write lock, so a retry racing the first waits, then replays.
+                        prior = idempotency and api_keys.replayed(g.api_key_id, idempotency)
+                        if prior:
+                            return _replay(prior, fingerprint)
                         result = view(actor, **kwargs)
                         answer = response().dump(result) if response else None
                         if idempotency is not None:
                             api_keys.remember(
                                 g.api_key_id,
                                 idempotency,
-                                request.method,
-                                request.path,
+                                {"method": request.method, "path": request.path},
                                 status,
                                 answer,
+                                fingerprint,
                             )
                 except IntegrityError as exc:  # the same key, sent twice at once
-                    if idempotency is None:
+                    if idempotency is None or "api_requests" not in str(exc.orig):
                         raise
                     raise Conflict(
                         "A request with this Idempotency-Key is being made: retry it "
@@ -168,11 +171,22 @@ def _idempotency_key(required: bool) -> str | None:
     return value
 
 
-def _replay(prior):
+def _fingerprint(kwargs: dict) -> str:
+    """A digest of what a change sent (its validated query and body)."""
+    sent = {k: v for k, v in kwargs.items() if k in ("query", "body")}
+    return hashlib.sha256(json.dumps(sent, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _replay(prior, fingerprint: str):
     """The answer of a change made before with the same Idempotency-Key."""
-    if (prior.method, prior.path) != (request.method, request.path):
+    if (prior.method, prior.path, prior.fingerprint) != (
+        request.method,
+        request.path,
+        fingerprint,
+    ):
         raise Invalid(
-            f"This {IDEMPOTENCY} was used for another request ({prior.method} {prior.path}).",
+            f"This {IDEMPOTENCY} was used for another request ({prior.method} {prior.path}, "
+            "or other data): send a new key for a new change.",
             IDEMPOTENCY,
         )
     reply = jsonify(prior.body) if prior.body is not None else current_app.response_class()
@@ -182,10 +196,33 @@ def _replay(prior):
 
 
 def _json_body() -> dict:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        data = None
     if not isinstance(data, dict):
         raise Invalid("The body must be a JSON object.", "body")
+    _check_text(data, "body")
     return data
+
+
+def _check_text(value, where: str) -> None:
+    """No NUL character and no lone surrogate in any string of a body (PostgreSQL
+    stores neither; nobody types them)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where)
+            _check_text(item, str(key))
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, where)
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise Invalid(f"{where}: contains a NUL character.", where)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Invalid(f"{where}: is not valid text.", where) from None
 
 
 def _load(schema: type[Schema], data: dict, where: str) -> dict:
@@ -222,7 +259,8 @@ def paged(items: list, total: int, query: dict) -> Page:
     """A page of items already read, with the address of the next page, if any."""
     number = query["page"]
     more = number * query["page_size"] < total
-    args = {**request.view_args, **request.args.to_dict(), "page": number + 1}
+    # The validated query only: nothing else sent reaches url_for.
+    args = {**query, **request.view_args, "page": number + 1}
     return Page(items, total, url_for(request.endpoint, **args) if more else None)
 
 
@@ -266,14 +304,19 @@ def authenticate():
     if request.endpoint in PUBLIC:
         return None
     try:
-        with transaction():  # the key's last use
-            g.api_actor, g.api_key_id = api_keys.authenticate(
-                request.headers.get("Authorization"), request.remote_addr
-            )
+        g.api_actor, g.api_key_id = api_keys.authenticate(
+            request.headers.get("Authorization"), request.remote_addr
+        )
     except api_keys.Unauthenticated as exc:
         response = problem(401, exc.message)
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
+    if api_keys.needs_use_recorded(g.api_key_id, request.remote_addr):
+        try:
+            with transaction():  # at most once a minute: a read takes no write lock
+                api_keys.record_use(g.api_key_id, request.remote_addr)
+        except Conflict:
+            pass  # busy: the next call records it
     limit = current_app.extensions["api_rate_limit"]
     wait = limit.wait_seconds(api_keys.prefix_of(request.headers["Authorization"]))
     if wait:

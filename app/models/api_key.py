@@ -76,6 +76,8 @@ class ApiRequest(Model):
     idempotency_key: Mapped[str] = mapped_column(String(200))
     method: Mapped[str] = mapped_column(String(8))
     path: Mapped[str] = mapped_column(String(500))
+    # SHA-256 of the query and body sent: the same key with other data is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

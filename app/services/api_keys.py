@@ -10,7 +10,7 @@ import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from app import clock
 from app.errors import Forbidden, Invalid, NotFound
@@ -121,13 +121,6 @@ def authenticate(header: str | None, address: str | None) -> tuple[Actor, int]:
     actor = actor_for(key.user, "api")
     if actor.role == NOBODY:  # deactivated, or its role taken away
         raise Unauthenticated()
-    if (
-        key.last_used_at is None
-        or now - key.last_used_at >= LAST_USE_EVERY
-        or key.last_used_from != address
-    ):
-        key.last_used_at = now
-        key.last_used_from = (address or "")[:64] or None
     return (
         replace(actor, limited_to=key.limited_to_id, read_only=key.read_only, via=key.name),
         key.id,
@@ -153,6 +146,36 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def record_use(key_id: int, address: str | None) -> None:
+    """The key's last use (time, address), written at most once a minute per address:
+    a read is not a write on every call."""
+    now = clock.real_now()
+    address = (address or "")[:64] or None
+    db.session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            or_(
+                ApiKey.last_used_at.is_(None),
+                ApiKey.last_used_at <= now - LAST_USE_EVERY,
+                ApiKey.last_used_from.is_distinct_from(address),
+            ),
+        )
+        .values(last_used_at=now, last_used_from=address)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def needs_use_recorded(key_id: int, address: str | None) -> bool:
+    key = db.session.get(ApiKey, key_id)
+    address = (address or "")[:64] or None
+    return (
+        key.last_used_at is None
+        or clock.real_now() - key.last_used_at >= LAST_USE_EVERY
+        or key.last_used_from != address
+    )
+
+
 def replayed(key_id: int, idempotency_key: str) -> ApiRequest | None:
     """The answer kept for a change sent before with this Idempotency-Key."""
     return db.session.scalar(
@@ -162,14 +185,16 @@ def replayed(key_id: int, idempotency_key: str) -> ApiRequest | None:
     )
 
 
-def remember(key_id: int, idempotency_key: str, method: str, path: str, status: int, body):
-    """Keep a change's answer (in its transaction: kept only if the change is)."""
+def remember(key_id: int, idempotency_key: str, request: dict, status: int, body, fingerprint: str):
+    """Keep a change's answer (in its transaction: kept only if the change is).
+    `request`: its method and path; `fingerprint`: a digest of what it sent."""
     db.session.add(
         ApiRequest(
             api_key_id=key_id,
             idempotency_key=idempotency_key,
-            method=method,
-            path=path,
+            method=request["method"],
+            path=request["path"],
+            fingerprint=fingerprint,
             status=status,
             body=body,
             created_at=clock.real_now(),

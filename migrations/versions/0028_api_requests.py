@@ -24,6 +24,7 @@ def upgrade():
         sa.Column('idempotency_key', sa.String(length=200), nullable=False),
         sa.Column('method', sa.String(length=8), nullable=False),
         sa.Column('path', sa.String(length=500), nullable=False),
+        sa.Column('fingerprint', sa.String(length=64), nullable=False),
         sa.Column('status', sa.Integer(), nullable=False),
         sa.Column('body', sa.JSON(), nullable=True),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),

@@ -431,3 +431,50 @@ def test_a_license_tab_lists_its_people(tree, api, session):
     assert not {p["id"] for p in unlicensed} & {p.id for p in expired}
     assert customer.get(path, tab="expired", flagged="true").get_json()["total"] == 0
     assert customer.get(path).status_code == 422  # the tab is required
+
+
+def test_an_admins_key_limited_to_a_company_stays_in_it(tree, api):
+    limited = make_key(tree.users["admin"], "admin for C1", limited_to=tree.customer.id)
+    answer = api(key=limited).post(
+        "/companies", json={"name": "Elsewhere", "parent_id": tree.other_partner.id}
+    )
+    assert answer.status_code == 404
+    names = [c["name"] for c in api(key=limited).get("/companies").get_json()["items"]]
+    assert names == ["Customer C1"]
+
+
+def test_a_key_sent_again_with_other_data_is_refused(tree, api, session):
+    customer = api("customer")
+    path = f"/companies/{tree.customer.id}/orders"
+    headers = {"Idempotency-Key": "order-1"}
+    first = customer.post(path, json={"quantity": 3}, headers=headers)
+    assert first.status_code == 201
+    assert customer.post(path, json={"quantity": 3}, headers=headers).get_json() == first.get_json()
+    other = customer.post(path, json={"quantity": 4}, headers=headers)
+    assert other.status_code == 422 and other.get_json()["field"] == "Idempotency-Key"
+    assert customer.get("/orders", status="requested").get_json()["total"] == 1
+
+
+def test_text_a_database_cannot_store_is_refused_with_its_field(tree, api, session):
+    customer = api("customer")
+    path = f"/companies/{tree.customer.id}/learners"
+    for bad in ("Ann\x00", "\ud800"):
+        answer = customer.post(
+            path, json={"email": "a@b.example", "first_name": bad, "last_name": "B"}
+        )
+        assert answer.status_code == 422 and answer.get_json()["field"] == "first_name"
+    deep = "[" * 5000 + "]" * 5000
+    answer = customer.client.post(
+        f"/api/v1{path}", data=deep, headers=customer.headers({"Content-Type": "application/json"})
+    )
+    assert answer.status_code == 422
+
+
+def test_the_next_page_carries_only_the_lists_own_arguments(tree, api):
+    customer = api("customer")
+    path = f"/companies/{tree.customer.id}/learners"
+    answer = customer.get(path, page_size=1, company_id="x", _method="FOO", active="true")
+    assert answer.status_code == 200
+    following = answer.get_json()["next"]
+    assert "company_id=x" not in following and "_method" not in following
+    assert customer.client.get(following, headers=customer.headers()).status_code == 200
