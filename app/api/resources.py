@@ -26,6 +26,20 @@ from app.services.licenses import seat_position
 from app.services.states import is_expired, is_unlicensed
 from app.tenancy import Screen, audience, get_scoped, require_company, screen_scope
 
+# A company's people in its screens' order (ix_learners_company_last_name).
+BY_LAST_NAME = (Learner.last_name, Learner.id)
+
+
+def listed(model, query: dict, where: list, filters: tuple[str, ...], order):
+    """A page of `model`'s rows kept by `where` and the query's equality `filters`
+    (those given), in `order` (stable: it ends with the id)."""
+    where = [*where, *(getattr(model, name) == query[name] for name in filters if name in query)]
+    return page(
+        select(model).where(*where).order_by(*order),
+        query,
+        select(func.count()).select_from(model).where(*where),
+    )
+
 
 @operation(
     "/companies",
@@ -35,15 +49,12 @@ from app.tenancy import Screen, audience, get_scoped, require_company, screen_sc
     response=s.page_of(s.Company),
 )
 def list_companies(actor, query):
-    where = [screen_scope(actor, Company.id, Screen.PARTNER)]
-    if "kind" in query:
-        where.append(Company.kind == query["kind"])
-    if "parent_id" in query:
-        where.append(Company.parent_id == query["parent_id"])
-    return page(
-        select(Company).where(*where).order_by(Company.id),
+    return listed(
+        Company,
         query,
-        select(func.count()).select_from(Company).where(*where),
+        [screen_scope(actor, Company.id, Screen.PARTNER)],
+        ("kind", "parent_id"),
+        [Company.id],
     )
 
 
@@ -61,14 +72,7 @@ def show_company(actor, company_id):
 )
 def list_learners(actor, company_id, query):
     company = require_company(actor, company_id)
-    where = [Learner.company_id == company.id]
-    if "active" in query:
-        where.append(Learner.active == query["active"])
-    return page(
-        select(Learner).where(*where).order_by(Learner.last_name, Learner.id),
-        query,
-        select(func.count()).select_from(Learner).where(*where),
-    )
+    return listed(Learner, query, [Learner.company_id == company.id], ("active",), BY_LAST_NAME)
 
 
 @operation(
@@ -163,14 +167,12 @@ def company_seats(actor, company_id):
     response=s.page_of(s.Order),
 )
 def list_orders(actor, query):
-    where = [screen_scope(actor, Order.company_id)]
-    for name in ("status", "company_id", "license_type"):
-        if name in query:
-            where.append(getattr(Order, name) == query[name])
-    return page(
-        select(Order).where(*where).order_by(Order.requested_at.desc(), Order.id.desc()),
+    return listed(
+        Order,
         query,
-        select(func.count()).select_from(Order).where(*where),
+        [screen_scope(actor, Order.company_id)],
+        ("status", "company_id", "license_type"),
+        [Order.requested_at.desc(), Order.id.desc()],
     )
 
 
@@ -250,14 +252,12 @@ def fresh(actor, model, pk):
     response=s.page_of(s.Email),
 )
 def list_emails(actor, query):
-    where = [screen_scope(actor, Email.company_id), audience(actor, Email)]
-    for name in ("company_id", "state"):
-        if name in query:
-            where.append(getattr(Email, name) == query[name])
-    return page(
-        select(Email).where(*where).order_by(Email.created_at.desc(), Email.id.desc()),
+    return listed(
+        Email,
         query,
-        select(func.count()).select_from(Email).where(*where),
+        [screen_scope(actor, Email.company_id), audience(actor, Email)],
+        ("company_id", "state"),
+        [Email.created_at.desc(), Email.id.desc()],
     )
 
 
@@ -269,14 +269,12 @@ def list_emails(actor, query):
     response=s.page_of(s.AuditEvent),
 )
 def list_audit_events(actor, query):
-    where = [screen_scope(actor, AuditEvent.company_id)]
-    for name in ("company_id", "action"):
-        if name in query:
-            where.append(getattr(AuditEvent, name) == query[name])
-    return page(
-        select(AuditEvent).where(*where).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()),
+    return listed(
+        AuditEvent,
         query,
-        select(func.count()).select_from(AuditEvent).where(*where),
+        [screen_scope(actor, AuditEvent.company_id)],
+        ("company_id", "action"),
+        [AuditEvent.at.desc(), AuditEvent.id.desc()],
     )
 
 
@@ -421,13 +419,7 @@ def license_tab(actor, company_id, query):
     company = require_company(actor, company_id)
     now = clock.now()
     where = [Learner.company_id == company.id, states.TABS[query["tab"]](now)]
-    if "license_type" in query:
-        where.append(Learner.license_type == query["license_type"])
     if "flagged" in query:
         flagged = reclaim.flagged(company, now)
         where.append(flagged if query["flagged"] else ~flagged)
-    return page(
-        select(Learner).where(*where).order_by(Learner.last_name, Learner.id),
-        query,
-        select(func.count()).select_from(Learner).where(*where),
-    )
+    return listed(Learner, query, where, ("license_type",), BY_LAST_NAME)
