@@ -22,6 +22,7 @@ reminders_send  # unused function (app/cli.py)
 reminders_digest  # unused function (app/cli.py)
 emails_recover  # unused function (app/cli.py)
 uploads_clean  # unused function (app/cli.py)
+webhooks_deliver_due  # unused function (app/cli.py)
 
 # Flask-AppBuilder: declarative view attributes, @expose/@action endpoints and the
 # hooks FAB calls by name (pre_add, post_update, apply, load_user, ...)
@@ -250,3 +251,11 @@ revoked_by_id  # ApiKey.revoked_by_id: who revoked it (the record)
 _.revoked_by_id  # set by services/api_keys.py
 confirmed  # marshmallow field of the API's Allocation (app/api/schemas.py)
 deallocated  # marshmallow field of the API's Deallocated (app/api/schemas.py)
+
+# Webhooks
+dispatch_due_webhooks  # unused function (app/jobs/periodic.py): enqueued by name
+last_attempt_at  # WebhookDelivery column and API field, read by templates/webhooks/log.html
+delivered_at  # WebhookDelivery column and API field (set by services/webhooks.record)
+_.delivered_at  # set by services/webhooks.py
+replay_of_id  # WebhookDelivery column and API field, read by templates/webhooks/log.html
+_.sock  # http.client's connection socket, set by the pinned connect() (webhook_client.py)

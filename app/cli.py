@@ -25,6 +25,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(uploads_group)
     app.cli.add_command(backup)
     app.cli.add_command(api_keys_group)
+    app.cli.add_command(webhooks_group)
 
 
 @click.command("setup")
@@ -200,6 +201,19 @@ def emails_send_due() -> None:
     from app.jobs.emails import send_due
 
     click.echo(", ".join(f"{n} {state}" for state, n in send_due().items()) or "nothing due")
+
+
+@click.group("webhooks")
+def webhooks_group() -> None:
+    """Webhook deliveries."""
+
+
+@webhooks_group.command("deliver-due")
+def webhooks_deliver_due() -> None:
+    """Attempt every due webhook delivery from this process (no worker needed)."""
+    from app.jobs.webhooks import deliver_due
+
+    click.echo(", ".join(f"{n} {state}" for state, n in deliver_due().items()) or "nothing due")
 
 
 class Instant(click.ParamType):

@@ -143,6 +143,12 @@ def from_env(instance_path: str | os.PathLike, environ=None) -> dict:
         "LOGIN_THROTTLE_STORAGE": redis_url or "memory://",  # the API's limit counts too
         # Calls per API key (app/api), answered 429 with Retry-After beyond it.
         "API_RATE_LIMIT": environ.get("API_RATE_LIMIT") or "600 per minute",
+        # Webhook deliveries (services/webhooks.py): each attempt's timeout; receivers
+        # on loopback, private or link-local addresses only when allowed, and never
+        # in production.
+        "WEBHOOK_TIMEOUT_SECONDS": float(environ.get("WEBHOOK_TIMEOUT_SECONDS") or 10),
+        "WEBHOOKS_ALLOW_PRIVATE": not production
+        and _flag(environ, "WEBHOOKS_ALLOW_PRIVATE", False),
         "TRUSTED_PROXIES": int(environ.get("TRUSTED_PROXIES") or 0),
         "SESSION_HOURS": float(environ.get("SESSION_HOURS") or 12),
         "FAB_PASSWORD_COMPLEXITY_ENABLED": True,

@@ -42,6 +42,7 @@ FAB_ROLES = {
         _grant("Emails", "can_(list|show)"),
         _grant("Schedules", "can_(show|edit)"),
         _grant("ApiKeys", "can_(list|add|revoke)"),
+        _grant("Webhooks", "can_(list|add|delete|replay)"),
         _grant("AuditLog", "can_(list|show|export)"),
         _grant(
             "Admin Dashboard|Company|Renewals|Users|Learners|Licenses|Emails|Audit Log",
@@ -59,6 +60,7 @@ FAB_ROLES = {
         _grant("Emails", "can_(list|show)"),
         _grant("Schedules", "can_show"),
         _grant("ApiKeys", "can_(list|add|revoke)"),
+        _grant("Webhooks", "can_(list|add|delete|replay)"),
         _grant("AuditLog", "can_(list|show|export)"),
         _grant("Admin Dashboard|Users|Learners|Licenses|Emails|Audit Log", "menu_access"),
         *_SELF_SERVICE,

@@ -30,6 +30,10 @@ def make_config(database_url: str, **overrides) -> dict:
         # No NFR grants by default, so a test's partners hold only the seats it gives
         # them; tests/services/test_nfr_grants.py turns them on.
         "NFR_GRANT_SEATS": 0,
+        # Webhook receivers in tests listen on loopback (tests/receiver.py);
+        # tests/services/test_webhooks.py checks the production refusal.
+        "WEBHOOKS_ALLOW_PRIVATE": True,
+        "WEBHOOK_TIMEOUT_SECONDS": 2,
     }
     config.update(overrides)
     return config
@@ -77,6 +81,8 @@ def worker_environment(
         "RQ_QUEUE": queue,
         "SECRET_KEY": "worker-test",
         "APP_ENV": "test",
+        "WEBHOOKS_ALLOW_PRIVATE": "1",  # receivers on loopback, as in make_config
+        "WEBHOOK_TIMEOUT_SECONDS": "2",
     }
     if smtp_port is not None:
         env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp_port))

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException, PreconditionFailed
 
 from app.errors import Conflict, DomainError, Forbidden, Invalid
 from app.extensions import db
-from app.models import Company, Learner, Order, Selection
+from app.models import Company, Learner, Order, Selection, Webhook
 from app.services import api_keys
 from app.tenancy import Actor, get_scoped, require_company
 from app.transaction import transaction
@@ -59,6 +59,7 @@ PATH_MODELS = {
     "learner_id": Learner,
     "order_id": Order,
     "selection_id": Selection,
+    "webhook_id": Webhook,
 }
 
 
@@ -356,7 +357,7 @@ TITLES = {
 }
 
 
-def problem(status: int, detail: str, field_name: str | None = None):
+def problem(status: int, detail: str, field_name: str | None = None, errors=None):
     body = {
         "type": "about:blank",
         "title": TITLES.get(status, "Error"),
@@ -365,6 +366,8 @@ def problem(status: int, detail: str, field_name: str | None = None):
     }
     if field_name:
         body["field"] = field_name
+    if errors:
+        body["errors"] = errors
     response = jsonify(body)
     response.status_code = status
     response.mimetype = PROBLEM
@@ -379,7 +382,7 @@ def is_api_request() -> bool:
 def domain_error(exc: DomainError):
     db.session.rollback()
     status = 422 if isinstance(exc, Invalid) else exc.status
-    return problem(status, exc.message, exc.field)
+    return problem(status, exc.message, exc.field, getattr(exc, "errors", None))
 
 
 @blueprint.errorhandler(HTTPException)

@@ -10,7 +10,7 @@ from app.api import in_view, operation, page, paged, require_unchanged
 from app.api import schemas as s
 from app.errors import Invalid
 from app.extensions import db
-from app.models import AuditEvent, Company, Email, Learner, Order
+from app.models import AuditEvent, Company, Email, Learner, Order, Webhook, WebhookDelivery
 from app.services import (
     allocation,
     companies,
@@ -21,7 +21,9 @@ from app.services import (
     renewal_requests,
     renewals,
     states,
+    webhooks,
 )
+from app.services.imports import directory
 from app.services.licenses import seat_position
 from app.services.states import is_expired, is_unlicensed
 from app.tenancy import Screen, audience, get_scoped, require_company, screen_scope
@@ -85,6 +87,22 @@ def list_learners(actor, company_id, query):
 )
 def add_learner(actor, company_id, body):
     return learners.add_learner(in_view(actor, company_id), company_id, **body)
+
+
+@operation(
+    "/companies/<int:company_id>/learners:bulk",
+    "PUT",
+    "Directory sync: add or update up to 1,000 people by email, all or nothing (any "
+    "person refused refuses the call, each refusal listed in `errors`). Import "
+    "Learners' rules: names are needed for new people; deactivated people are passed "
+    "over; nobody is removed.",
+    body=s.BulkLearners,
+    response=s.BulkResult,
+)
+def sync_learners(actor, company_id, body):
+    return directory.sync(
+        in_view(actor, company_id), company_id, body["learners"], body["auto_license"]
+    )
 
 
 @operation("/learners/<int:learner_id>", "GET", "One learner.", response=s.Learner)
@@ -423,3 +441,65 @@ def license_tab(actor, company_id, query):
         flagged = reclaim.flagged(company, now)
         where.append(flagged if query["flagged"] else ~flagged)
     return listed(Learner, query, where, ("license_type",), BY_LAST_NAME)
+
+
+@operation(
+    "/companies/<int:company_id>/webhooks",
+    "GET",
+    "A company's webhooks (each hears of the company and every company under it).",
+    query=s.PageQuery,
+    response=s.page_of(s.Webhook),
+)
+def list_webhooks(actor, company_id, query):
+    return listed(Webhook, query, [Webhook.company_id == company_id], (), [Webhook.id])
+
+
+@operation(
+    "/companies/<int:company_id>/webhooks",
+    "POST",
+    "Add a webhook to a company: its signing secret is in this answer only.",
+    body=s.NewWebhook,
+    response=s.CreatedWebhook,
+    status=201,
+)
+def add_webhook(actor, company_id, body):
+    return webhooks.subscribe(in_view(actor, company_id), company_id, **body)[0]
+
+
+@operation(
+    "/webhooks/<int:webhook_id>",
+    "DELETE",
+    "Delete a webhook: nothing more is sent to it.",
+    status=204,
+)
+def delete_webhook(actor, webhook_id):
+    webhooks.remove(actor, webhook_id)
+
+
+@operation(
+    "/webhooks/<int:webhook_id>/deliveries",
+    "GET",
+    "A webhook's delivery log, newest first.",
+    query=s.PageQuery,
+    response=s.page_of(s.WebhookDelivery),
+)
+def list_deliveries(actor, webhook_id, query):
+    return listed(
+        WebhookDelivery,
+        query,
+        [WebhookDelivery.webhook_id == webhook_id],
+        (),
+        [WebhookDelivery.id.desc()],
+    )
+
+
+@operation(
+    "/webhooks/<int:webhook_id>/replay",
+    "POST",
+    "Send an event sent to this webhook again, with the same event id.",
+    body=s.Replay,
+    response=s.WebhookDelivery,
+    status=202,
+)
+def replay_webhook_event(actor, webhook_id, body):
+    return webhooks.replay_event(actor, webhook_id, body["event_id"])

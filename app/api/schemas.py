@@ -8,9 +8,11 @@ from functools import cache
 from marshmallow import Schema, fields, validate
 
 from app.api import MAX_PAGE_SIZE
-from app.models import CompanyKind, EmailState, LicenseType, OrderStatus
+from app.models import CompanyKind, DeliveryState, EmailState, LicenseType, OrderStatus
+from app.services.webhooks import EVENTS as WEBHOOK_EVENT_LABELS
 
 KINDS = [kind.value for kind in CompanyKind]
+WEBHOOK_EVENTS = list(WEBHOOK_EVENT_LABELS)
 
 
 class PageQuery(Schema):
@@ -63,6 +65,42 @@ class NewLearner(Schema):
     department = fields.String(allow_none=True, validate=validate.Length(max=120))
 
 
+class BulkPerson(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=320))
+    first_name = fields.String(
+        validate=validate.Length(min=1, max=80),
+        metadata={"description": "Needed for a new person; a known one keeps theirs if left out."},
+    )
+    last_name = fields.String(validate=validate.Length(min=1, max=80))
+    department = fields.String(allow_none=True, validate=validate.Length(max=120))
+    last_active_on = fields.Date(allow_none=True)
+
+
+class BulkLearners(Schema):
+    learners = fields.List(
+        fields.Nested(BulkPerson),
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata={"description": "1 to 1,000 people, matched by email."},
+    )
+    auto_license = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": "New people get free seats when the company licenses automatically."
+        },
+    )
+
+
+class BulkResult(Schema):
+    added = fields.Integer(required=True)
+    updated = fields.Integer(required=True)
+    unchanged = fields.Integer(required=True)
+    deactivated = fields.Integer(
+        required=True, metadata={"description": "Deactivated here: passed over, not reactivated."}
+    )
+    licensed = fields.Integer(required=True)
+
+
 @cache
 def page_of(item: type[Schema]) -> type[Schema]:
     """The list answer of `item`: {items, total, next} (one class per item schema)."""
@@ -81,6 +119,11 @@ def page_of(item: type[Schema]) -> type[Schema]:
     )
 
 
+class RefusedPerson(Schema):
+    index = fields.Integer(required=True, metadata={"description": "Its place in `learners`."})
+    reason = fields.String(required=True)
+
+
 class Problem(Schema):
     """RFC 9457 problem details."""
 
@@ -89,6 +132,10 @@ class Problem(Schema):
     status = fields.Integer(required=True)
     detail = fields.String(required=True)
     field = fields.String(metadata={"description": "The input field at fault (422)."})
+    errors = fields.List(
+        fields.Nested(RefusedPerson),
+        metadata={"description": "learners:bulk: every person refused (422)."},
+    )
 
 
 STATUSES = [status.value for status in OrderStatus]
@@ -346,4 +393,53 @@ class LicenseTabQuery(PageQuery):
     license_type = fields.String(validate=validate.OneOf(TYPES))
     flagged = fields.Boolean(
         metadata={"description": "Only people flagged do-not-renew (true) or the others."}
+    )
+
+
+class Webhook(Schema):
+    id = fields.Integer(required=True)
+    company_id = fields.Integer(required=True)
+    url = fields.String(required=True)
+    events = fields.List(
+        fields.String(metadata={"enum": WEBHOOK_EVENTS}), required=True, attribute="event_types"
+    )
+    created_at = fields.DateTime(required=True)
+
+
+class NewWebhook(Schema):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    events = fields.List(
+        fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)),
+        load_default=lambda: list(WEBHOOK_EVENTS),
+        validate=validate.Length(min=1, max=len(WEBHOOK_EVENTS)),
+        metadata={"description": "The event types it hears (default: all)."},
+    )
+
+
+class CreatedWebhook(Webhook):
+    secret = fields.String(
+        required=True, metadata={"description": "The signing secret, shown this once."}
+    )
+
+
+class WebhookDelivery(Schema):
+    id = fields.Integer(required=True)
+    event_id = fields.String(required=True, attribute="event.uid")
+    type = fields.String(required=True, attribute="event.type")
+    state = fields.String(required=True, metadata={"enum": [s.value for s in DeliveryState]})
+    attempts = fields.Integer(required=True)
+    status_code = fields.Integer(allow_none=True, required=True)
+    last_error = fields.String(allow_none=True, required=True)
+    last_attempt_at = fields.DateTime(allow_none=True, required=True)
+    next_attempt_at = fields.DateTime(required=True)
+    delivered_at = fields.DateTime(allow_none=True, required=True)
+    replay_of_id = fields.Integer(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class Replay(Schema):
+    event_id = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "The id of an event sent to this webhook (evt_…)."},
     )

@@ -1,9 +1,10 @@
-"""Hand committed outbox rows to the worker.
+"""Hand committed outbox rows to the worker: emails and webhook deliveries.
 
-Services note new email ids (`emails.dispatch_after_commit`); after the transaction
-commits, they are enqueued on RQ. If Redis is unreachable (or not configured in
-this process) the rows simply stay pending: the worker enqueues every due row when
-it starts, and `flask emails dispatch` does the same on demand.
+Services note new ids (`emails.dispatch_after_commit`, webhooks' likewise); after
+the transaction commits, they are enqueued on RQ. If Redis is unreachable (or not
+configured in this process) the rows simply stay due: the worker enqueues every due
+email when it starts, the periodic jobs pick up both, and `flask emails dispatch`
+does the same for emails on demand.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 
 from app.extensions import db
-from app.services import emails
+from app.services import emails, webhooks
 
 log = logging.getLogger(__name__)
 SEND_EMAIL = "app.jobs.emails.send_email"
+DELIVER_WEBHOOK = "app.jobs.webhooks.deliver"
 
 
 def register_outbox_dispatch() -> None:
@@ -30,7 +32,16 @@ def register_outbox_dispatch() -> None:
 
 def enqueue_emails(email_ids) -> int:
     """Put send jobs on the queue; returns how many (0 without a reachable queue)."""
-    ids = sorted(email_ids)
+    return _enqueue(SEND_EMAIL, email_ids, "email(s)")
+
+
+def enqueue_deliveries(delivery_ids) -> int:
+    """Put webhook delivery jobs on the queue; returns how many."""
+    return _enqueue(DELIVER_WEBHOOK, delivery_ids, "webhook deliveries")
+
+
+def _enqueue(function: str, row_ids, noun: str) -> int:
+    ids = sorted(row_ids)
     if not ids or not current_app.config.get("REDIS_URL"):
         return 0
     from app.queue import get_queue
@@ -38,10 +49,10 @@ def enqueue_emails(email_ids) -> int:
     try:
         queue = get_queue()
         with queue.connection.pipeline() as pipe:
-            for email_id in ids:
+            for row_id in ids:
                 queue.enqueue(
-                    SEND_EMAIL,
-                    email_id,
+                    function,
+                    row_id,
                     job_timeout=120,
                     result_ttl=3600,
                     failure_ttl=7 * 86400,
@@ -49,16 +60,19 @@ def enqueue_emails(email_ids) -> int:
                 )
             pipe.execute()
     except RedisError as exc:
-        log.warning("queue unreachable, %d email(s) stay pending: %s", len(ids), exc)
+        log.warning("queue unreachable, %d %s stay pending: %s", len(ids), noun, exc)
         return 0
     return len(ids)
 
 
 def _after_commit(session) -> None:
-    ids = emails.take_dispatched(session)
-    if ids and has_app_context():
-        enqueue_emails(ids)
+    email_ids = emails.take_dispatched(session)
+    delivery_ids = webhooks.take_dispatched(session)
+    if has_app_context():
+        enqueue_emails(email_ids)
+        enqueue_deliveries(delivery_ids)
 
 
 def _after_rollback(session) -> None:
     emails.take_dispatched(session)
+    webhooks.take_dispatched(session)

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from werkzeug.utils import import_string
 
 from app import clock, sql
-from app.jobs.dispatch import enqueue_emails
-from app.services import emails, health, imports, orders, reminders, sessions
+from app.jobs.dispatch import enqueue_deliveries, enqueue_emails
+from app.services import emails, health, imports, orders, reminders, sessions, webhooks
 from app.transaction import transaction
 
 RUN = "app.jobs.periodic.run"
@@ -31,6 +31,7 @@ SCHEDULE = [
     Periodic("expiry-sweep", "app.jobs.periodic.sweep_expiries", timedelta(minutes=15)),
     Periodic("expiry-emails", "app.jobs.periodic.plan_expiry_emails", timedelta(minutes=15)),
     Periodic("email-retries", "app.jobs.periodic.dispatch_due_emails", timedelta(minutes=5)),
+    Periodic("webhook-retries", "app.jobs.periodic.dispatch_due_webhooks", timedelta(minutes=1)),
     Periodic("stuck-emails", "app.jobs.periodic.recover_stuck_emails", timedelta(minutes=5)),
     Periodic("daily-digest", "app.jobs.periodic.plan_digest", timedelta(minutes=15)),
     Periodic("upload-cleanup", "app.jobs.periodic.discard_stale_uploads", timedelta(hours=1)),
@@ -89,6 +90,14 @@ def dispatch_due_emails(at: str | None = None) -> int:
     with transaction():
         due = emails.due_ids(_at(at))
     return enqueue_emails(due)
+
+
+def dispatch_due_webhooks(at: str | None = None) -> int:
+    """Queue every webhook delivery due: new ones whose queueing was lost, retries
+    whose back-off ended, and attempts a killed worker left behind."""
+    with transaction():
+        due = webhooks.due_ids(_at(at))
+    return enqueue_deliveries(due)
 
 
 def recover_stuck_emails(at: str | None = None) -> int:

@@ -18,6 +18,7 @@ from app.models.reminder_schedule import (
 )
 from app.models.setting import AppSetting
 from app.models.user import AppUser, UserSession
+from app.models.webhook import DeliveryState, Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "ApiKey",
@@ -51,4 +52,8 @@ __all__ = [
     "License",
     "Selection",
     "SelectionMember",
+    "DeliveryState",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
 ]

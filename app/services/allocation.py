@@ -17,7 +17,7 @@ from app import clock, display
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import Learner, Order, Selection, SelectionMember
-from app.services import audit, managed, pools, reclaim
+from app.services import audit, managed, pools, reclaim, webhooks
 from app.services.states import is_active, needs_license
 from app.sql import joined_or_in
 from app.tenancy import Actor, get_in_view, require_company_in_view, require_pk
@@ -192,6 +192,16 @@ def allocate(actor: Actor, selection_id, order_id=None, *, automatic: bool = Fal
             "source": selection.source,
             "orders": {str(o.id): n for o, n in result.chunks},
             "expires_at": [e.isoformat() for e in result.expiries],
+        },
+    )
+    webhooks.emit(
+        "licenses.allocated",
+        selection.company_id,
+        {
+            "people": selection.size,
+            "orders": [{"id": o.id, "allocated": n} for o, n in result.chunks],
+            "expires_at": [e.isoformat() for e in result.expiries],
+            "people_url": webhooks.people_link(selection.company_id, "allocated"),
         },
     )
     return result

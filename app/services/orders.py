@@ -20,7 +20,16 @@ from app.extensions import db
 from app.models import Company, CompanyKind, LicenseType, Order, OrderStatus
 from app.models.order import PAID_TYPES
 from app.models.types import UTCDateTime
-from app.services import audit, locks, managed, notifications, pools, renewal_requests, trials
+from app.services import (
+    audit,
+    locks,
+    managed,
+    notifications,
+    pools,
+    renewal_requests,
+    trials,
+    webhooks,
+)
 from app.services.terms import term_expiry
 from app.services.validation import optional_text, required_text
 from app.tenancy import (
@@ -120,6 +129,8 @@ def record(actor: Actor, action: str, order: Order, before: dict | None = None, 
         before=before,
         after={**audit.values(order, AUDITED), **extra},
     )
+    if action in webhooks.ORDER_EVENTS:
+        webhooks.emit(f"order.{action}", order.company_id, webhooks.order_object(order))
 
 
 def coterm_choices(company_id: int, now: datetime) -> list[Order]:

@@ -61,7 +61,7 @@ from app.models.reminder_step import (
     step_for,
 )
 from app.models.types import UTCDateTime
-from app.services import emails, pools, reclaim, schedules, trials
+from app.services import emails, pools, reclaim, schedules, trials, webhooks
 from app.services.emails import queue_email
 from app.services.notifications import (
     company_managers,
@@ -116,7 +116,37 @@ def sweep(at: datetime) -> int:
                 for license_id, company_id, learner_id, expires in rows
             ],
         )
+        _expired([license_id for license_id, *_ in rows])
         recorded += len(rows)
+
+
+def _expired(license_ids: list[int]) -> None:
+    """The webhook events of licenses just recorded expired: one per group (company,
+    local expiry day, trial or not), told once, with how many expired."""
+    if not webhooks.listening("licenses.expired"):
+        return
+    trial = License.license_type == TRIAL
+    news = []
+    for company_id, day, is_trial, count in db.session.execute(
+        select(License.company_id, Order.expires_on, trial, func.count())
+        .join(Order, Order.id == License.order_id)
+        .where(License.id.in_(license_ids))
+        .group_by(License.company_id, Order.expires_on, trial)
+    ):
+        news.append(
+            webhooks.News(
+                "licenses.expired",
+                company_id,
+                {
+                    "local_day": day.isoformat(),
+                    "licenses": count,
+                    "free_trial": bool(is_trial),
+                    "people_url": webhooks.people_link(company_id, "expired"),
+                },
+                key=f"licenses.expired:{company_id}:{day.isoformat()}:{int(bool(is_trial))}",
+            )
+        )
+    webhooks.emit_many(news)
 
 
 @dataclass
@@ -201,6 +231,7 @@ def plan(at: datetime, only=None) -> int:
     quiet |= {key for key, (step, _, _) in spans.items() if step is None}
     written = 0
     partner_side: dict[str, tuple[Step, list[Group]]] = {}
+    news: list[webhooks.News] = []
     for group in _groups(list(unsettled)):
         step = span_of(group)[0]  # from the licenses' own instants
         if step is None:
@@ -210,10 +241,13 @@ def plan(at: datetime, only=None) -> int:
             written += _tell(group, step, at)
         if to_partner:
             partner_side.setdefault(step.key, (step, []))[1].append(group)
+        if step.before_expiry and not group.nothing_to_do:
+            news.append(_expiring(group, step))
         if group.nothing_to_do:  # recorded skipped: looked at again after a change
             quiet.add(group.key)
     for step, listed in partner_side.values():
         written += _tell_partners(step, listed, at)
+    webhooks.emit_many(news)
     if whole:
         # A run for some companies comes just before a change that wakes every
         # group (schedules.before_change): what it learnt would not outlive it.
@@ -221,6 +255,28 @@ def plan(at: datetime, only=None) -> int:
         _forget(looked_at - quiet)
         _ran(checked, window)
     return written
+
+
+def _expiring(group: Group, step: Step) -> webhooks.News:
+    """The webhook event of a reminder step due for a group with people to renew:
+    one per step and group (company, local expiry day, trial or not)."""
+    day = group.day.isoformat()
+    return webhooks.News(
+        "licenses.expiring",
+        group.company_id,
+        {
+            "step": step.key,
+            "step_label": step.label,
+            "local_day": day,
+            "first_expiry": group.first.isoformat(),
+            "last_expiry": group.last.isoformat(),
+            "people": group.count,
+            "flagged_do_not_renew": group.flagged,
+            "free_trial": group.trial,
+            "people_url": webhooks.people_link(group.company_id, "expiring"),
+        },
+        key=f"licenses.expiring:{step.key}:{group.company_id}:{day}:{int(group.trial)}",
+    )
 
 
 # Longer than any transaction that writes what wakes a remembered group: every

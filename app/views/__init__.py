@@ -25,6 +25,7 @@ from app.views.orders import OrderView
 from app.views.renewals import RenewalsView
 from app.views.schedules import ScheduleView
 from app.views.system import SystemView
+from app.views.webhooks import WebhookView
 
 
 def register_views(appbuilder) -> None:
@@ -46,6 +47,7 @@ def register_views(appbuilder) -> None:
     appbuilder.add_view_no_menu(ImportView)
     appbuilder.add_view_no_menu(ScheduleView)
     appbuilder.add_view_no_menu(ApiKeyView)
+    appbuilder.add_view_no_menu(WebhookView)
     current_app.context_processor(
         lambda: {"page_zone": display_zone, "licenses_managed": licenses_managed}
     )

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app import tenancy
-from app.models import Company, Learner, Order, Selection
+from app.models import Company, Learner, Order, Selection, Webhook
 from app.tenancy import actor_for
 from tests.views.test_tenancy_matrix import ATTACKERS, snapshot
 
@@ -18,6 +18,7 @@ PATH_IDS = {
     "learner_id": Learner,
     "order_id": Order,
     "selection_id": Selection,
+    "webhook_id": Webhook,
 }
 PUBLIC = {"api.openapi", "api.docs"}
 # A body every operation accepts (each reads its own fields).
@@ -29,6 +30,9 @@ BODY = {
     "reason": "crossing the line",
     "learner_ids": [1, 2, 3],
     "tab": "unlicensed",
+    "url": "http://127.0.0.1:9/crossed",
+    "events": ["order.requested"],
+    "event_id": "evt_crossed",
 }
 
 
@@ -55,12 +59,17 @@ def foreign_id(session, actor, model):
 
 @pytest.fixture
 def orders_everywhere(tree, session):
-    """A requested order, an assigned one and a staged selection in every company."""
+    """A requested order, an assigned one, a staged selection and a webhook (with
+    deliveries) in every company."""
+    from app.services import webhooks
     from app.services.allocation import stage
     from app.services.orders import request_order
     from tests.factories import assigned_order, replace_actor_in
 
     for company in tree.companies:
+        webhooks.subscribe(
+            replace_actor_in(company), company.id, "http://127.0.0.1:9/hook", ["order.requested"]
+        )
         assigned_order(company, 3)
         request_order(replace_actor_in(company), company.id, 2)
         people = select(Learner.id).where(Learner.company_id == company.id)

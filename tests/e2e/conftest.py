@@ -82,6 +82,7 @@ def live_env(live_database, mail):
         "MAIL_PORT": str(mail.port),
         "SCHEDULER_TICK_SECONDS": "0.5",
         "SCHEDULE_EVERY_SECONDS": "2",
+        "WEBHOOKS_ALLOW_PRIVATE": "1",  # the receiver listens on loopback
     }
     drop_queue(queue)
 

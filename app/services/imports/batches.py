@@ -131,7 +131,7 @@ def finish(actor: Actor, batch: ImportBatch, *, selection_id=None, after: dict) 
     if done != 1:
         raise Conflict("This file was already imported.")
     batch.status, batch.selection_id = ImportStatus.COMMITTED.value, selection_id
-    _delete_file(batch)
+    delete_file(batch)
     audit.record(
         actor,
         f"import.{batch.kind}_committed",
@@ -152,7 +152,7 @@ def discard_stale(now: datetime, created_by_id: int | None = None) -> int:
         query = query.where(ImportBatch.created_by_id == created_by_id)
     stale = list(db.session.scalars(query))
     for batch in stale:
-        _delete_file(batch)
+        delete_file(batch)
         if not batch.is_committed:
             batch.status = ImportStatus.EXPIRED.value
         db.session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
@@ -178,7 +178,7 @@ def form_number(value) -> int | None:
     return number if abs(number) <= MAX_ID else None
 
 
-def _delete_file(batch: ImportBatch) -> None:
+def delete_file(batch: ImportBatch) -> None:
     if batch.stored_name:
         (upload_dir() / batch.stored_name).unlink(missing_ok=True)
         batch.stored_name = None
