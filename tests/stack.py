@@ -36,6 +36,7 @@ def stack_environment(url: str, port: int, smtp_port: int, folder: Path) -> dict
         MAIL_PORT=str(smtp_port),
         HEARTBEAT_SECONDS="0.5",
         WEB_CONCURRENCY="2",
+        WEBHOOKS_ALLOW_PRIVATE="1",  # the tests' webhook receivers listen on loopback
     )
     return env
 
