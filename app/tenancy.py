@@ -256,14 +256,15 @@ def scope_column(model):
     return getattr(model, "company_id", None)
 
 
-def get_scoped(actor: Actor, model, pk):
-    """Load one row by primary key within the actor's scope, or raise NotFound."""
+def get_scoped(actor: Actor, model, pk, *, options=()):
+    """Load one row by primary key within the actor's scope, or raise NotFound
+    (`options`: the loader options of the SELECT)."""
     column = scope_column(model)
     pk_column = model.__mapper__.primary_key[0]
     row = db.session.scalar(
-        select(model).where(
-            pk_column == require_pk(pk), scope(actor, column), audience(actor, model)
-        )
+        select(model)
+        .where(pk_column == require_pk(pk), scope(actor, column), audience(actor, model))
+        .options(*options)
     )
     if row is None:
         raise NotFound()

@@ -19,6 +19,7 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 from werkzeug.exceptions import HTTPException, PreconditionFailed
 
 from app.errors import Conflict, DomainError, Forbidden, Invalid
@@ -105,8 +106,12 @@ def operation(
             actor = g.api_actor
             if writes and actor.read_only:
                 raise Forbidden("This API key is read-only.")
-            for name, pk in ids.items():  # out of scope: 404 before anything else
-                get_scoped(actor, PATH_MODELS[name], pk)
+            # Out of scope: 404 before anything else. Held for the request, so the
+            # operation's own look-up of the same rows reads the session's identity map.
+            g.path_rows = [
+                get_scoped(actor, PATH_MODELS[name], pk, options=[lazyload("*")])
+                for name, pk in ids.items()
+            ]
             kwargs = dict(ids)
             if query is not None:
                 kwargs["query"] = _load(query, request.args.to_dict(), "query")
@@ -305,14 +310,15 @@ def authenticate():
     if request.endpoint in PUBLIC:
         return None
     try:
-        g.api_actor, g.api_key_id = api_keys.authenticate(
+        g.api_actor, key = api_keys.authenticate(
             request.headers.get("Authorization"), request.remote_addr
         )
     except api_keys.Unauthenticated as exc:
         response = problem(401, exc.message)
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
-    if api_keys.needs_use_recorded(g.api_key_id, request.remote_addr):
+    g.api_key_id = key.id
+    if api_keys.needs_use_recorded(key, request.remote_addr):
         try:
             with transaction():  # at most once a minute: a read takes no write lock
                 api_keys.record_use(g.api_key_id, request.remote_addr)

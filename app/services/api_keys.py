@@ -99,9 +99,9 @@ def revoke(actor: Actor, key_id) -> ApiKey:
     return key
 
 
-def authenticate(header: str | None, address: str | None) -> tuple[Actor, int]:
-    """The actor an `Authorization: Bearer <key>` header acts as, and the key's id;
-    or Unauthenticated. Records the key's last use (time, address)."""
+def authenticate(header: str | None, address: str | None) -> tuple[Actor, ApiKey]:
+    """The actor an `Authorization: Bearer <key>` header acts as, and the key; or
+    Unauthenticated."""
     scheme, _, text = (header or "").partition(" ")
     text = text.strip()
     if scheme.lower() != "bearer" or not text:
@@ -123,7 +123,7 @@ def authenticate(header: str | None, address: str | None) -> tuple[Actor, int]:
         raise Unauthenticated()
     return (
         replace(actor, limited_to=key.limited_to_id, read_only=key.read_only, via=key.name),
-        key.id,
+        key,
     )
 
 
@@ -166,8 +166,7 @@ def record_use(key_id: int, address: str | None) -> None:
     )
 
 
-def needs_use_recorded(key_id: int, address: str | None) -> bool:
-    key = db.session.get(ApiKey, key_id)
+def needs_use_recorded(key: ApiKey, address: str | None) -> bool:
     address = (address or "")[:64] or None
     return (
         key.last_used_at is None
