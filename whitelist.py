@@ -259,3 +259,4 @@ delivered_at  # WebhookDelivery column and API field (set by services/webhooks.r
 _.delivered_at  # set by services/webhooks.py
 replay_of_id  # WebhookDelivery column and API field, read by templates/webhooks/log.html
 _.sock  # http.client's connection socket, set by the pinned connect() (webhook_client.py)
+_.path_rows  # the API's path rows, held on `g` for the request (app/api/__init__.py)
