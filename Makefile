@@ -63,6 +63,7 @@ bench: dev-venv wrk
 	$(BIN)/python -m bench.allocate
 	$(BIN)/python -m bench.import
 	$(BIN)/python -m bench.sweep
+	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.load
 
 # The main screens as the README shows them (a browser walk over fresh demo data).
