@@ -84,10 +84,17 @@ def bulk_load(connection, table: Table, rows: Iterable[tuple]) -> None:
         connection.exec_driver_sql(statement, chunk)
 
 
-def analyze_loaded(connection, table_name: str) -> None:
-    """PostgreSQL: planner statistics for rows just loaded, before they are read (a
-    planner that takes 100,000 rows for none nests its loops). SQLite plans those
-    reads well without."""
+# Fewer rows than this are read well without fresh statistics: no ANALYZE (which
+# also queues concurrent loads behind one another).
+ANALYZE_AFTER = 10_000
+
+
+def analyze_loaded(connection, table_name: str, rows: int | None = None) -> None:
+    """PostgreSQL: planner statistics for rows just loaded (`rows`, if counted),
+    before they are read (a planner that takes 100,000 rows for none nests its
+    loops). SQLite plans those reads well without."""
+    if rows is not None and rows < ANALYZE_AFTER:
+        return
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"ANALYZE {table_name}")
 

@@ -82,18 +82,24 @@ def renew_expired_customer(base_url: str, key: str, receiver: Receiver) -> dict:
     steps = {
         "order.requested": lambda e: e["data"]["id"] == order["id"],
         "order.assigned": lambda e: e["data"]["id"] == order["id"],
-        "licenses.allocated": lambda e: e["company"]["id"] == company_id,
+        "licenses.allocated": lambda e: e["data"]["selection_id"] == plan["selection_id"],
     }
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not all(heard(t, m) for t, m in steps.items()):
         time.sleep(0.2)
     events = {t: heard(t, m) for t, m in steps.items()}
+    allocated = sum(  # one event per pool the seats came from
+        e["data"]["people"]
+        for e in receiver.events("licenses.allocated")
+        if e["data"]["selection_id"] == plan["selection_id"]
+    )
     holders = [api.call("GET", f"/learners/{pid}") for pid in people]
     return {
         "company_id": company_id,
         "people": people,
         "order": order,
         "events": events,
+        "allocated": allocated,
         "holders": holders,
         "deliveries": api.call("GET", f"/webhooks/{hook['id']}/deliveries")["items"],
     }

@@ -33,13 +33,13 @@ from app.tenancy import Screen, audience, get_scoped, require_company, screen_sc
 BY_LAST_NAME = (Learner.last_name, Learner.id)
 
 
-def listed(model, query: dict, where: list, filters: tuple[str, ...], order):
+def listed(model, query: dict, where: list, filters: tuple[str, ...], order, options=()):
     """A page of `model`'s rows kept by `where` and the query's equality `filters`
-    (those given), in `order` (stable: it ends with the id)."""
+    (those given), in `order` (stable: it ends with the id); no relationship is
+    loaded with the rows but those `options` name."""
     where = [*where, *(getattr(model, name) == query[name] for name in filters if name in query)]
     return page(
-        # Only columns are answered: no relationship is loaded with the rows.
-        select(model).where(*where).order_by(*order).options(lazyload("*")),
+        select(model).where(*where).order_by(*order).options(lazyload("*"), *options),
         query,
         select(func.count()).select_from(model).where(*where),
     )
@@ -492,6 +492,7 @@ def list_deliveries(actor, webhook_id, query):
         [WebhookDelivery.webhook_id == webhook_id],
         (),
         [WebhookDelivery.id.desc()],
+        webhooks.WITH_EVENT_NAMES,
     )
 
 

@@ -35,24 +35,47 @@ def enqueue_emails(email_ids) -> int:
     return _enqueue(SEND_EMAIL, email_ids, "email(s)")
 
 
-def enqueue_deliveries(delivery_ids) -> int:
-    """Put webhook delivery jobs on the queue; returns how many."""
-    return _enqueue(DELIVER_WEBHOOK, delivery_ids, "webhook deliveries")
+def enqueue_deliveries(delivery_ids, unless_queued: bool = False) -> int:
+    """Put webhook delivery jobs on the queue (one job id per delivery); returns how
+    many. `unless_queued`: leave out deliveries whose job is still waiting (the
+    periodic job's sweep of due ones must not pile up a backlog)."""
+    return _enqueue(
+        DELIVER_WEBHOOK, delivery_ids, "webhook deliveries", "webhook-delivery-", unless_queued
+    )
 
 
-def _enqueue(function: str, row_ids, noun: str) -> int:
+def _enqueue(
+    function: str, row_ids, noun: str, job_prefix: str | None = None, unless_queued=False
+) -> int:
     ids = sorted(row_ids)
     if not ids or not current_app.config.get("REDIS_URL"):
         return 0
+    from rq.job import Job, JobStatus
+
     from app.queue import get_queue
 
     try:
         queue = get_queue()
+        if unless_queued and job_prefix:
+            jobs = Job.fetch_many(
+                [f"{job_prefix}{i}" for i in ids],
+                connection=queue.connection,
+                serializer=queue.serializer,
+            )
+            # (A started job of a due delivery outlived its lease: its worker died.)
+            waiting = (JobStatus.QUEUED, JobStatus.DEFERRED)
+            busy = {
+                int(job.id.removeprefix(job_prefix))
+                for job in jobs
+                if job is not None and job.get_status(refresh=False) in waiting
+            }
+            ids = [i for i in ids if i not in busy]
         with queue.connection.pipeline() as pipe:
             for row_id in ids:
                 queue.enqueue(
                     function,
                     row_id,
+                    job_id=f"{job_prefix}{row_id}" if job_prefix else None,
                     job_timeout=120,
                     result_ttl=3600,
                     failure_ttl=7 * 86400,

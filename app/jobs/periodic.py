@@ -96,8 +96,9 @@ def dispatch_due_webhooks(at: str | None = None) -> int:
     """Queue every webhook delivery due: new ones whose queueing was lost, retries
     whose back-off ended, and attempts a killed worker left behind."""
     with transaction():
+        webhooks.give_up_stuck(_at(at))
         due = webhooks.due_ids(_at(at))
-    return enqueue_deliveries(due)
+    return enqueue_deliveries(due, unless_queued=True)
 
 
 def recover_stuck_emails(at: str | None = None) -> int:

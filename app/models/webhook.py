@@ -105,5 +105,5 @@ class WebhookDelivery(Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    event: Mapped[WebhookEvent] = relationship(WebhookEvent, lazy="selectin")
+    event: Mapped[WebhookEvent] = relationship(WebhookEvent)
     webhook: Mapped[Webhook] = relationship(Webhook, lazy="selectin")

@@ -17,7 +17,7 @@ from app import clock, display
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import Learner, Order, Selection, SelectionMember
-from app.services import audit, managed, pools, reclaim, webhooks
+from app.services import audit, managed, pools, reclaim
 from app.services.states import is_active, needs_license
 from app.sql import joined_or_in
 from app.tenancy import Actor, get_in_view, require_company_in_view, require_pk
@@ -194,16 +194,6 @@ def allocate(actor: Actor, selection_id, order_id=None, *, automatic: bool = Fal
             "expires_at": [e.isoformat() for e in result.expiries],
         },
     )
-    webhooks.emit(
-        "licenses.allocated",
-        selection.company_id,
-        {
-            "people": selection.size,
-            "orders": [{"id": o.id, "allocated": n} for o, n in result.chunks],
-            "expires_at": [e.isoformat() for e in result.expiries],
-            "people_url": webhooks.people_link(selection.company_id, "allocated"),
-        },
-    )
     return result
 
 
@@ -329,7 +319,9 @@ def _license_people(actor, selection, order, positions: tuple[int, int], count: 
             "was allocated. Review the allocation again."
         )
     chunk = select(SelectionMember.learner_id).where(*in_chunk)
-    pools.record_licenses(actor, selection.company_id, order, chunk, now, selection.id)
+    pools.record_licenses(
+        actor, selection.company_id, order, chunk, now, selection.id, people=count
+    )
 
 
 def mark_used(selection: Selection, now: datetime, refusal: str) -> None:

@@ -156,7 +156,9 @@ def auto_license(actor: Actor, learner: Learner) -> bool:
         return False
     if pools.point_people(Learner.id == learner.id, order, now) != 1:
         raise Conflict(f"{learner.full_name} was given a license meanwhile.")
-    pools.record_licenses(actor, learner.company_id, order, select(literal(learner.id)), now)
+    pools.record_licenses(
+        actor, learner.company_id, order, select(literal(learner.id)), now, people=1
+    )
     db.session.expire(learner, ["license_expires_at", "license_type"])
     audit.record(
         actor,

@@ -129,7 +129,7 @@ def record(actor: Actor, action: str, order: Order, before: dict | None = None, 
         before=before,
         after={**audit.values(order, AUDITED), **extra},
     )
-    if action in webhooks.ORDER_EVENTS:
+    if action in webhooks.ORDER_EVENTS and action != "assigned":  # (told by assign_orders)
         webhooks.emit(f"order.{action}", order.company_id, webhooks.order_object(order))
 
 
@@ -264,6 +264,8 @@ def assign_orders(
             seen.add(order.company_id)
     for order in orders:
         notifications.order_assigned(order, moved[order.id])
+        db.session.expire(order, ["allocated"])  # the seats given above, in SQL
+        webhooks.emit("order.assigned", order.company_id, webhooks.order_object(order))
     return orders
 
 

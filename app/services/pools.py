@@ -21,6 +21,7 @@ from sqlalchemy import Select, and_, case, func, insert, literal, select, update
 
 from app.extensions import db
 from app.models import Learner, License, LicenseType, Order, OrderStatus
+from app.services import webhooks
 from app.services.states import needs_license
 from app.tenancy import Actor
 
@@ -196,9 +197,14 @@ def record_licenses(
     learner_ids: Select,
     now: datetime,
     selection_id: int | None = None,
+    *,
+    people: int,
 ) -> None:
     """One license row on the pool for each learner id `learner_ids` (a query whose
-    first column is the id) returns, in one INSERT … SELECT."""
+    first column is the id) returns, in one INSERT … SELECT — and the webhooks'
+    `licenses.allocated` (every way people get licenses comes through here) for
+    the `people` the caller pointed at the pool (`point_people`: an INSERT's row
+    count is not reported on PostgreSQL through SQLAlchemy)."""
     rows = learner_ids.with_only_columns(
         learner_ids.selected_columns[0],
         literal(order.id),
@@ -220,3 +226,16 @@ def record_licenses(
         "selection_id",
     ]
     db.session.execute(insert(License).from_select(columns, rows))
+    if people:
+        webhooks.emit(
+            "licenses.allocated",
+            company_id,
+            {
+                "people": people,
+                "order_id": order.id,
+                "license_type": order.license_type,
+                "expires_at": order.expires_at.isoformat(),
+                "selection_id": selection_id,
+                "people_url": webhooks.people_link(company_id, "allocated"),
+            },
+        )

@@ -48,6 +48,7 @@ from app.models import (
     ReminderPart,
     ReminderRun,
     ReminderSchedule,
+    WebhookEvent,
 )
 from app.models.reminder_step import (
     EVER_BEFORE,
@@ -116,13 +117,14 @@ def sweep(at: datetime) -> int:
                 for license_id, company_id, learner_id, expires in rows
             ],
         )
-        _expired([license_id for license_id, *_ in rows])
+        _expired([license_id for license_id, *_ in rows], at)
         recorded += len(rows)
 
 
-def _expired(license_ids: list[int]) -> None:
+def _expired(license_ids: list[int], at: datetime) -> None:
     """The webhook events of licenses just recorded expired: one per group (company,
-    local expiry day, trial or not), told once, with how many expired."""
+    local expiry day, trial or not) and sweep, with how many expired then (a group's
+    licenses may expire over several sweeps: assigned at other times of day)."""
     if not webhooks.listening("licenses.expired"):
         return
     trial = License.license_type == TRIAL
@@ -143,7 +145,8 @@ def _expired(license_ids: list[int]) -> None:
                     "free_trial": bool(is_trial),
                     "people_url": webhooks.people_link(company_id, "expired"),
                 },
-                key=f"licenses.expired:{company_id}:{day.isoformat()}:{int(bool(is_trial))}",
+                key=f"licenses.expired:{company_id}:{day.isoformat()}:{int(bool(is_trial))}"
+                f":{at.isoformat()}",
             )
         )
     webhooks.emit_many(news)
@@ -228,6 +231,9 @@ def plan(at: datetime, only=None) -> int:
     spans = {d.key: span_of(d) for d in days}
     due = {key: step for key, (step, _, _) in spans.items() if step is not None}
     unsettled, quiet = _unsettled(due, settings)
+    for key in _untold(due, quiet):  # (a group's webhook does not wait on its emails)
+        unsettled.setdefault(key, None)
+        quiet.discard(key)
     quiet |= {key for key, (step, _, _) in spans.items() if step is None}
     written = 0
     partner_side: dict[str, tuple[Step, list[Group]]] = {}
@@ -257,6 +263,25 @@ def plan(at: datetime, only=None) -> int:
     return written
 
 
+def _untold(due: dict[tuple, Step], quiet: set) -> set[tuple]:
+    """Of the groups quiet for their emails (every recipient has the step — or there
+    is nobody to email), those whose due step before expiry a webhook still has to
+    hear of: they are looked at like the others."""
+    steps = {key: step for key, step in due.items() if key in quiet and step.before_expiry}
+    if not steps or not webhooks.listening("licenses.expiring"):
+        return set()
+    hearing = webhooks.heard_in({c for c, _, _ in steps}, "licenses.expiring")
+    keys = {_expiring_key(step.key, *key): key for key, step in steps.items() if key[0] in hearing}
+    if not keys:
+        return set()
+    told = set(db.session.scalars(select(WebhookEvent.key).where(WebhookEvent.key.in_(keys))))
+    return {key for text, key in keys.items() if text not in told}
+
+
+def _expiring_key(step_key: str, company_id: int, day: date, trial: bool) -> str:
+    return f"licenses.expiring:{step_key}:{company_id}:{day.isoformat()}:{int(trial)}"
+
+
 def _expiring(group: Group, step: Step) -> webhooks.News:
     """The webhook event of a reminder step due for a group with people to renew:
     one per step and group (company, local expiry day, trial or not)."""
@@ -275,7 +300,7 @@ def _expiring(group: Group, step: Step) -> webhooks.News:
             "free_trial": group.trial,
             "people_url": webhooks.people_link(group.company_id, "expiring"),
         },
-        key=f"licenses.expiring:{step.key}:{group.company_id}:{day}:{int(group.trial)}",
+        key=_expiring_key(step.key, *group.key),
     )
 
 

@@ -386,7 +386,7 @@ def give_seats(actor: Actor, order: Order, now: datetime) -> Outcome:
             raise Conflict(_MOVED)
         if pools.point_people(people, order, now) != count:
             raise Conflict(_MOVED)
-        pools.record_licenses(actor, order.company_id, order, licensees, now)
+        pools.record_licenses(actor, order.company_id, order, licensees, now, people=count)
     result = last_outcome(order.id)
     audit.record(
         actor,

@@ -224,7 +224,9 @@ def _move(actor: Actor, order: Order, selection, movable, now: datetime) -> dict
     )
     if pools.point_people(mine, order, now) != selection.size:
         raise Conflict(_CHANGED)
-    pools.record_licenses(actor, order.company_id, order, staged, now, selection.id)
+    pools.record_licenses(
+        actor, order.company_id, order, staged, now, selection.id, people=selection.size
+    )
     allocation.mark_used(selection, now, _CHANGED)
     return {LicenseType(t).label: n for t, n in moved.items()}
 

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from app import clock, webhook_client
 from app.errors import Invalid, NotFound
@@ -40,6 +41,7 @@ from app.models import (
     WebhookEvent,
 )
 from app.services import audit
+from app.sql import insert_ignore
 from app.tenancy import Actor, coerce_pk, get_scoped, require_company, scope
 
 EVENTS = {
@@ -63,19 +65,25 @@ CLAIMABLE = (DeliveryState.PENDING.value, DeliveryState.RETRYING.value)
 # Where a session keeps the deliveries to hand to the worker once it commits.
 OUTBOX = "webhook_outbox"
 LOG_SIZE = 50
+# Deliveries listed with their event's id and type, never its body (up to 256 KB).
+WITH_EVENT_NAMES = (
+    joinedload(WebhookDelivery.event).load_only(WebhookEvent.uid, WebhookEvent.type),
+)
 
 
 def subscribe(actor: Actor, company_id, url: str, events: Iterable[str]) -> tuple[Webhook, str]:
     """A new subscription of a company in the actor's scope; returns it and its
     signing secret (shown once)."""
-    company = require_company(actor, company_id)
+    if company_id is None:
+        raise Invalid("Choose a company with Manage Company first, then add its webhooks.")
     wanted = sorted(set(events))
     if not wanted:
         raise Invalid("Choose at least one event.", "events")
     unknown = [e for e in wanted if e not in EVENTS]
     if unknown:
         raise Invalid(f"Unknown event: {unknown[0]}.", "events")
-    url = check_url(url)
+    url = check_url(url)  # (its look-up before any write: no lock is held meanwhile)
+    company = require_company(actor, company_id)
     secret = "whsec_" + secrets.token_urlsafe(24)
     webhook = Webhook(
         company_id=company.id,
@@ -145,6 +153,7 @@ def log(actor: Actor, webhook_id, limit: int = LOG_SIZE) -> tuple[Webhook, list[
         .where(WebhookDelivery.webhook_id == webhook.id)
         .order_by(WebhookDelivery.id.desc())
         .limit(limit)
+        .options(*WITH_EVENT_NAMES)
     ).all()
     return webhook, list(deliveries)
 
@@ -222,6 +231,22 @@ def listening(type_: str) -> bool:
     )
 
 
+def heard_in(company_ids: set[int], type_: str) -> set[int]:
+    """Of these companies, those some subscription (theirs or above) hears `type_` of."""
+    return set(
+        db.session.scalars(
+            select(CompanyTree.descendant_id)
+            .join(Webhook, Webhook.company_id == CompanyTree.ancestor_id)
+            .where(
+                CompanyTree.descendant_id.in_(company_ids),
+                Webhook.active,
+                Webhook.events.contains(type_),
+            )
+            .distinct()
+        )
+    )
+
+
 def emit(type_: str, company_id: int, data: dict, key: str | None = None) -> int:
     return emit_many([News(type_, company_id, data, key)])
 
@@ -258,15 +283,20 @@ def emit_many(news: list[News]) -> int:
         wanting = [w for w, events in listeners.get(item.company_id, []) if item.type in events]
         if not wanting or (item.key and item.key in told):
             continue
-        event = _event(item, names[item.company_id], now)
-        db.session.add(event)
-        db.session.flush()
+        # Written once per key even by two transactions at once (ON CONFLICT DO NOTHING).
+        event_id = db.session.execute(
+            insert_ignore(WebhookEvent, "key" if item.key else None)
+            .values(**_event(item, names[item.company_id], now))
+            .returning(WebhookEvent.id)
+        ).scalar()
+        if event_id is None:
+            continue  # told by another transaction meanwhile
         if item.key:
             told.add(item.key)
         deliveries = [
             WebhookDelivery(
                 webhook_id=webhook_id,
-                event_id=event.id,
+                event_id=event_id,
                 state=DeliveryState.PENDING.value,
                 attempts=0,
                 next_attempt_at=now,
@@ -281,7 +311,7 @@ def emit_many(news: list[News]) -> int:
     return written
 
 
-def _event(item: News, company_name: str, now: datetime) -> WebhookEvent:
+def _event(item: News, company_name: str, now: datetime) -> dict:
     uid = f"evt_{uuid.uuid4().hex}"
     body = json.dumps(
         {
@@ -296,9 +326,14 @@ def _event(item: News, company_name: str, now: datetime) -> WebhookEvent:
     )
     if len(body.encode()) > MAX_BODY:  # events carry counts and links, never lists
         raise ValueError(f"A {item.type} event would be over {MAX_BODY} bytes.")
-    return WebhookEvent(
-        uid=uid, key=item.key, type=item.type, company_id=item.company_id, created_at=now, body=body
-    )
+    return {
+        "uid": uid,
+        "key": item.key,
+        "type": item.type,
+        "company_id": item.company_id,
+        "created_at": now,
+        "body": body,
+    }
 
 
 def order_object(order: Order) -> dict:
@@ -386,6 +421,24 @@ def claim(delivery_id: int, now: datetime) -> Attempt | None:
         .where(WebhookDelivery.id == delivery_id)
     ).one()
     return Attempt(delivery_id, *row)
+
+
+def give_up_stuck(now: datetime) -> int:
+    """Deliveries tried and never reported back on for GIVE_UP (their worker died in
+    every attempt) become *failed*: no delivery is retried for ever."""
+    return db.session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.state.in_(CLAIMABLE),
+            WebhookDelivery.attempts > 0,
+            WebhookDelivery.created_at < now - GIVE_UP,
+        )
+        .values(
+            state=DeliveryState.FAILED.value,
+            last_error="Given up: no attempt reported back within 24 hours.",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def lease() -> timedelta:

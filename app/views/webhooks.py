@@ -76,6 +76,8 @@ class WebhookView(BaseView):
             lambda actor: webhooks.replay(actor, pk),
             lambda delivery: f"Event {delivery.event.uid} queued to be sent again.",
         )
+        if not outcome:  # refused (its message is flashed): back to the webhooks
+            return redirect(url_for("WebhookView.list"))
         return redirect(url_for("WebhookView.log", pk=outcome.result.webhook_id))
 
     def _page(self, posted: bool = False, created=None):

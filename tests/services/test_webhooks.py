@@ -214,9 +214,10 @@ def test_allocating_tells_how_many_people_not_who(tree, session, receiver):
     allocate(actor, select_people(actor, tree.customer.id, [p.id for p in people]).id)
     session.commit()
     deliver_due()
-    (event,) = receiver.events("licenses.allocated")
-    assert event["data"]["people"] == 4
-    assert sum(o["allocated"] for o in event["data"]["orders"]) == 4
+    events = receiver.events("licenses.allocated")  # one per pool the seats came from
+    assert sum(e["data"]["people"] for e in events) == 4
+    assert all(e["data"]["people_url"].endswith("tab=allocated") for e in events)
+    assert all("learners" not in e["data"] for e in events)  # counts, never people
 
 
 @pytest.mark.parametrize(
@@ -231,6 +232,11 @@ def test_allocating_tells_how_many_people_not_who(tree, session, receiver):
         ("http://169.254.169.254/latest/meta-data", "loopback, private or link-local"),
         ("http://[::1]/hook", "loopback, private or link-local"),
         ("http://[::ffff:192.168.0.1]/hook", "loopback, private or link-local"),
+        ("http://[::7f00:1]/hook", "loopback, private or link-local"),
+        ("http://[64:ff9b::a00:5]/hook", "loopback, private or link-local"),
+        ("http://[2002:7f00:1::]/hook", "loopback, private or link-local"),
+        ("http://0.0.0.0/hook", "loopback, private or link-local"),
+        ("http://2130706433/hook", "loopback, private or link-local"),
         ("http://no-such-host.invalid/hook", "could not be resolved"),
     ],
 )
@@ -315,3 +321,80 @@ def test_a_huge_answer_is_read_no_further_than_the_cap(monkeypatch):
         server.server_close()
     assert answer.status == 200 and answer.error is None
     assert sum(read) <= webhook_client.RESPONSE_CAP
+
+
+def test_a_path_with_spaces_and_accents_is_sent_percent_encoded(tree, session, receiver):
+    actor = tree.actor("partner")
+    _, receiver.secret = webhooks.subscribe(
+        actor, tree.partner.id, receiver.url + "/café dé?x=é", ["order.requested"]
+    )
+    request_order(tree.actor("customer"), tree.customer.id, 5)
+    session.commit()
+    assert deliver_due() == {"delivered": 1}
+    assert receiver.calls[0].path == "/hooks/caf%C3%A9%20d%C3%A9?x=%C3%A9"
+
+
+def test_a_trickling_receiver_is_cut_off_at_the_deadline():
+    """Socket timeouts alone never end an answer sent a byte at a time."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def trickle():
+        connection, _ = listener.accept()
+        with connection, contextlib.suppress(OSError):
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 100:
+                connection.sendall(bytes([byte]))
+                time.sleep(0.3)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    started = time.monotonic()
+    answer = webhook_client.post(
+        f"http://127.0.0.1:{listener.getsockname()[1]}/",
+        b"{}",
+        {},
+        timeout=1.5,
+        allow_private=True,
+    )
+    took = time.monotonic() - started
+    listener.close()
+    assert answer == webhook_client.Answer(None, "No answer within 1.5 seconds.")
+    assert took < 5  # not the 30 s the trickle would take
+
+
+def test_deliveries_whose_attempts_never_report_back_are_given_up_after_a_day(
+    tree, session, receiver
+):
+    subscribe(tree, "partner", receiver, events=["order.requested"])
+    request_order(tree.actor("customer"), tree.customer.id, 5)
+    session.commit()
+    (delivery,) = deliveries(session)
+    webhooks.claim(delivery.id, clock.now())  # the worker dies, again and again
+    assert webhooks.give_up_stuck(clock.now() + timedelta(hours=23)) == 0
+    assert webhooks.give_up_stuck(clock.now() + timedelta(hours=25)) == 1
+    (delivery,) = deliveries(session)
+    assert delivery.state == "failed" and "Given up" in delivery.last_error
+
+
+def test_a_company_nobody_is_emailed_about_still_tells_its_webhook(tree, session, receiver):
+    """The managers' emails and the webhook are separate: a customer without
+    managers (an integration-only one) still has its expiring groups told."""
+    from app.models import AppUser
+    from app.services.managers import set_managers_active
+
+    subscribe(tree, "partner", receiver, events=["licenses.expiring"])
+    manager = session.get(AppUser, tree.users["customer"].id)
+    set_managers_active(replace_actor_in(tree.customer), [manager.id], False)
+    factories.licenses_expiring(tree.customer, 2, clock.now() + timedelta(hours=60))
+    session.commit()
+    reminders.plan(clock.now())
+    reminders.plan(clock.now() + timedelta(minutes=5))
+    session.commit()
+    deliver_due()
+    (event,) = receiver.events("licenses.expiring")
+    assert event["company"]["id"] == tree.customer.id and event["data"]["people"] == 2

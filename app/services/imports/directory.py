@@ -9,7 +9,11 @@ import csv
 import io
 from dataclasses import dataclass
 
+from sqlalchemy import delete
+
 from app.errors import Invalid
+from app.extensions import db
+from app.models import ImportRow
 from app.services.imports.batches import delete_file, upload
 from app.services.imports.learners import commit_learners
 from app.services.imports.review import LAST_ACTIVE, reason_text, rejected_page, review
@@ -20,6 +24,7 @@ MAX_PEOPLE = 1000
 # the manager's decision, one by one).
 PASSED_OVER = {"unchanged", "deactivated"}
 COLUMNS = ("email", "first_name", "last_name", "department", LAST_ACTIVE)
+FIRST_ROW = 2  # the file's rows: its header, then learners[0]
 
 
 class PeopleRefused(Invalid):
@@ -51,7 +56,7 @@ def sync(actor: Actor, company_id, people: list[dict], auto_license: bool = True
         refusals = [r for r in found.reasons if r not in PASSED_OVER and found.reasons[r]]
         if refusals:
             refused = [
-                {"index": row.row_number - 2, "reason": reason_text(row.reason, row.detail)}
+                {"index": row.row_number - FIRST_ROW, "reason": _reason(row)}
                 for row in rejected_page(batch.id, limit=MAX_PEOPLE)
                 if row.reason not in PASSED_OVER
             ]
@@ -66,9 +71,18 @@ def sync(actor: Actor, company_id, people: list[dict], auto_license: bool = True
     except BaseException:
         delete_file(batch)  # the batch row goes with the rollback
         raise
+    # The batch stays (the audit trail names it); its rows served their purpose.
+    db.session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
     return Synced(
         done.added, done.updated, passed["unchanged"], passed["deactivated"], done.licensed
     )
+
+
+def _reason(row) -> str:
+    """A refusal in the call's own terms (its people are counted from 0)."""
+    if row.reason == "duplicate":
+        return f"a duplicate of learners[{int(row.detail) - FIRST_ROW}]"
+    return reason_text(row.reason, row.detail)
 
 
 def _key(column: str) -> str:

@@ -224,13 +224,20 @@ def _stage_rows(batch: ImportBatch, columns: dict) -> None:
         [(columns[f], NAMES[f]) for f in names],
         columns[LAST_ACTIVE] if dated else None,
     )
-    bulk_load(connection, staging, _until_refused(values, refused))
+    loaded = [0]
+
+    def counted(rows):
+        for row in rows:
+            loaded[0] += 1
+            yield row
+
+    bulk_load(connection, staging, counted(_until_refused(values, refused)))
     if refused:
         staging.drop(connection)
         raise Invalid(str(refused[0]), "file") from refused[0]
     connection.execute(_classified(batch, staging, names, dated))
     staging.drop(connection)
-    analyze_loaded(connection, "import_rows")  # the summary and the commit read them
+    analyze_loaded(connection, "import_rows", loaded[0])  # the summary and commit read them
 
 
 def _staging_table(names: list[str], dated: bool) -> Table:
