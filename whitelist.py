@@ -254,6 +254,7 @@ deallocated  # marshmallow field of the API's Deallocated (app/api/schemas.py)
 
 # Webhooks
 dispatch_due_webhooks  # unused function (app/jobs/periodic.py): enqueued by name
+discard_stale_selections  # unused function (app/jobs/periodic.py): enqueued by name
 last_attempt_at  # WebhookDelivery column and API field, read by templates/webhooks/log.html
 delivered_at  # WebhookDelivery column and API field (set by services/webhooks.record)
 _.delivered_at  # set by services/webhooks.py

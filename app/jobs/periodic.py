@@ -14,7 +14,16 @@ from werkzeug.utils import import_string
 
 from app import clock, sql
 from app.jobs.dispatch import enqueue_deliveries, enqueue_emails
-from app.services import emails, health, imports, orders, reminders, sessions, webhooks
+from app.services import (
+    allocation,
+    emails,
+    health,
+    imports,
+    orders,
+    reminders,
+    sessions,
+    webhooks,
+)
 from app.transaction import transaction
 
 RUN = "app.jobs.periodic.run"
@@ -35,6 +44,7 @@ SCHEDULE = [
     Periodic("stuck-emails", "app.jobs.periodic.recover_stuck_emails", timedelta(minutes=5)),
     Periodic("daily-digest", "app.jobs.periodic.plan_digest", timedelta(minutes=15)),
     Periodic("upload-cleanup", "app.jobs.periodic.discard_stale_uploads", timedelta(hours=1)),
+    Periodic("selection-cleanup", "app.jobs.periodic.discard_stale_selections", timedelta(hours=1)),
     Periodic("session-cleanup", "app.jobs.periodic.discard_stale_sessions", timedelta(hours=1)),
     Periodic("planner-statistics", "app.jobs.periodic.refresh_statistics", timedelta(hours=1)),
     Periodic("nfr-grants", "app.jobs.periodic.grant_nfr", timedelta(hours=1)),
@@ -110,6 +120,12 @@ def recover_stuck_emails(at: str | None = None) -> int:
 def discard_stale_uploads(at: str | None = None) -> int:
     with transaction():
         return imports.discard_stale(_at(at))
+
+
+def discard_stale_selections(at: str | None = None) -> int:
+    """Staged selections (Select All: up to 50,000 members) over a day old."""
+    with transaction():
+        return allocation.discard_stale(_at(at))
 
 
 def discard_stale_sessions(at: str | None = None) -> int:

@@ -9,9 +9,9 @@ spilling to the next; the manager may choose the order instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, insert, literal, select, update
+from sqlalchemy import Select, delete, func, insert, literal, select, update
 
 from app import clock, display
 from app.errors import Conflict, Invalid, NotFound
@@ -340,3 +340,26 @@ def mark_used(selection: Selection, now: datetime, refusal: str) -> None:
 def _names(people: list[Learner], total: int) -> str:
     shown = ", ".join(p.full_name or p.email for p in people)
     return shown + (f" and {total - len(people)} more" if total > len(people) else "")
+
+
+# A staged selection lives this long: confirmed or abandoned, it is gone after.
+SELECTION_TTL = timedelta(days=1)
+
+
+def discard_stale(now: datetime) -> int:
+    """Delete the selections staged over a day ago, confirmed or not, with their
+    members (up to 50,000 rows each for a Select All): the worker's periodic
+    clean-up. Nothing refers to a selection by key (licenses and import batches
+    keep its id as a record); no order waits on one (a renewal request keeps its
+    people in `order_people`). Returns how many selections went."""
+    stale = select(Selection.id).where(Selection.created_at < now - SELECTION_TTL)
+    db.session.execute(
+        delete(SelectionMember)
+        .where(SelectionMember.selection_id.in_(stale.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    return db.session.execute(
+        delete(Selection)
+        .where(Selection.created_at < now - SELECTION_TTL)
+        .execution_options(synchronize_session=False)
+    ).rowcount

@@ -206,3 +206,30 @@ def test_plan_shows_the_resulting_expiry(tree, company):
     actor = managing(company)
     result = plan(actor, select_people(actor, company.id, ids(tree.expired)).id)
     assert result.expiries == [order.expires_at] and result.problem() is None
+
+
+def test_selections_over_a_day_old_are_deleted_with_their_members(tree, company, session):
+    from app.models import Selection, SelectionMember
+    from app.services.allocation import discard_stale
+
+    actor = managing(company)
+    old = select_people(actor, company.id, ids(tree.expired[:5]))
+    clock.set_offset(timedelta(hours=20))
+    fresh = select_people(actor, company.id, ids(tree.expired[5:]))
+    session.commit()
+
+    old, fresh = old.id, fresh.id
+
+    def members(selection_id):
+        return session.scalar(
+            select(func.count()).where(SelectionMember.selection_id == selection_id)
+        )
+
+    discard_stale(clock.now())  # the fixture's own, a year old, go; these two stay
+    assert members(old) == 5 and members(fresh) == 7  # (the first is 20 hours old)
+    assert discard_stale(clock.now() + timedelta(hours=5)) == 1
+    session.expire_all()
+    assert session.get(Selection, old) is None and members(old) == 0
+    assert session.get(Selection, fresh) is not None and members(fresh) == 7
+    with pytest.raises(NotFound):  # its confirmation is gone with it
+        allocate(actor, old)
