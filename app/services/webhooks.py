@@ -162,12 +162,9 @@ def replay(actor: Actor, delivery_id) -> WebhookDelivery:
     """Send a delivery's event again (same event id) to its subscription, now."""
     pk = coerce_pk(delivery_id)
     original = db.session.get(WebhookDelivery, pk) if pk is not None else None
-    if original is None or not db.session.scalar(
-        select(Webhook.id).where(
-            Webhook.id == original.webhook_id, scope(actor, Webhook.company_id)
-        )
-    ):
+    if original is None:
         raise NotFound("No such delivery.")
+    get_scoped(actor, Webhook, original.webhook_id)  # its webhook in scope, or 404
     now = clock.now()
     delivery = WebhookDelivery(
         webhook_id=original.webhook_id,
@@ -233,18 +230,24 @@ def listening(type_: str) -> bool:
 
 def heard_in(company_ids: set[int], type_: str) -> set[int]:
     """Of these companies, those some subscription (theirs or above) hears `type_` of."""
-    return set(
-        db.session.scalars(
-            select(CompanyTree.descendant_id)
-            .join(Webhook, Webhook.company_id == CompanyTree.ancestor_id)
-            .where(
-                CompanyTree.descendant_id.in_(company_ids),
-                Webhook.active,
-                Webhook.events.contains(type_),
-            )
-            .distinct()
-        )
-    )
+    return {
+        company_id
+        for company_id, hooks in _listeners(company_ids).items()
+        if any(type_ in events for _, events in hooks)
+    }
+
+
+def _listeners(company_ids) -> dict[int, list[tuple[int, set[str]]]]:
+    """{company: [(webhook id, its event types)]}: the active subscriptions of each
+    company and of the companies above it, in one query."""
+    found: dict[int, list[tuple[int, set[str]]]] = {}
+    for company_id, webhook_id, events in db.session.execute(
+        select(CompanyTree.descendant_id, Webhook.id, Webhook.events)
+        .join(Webhook, Webhook.company_id == CompanyTree.ancestor_id)
+        .where(CompanyTree.descendant_id.in_(company_ids), Webhook.active)
+    ):
+        found.setdefault(company_id, []).append((webhook_id, set(events.split())))
+    return found
 
 
 def emit(type_: str, company_id: int, data: dict, key: str | None = None) -> int:
@@ -257,13 +260,7 @@ def emit_many(news: list[News]) -> int:
     subscriptions of every company concerned (and of the companies above them)."""
     if not news:
         return 0
-    listeners: dict[int, list[tuple[int, set[str]]]] = {}
-    for company_id, webhook_id, events in db.session.execute(
-        select(CompanyTree.descendant_id, Webhook.id, Webhook.events)
-        .join(Webhook, Webhook.company_id == CompanyTree.ancestor_id)
-        .where(CompanyTree.descendant_id.in_({n.company_id for n in news}), Webhook.active)
-    ):
-        listeners.setdefault(company_id, []).append((webhook_id, set(events.split())))
+    listeners = _listeners({n.company_id for n in news})
     if not listeners:
         return 0
     keyed = {n.key for n in news if n.key}
