@@ -220,6 +220,21 @@ def sign_in(page, base_url: str, username: str) -> None:
     page.wait_for_load_state()
 
 
+def add_filter(page, column: str):
+    """Add Filter, then `column`, as a user does; returns the new filter row.
+
+    The page's scripts (FAB's filters, panel.js's pickers) must have run first: a
+    click on a filter link before then adds nothing."""
+    page.wait_for_load_state("load")
+    page.get_by_role("button", name="Add Filter").click()
+    page.locator("a.filter", has_text=column).click()
+    row = page.locator("#filter_form table.filters tr").filter(
+        has=page.locator("a.remove-filter", has_text=column)
+    )
+    expect(row).to_be_visible()
+    return row
+
+
 def cells(page, column: str):
     """The cells of the list's column headed `column`."""
     expect(page.locator("table.table-bordered thead th").first).to_be_attached()

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import cells, sign_in
+from tests.e2e.conftest import add_filter, cells, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -25,8 +25,7 @@ def test_quick_search_a_status_dropdown_and_removable_chips(page, live_server):
     for company in cells(page, "Company").all_inner_texts():
         assert company == "Acme Dental"
 
-    page.get_by_role("button", name="Add Filter").click()
-    page.locator("a.filter", has_text="Status").click()
+    add_filter(page, "Status")
     page.get_by_label("Value for Status").select_option(label="Assigned")
     page.locator("#filter_form").get_by_role("button", name="Search").click()
     chips = page.locator(".filter-chip")

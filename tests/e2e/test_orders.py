@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in, sign_out, wait_for_mail
+from tests.e2e.conftest import add_filter, sign_in, sign_out, wait_for_mail
 
 pytestmark = pytest.mark.browser
 REQUESTED = "License Request Notification: 37 licenses for Acme Dental"
@@ -37,13 +37,11 @@ def test_a_customer_requests_and_its_account_manager_assigns(page, live_server, 
     page.get_by_role("link", name="Licenses").first.click()
     page.get_by_role("link", name="Requested Orders").click()
     expect(page).to_have_url(re.compile(r"/orders/section/requested"))
-    page.get_by_role("button", name="Add Filter").click()  # in view, not folded away
-    page.locator("a.filter", has_text="Company").click()
-    page.locator(".select2-selection", has_text="Type to search").click()  # the picker
+    row = add_filter(page, "Company")  # in view, not folded away
+    row.get_by_role("combobox", name="Type to search").click()  # the picker
     page.locator(".select2-search__field").fill("acme")
     page.get_by_role("option", name="Acme Dental").click()
-    page.get_by_role("button", name="Add Filter").click()
-    page.locator("a.filter", has_text="Quantity").click()
+    add_filter(page, "Quantity")
     page.get_by_label("Value for Quantity").fill("37")
     page.locator("#filter_form").get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"_flt_0_quantity=37"))
