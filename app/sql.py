@@ -28,6 +28,14 @@ def like_any(term: str, *columns):
     return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
+def read(statement, params: dict | None = None):
+    """A read of plain columns run by Core on the session's connection (its
+    transaction): without the ORM's execution context, which on the API's every
+    call (the key, the path's scope, a list page) costs more than the SQL. The
+    session is not flushed first: for reads before any change of the request."""
+    return db.session.connection().execute(statement, params or {})
+
+
 def count_if(condition):
     """COUNT of the rows meeting `condition`, inside a grouped SELECT."""
     return func.sum(case((condition, 1), else_=0))

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import AppUser, Company, CompanyTree, Email
 from app.models.email import COMPANY_STEP_KIND_PREFIXES, TO_COMPANY_MANAGERS
 from app.roles import ROLE_ACCOUNT_MANAGER, ROLE_ADMIN, ROLE_CUSTOMER_MANAGER
+from app.sql import read
 
 ADMIN = "admin"
 ACCOUNT_MANAGER = "account_manager"
@@ -75,18 +76,26 @@ class Actor:
 
 def actor_for(user: AppUser | None, interface: str = "web") -> Actor:
     """The actor a signed-in user acts as; an inactive or anonymous user sees nothing."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.active:
+    if user is None or not getattr(user, "is_authenticated", False):
         return Actor(None, NOBODY, interface=interface)
-    names = user.role_names
-    if ROLE_ADMIN in names:
-        return Actor(user.id, ADMIN, user.company_id, interface)
-    if user.company_id is None:
-        return Actor(user.id, NOBODY, interface=interface)
-    if ROLE_ACCOUNT_MANAGER in names:
-        return Actor(user.id, ACCOUNT_MANAGER, user.company_id, interface)
-    if ROLE_CUSTOMER_MANAGER in names:
-        return Actor(user.id, CUSTOMER_MANAGER, user.company_id, interface)
-    return Actor(user.id, NOBODY, interface=interface)
+    return actor_of(user.id, user.company_id, user.role_names, user.active, interface)
+
+
+def actor_of(
+    user_id: int, company_id: int | None, role_names: set[str], active: bool, interface: str
+) -> Actor:
+    """The actor of a user given by its columns (the API reads them with its key)."""
+    if not active:
+        return Actor(None, NOBODY, interface=interface)
+    if ROLE_ADMIN in role_names:
+        return Actor(user_id, ADMIN, company_id, interface)
+    if company_id is None:
+        return Actor(user_id, NOBODY, interface=interface)
+    if ROLE_ACCOUNT_MANAGER in role_names:
+        return Actor(user_id, ACCOUNT_MANAGER, company_id, interface)
+    if ROLE_CUSTOMER_MANAGER in role_names:
+        return Actor(user_id, CUSTOMER_MANAGER, company_id, interface)
+    return Actor(user_id, NOBODY, interface=interface)
 
 
 def system_actor(interface: str) -> Actor:
@@ -259,16 +268,27 @@ def scope_column(model):
 def get_scoped(actor: Actor, model, pk, *, options=()):
     """Load one row by primary key within the actor's scope, or raise NotFound
     (`options`: the loader options of the SELECT)."""
-    column = scope_column(model)
-    pk_column = model.__mapper__.primary_key[0]
-    row = db.session.scalar(
-        select(model)
-        .where(pk_column == require_pk(pk), scope(actor, column), audience(actor, model))
-        .options(*options)
-    )
+    row = db.session.scalar(select(model).where(*_one_in_scope(actor, model, pk)).options(*options))
     if row is None:
         raise NotFound()
     return row
+
+
+def require_scoped(actor: Actor, model, pk) -> None:
+    """NotFound unless the row is within the actor's scope (its id alone is read,
+    before any change: `app.sql.read`)."""
+    pk_column = model.__mapper__.primary_key[0]
+    if read(select(pk_column).where(*_one_in_scope(actor, model, pk))).first() is None:
+        raise NotFound()
+
+
+def _one_in_scope(actor: Actor, model, pk) -> list[ColumnElement[bool]]:
+    pk_column = model.__mapper__.primary_key[0]
+    return [
+        pk_column == require_pk(pk),
+        scope(actor, scope_column(model)),
+        audience(actor, model),
+    ]
 
 
 MAX_ID = 2**31 - 1  # every id column is an INTEGER

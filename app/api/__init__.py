@@ -19,14 +19,15 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload
 from werkzeug.exceptions import HTTPException, PreconditionFailed
 
+from app.api.dumping import dumper
 from app.errors import Conflict, DomainError, Forbidden, Invalid
 from app.extensions import db
 from app.models import Company, Learner, Order, Selection, Webhook
 from app.services import api_keys
-from app.tenancy import Actor, get_scoped, require_company
+from app.sql import read
+from app.tenancy import Actor, require_company, require_scoped
 from app.transaction import transaction
 
 PREFIX = "/api/v1"
@@ -106,12 +107,8 @@ def operation(
             actor = g.api_actor
             if writes and actor.read_only:
                 raise Forbidden("This API key is read-only.")
-            # Out of scope: 404 before anything else. Held for the request, so the
-            # operation's own look-up of the same rows reads the session's identity map.
-            g.path_rows = [
-                get_scoped(actor, PATH_MODELS[name], pk, options=[lazyload("*")])
-                for name, pk in ids.items()
-            ]
+            for name, pk in ids.items():  # out of scope: 404 before anything else
+                require_scoped(actor, PATH_MODELS[name], pk)
             kwargs = dict(ids)
             if query is not None:
                 kwargs["query"] = _load(query, request.args.to_dict(), "query")
@@ -128,7 +125,7 @@ def operation(
                         if prior:
                             return _replay(prior, fingerprint)
                         result = view(actor, **kwargs)
-                        answer = response().dump(result) if response else None
+                        answer = dumper(response)(result) if response else None
                         if idempotency is not None:
                             api_keys.remember(
                                 g.api_key_id,
@@ -147,7 +144,7 @@ def operation(
                     ) from exc
             else:
                 result = view(actor, **kwargs)
-                answer = response().dump(result) if response else None
+                answer = dumper(response)(result) if response else None
             reply = jsonify(answer) if answer is not None else ("", 204)
             if isinstance(reply, tuple):
                 return reply
@@ -252,13 +249,15 @@ class Page:
     next: str | None
 
 
-def page(statement, query: dict, counted) -> Page:
-    """A page of `statement` (already ordered, stable) and the total of `counted`:
-    {items, total, next} — two statements whatever the page size."""
+def page(statement, query: dict, counted, entities: bool = True) -> Page:
+    """A page of `statement` (already ordered, stable: entities, or else rows) and
+    the total of `counted`: {items, total, next} — two statements whatever the page
+    size."""
     number, size = query["page"], query["page_size"]
-    total = db.session.scalar(counted) or 0
-    items = db.session.scalars(statement.limit(size).offset((number - 1) * size)).all()
-    return paged(items, total, query)
+    run = db.session.execute if entities else read
+    total = run(counted).scalar() or 0
+    result = run(statement.limit(size).offset((number - 1) * size))
+    return paged(result.scalars().all() if entities else result.all(), total, query)
 
 
 def paged(items: list, total: int, query: dict) -> Page:
@@ -294,7 +293,7 @@ def require_unchanged(schema: type[Schema], row) -> None:
     it); anything else means someone changed it meanwhile — 412, nothing changed."""
     if not request.if_match:
         return
-    current = etag_of(jsonify(schema().dump(row)).get_data())
+    current = etag_of(jsonify(dumper(schema)(row)).get_data())
     if not request.if_match.contains(current):
         raise PreconditionFailed(
             "Changed since you read it (its ETag differs from If-Match); nothing was "

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from app.api import MAX_PAGE_SIZE
 from app.models import CompanyKind, DeliveryState, EmailState, LicenseType, OrderStatus
+from app.models.order import order_number
 from app.services.webhooks import EVENTS as WEBHOOK_EVENT_LABELS
 
 KINDS = [kind.value for kind in CompanyKind]
@@ -150,7 +151,11 @@ class OrderQuery(PageQuery):
 
 class Order(Schema):
     id = fields.Integer(required=True)
-    number = fields.String(required=True, metadata={"example": "#12"})
+    number = fields.Function(
+        lambda order: order_number(order.id),
+        required=True,
+        metadata={"type": "string", "example": "#12"},
+    )
     company_id = fields.Integer(required=True)
     quantity = fields.Integer(required=True)
     allocated = fields.Integer(required=True)

@@ -194,7 +194,7 @@ class Order(Model):
 
     @property
     def number(self) -> str:
-        return f"#{self.id}"
+        return order_number(self.id)
 
     def __repr__(self) -> str:
         return f"Order #{self.id}"
@@ -240,3 +240,8 @@ class OrderPerson(Model):
     # the license held at request ended), deactivated or kept (renewed by other
     # means meanwhile) — the last two leave their seat free.
     outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+def order_number(order_id: int) -> str:
+    """How people name an order: "#12"."""
+    return f"#{order_id}"

@@ -10,7 +10,8 @@ import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from flask_appbuilder.security.sqla.models import Role, assoc_user_role
+from sqlalchemy import Row, bindparam, or_, select, update
 
 from app import clock
 from app.errors import Forbidden, Invalid, NotFound
@@ -18,7 +19,8 @@ from app.extensions import db
 from app.models import ApiKey, ApiRequest, AppUser
 from app.services import audit
 from app.services.validation import required_text
-from app.tenancy import NOBODY, Actor, actor_for, get_scoped, require_company
+from app.sql import read
+from app.tenancy import NOBODY, Actor, actor_for, actor_of, get_scoped, require_company
 
 KEY_PREFIX = "lr"
 SECRET_BYTES = 32
@@ -99,9 +101,34 @@ def revoke(actor: Actor, key_id) -> ApiKey:
     return key
 
 
-def authenticate(header: str | None, address: str | None) -> tuple[Actor, ApiKey]:
-    """The actor an `Authorization: Bearer <key>` header acts as, and the key; or
-    Unauthenticated."""
+# The key, its user and the user's roles (a row per role), in one statement built
+# once: every API call makes it.
+KEY_WITH_USER = (
+    select(
+        ApiKey.id,
+        ApiKey.secret_hash,
+        ApiKey.revoked_at,
+        ApiKey.expires_at,
+        ApiKey.limited_to_id,
+        ApiKey.read_only,
+        ApiKey.name,
+        ApiKey.last_used_at,
+        ApiKey.last_used_from,
+        AppUser.id.label("user_id"),
+        AppUser.active,
+        AppUser.company_id,
+        Role.name.label("role"),
+    )
+    .join(AppUser, AppUser.id == ApiKey.user_id)
+    .outerjoin(assoc_user_role, assoc_user_role.c.user_id == AppUser.id)
+    .outerjoin(Role, Role.id == assoc_user_role.c.role_id)
+    .where(ApiKey.prefix == bindparam("prefix"))
+)
+
+
+def authenticate(header: str | None, address: str | None) -> tuple[Actor, Row]:
+    """The actor an `Authorization: Bearer <key>` header acts as, and the key's row
+    (its id and last use); or Unauthenticated."""
     scheme, _, text = (header or "").partition(" ")
     text = text.strip()
     if scheme.lower() != "bearer" or not text:
@@ -109,7 +136,8 @@ def authenticate(header: str | None, address: str | None) -> tuple[Actor, ApiKey
     prefix = prefix_of(text)
     if prefix is None:
         raise Unauthenticated()
-    key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    rows = read(KEY_WITH_USER, {"prefix": prefix}).all()
+    key = rows[0] if rows else None
     now = clock.real_now()
     if (
         key is None
@@ -118,7 +146,8 @@ def authenticate(header: str | None, address: str | None) -> tuple[Actor, ApiKey
         or (key.expires_at is not None and key.expires_at <= now)
     ):
         raise Unauthenticated()
-    actor = actor_for(key.user, "api")
+    roles = {row.role for row in rows if row.role}
+    actor = actor_of(key.user_id, key.company_id, roles, key.active, "api")
     if actor.role == NOBODY:  # deactivated, or its role taken away
         raise Unauthenticated()
     return (
@@ -166,7 +195,7 @@ def record_use(key_id: int, address: str | None) -> None:
     )
 
 
-def needs_use_recorded(key: ApiKey, address: str | None) -> bool:
+def needs_use_recorded(key: Row, address: str | None) -> bool:
     address = (address or "")[:64] or None
     return (
         key.last_used_at is None

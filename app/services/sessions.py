@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from app import clock
 from app.extensions import db
@@ -47,18 +48,23 @@ def start(user: AppUser, address: str | None = None) -> str:
 
 def user_for(token: str | None) -> AppUser | None:
     """The active user whose open, unexpired session `token` names (one statement:
-    the user, its company and its session), or None."""
+    the user, its company, its roles and its session), or None."""
     if not token:
         return None
-    user = db.session.scalar(
-        select(AppUser)
-        .join(UserSession, UserSession.user_id == AppUser.id)
-        .where(
-            UserSession.token_hash == _digest(token),
-            UserSession.ended_at.is_(None),
-            UserSession.started_at > _oldest_open(clock.real_now()),
-            AppUser.active,
+    user = (
+        db.session.scalars(
+            select(AppUser)
+            .join(UserSession, UserSession.user_id == AppUser.id)
+            .where(
+                UserSession.token_hash == _digest(token),
+                UserSession.ended_at.is_(None),
+                UserSession.started_at > _oldest_open(clock.real_now()),
+                AppUser.active,
+            )
+            .options(joinedload(AppUser.roles))
         )
+        .unique()
+        .first()
     )
     if user is not None:
         user.session_token = token
