@@ -1,10 +1,10 @@
 """The REST API's list endpoints at MSP scale, in-process through the test client,
 each against its baseline measured in the same run: a bare Flask JSON view on the
-same app that reads the key's hash (by prefix, SHA-256 compared) and runs the same
-SQL (the page and its count) as plain rows of the table's columns — no ORM
-entities or relationship loads — serialised with `jsonify`: no validation, actor,
-problem documents, ETag, rate limit or marshmallow. Pages of 25 and
-200: the statements must not grow with the page.
+same app that reads the key's hash (one column by the key's prefix, a statement
+built once, SHA-256 compared) and runs the same SQL (the page and its count, the
+columns the API answers) by Core into plain rows, serialised with `jsonify`: no
+validation, actor, roles, scope check of the path, problem documents, ETag, rate
+limit or schema. Pages of 25 and 200: the statements must not grow with the page.
 
 The data is `flask demo scale` (2,000 customers, 200,000 learners, 1,000,000
 licenses, emails, an audit trail) plus one 50,000-person customer.
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from bench.harness import Row, bench_app, measure, print_table, settle
 from bench.list_pages import BIG, add_big_customer
@@ -46,13 +46,25 @@ def endpoints(big_id: int) -> list[tuple[str, str]]:
 def bare_statements(actor, big_id: int, now):
     """The same rows and counts as each endpoint, by name: (select, count) or a
     callable returning rows (Renewals: its service is the SQL)."""
+    from app.api import schemas as s
+    from app.api.resources import row_columns
     from app.models import AuditEvent, Company, Email, Learner, Order
     from app.services import renewals, states
+
+    ITEMS = {
+        Company: s.Company,
+        Order: s.Order,
+        Learner: s.Learner,
+        Email: s.Email,
+        AuditEvent: s.AuditEvent,
+    }
     from app.tenancy import Screen, audience, screen_scope
 
     def listed(model, where, order):
+        # The columns the API answers (its item schema's), as the API reads them.
+        columns = row_columns(model, ITEMS[model])
         return (
-            select(model).where(*where).order_by(*order),
+            select(*columns).where(*where).order_by(*order),
             select(func.count()).select_from(model).where(*where),
         )
 
@@ -98,13 +110,16 @@ def add_bare_view(app, work: dict) -> None:
     """GET /bench-bare/<name>?page_size=N: the key looked up, the SQL run, jsonify."""
     from flask import abort, jsonify, request
 
-    from app.extensions import db
     from app.models import ApiKey
+    from app.sql import read
+
+    # The key's hash by its prefix: one column, a statement built once, run by Core.
+    key_hash = select(ApiKey.secret_hash).where(ApiKey.prefix == bindparam("prefix"))
 
     def bare(name):
         text = request.headers.get("Authorization", "").removeprefix("Bearer ")
         _, prefix, _ = text.split("_", 2)
-        stored = db.session.scalar(select(ApiKey.secret_hash).where(ApiKey.prefix == prefix))
+        stored = read(key_hash, {"prefix": prefix}).scalar()
         digest = hashlib.sha256(text.encode()).hexdigest()
         if stored is None or not hmac.compare_digest(stored, digest):
             abort(401)
@@ -114,16 +129,8 @@ def add_bare_view(app, work: dict) -> None:
             items, total = found(size)
         else:
             rows, counted = found
-            total = db.session.scalar(counted)
-            # Plain rows of the table's columns: no ORM entities, no relationship loads.
-            items = [
-                dict(row)
-                for row in db.session.execute(
-                    rows.with_only_columns(
-                        *rows.column_descriptions[0]["entity"].__table__.columns
-                    ).limit(size)
-                ).mappings()
-            ]
+            total = read(counted).scalar()
+            items = [dict(row) for row in read(rows.limit(size)).mappings()]
         return jsonify({"items": items, "total": total, "next": None})
 
     app.add_url_rule("/bench-bare/<name>", "bench_bare", bare)

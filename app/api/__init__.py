@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from functools import wraps
+from functools import cache, wraps
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError
@@ -230,11 +230,17 @@ def _check_text(value, where: str) -> None:
 
 def _load(schema: type[Schema], data: dict, where: str) -> dict:
     try:
-        return schema(unknown=EXCLUDE).load(data)
+        return _loader(schema).load(data)
     except ValidationError as exc:
         name, messages = next(iter(sorted(exc.normalized_messages().items())))
         message = messages[0] if isinstance(messages, list) else str(messages)
         raise Invalid(f"{name}: {message}", name) from exc
+
+
+@cache
+def _loader(schema: type[Schema]) -> Schema:
+    """One instance per schema: loading keeps no state in it (no context is used)."""
+    return schema(unknown=EXCLUDE)
 
 
 # -- lists -------------------------------------------------------------------
