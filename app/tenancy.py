@@ -277,9 +277,15 @@ def get_scoped(actor: Actor, model, pk, *, options=()):
 def require_scoped(actor: Actor, model, pk) -> None:
     """NotFound unless the row is within the actor's scope (its id alone is read,
     before any change: `app.sql.read`)."""
-    pk_column = model.__mapper__.primary_key[0]
-    if read(select(pk_column).where(*_one_in_scope(actor, model, pk))).first() is None:
+    if not read(select(in_scope(actor, model, pk))).scalar():
         raise NotFound()
+
+
+def in_scope(actor: Actor, model, pk) -> ColumnElement[bool]:
+    """Whether the row of `model` with id `pk` is within the actor's scope (an SQL
+    expression, to be read with other columns)."""
+    pk_column = model.__mapper__.primary_key[0]
+    return exists(select(pk_column).where(*_one_in_scope(actor, model, pk)))
 
 
 def _one_in_scope(actor: Actor, model, pk) -> list[ColumnElement[bool]]:

@@ -18,16 +18,17 @@ from functools import cache, wraps
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, PreconditionFailed
 
 from app.api.dumping import dumper
-from app.errors import Conflict, DomainError, Forbidden, Invalid
+from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.models import Company, Learner, Order, Selection, Webhook
 from app.services import api_keys
 from app.sql import read
-from app.tenancy import Actor, require_company, require_scoped
+from app.tenancy import Actor, in_scope, require_company, require_pk, require_scoped
 from app.transaction import transaction
 
 PREFIX = "/api/v1"
@@ -107,11 +108,18 @@ def operation(
             actor = g.api_actor
             if writes and actor.read_only:
                 raise Forbidden("This API key is read-only.")
-            for name, pk in ids.items():  # out of scope: 404 before anything else
-                require_scoped(actor, PATH_MODELS[name], pk)
+            # Out of scope: 404 before anything else — a list's in its count's
+            # statement (`page`), any other's now.
+            g.path_checks = [(PATH_MODELS[name], require_pk(pk)) for name, pk in ids.items()]
+            if not getattr(response, "is_page", False):
+                _check_path(actor)
             kwargs = dict(ids)
             if query is not None:
-                kwargs["query"] = _load(query, request.args.to_dict(), "query")
+                try:
+                    kwargs["query"] = _load(query, request.args.to_dict(), "query")
+                except Invalid:
+                    _check_path(actor)  # 404 before 422
+                    raise
             if body is not None:
                 kwargs["body"] = _load(body, _json_body(), "body")
             if writes:
@@ -144,6 +152,7 @@ def operation(
                     ) from exc
             else:
                 result = view(actor, **kwargs)
+                _check_path(actor)  # a list that did not count through `page`
                 answer = dumper(response)(result) if response else None
             reply = jsonify(answer) if answer is not None else ("", 204)
             if isinstance(reply, tuple):
@@ -155,6 +164,13 @@ def operation(
         return handle
 
     return decorate
+
+
+def _check_path(actor: Actor) -> None:
+    """The path's ids not checked yet: NotFound unless each is in scope."""
+    for model, pk in g.path_checks:
+        require_scoped(actor, model, pk)
+    g.path_checks = []
 
 
 IDEMPOTENCY = "Idempotency-Key"
@@ -261,7 +277,13 @@ def page(statement, query: dict, counted, entities: bool = True) -> Page:
     size."""
     number, size = query["page"], query["page_size"]
     run = db.session.execute if entities else read
-    total = run(counted).scalar() or 0
+    # The path's ids checked in the same statement (`operation`): out of scope, 404.
+    checks = [in_scope(g.api_actor, model, pk) for model, pk in g.path_checks]
+    g.path_checks = []
+    total, *allowed = run(select(counted.scalar_subquery(), *checks)).one()
+    if not all(allowed):
+        raise NotFound()
+    total = total or 0
     result = run(statement.limit(size).offset((number - 1) * size))
     return paged(result.scalars().all() if entities else result.all(), total, query)
 

@@ -465,7 +465,7 @@ def license_tab(actor, company_id, query):
     now = clock.now()  # (the company in the path is checked by `operation`)
     where = [Learner.company_id == company_id, states.TABS[query["tab"]](now)]
     if "flagged" in query:
-        flagged = reclaim.flagged(db.session.get(Company, company_id), now)
+        flagged = reclaim.flagged(require_company(actor, company_id), now)
         where.append(flagged if query["flagged"] else ~flagged)
     return listed(Learner, s.Learner, query, where, ("license_type",), BY_LAST_NAME)
 

@@ -109,6 +109,7 @@ def page_of(item: type[Schema]) -> type[Schema]:
         f"{item.__name__}Page",
         (Schema,),
         {
+            "is_page": True,
             "items": fields.List(fields.Nested(item), required=True),
             "total": fields.Integer(required=True),
             "next": fields.String(
