@@ -1,6 +1,8 @@
 """Read spreadsheets the way people send them: CSV/TSV/TXT in UTF-8 (with or without
 a byte-order mark), UTF-16 or Windows-1252, with any of , ; tab | as delimiter, and
-XLSX/XLSM workbooks (read as data; macros ignored) — streamed, row by row.
+XLSX/XLSM workbooks (read as data — a formula as the value Excel last computed and
+shows; macros ignored) — streamed, row by row. Workbooks are parsed by
+python-calamine in a child process bounded in memory and time (xlsx_child.py).
 
 Every refusal is a `FileProblem` whose message says what is wrong; nothing here
 touches the database.
@@ -11,13 +13,18 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openpyxl import load_workbook
+from app.imports.xlsx_child import EXIT as CHILD_EXIT
 
 DELIMITERS = [",", ";", "\t", "|"]
 SAMPLE_BYTES = 64 * 1024
@@ -25,6 +32,17 @@ MAX_ZIP_MEMBERS = 2_000
 MAX_UNCOMPRESSED = 400 * 1024 * 1024  # what a 20 MB workbook may expand to
 MAX_RATIO = 200  # uncompressed / compressed, per member: a zip bomb beyond
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# The XLSX parser runs in a child process (xlsx_child.py) within these limits.
+CHILD = Path(__file__).with_name("xlsx_child.py")
+PARSER_MEMORY = 1 << 30  # its address space (RLIMIT_AS): 1 GiB
+PARSER_CPU_SECONDS = 60
+PARSER_SECONDS = 120  # wall clock, then it is killed
+TOO_BIG = (
+    "The workbook expands to far more data than a spreadsheet holds (a zip bomb?): "
+    "it was not opened."
+)
+
+log = logging.getLogger(__name__)
 
 
 class FileProblem(Exception):
@@ -103,59 +121,73 @@ def _csv_rows(path: Path, info: FileInfo) -> Iterator[list[str]]:
 
 
 def _xlsx_rows(path: Path, sheet: str) -> Iterator[list[str]]:
-    with _workbook(path) as workbook:
-        if sheet not in workbook.sheetnames:
-            raise FileProblem(f"The workbook has no sheet named '{sheet}'.")
-        values_iter = workbook[sheet].iter_rows(values_only=True)
-        while True:
-            try:
-                values = next(values_iter)
-            except StopIteration:
-                return
-            except Exception as exc:  # a damaged or hostile sheet, found while streaming
-                raise FileProblem(_damaged(exc)) from exc
-            yield [_cell_text(v) for v in values]
+    for batch in _parse(path, sheet):
+        yield from batch
 
 
 def _workbook_sheets(path: Path) -> list[str]:
     _check_zip(path)
-    with _workbook(path) as workbook:
-        return list(workbook.sheetnames)
+    answers = list(_parse(path))  # one: the names
+    return answers[0] if answers else []
 
 
-@contextmanager
-def _workbook(path: Path):
-    """The workbook, streamed (read-only), closed with its file afterwards.
+def _parse(path: Path, sheet: str | None = None) -> Iterator[list]:
+    """The parser child's answer (xlsx_child.py), streamed: without `sheet` one
+    list, the sheet names; with it, the sheet's rows in batches. Its refusals and its
+    death (out of memory or time) are FileProblems; its peak memory is logged."""
+    command = [
+        sys.executable,
+        str(CHILD),
+        str(path),
+        str(PARSER_MEMORY),
+        str(PARSER_CPU_SECONDS),
+        str(MAX_UNCOMPRESSED),
+        *([sheet] if sheet is not None else []),
+    ]
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    timer = threading.Timer(PARSER_SECONDS, process.kill)
+    timer.start()
+    finished = False
+    try:
+        for line in process.stdout:
+            yield json.loads(line)
+        finished = True
+    finally:
+        timer.cancel()
+        if not finished:  # the reader stopped early (a row limit): the child goes
+            process.kill()
+        process.stdout.close()
+        detail = process.stderr.read().decode("utf-8", "replace")
+        process.stderr.close()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        log.info("xlsx parser: exit %s, peak %.0f MB", process.returncode, usage.ru_maxrss / 1024)
+    if process.returncode != 0:
+        raise FileProblem(_refusal(process.returncode, detail, sheet))
 
-    Opened from a file object, not the path: uploads are stored without their
-    extension, which openpyxl would insist on. data_only=False keeps formulas as
-    "=…" text, so a formula is never mistaken for the address it would compute.
-    """
-    with open(path, "rb") as handle:
-        try:
-            workbook = load_workbook(handle, read_only=True, data_only=False, keep_links=False)
-        except Exception as exc:  # openpyxl raises many kinds on a damaged file
-            raise FileProblem(_damaged(exc)) from exc
-        try:
-            yield workbook
-        finally:
-            workbook.close()
 
-
-def _damaged(exc: Exception) -> str:
-    causes, seen = [], exc
-    while seen is not None and len(causes) < 5:  # openpyxl wraps the parser's error
-        causes.append(type(seen).__name__)
-        seen = seen.__cause__ or seen.__context__
-    if any("Forbidden" in name for name in causes):  # defusedxml: DTD, entities, URLs
+def _refusal(code: int, detail: str, sheet: str | None) -> str:
+    """What the parser child's exit code means to the person who uploaded the file."""
+    if code == CHILD_EXIT["no_sheet"]:
+        return f"The workbook has no sheet named '{sheet}'."
+    if code == CHILD_EXIT["entities"]:
         return (
             "The workbook contains XML constructs a spreadsheet never needs (entity "
             "definitions): it was not read. Save it again from Excel, or as .csv."
         )
-    return (
-        f"The workbook cannot be read ({type(exc).__name__}): it may be damaged. Save it "
-        "again from Excel, or as .csv."
-    )
+    if code == CHILD_EXIT["damaged"]:
+        return (
+            f"The workbook cannot be read ({detail or 'damaged'}): it may be damaged. Save "
+            "it again from Excel, or as .csv."
+        )
+    if code == CHILD_EXIT["too_big"] or code < 0 or "MemoryError" in detail:
+        # Out of its memory or time limits (killed by a signal, or by its own
+        # allocator's abort): far more data than a spreadsheet holds.
+        return TOO_BIG
+    log.error("xlsx parser failed (exit %s): %s", code, detail[-2000:])
+    return "The workbook cannot be read: it may be damaged. Save it again from Excel, or as .csv."
 
 
 def _check_zip(path: Path) -> None:
@@ -171,21 +203,10 @@ def _check_zip(path: Path) -> None:
     if sum(m.file_size for m in members) > MAX_UNCOMPRESSED or any(
         m.compress_size and m.file_size / m.compress_size > MAX_RATIO for m in members
     ):
-        raise FileProblem(
-            "The workbook expands to far more data than a spreadsheet holds "
-            "(a zip bomb?): it was not opened."
-        )
+        raise FileProblem(TOO_BIG)
     names = {m.filename for m in members}
     if "xl/workbook.xml" not in names:
         raise FileProblem("This zip file is not an Excel workbook: upload .xlsx or .csv.")
-
-
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def _encoding(head: bytes) -> str:

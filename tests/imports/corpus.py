@@ -52,6 +52,24 @@ def with_member(xlsx: bytes, member: str, content: bytes) -> bytes:
     return out.getvalue()
 
 
+def with_formula_values(xlsx: bytes, member: str, values: dict[str, str]) -> bytes:
+    """The workbook with these formula cells' last computed values stored, as Excel
+    saves them (openpyxl writes formulas without one)."""
+    import re
+
+    xml = zipfile.ZipFile(io.BytesIO(xlsx)).read(member).decode()
+    for cell, value in values.items():
+        xml, found = re.subn(
+            rf'<c r="{cell}"><f>(.*?)</f><v ?/>(?:</v>)?</c>',
+            lambda m, cell=cell, value=value: (
+                f'<c r="{cell}" t="str"><f>{m.group(1)}</f><v>{value}</v></c>'
+            ),
+            xml,
+        )
+        assert found == 1, cell
+    return with_member(xlsx, member, xml.encode())
+
+
 def entity_bomb_xlsx() -> bytes:
     base = xlsx_bytes({"Sheet1": [["Email"], ["a@acme.example.com"]]})
     lol = (
@@ -80,6 +98,46 @@ def zip_bomb_xlsx() -> bytes:
             target.writestr(item.filename, source.read(item.filename))
         target.writestr("xl/media/huge.bin", b"\0" * (60 * 1024 * 1024))
     return out.getvalue()
+
+
+def big_sheet_xlsx(rows: int) -> bytes:
+    """A one-sheet workbook of `rows` people, its sheet XML written directly (fast)."""
+
+    base = xlsx_bytes({"Sheet1": [["Email"]]})
+    cells = "".join(
+        f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>p{r}@acme.example.com</t></is></c>'
+        f'<c r="B{r}" t="inlineStr"><is><t>Person {r}</t></is></c></row>'
+        for r in range(1, rows + 1)
+    )
+    xml = (
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"<sheetData>{cells}</sheetData></worksheet>"
+    )
+    return with_member(base, "xl/worksheets/sheet1.xml", xml.encode())
+
+
+def forged_sizes_xlsx(real_bytes: int) -> bytes:
+    """A workbook with a part of `real_bytes` zeros whose zip directory (and local
+    header) declare it twice its compressed size: the declared sizes pass any check
+    made from the directory; the data does not."""
+    import struct
+
+    base = xlsx_bytes({"Sheet1": [["Email"], ["a@acme.example.com"]]})
+    source = zipfile.ZipFile(io.BytesIO(base))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(item.filename, source.read(item.filename))
+        target.writestr("xl/media/huge.bin", b"\0" * real_bytes)
+    data = bytearray(out.getvalue())
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("xl/media/huge.bin")
+    declared = struct.pack("<I", info.compress_size * 2)
+    data[info.header_offset + 22 : info.header_offset + 26] = declared  # local header
+    central = data.rfind(b"PK\x01\x02", 0, data.rfind(b"PK\x05\x06"))
+    while data[central + 46 : central + 46 + len(b"xl/media/huge.bin")] != b"xl/media/huge.bin":
+        central = data.rfind(b"PK\x01\x02", 0, central)
+    data[central + 24 : central + 28] = declared  # central directory
+    return bytes(data)
 
 
 def ole(stream_name: str | None) -> bytes:

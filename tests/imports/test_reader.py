@@ -64,14 +64,21 @@ def test_workbooks_with_title_rows_several_sheets_formulas_and_dates(tmp_path):
                 corpus.HEADER,
                 ["Ann", "Lee", "ann@acme.example.com", datetime.date(2026, 1, 5)],
                 ["Bob", "Ray", '=CONCATENATE("b","@acme.example.com")', 42.0],
+                ["Cy", "Fox", '=CONCATENATE("c","@acme.example.com")', 7],
             ],
         }
+    )
+    # Bob's formula as Excel saves it (with the value it shows); Cy's as a program
+    # writes one, never computed.
+    data = corpus.with_formula_values(
+        data, "xl/worksheets/sheet2.xml", {"C5": "b@acme.example.com"}
     )
     info, rows = read(tmp_path, "staff.xlsx", data, sheet="Staff")
     assert info.sheets == ["Notes", "Staff"]
     assert rows[2] == corpus.HEADER
-    assert rows[3][:3] == ["Ann", "Lee", "ann@acme.example.com"]
-    assert rows[4][2].startswith("=") and rows[4][3] == "42"
+    assert rows[3] == ["Ann", "Lee", "ann@acme.example.com", "2026-01-05"]
+    assert rows[4][2:] == ["b@acme.example.com", "42"]  # what Excel shows
+    assert rows[5][2:] == ["", "7"]  # no value to show: an empty cell
     layout = cells.layout(rows)
     assert (layout.header_row, layout.email_column) == (3, 2)
 
@@ -143,3 +150,41 @@ def test_without_an_email_header_the_column_with_addresses_is_chosen():
     layout = cells.layout(rows)
     assert (layout.header_row, layout.email_column) == (1, 1)
     assert layout.headers == ["A: Name", "B: Contact"]
+
+
+# -- the XLSX parser's own process, and its limits ------------------------------------
+
+
+def test_forged_zip_sizes_are_caught_by_the_data_not_the_directory(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "MAX_UNCOMPRESSED", 4 * 1024 * 1024)
+    path = corpus.write(tmp_path, "forged.xlsx", corpus.forged_sizes_xlsx(8 * 1024 * 1024))
+    reader._check_zip(path)  # the directory's sizes say nothing is wrong
+    with pytest.raises(reader.FileProblem, match=r"expands to far more data"):
+        reader.inspect(path)
+
+
+def test_a_workbook_that_exhausts_the_parsers_memory_is_refused(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(reader, "PARSER_MEMORY", 64 * 1024 * 1024)
+    caplog.set_level("INFO", logger=reader.__name__)
+    with pytest.raises(reader.FileProblem, match=r"expands to far more data"):
+        read(tmp_path, "huge.xlsx", corpus.big_sheet_xlsx(400_000), sheet="Sheet1")
+    exits = [int(m.split("exit ")[1].split(",")[0]) for m in caplog.messages if "exit" in m]
+    assert exits and exits[-1] < 0, caplog.messages  # killed by its own limit, not us
+
+
+def test_a_parser_past_its_time_limit_is_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "PARSER_SECONDS", 0.01)
+    with pytest.raises(reader.FileProblem, match=r"expands to far more data"):
+        read(tmp_path, "slow.xlsx", corpus.xlsx_bytes({"S": ROWS}))
+
+
+def test_a_row_limit_stops_the_parser_early(tmp_path):
+    data = corpus.xlsx_bytes({"S": [corpus.HEADER, *corpus.people(3000)]})
+    with pytest.raises(reader.FileProblem, match="more than 1,500 rows"):
+        read(tmp_path, "big.xlsx", data, limit=1500)
+
+
+def test_a_missing_sheet_is_named(tmp_path):
+    path = corpus.write(tmp_path, "s.xlsx", corpus.xlsx_bytes({"S": ROWS}))
+    with pytest.raises(reader.FileProblem, match="no sheet named 'Other'"):
+        list(reader.rows(path, reader.inspect(path), "Other"))

@@ -90,8 +90,9 @@ def test_the_rows_not_taken_download_with_neutralised_cells(tree, as_user, sessi
     factories.expired_people(tree.customer, 1)
     session.commit()
     client = as_user(tree.users["customer"])
-    data = corpus.xlsx_bytes({"S": [["Email"], ['=HYPERLINK("x")'], ["@bad"], ["+1 555"]]})
-    review_url, _ = walk_to_review(client, data, "x.xlsx")
+    # A CSV keeps a formula as its text (a workbook's is read as its value).
+    data = corpus.csv_bytes([["Email"], ['=HYPERLINK("x")'], ["@bad"], ["+1 555"]])
+    review_url, _ = walk_to_review(client, data, "x.csv")
     text = client.get(review_url.replace("/review", "/rejected.csv")).get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["Row", "Value", "Reason"]

@@ -1,0 +1,156 @@
+"""The XLSX parser's own process (app/imports/reader.py starts it): python-calamine
+reads the workbook, bounded by an address-space and a CPU-time limit it sets on
+itself first, so a workbook that makes the parser allocate without end kills this
+process, never the web server or the worker.
+
+    python app/imports/xlsx_child.py PATH MEMORY_BYTES CPU_SECONDS MAX_UNCOMPRESSED [SHEET]
+
+Before calamine sees the file, every zip member is decompressed as a stream and
+counted (the sizes the zip directory declares can be forged) and every XML part's
+prologue is checked for a DOCTYPE (entity definitions: a spreadsheet never needs
+them). Without SHEET it prints the sheet names as one JSON line; with it, each row
+as a JSON list of text cells, a line per batch of rows. A refusal exits with a code from
+EXIT (its reason on stderr); a death by signal is the parent's to explain.
+
+Run by path, not as `-m app.imports…`: the app package (Flask and the rest) is not
+imported here. Only the standard library and python-calamine.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import struct
+import sys
+import zipfile
+import zlib
+
+EXIT = {"damaged": 2, "too_big": 3, "entities": 4, "no_sheet": 5}
+CHUNK = 1 << 20
+BATCH = 1000  # rows per line written
+PROLOGUE = 4096  # a DOCTYPE comes before the root element
+
+
+def main(argv: list[str]) -> int:
+    path, memory, cpu, max_uncompressed = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
+    sheet = argv[4] if len(argv) > 4 else None
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    try:
+        problem = check_members(path, max_uncompressed)
+    except MemoryError:
+        return refuse("too_big", "MemoryError")
+    except (OSError, zipfile.BadZipFile, zlib.error, struct.error) as exc:
+        return refuse("damaged", type(exc).__name__)
+    if problem:
+        return refuse(problem, "")
+    from python_calamine import CalamineWorkbook, WorksheetNotFound
+
+    out = sys.stdout
+    try:
+        workbook = CalamineWorkbook.from_path(path)
+        if sheet is None:
+            out.write(json.dumps(workbook.sheet_names) + "\n")
+            return 0
+        try:
+            rows = workbook.get_sheet_by_name(sheet).iter_rows()
+        except WorksheetNotFound:
+            return refuse("no_sheet", sheet)
+        batch = []
+        for row in rows:
+            batch.append([cell_text(value) for value in row])
+            if len(batch) == BATCH:
+                write(out, batch)
+                batch = []
+        write(out, batch)
+    except MemoryError:
+        return refuse("too_big", "MemoryError")
+    except Exception as exc:  # calamine's errors: a damaged or unreadable workbook
+        if "entity" in str(exc).lower():
+            return refuse("entities", type(exc).__name__)
+        return refuse("damaged", type(exc).__name__)
+    out.flush()
+    return 0
+
+
+def write(out, batch: list) -> None:
+    if batch:
+        out.write(json.dumps(batch, ensure_ascii=False))
+        out.write("\n")
+
+
+def check_members(path: str, max_uncompressed: int) -> str | None:
+    """'too_big' when the members decompress to more than `max_uncompressed` bytes
+    in all (counted from the data, not from the directory), 'entities' when an XML
+    part declares a DOCTYPE; else None."""
+    total = 0
+    with open(path, "rb") as raw, zipfile.ZipFile(raw) as archive:
+        for member in archive.infolist():
+            head = b""
+            for piece in member_data(raw, member, max_uncompressed - total + 1):
+                total += len(piece)
+                if len(head) < PROLOGUE:
+                    head += piece[: PROLOGUE - len(head)]
+                if total > max_uncompressed:
+                    return "too_big"
+            if member.filename.endswith((".xml", ".rels")) and b"<!DOCTYPE" in head.upper():
+                return "entities"
+    return None
+
+
+def member_data(raw, member: zipfile.ZipInfo, budget: int):
+    """The member's decompressed bytes in chunks, read from its local header on to
+    the end of its deflate stream (whatever sizes the directory declares), at most
+    `budget` bytes."""
+    raw.seek(member.header_offset)
+    header = raw.read(30)
+    if header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("no local header")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    raw.seek(member.header_offset + 30 + name_length + extra_length)
+    if member.compress_type == zipfile.ZIP_STORED:
+        left = member.compress_size
+        while left > 0:
+            piece = raw.read(min(CHUNK, left))
+            if not piece:
+                return
+            left -= len(piece)
+            yield piece
+        return
+    if member.compress_type != zipfile.ZIP_DEFLATED:
+        raise zipfile.BadZipFile("unsupported compression")
+    stream = zlib.decompressobj(-zlib.MAX_WBITS)
+    while not stream.eof and budget > 0:
+        data = stream.unconsumed_tail or raw.read(CHUNK)
+        if not data:
+            return
+        piece = stream.decompress(data, min(CHUNK, budget))
+        budget -= len(piece)
+        yield piece
+
+
+def cell_text(value) -> str:
+    """A cell as text, as people typed it: whole numbers without ".0", dates as
+    ISO dates (a midnight date-time as its date)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "hour") and hasattr(value, "date"):  # a datetime
+        if (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if hasattr(value, "isoformat"):  # a date or a time
+        return value.isoformat()
+    return str(value).strip()
+
+
+def refuse(reason: str, detail: str) -> int:
+    sys.stderr.write(detail[:200])
+    return EXIT[reason]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
