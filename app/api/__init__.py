@@ -108,10 +108,10 @@ def operation(
             actor = g.api_actor
             if writes and actor.read_only:
                 raise Forbidden("This API key is read-only.")
-            # Out of scope: 404 before anything else — a list's in its count's
+            # Out of scope: 404 before anything else — a GET list's in its count's
             # statement (`page`), any other's now.
             g.path_checks = [(PATH_MODELS[name], require_pk(pk)) for name, pk in ids.items()]
-            if not getattr(response, "is_page", False):
+            if writes or not getattr(response, "is_page", False):
                 _check_path(actor)
             kwargs = dict(ids)
             if query is not None:

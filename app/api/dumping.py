@@ -25,7 +25,7 @@ def dumper(schema: type[Schema]) -> Callable[[object], dict]:
     if any(instance._hooks.values()):
         raise TypeError(f"{schema.__name__}: dump hooks are not supported here")
     named = list(instance.dump_fields.items())
-    keys = [field.data_key or name for name, field in named]
+    keys = [name if field.data_key is None else field.data_key for name, field in named]
     converters = [_converter(field, name) for name, field in named]
     getters = [_getter(field, name) for name, field in named]
     # An object with every attribute (an entity, a row): one C call reads them all
@@ -116,7 +116,7 @@ def _converter(field: fields.Field, name: str) -> Callable[[object, object], obj
 
 
 def _nested(field: fields.Nested) -> Callable[[object, object], object]:
-    if field.many or field.only or field.exclude:
+    if field.many or field.only or field.exclude or field.schema.only or field.schema.exclude:
         raise TypeError("a Nested field with many, only or exclude is not supported here")
     inner = dumper(type(field.schema))
     return lambda value, obj: None if value is None else inner(value)

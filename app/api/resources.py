@@ -45,7 +45,7 @@ def listed(model, item, query: dict, where: list, filters: tuple[str, ...], orde
     entities with no relationship loaded but those `options` name."""
     where = [*where, *(getattr(model, name) == query[name] for name in filters if name in query)]
     columns = row_columns(model, item)
-    rows = select(*columns) if columns else select(model).options(lazyload("*"), *options)
+    rows = select(model).options(lazyload("*"), *options) if columns is None else select(*columns)
     return page(
         rows.where(*where).order_by(*order),
         query,

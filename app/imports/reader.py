@@ -43,6 +43,7 @@ TOO_BIG = (
 )
 
 log = logging.getLogger(__name__)
+last_parser_peak_mb = 0.0  # the last parser child's peak resident memory
 
 
 class FileProblem(Exception):
@@ -163,7 +164,9 @@ def _parse(path: Path, sheet: str | None = None) -> Iterator[list]:
         process.stderr.close()
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
-        log.info("xlsx parser: exit %s, peak %.0f MB", process.returncode, usage.ru_maxrss / 1024)
+        global last_parser_peak_mb  # noqa: PLW0603  (read by bench/import.py)
+        last_parser_peak_mb = usage.ru_maxrss / 1024
+        log.info("xlsx parser: exit %s, peak %.0f MB", process.returncode, last_parser_peak_mb)
     if process.returncode != 0:
         raise FileProblem(_refusal(process.returncode, detail, sheet))
 
