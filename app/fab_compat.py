@@ -47,10 +47,21 @@ class UnrestrictedQuery(RuntimeError):
 
 class RestrictedInterface(SQLAInterface):
     """A data interface that sees only the rows `restrict(query)` keeps: subclasses
-    define `restrict`, and every query FAB builds through it goes through it."""
+    define `restrict`, and every query FAB builds through it goes through it.
+
+    `count_cap`: a list's count stops there (`count_cap + 1` means "more"), reading
+    at most that many rows instead of counting a whole table."""
+
+    count_cap: int | None = None
 
     def query_count(self, query, filters=None, select_columns=None):
-        return super().query_count(self.restrict(query), filters, select_columns)
+        query = self.restrict(query)
+        if self.count_cap is None:
+            return super().query_count(query, filters, select_columns)
+        rows = self._apply_inner_all(
+            query, filters, select_columns=select_columns, aliases_mapping={}
+        )
+        return rows.limit(self.count_cap + 1).count()
 
     def apply_all(self, query, *args, **kwargs):
         return super().apply_all(self.restrict(query), *args, **kwargs)
@@ -113,7 +124,10 @@ class ServiceModelView(ModelView):
 
     def list_widget_args(self) -> dict:
         """More values for the list widget's template (widgets/list_row_menu.html)."""
-        return {"column_links": self.allowed_links()}
+        return {
+            "column_links": self.allowed_links(),
+            "count_cap": getattr(self.datamodel, "count_cap", None),
+        }
 
     def _get_list_widget(self, filters, **kwargs):
         return super()._get_list_widget(filters, **self.list_widget_args(), **kwargs)

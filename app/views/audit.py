@@ -12,6 +12,7 @@ from app import exports
 from app.models import AppUser, AuditEvent, Company
 from app.sql import like_any
 from app.views.base import (
+    LOG_COUNT_CAP,
     ScopedInterface,
     ScopedModelView,
     action_label,
@@ -56,7 +57,7 @@ class AuditLogView(ScopedModelView):
     class_permission_name = "AuditLog"
     method_permission_name = {"list": "list", "show": "show", "export": "export"}
     base_permissions = ["can_list", "can_show", "can_export"]
-    datamodel = ScopedInterface(AuditEvent)
+    datamodel = ScopedInterface(AuditEvent, count_cap=LOG_COUNT_CAP)
     list_template = "audit/list.html"
 
     list_title = "Audit Log"

@@ -159,12 +159,19 @@ def run_service(work: Callable, success: str | Callable | None, form=None) -> Ou
     return Outcome(True, result)
 
 
+# The Record Count of the logs that grow without end stops here ("10,000+").
+LOG_COUNT_CAP = 10_000
+
+
 class ScopedInterface(RestrictedInterface):
     """SQLAInterface that only ever sees the current actor's companies' rows.
 
     `annotate`, when given, receives each listed page of rows so a view can attach
     per-row figures with one query for the page (never one per row). `screen` is
     the kind of screen (`tenancy.screen_scope`): partner, company or own.
+    `count_cap`: the list's Record Count stops there ("10,000+"), for the logs
+    that grow without end (Audit Log, Emails), whose exact count over a whole
+    tree is most of their page's time; filtering narrows them to an exact count.
     """
 
     def __init__(
@@ -173,10 +180,12 @@ class ScopedInterface(RestrictedInterface):
         session=None,
         annotate: Callable | None = None,
         screen: tenancy.Screen = tenancy.Screen.COMPANY,
+        count_cap: int | None = None,
     ):
         super().__init__(obj, session=session)
         self.annotate = annotate
         self.screen = screen
+        self.count_cap = count_cap
 
     def restrict(self, query):
         return self.scoped_query(query)

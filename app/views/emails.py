@@ -11,7 +11,13 @@ from app.models.email import kind_label
 from app.services import emails as service
 from app.services.health import worker_seen_recently
 from app.sql import like_any
-from app.views.base import ScopedInterface, ScopedModelView, local_when, or_dash
+from app.views.base import (
+    LOG_COUNT_CAP,
+    ScopedInterface,
+    ScopedModelView,
+    local_when,
+    or_dash,
+)
 from app.views.context import current_actor
 from app.views.filters import choice_field
 
@@ -30,7 +36,7 @@ class EmailView(ScopedModelView):
     class_permission_name = "Emails"
     method_permission_name = {"list": "list", "show": "show", "retry": "retry"}
     base_permissions = ["can_list", "can_show", "can_retry"]
-    datamodel = ScopedInterface(Email)
+    datamodel = ScopedInterface(Email, count_cap=LOG_COUNT_CAP)
 
     list_title = "Emails"
     column_links = {"subject": "EmailView", "company": "CompanyView"}
