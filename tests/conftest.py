@@ -76,6 +76,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_line(line)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked postgresql_only are deselected on the SQLite run."""
+    if config.getoption("--db") != "sqlite":
+        return
+    dropped = [item for item in items if item.get_closest_marker("postgresql_only")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 def pytest_report_header(config):
     return f"database: {config.getoption('--db')}"
 
