@@ -69,6 +69,10 @@ def drop_queue(name: str) -> None:
         redis.delete(key)
 
 
+# A scheduler that ticks, plans and beats fast enough for a test to watch.
+FAST_TICKS = {"SCHEDULER_TICK_SECONDS": 0.3, "SCHEDULE_EVERY_SECONDS": 1, "HEARTBEAT_SECONDS": 0.5}
+
+
 def worker_environment(
     database_url: str, queue: str, smtp_port: int | None = None, **settings
 ) -> dict[str, str]:

@@ -90,19 +90,23 @@ def entity_bomb_xlsx() -> bytes:
 
 
 def zip_bomb_xlsx() -> bytes:
+    return with_zeros_part(60 * 1024 * 1024)
+
+
+def with_zeros_part(size: int, name: str = "xl/media/huge.bin") -> bytes:
+    """A small workbook with one more part: `size` zero bytes (deflated to little)."""
     base = xlsx_bytes({"Sheet1": [["Email"], ["a@acme.example.com"]]})
     source = zipfile.ZipFile(io.BytesIO(base))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
             target.writestr(item.filename, source.read(item.filename))
-        target.writestr("xl/media/huge.bin", b"\0" * (60 * 1024 * 1024))
+        target.writestr(name, b"\0" * size)
     return out.getvalue()
 
 
 def big_sheet_xlsx(rows: int) -> bytes:
     """A one-sheet workbook of `rows` people, its sheet XML written directly (fast)."""
-
     base = xlsx_bytes({"Sheet1": [["Email"]]})
     cells = "".join(
         f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>p{r}@acme.example.com</t></is></c>'
@@ -122,14 +126,7 @@ def forged_sizes_xlsx(real_bytes: int) -> bytes:
     made from the directory; the data does not."""
     import struct
 
-    base = xlsx_bytes({"Sheet1": [["Email"], ["a@acme.example.com"]]})
-    source = zipfile.ZipFile(io.BytesIO(base))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for item in source.infolist():
-            target.writestr(item.filename, source.read(item.filename))
-        target.writestr("xl/media/huge.bin", b"\0" * real_bytes)
-    data = bytearray(out.getvalue())
+    data = bytearray(with_zeros_part(real_bytes))
     info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("xl/media/huge.bin")
     declared = struct.pack("<I", info.compress_size * 2)
     data[info.header_offset + 22 : info.header_offset + 26] = declared  # local header

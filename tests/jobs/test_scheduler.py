@@ -26,7 +26,7 @@ from app.models import Email
 from app.queue import get_queue
 from app.services.emails import queue_email
 from tests import factories
-from tests.settings import REDIS_URL, new_queue, worker_environment
+from tests.settings import FAST_TICKS, REDIS_URL, new_queue, worker_environment
 from tests.smtp import SmtpServer
 from tests.stack import wait_for as wait_until
 
@@ -40,14 +40,7 @@ def stack(committed_app):
     queue = new_queue()
     with SmtpServer() as smtp:
         app, url = committed_app(REDIS_URL=REDIS_URL, RQ_QUEUE=queue, **smtp.config)
-        env = worker_environment(
-            url,
-            queue,
-            smtp.port,
-            SCHEDULER_TICK_SECONDS=0.3,
-            SCHEDULE_EVERY_SECONDS=1,
-            HEARTBEAT_SECONDS=0.5,
-        )
+        env = worker_environment(url, queue, smtp.port, **FAST_TICKS)
         processes: list[subprocess.Popen] = []
 
         def start(*args) -> subprocess.Popen:

@@ -37,7 +37,7 @@ from app.tenancy import system_actor
 from tests import factories
 from tests.jobs.test_scheduler import shift_clock, states, wait_for
 from tests.servers import free_port, wait_until_up
-from tests.settings import REDIS_URL, drop_queue, new_queue, worker_environment
+from tests.settings import FAST_TICKS, REDIS_URL, drop_queue, new_queue, worker_environment
 from tests.smtp import SmtpServer
 from tests.stack import ROOT, start
 
@@ -52,14 +52,7 @@ def cluster(committed_app, tmp_path):
     with SmtpServer() as smtp:
         _app, url = committed_app(REDIS_URL=REDIS_URL, RQ_QUEUE=queue, **smtp.config)
         env = worker_environment(
-            url,
-            queue,
-            smtp.port,
-            SCHEDULER_TICK_SECONDS=0.3,
-            SCHEDULE_EVERY_SECONDS=1,
-            HEARTBEAT_SECONDS=0.5,
-            API_RATE_LIMIT="100000 per minute",
-            LOGIN_THROTTLE=0,
+            url, queue, smtp.port, **FAST_TICKS, API_RATE_LIMIT="1000 per second", LOGIN_THROTTLE=0
         )
         processes: dict[str, subprocess.Popen] = {}
         webs = []
