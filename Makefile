@@ -58,13 +58,14 @@ wrk:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
 # Benchmarks (reports, not tests): every bench/ script on SQLite and PostgreSQL.
-bench: dev-venv wrk
+bench: dev-venv wrk browser
 	$(BIN)/python -m bench.list_pages
 	$(BIN)/python -m bench.allocate
 	$(BIN)/python -m bench.import
 	$(BIN)/python -m bench.sweep
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.browser_import
 
 # The main screens as the README shows them (a browser walk over fresh demo data).
 screenshots: dev-venv browser axe
