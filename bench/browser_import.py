@@ -25,21 +25,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.harness import seed_expired_company
+from tests.e2e.conftest import CHROMIUM_FLAGS
 from tests.servers import free_port, wait_until_up
 from tests.smtp import SmtpServer
 from tests.stack import stack_environment, start
 
 IMPORT = importlib.import_module("bench.import")  # (a keyword: not importable by name)
 PASSWORD = "bench-browser-pw1"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @contextmanager
@@ -81,7 +73,10 @@ def review_in_browser(base: str, path: Path, repeat: int) -> list[float]:
 
     times = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=CHROMIUM_FLAGS,  # headless by default
+        )
         page = browser.new_page()
         page.set_default_timeout(300_000)
         page.goto(f"{base}/login/")

@@ -70,8 +70,8 @@ def _object(schema, variant: int, as_dict: bool):
             continue
         path = (field.attribute or name).split(".")
         target = values
-        for part in path[:-1]:
-            target = target.setdefault(part, {})
+        for part in path[:-1]:  # a dotted attribute ("event.uid"): an object in between
+            target = target.setdefault(part, Between())
         target[path[-1]] = _value(field, variant)
     values.setdefault("id", 12)  # Order.number reads the id
     if as_dict:
@@ -79,10 +79,14 @@ def _object(schema, variant: int, as_dict: bool):
     return _namespace(values)
 
 
+class Between(dict):
+    """The object a dotted attribute passes through (a plain dict is a Dict value)."""
+
+
 def _namespace(values):
-    if isinstance(values, dict) and "seats" not in values:
-        return SimpleNamespace(**{key: _namespace(value) for key, value in values.items()})
-    return values
+    return SimpleNamespace(
+        **{key: _namespace(v) if isinstance(v, Between) else v for key, v in values.items()}
+    )
 
 
 @pytest.mark.parametrize(
