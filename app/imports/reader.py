@@ -2,7 +2,10 @@
 a byte-order mark), UTF-16 or Windows-1252, with any of , ; tab | as delimiter, and
 XLSX/XLSM workbooks (read as data — a formula as the value Excel last computed and
 shows; macros ignored) — streamed, row by row. Workbooks are parsed by
-python-calamine in a child process bounded in memory and time (xlsx_child.py).
+python-calamine in a child process bounded in memory and time (xlsx_child.py),
+once: the child writes a sheet's rows as CSV beside the upload (`_sheet_file`), and
+every later read of that sheet reads the CSV; `discard` removes the upload with
+everything written beside it.
 
 Every refusal is a `FileProblem` whose message says what is wrong; nothing here
 touches the database.
@@ -12,10 +15,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import json
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -65,7 +70,8 @@ def inspect(path: Path) -> FileInfo:
     if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise FileProblem("The file is empty.")
     if head.startswith(b"PK\x03\x04"):
-        return FileInfo("xlsx", sheets=_workbook_sheets(path))
+        _check_zip(path)
+        return FileInfo("xlsx", sheets=_convert(path))
     if head.startswith(OLE_MAGIC):
         if "EncryptedPackage".encode("utf-16-le") in path.read_bytes():
             raise FileProblem(
@@ -122,20 +128,35 @@ def _csv_rows(path: Path, info: FileInfo) -> Iterator[list[str]]:
 
 
 def _xlsx_rows(path: Path, sheet: str) -> Iterator[list[str]]:
-    for batch in _parse(path, sheet):
-        yield from batch
+    written = _sheet_file(path, sheet)
+    if not written.exists():
+        refused = written.with_suffix(".refused")
+        if refused.exists():
+            raise FileProblem(refused.read_text(encoding="utf-8"))
+        _convert(path, sheet)
+    with open(written, encoding="utf-8", newline="") as file:
+        yield from csv.reader(file)
 
 
-def _workbook_sheets(path: Path) -> list[str]:
-    _check_zip(path)
-    answers = list(_parse(path))  # one: the names
-    return answers[0] if answers else []
+def discard(path: Path) -> None:
+    """Remove an upload and what the reader wrote beside it."""
+    for written in path.parent.glob(f"{path.name}.*"):
+        written.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
 
 
-def _parse(path: Path, sheet: str | None = None) -> Iterator[list]:
-    """The parser child's answer (xlsx_child.py), streamed: without `sheet` one
-    list, the sheet names; with it, the sheet's rows in batches. Its refusals and its
-    death (out of memory or time) are FileProblems; its peak memory is logged."""
+def _sheet_file(path: Path, sheet: str) -> Path:
+    """Where a workbook's sheet is kept, parsed, as CSV of text cells."""
+    return path.with_name(f"{path.name}.{hashlib.sha1(sheet.encode()).hexdigest()[:16]}.csv")
+
+
+def _convert(path: Path, sheet: str | None = None) -> list[str]:
+    """Run the parser child (xlsx_child.py) on the workbook: its sheet names, with the
+    sheet's rows (the first sheet's without `sheet`) written once as its
+    `_sheet_file`. A refusal before the names is raised; a refusal of the sheet is
+    raised when `sheet` was asked for, else kept beside the upload (`.refused`) for
+    the sheet's first read to raise. The child's peak memory is logged."""
+    temp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.part")
     command = [
         sys.executable,
         str(CHILD),
@@ -143,6 +164,7 @@ def _parse(path: Path, sheet: str | None = None) -> Iterator[list]:
         str(PARSER_MEMORY),
         str(PARSER_CPU_SECONDS),
         str(MAX_UNCOMPRESSED),
+        str(temp),
         *([sheet] if sheet is not None else []),
     ]
     process = subprocess.Popen(
@@ -150,25 +172,29 @@ def _parse(path: Path, sheet: str | None = None) -> Iterator[list]:
     )
     timer = threading.Timer(PARSER_SECONDS, process.kill)
     timer.start()
-    finished = False
     try:
-        for line in process.stdout:
-            yield json.loads(line)
-        finished = True
+        names_line = process.stdout.read()
+        detail = process.stderr.read().decode("utf-8", "replace")
     finally:
         timer.cancel()
-        if not finished:  # the reader stopped early (a row limit): the child goes
-            process.kill()
         process.stdout.close()
-        detail = process.stderr.read().decode("utf-8", "replace")
         process.stderr.close()
         _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        process.returncode = code = os.waitstatus_to_exitcode(status)
         global last_parser_peak_mb  # noqa: PLW0603  (read by bench/import.py)
         last_parser_peak_mb = usage.ru_maxrss / 1024
-        log.info("xlsx parser: exit %s, peak %.0f MB", process.returncode, last_parser_peak_mb)
-    if process.returncode != 0:
-        raise FileProblem(_refusal(process.returncode, detail, sheet))
+        log.info("xlsx parser: exit %s, peak %.0f MB", code, last_parser_peak_mb)
+    names = json.loads(names_line) if names_line.endswith(b"\n") else None
+    chosen = sheet if sheet is not None else (names or [None])[0]
+    if code == 0 and chosen is not None:
+        temp.replace(_sheet_file(path, chosen))
+    temp.unlink(missing_ok=True)
+    if code != 0:
+        problem = _refusal(code, detail, sheet)
+        if names is None or sheet is not None:
+            raise FileProblem(problem)
+        _sheet_file(path, chosen).with_suffix(".refused").write_text(problem, encoding="utf-8")
+    return names
 
 
 def _refusal(code: int, detail: str, sheet: str | None) -> str:

@@ -3,14 +3,16 @@ reads the workbook, bounded by an address-space and a CPU-time limit it sets on
 itself first, so a workbook that makes the parser allocate without end kills this
 process, never the web server or the worker.
 
-    python app/imports/xlsx_child.py PATH MEMORY_BYTES CPU_SECONDS MAX_UNCOMPRESSED [SHEET]
+    python app/imports/xlsx_child.py PATH MEMORY_BYTES CPU_SECONDS MAX_UNCOMPRESSED \
+        OUT [SHEET]
 
 Before calamine sees the file, every zip member is decompressed as a stream and
 counted (the sizes the zip directory declares can be forged) and every XML part's
 prologue is checked for a DOCTYPE (entity definitions: a spreadsheet never needs
-them). Without SHEET it prints the sheet names as one JSON line; with it, each row
-as a JSON list of text cells, a line per batch of rows. A refusal exits with a code from
-EXIT (its reason on stderr); a death by signal is the parent's to explain.
+them). It prints the sheet names as one JSON line, then writes the sheet's rows (the
+first sheet without SHEET; OUT "-" for none) to the file OUT as CSV of text cells:
+the web process reads that file, never the workbook again. A refusal exits with a
+code from EXIT (its reason on stderr); a death by signal is the parent's to explain.
 
 Run by path, not as `-m app.imports…`: the app package (Flask and the rest) is not
 imported here. Only the standard library and python-calamine.
@@ -18,6 +20,7 @@ imported here. Only the standard library and python-calamine.
 
 from __future__ import annotations
 
+import csv
 import json
 import resource
 import struct
@@ -27,13 +30,13 @@ import zlib
 
 EXIT = {"damaged": 2, "too_big": 3, "entities": 4, "no_sheet": 5}
 CHUNK = 1 << 20
-BATCH = 1000  # rows per line written
 PROLOGUE = 4096  # a DOCTYPE comes before the root element
 
 
 def main(argv: list[str]) -> int:
     path, memory, cpu, max_uncompressed = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
-    sheet = argv[4] if len(argv) > 4 else None
+    out = argv[4]
+    sheet = argv[5] if len(argv) > 5 else None
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     try:
@@ -46,37 +49,29 @@ def main(argv: list[str]) -> int:
         return refuse(problem, "")
     from python_calamine import CalamineWorkbook, WorksheetNotFound
 
-    out = sys.stdout
     try:
         workbook = CalamineWorkbook.from_path(path)
-        if sheet is None:
-            out.write(json.dumps(workbook.sheet_names) + "\n")
+        names = workbook.sheet_names
+        sys.stdout.write(json.dumps(names) + "\n")
+        sys.stdout.flush()
+        if out == "-" or not names:
             return 0
         try:
-            rows = workbook.get_sheet_by_name(sheet).iter_rows()
+            rows = workbook.get_sheet_by_name(sheet or names[0]).iter_rows()
         except WorksheetNotFound:
-            return refuse("no_sheet", sheet)
-        batch = []
-        for row in rows:
-            batch.append([cell_text(value) for value in row])
-            if len(batch) == BATCH:
-                write(out, batch)
-                batch = []
-        write(out, batch)
+            return refuse("no_sheet", sheet or "")
+        with open(out, "w", encoding="utf-8", newline="") as file:
+            csv.writer(file).writerows(
+                [value.strip() if type(value) is str else cell_text(value) for value in row]
+                for row in rows
+            )
     except MemoryError:
         return refuse("too_big", "MemoryError")
     except Exception as exc:  # calamine's errors: a damaged or unreadable workbook
         if "entity" in str(exc).lower():
             return refuse("entities", type(exc).__name__)
         return refuse("damaged", type(exc).__name__)
-    out.flush()
     return 0
-
-
-def write(out, batch: list) -> None:
-    if batch:
-        out.write(json.dumps(batch, ensure_ascii=False))
-        out.write("\n")
 
 
 def check_members(path: str, max_uncompressed: int) -> str | None:

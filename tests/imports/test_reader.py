@@ -178,7 +178,7 @@ def test_a_parser_past_its_time_limit_is_stopped(tmp_path, monkeypatch):
         read(tmp_path, "slow.xlsx", corpus.xlsx_bytes({"S": ROWS}))
 
 
-def test_a_row_limit_stops_the_parser_early(tmp_path):
+def test_the_row_limit_holds_for_workbooks_too(tmp_path):
     data = corpus.xlsx_bytes({"S": [corpus.HEADER, *corpus.people(3000)]})
     with pytest.raises(reader.FileProblem, match="more than 1,500 rows"):
         read(tmp_path, "big.xlsx", data, limit=1500)
@@ -188,3 +188,31 @@ def test_a_missing_sheet_is_named(tmp_path):
     path = corpus.write(tmp_path, "s.xlsx", corpus.xlsx_bytes({"S": ROWS}))
     with pytest.raises(reader.FileProblem, match="no sheet named 'Other'"):
         list(reader.rows(path, reader.inspect(path), "Other"))
+
+
+def test_a_workbook_is_parsed_once_and_discarded_with_what_was_written(tmp_path, caplog):
+    caplog.set_level("INFO", logger=reader.__name__)
+    sheets = {"First": ROWS, "Second": [corpus.HEADER, *corpus.people(2)]}
+    path = corpus.write(tmp_path, "two.xlsx", corpus.xlsx_bytes(sheets))
+    info = reader.inspect(path)
+    for _ in range(2):  # the column page's first rows, then the review's
+        assert list(reader.rows(path, info)) == ROWS
+    assert list(reader.rows(path, info, "Second")) == sheets["Second"]
+    assert list(reader.rows(path, info, "Second")) == sheets["Second"]
+    parses = [m for m in caplog.messages if m.startswith("xlsx parser")]
+    assert len(parses) == 2, parses  # at upload (the first sheet), and for "Second"
+    reader.discard(path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sheet_refused_at_upload_is_refused_when_read(tmp_path, caplog):
+    caplog.set_level("INFO", logger=reader.__name__)
+    broken = b"<worksheet><sheetData><row><c><v>1</v></row></wrong>"
+    data = corpus.with_member(corpus.xlsx_bytes({"S": ROWS}), "xl/worksheets/sheet1.xml", broken)
+    path = corpus.write(tmp_path, "broken-sheet.xlsx", data)
+    info = reader.inspect(path)  # the names are read: the column page names the problem
+    assert info.sheets == ["S"]
+    for _ in range(2):
+        with pytest.raises(reader.FileProblem, match="may be damaged"):
+            next(reader.rows(path, info))
+    assert len([m for m in caplog.messages if m.startswith("xlsx parser")]) == 1

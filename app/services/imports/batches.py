@@ -47,7 +47,7 @@ def upload(actor: Actor, company_id, kind: str, filename: str, stream) -> Import
     try:
         info = reader.inspect(path)
     except reader.FileProblem as exc:
-        path.unlink(missing_ok=True)
+        reader.discard(path)
         raise Invalid(str(exc), "file") from exc
     batch = ImportBatch(
         company_id=company.id,
@@ -180,7 +180,7 @@ def form_number(value) -> int | None:
 
 def delete_file(batch: ImportBatch) -> None:
     if batch.stored_name:
-        (upload_dir() / batch.stored_name).unlink(missing_ok=True)
+        reader.discard(upload_dir() / batch.stored_name)
         batch.stored_name = None
 
 
