@@ -24,26 +24,44 @@ from app.errors import Invalid
 for _name in ("local", "test"):
     if _name in email_validator.SPECIAL_USE_DOMAIN_NAMES:
         email_validator.SPECIAL_USE_DOMAIN_NAMES.remove(_name)
-SPECIAL_USE = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+SPECIAL_USE = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 MAX_ADDRESS = 254
 MAX_LOCAL = 64
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# A local part of at most MAX_LOCAL characters (the lookahead: it holds no "@"), the
+# domain's top-level label captured. ASCII only: the classes hold no other letters.
 ADDRESS = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+    rf"(?=[^@]{{1,{MAX_LOCAL}}}@){_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+([A-Za-z]{{2,63}})"
+)
+# The same address ended by a newline, its length and top-level label checked in
+# the pattern: many cells joined by newlines are checked in one call.
+_TLDS = "|".join(sorted(name for name in SPECIAL_USE if "." not in name))
+_LINES = re.compile(
+    rf"(?:(?=[^\n]{{1,{MAX_ADDRESS}}}\n)(?=[^@\n]{{1,{MAX_LOCAL}}}@)"
+    rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?!(?i:{_TLDS})\n)[A-Za-z]{{2,63}}\n)*"
 )
 
 
 def matches(text: str) -> bool:
     """Whether `text` (already trimmed) is exactly one valid address: the importer's
-    matcher, a few regular-expression steps per cell."""
-    if not text or len(text) > MAX_ADDRESS or not text.isascii() or not ADDRESS.fullmatch(text):
+    matcher, one regular expression per cell."""
+    if not text or len(text) > MAX_ADDRESS:
         return False
-    local, _, domain = text.rpartition("@")
-    if len(local) > MAX_LOCAL:
-        return False
-    tld = domain.rsplit(".", 1)[-1].lower()
-    return tld not in SPECIAL_USE
+    found = ADDRESS.fullmatch(text)
+    return found is not None and found[1].lower() not in SPECIAL_USE
+
+
+def all_lowered(cells: list[str]) -> list[str] | None:
+    """Every cell lower-cased when every one is exactly one valid address (what a
+    clean column holds), else None: the cells then need checking one by one. One
+    pattern over the cells joined, about three times faster than `matches` each."""
+    joined = "\n".join(cells) + "\n"
+    if not _LINES.fullmatch(joined):
+        return None
+    lowered = joined.lower().split("\n")[:-1]
+    return lowered if len(lowered) == len(cells) else None  # a cell held a newline
 
 
 def parse(value: str | None, field: str = "email") -> str:

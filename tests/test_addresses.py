@@ -62,3 +62,27 @@ def test_an_invalid_address_is_refused_by_the_form_and_the_importer(address):
     with pytest.raises(Invalid):
         addresses.parse(address)
     assert clean_email(address)[0] is None
+
+
+@pytest.mark.parametrize("address", VALID + INVALID)
+def test_a_column_checked_at_once_agrees_with_each_cell(address):
+    """The importer checks a chunk of cells in one call; one bad cell sends the
+    whole chunk back to be checked cell by cell."""
+    column = ["first@acme.example.com", address, "LAST@Acme.example.com"]
+    expected = [c.lower() for c in column] if addresses.matches(address) else None
+    assert addresses.all_lowered(column) == expected
+    assert addresses.all_lowered([address]) == ([address.lower()] if expected else None)
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [],
+        ["a@example.com\nb@example.com"],  # two addresses in one cell
+        ["a@example.com\n"],
+        [" a@example.com"],  # untrimmed: cleaned cell by cell
+        ["a@example.com", ""],
+    ],
+)
+def test_a_column_that_is_not_only_addresses_is_checked_cell_by_cell(cells):
+    assert addresses.all_lowered(cells) is None

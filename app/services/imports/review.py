@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
 )
 
-from app import clock
+from app import addresses, clock
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.imports import cells, reader
@@ -263,18 +263,37 @@ def _until_refused(values: Iterator[tuple], refused: list) -> Iterator[tuple]:
         refused.append(exc)
 
 
+CHUNK = 1_000  # rows whose addresses are checked in one call
+
+
 def _staged_values(
     batch: ImportBatch, email_at: int, names: list[tuple], dated_at: int | None
 ) -> Iterator[tuple]:
     """(row number, cell, address, why not, *names[, last active, bad date]) for
     every data row of the file; `names` holds the (column index, size) of each
     chosen name column, `dated_at` the last-active column's index (or None)."""
-    header_row, clean_email = batch.header_row, cells.clean_email
+    header_row, chunk = batch.header_row, []
     for number, row in enumerate(file_rows(batch), 1):
         if number <= header_row or not any(row):
             continue
-        value = row[email_at] if email_at < len(row) else ""
-        email, why = clean_email(value)
+        chunk.append((number, row))
+        if len(chunk) == CHUNK:
+            yield from _chunk_values(chunk, email_at, names, dated_at)
+            chunk = []
+    yield from _chunk_values(chunk, email_at, names, dated_at)
+
+
+def _chunk_values(
+    chunk: list[tuple], email_at: int, names: list[tuple], dated_at: int | None
+) -> Iterator[tuple]:
+    values = [row[email_at] if email_at < len(row) else "" for _, row in chunk]
+    lowered = addresses.all_lowered(values)  # a clean column: every cell an address
+    found = (
+        [(email, None) for email in lowered]
+        if lowered is not None
+        else [cells.clean_email(value) for value in values]
+    )
+    for (number, row), value, (email, why) in zip(chunk, values, found, strict=True):
         extra = [(row[i][:size] or None) if i < len(row) else None for i, size in names]
         if dated_at is not None:
             extra += _last_active(row[dated_at] if dated_at < len(row) else "")
