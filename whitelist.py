@@ -261,3 +261,4 @@ _.delivered_at  # set by services/webhooks.py
 replay_of_id  # WebhookDelivery column and API field, read by templates/webhooks/log.html
 _.sock  # http.client's connection socket, set by the pinned connect() (webhook_client.py)
 _.path_rows  # the API's path rows, held on `g` for the request (app/api/__init__.py)
+_.max_age  # werkzeug's ResponseCacheControl, set on static files (app/headers.py)

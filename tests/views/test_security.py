@@ -135,6 +135,20 @@ def test_every_page_forbids_framing_sniffing_and_foreign_referrers(tree, as_user
         assert "Strict-Transport-Security" not in headers  # not production: no TLS here
 
 
+def test_static_files_are_reused_for_an_hour_and_nothing_else_is_cached(tree, as_user):
+    """A page's scripts and style sheets come from the browser's cache for an hour
+    (no round trip before each page can run); pages and downloads are never kept."""
+    client = as_user(tree.users["customer"])
+    for url in ("/static/panel.css", "/static/appbuilder/js/select2/select2.min.js"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "max-age=3600"
+    for url in ("/licenses/allocated/list/", "/audit/export/xlsx"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "max-age" not in response.headers.get("Cache-Control", "")
+
+
 def test_production_answers_with_hsts_and_secure_session_cookies(committed_app):
     production, _url = committed_app(
         APP_ENV="production", SESSION_COOKIE_SECURE=True, STRICT_TRANSPORT_SECURITY=True
