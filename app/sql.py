@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from itertools import islice
 
-from sqlalchemy import Table, and_, case, event, func, or_, select, text
+from sqlalchemy import Table, and_, case, event, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -60,6 +60,25 @@ def upsert(model, keys: list[str], rows: list[dict]) -> None:
     insert = (pg_insert if dialect() == "postgresql" else sqlite_insert)(model)
     changed = {c: insert.excluded[c] for c in rows[0] if c not in keys}
     db.session.execute(insert.on_conflict_do_update(index_elements=keys, set_=changed), rows)
+
+
+def json_object(**fields):
+    """A JSON object built by the database from column values (an audit row's
+    `after` written by INSERT … SELECT)."""
+    arguments = [part for name, value in fields.items() for part in (literal(name), value)]
+    if dialect() == "postgresql":
+        return func.json_build_object(*arguments)
+    return func.json_object(*arguments)
+
+
+def iso_instant(column):
+    """An instant column as ISO 8601 text in UTC, the same on both databases:
+    `2026-12-04T10:00:00.000000+00:00` (microseconds always written)."""
+    if dialect() == "postgresql":
+        utc = func.timezone(literal("UTC"), column)  # column AT TIME ZONE 'UTC'
+        return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS.US') + "+00:00"
+    # SQLite keeps `YYYY-MM-DD HH:MM:SS.ffffff` (SQLAlchemy's storage format), in UTC.
+    return func.replace(column, " ", "T") + "+00:00"
 
 
 def joined_or_in(id_column, other_id_column, *conditions):

@@ -71,7 +71,7 @@ from app.services.notifications import (
     request_recipients_of,
 )
 from app.services.trials import TRIAL
-from app.sql import aware, count_if, insert_ignore, upsert
+from app.sql import aware, count_if, insert_ignore, iso_instant, json_object, upsert
 
 DIGEST_LEAD = timedelta(hours=72)  # the digest names licenses expiring this soon
 NAMES_LISTED = 20
@@ -96,28 +96,32 @@ def sweep(at: datetime) -> int:
             update(License)
             .where(License.id.in_(due.scalar_subquery()))
             .values(expiry_recorded_at=at)
-            .returning(License.id, License.company_id, License.learner_id, License.expires_at)
+            .returning(License.id),
+            # No License of the session is read again: none to bring up to date.
+            execution_options={"synchronize_session": False},
         ).all()
         if not rows:
             return recorded
+        ids = [license_id for (license_id,) in rows]
+        # Their audit rows written by the database, the JSON built there: as
+        # parameters they cost ~20 µs a row (binding, JSON in Python), 4× the SQL.
         db.session.execute(
-            insert(AuditEvent),
-            [
-                {
-                    "at": at,
-                    "actor_id": None,
-                    "company_id": company_id,
-                    "on_behalf_of_id": None,
-                    "interface": "worker",
-                    "action": "license.expired",
-                    "entity": "license",
-                    "entity_id": license_id,
-                    "after": {"learner_id": learner_id, "expired_at": expires.isoformat()},
-                }
-                for license_id, company_id, learner_id, expires in rows
-            ],
+            insert(AuditEvent.__table__).from_select(
+                ["at", "company_id", "interface", "action", "entity", "entity_id", "after"],
+                select(
+                    literal(at, UTCDateTime()),
+                    License.company_id,
+                    literal("worker"),
+                    literal("license.expired"),
+                    literal("license"),
+                    License.id,
+                    json_object(
+                        learner_id=License.learner_id, expired_at=iso_instant(License.expires_at)
+                    ),
+                ).where(License.id.in_(ids)),
+            )
         )
-        _expired([license_id for license_id, *_ in rows], at)
+        _expired(ids, at)
         recorded += len(rows)
 
 

@@ -4,11 +4,11 @@ earliest expiry, one notice at its latest, per manager, per local day — once."
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import clock
 from app.jobs.emails import send_email
-from app.models import AuditEvent, Email
+from app.models import AuditEvent, Email, License
 from app.services import reminders
 from app.services.allocation import allocate, select_people
 from app.services.learners import set_learners_active
@@ -206,8 +206,17 @@ def test_the_sweep_records_each_expiry_once(tree, group, session):
     assert reminders.sweep(group + timedelta(minutes=1)) == 3
     assert reminders.sweep(group + timedelta(minutes=2)) == 0
     assert reminders.sweep(group.replace(hour=19)) == 2
-    events = session.scalar(select(func.count()).where(AuditEvent.action == "license.expired"))
-    assert events == 5
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "license.expired"))
+    licenses = {lic.id: lic for lic in session.scalars(select(License))}
+    told = {
+        event.entity_id: (
+            event.after["learner_id"],
+            datetime.fromisoformat(event.after["expired_at"]),
+        )
+        for event in events
+    }
+    assert len(told) == 5  # each license's own row, saying whose and when
+    assert told == {i: (licenses[i].learner_id, licenses[i].expires_at) for i in told}
 
 
 def test_the_daily_digest_tells_account_managers_above_only_when_there_is_news(
