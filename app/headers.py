@@ -19,6 +19,7 @@ CONTENT_SECURITY_POLICY = (
 )
 HSTS = "max-age=31536000; includeSubDomains"
 STATIC_MAX_AGE = 3600  # an upgrade's new assets reach every browser within the hour
+STATIC_ENDPOINTS = {"static", "appbuilder.static"}  # the app's files, Flask-AppBuilder's
 
 
 def register_security_headers(app: Flask) -> None:
@@ -33,7 +34,7 @@ def register_security_headers(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "same-origin")
         if hsts:
             headers.setdefault("Strict-Transport-Security", HSTS)
-        if (request.endpoint or "").endswith("static"):  # "static", "appbuilder.static"
+        if request.endpoint in STATIC_ENDPOINTS:
             response.cache_control.no_cache = None
             response.cache_control.max_age = STATIC_MAX_AGE
         return response

@@ -5,7 +5,7 @@ import pytest
 
 from app import addresses
 from app.errors import Invalid
-from app.imports.cells import clean_email
+from app.imports.cells import clean_email, clean_emails
 
 VALID = [
     "jane.doe@acme.example.com",
@@ -86,3 +86,14 @@ def test_a_column_checked_at_once_agrees_with_each_cell(address):
 )
 def test_a_column_that_is_not_only_addresses_is_checked_cell_by_cell(cells):
     assert addresses.all_lowered(cells) is None
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        [a for a in VALID],  # a clean column: the fast path
+        VALID + INVALID + [" Padded@Example.com ", "Jane <jane@example.com>"],
+    ],
+)
+def test_a_column_is_cleaned_as_each_of_its_cells(column):
+    assert clean_emails(column) == [clean_email(cell) for cell in column]

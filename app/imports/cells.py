@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from string import ascii_uppercase
 
-from app.addresses import MAX_ADDRESS, matches
+from app.addresses import MAX_ADDRESS, all_lowered, matches
 
 # Spaces Excel and web pages leave in cells: non-breaking, zero-width, BOM.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00a0\u200b\u200c\u200d\u2060\ufeff"), " ")
@@ -57,6 +57,15 @@ def clean_email(cell: str) -> tuple[str | None, str | None]:
     if not matches(text):
         return None, "not a valid address"
     return text.lower(), None
+
+
+def clean_emails(column: list[str]) -> list[tuple[str | None, str | None]]:
+    """`clean_email` of each cell of a column's chunk: a clean chunk (every cell one
+    address, what most files hold) is checked by one pattern over all its cells."""
+    lowered = all_lowered(column)
+    if lowered is None:
+        return [clean_email(cell) for cell in column]
+    return [(address, None) for address in lowered]
 
 
 def looks_like_email(cell: str) -> bool:

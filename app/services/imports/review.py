@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
 )
 
-from app import addresses, clock
+from app import clock
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.imports import cells, reader
@@ -287,12 +287,7 @@ def _chunk_values(
     chunk: list[tuple], email_at: int, names: list[tuple], dated_at: int | None
 ) -> Iterator[tuple]:
     values = [row[email_at] if email_at < len(row) else "" for _, row in chunk]
-    lowered = addresses.all_lowered(values)  # a clean column: every cell an address
-    found = (
-        [(email, None) for email in lowered]
-        if lowered is not None
-        else [cells.clean_email(value) for value in values]
-    )
+    found = cells.clean_emails(values)
     for (number, row), value, (email, why) in zip(chunk, values, found, strict=True):
         extra = [(row[i][:size] or None) if i < len(row) else None for i, size in names]
         if dated_at is not None:
