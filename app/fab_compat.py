@@ -123,7 +123,7 @@ class ServiceModelView(ModelView):
         }
 
     def list_widget_args(self) -> dict:
-        """More values for the list widget's template (widgets/list_row_menu.html)."""
+        """More values for the list widget (views/list_rows.py) and its template."""
         return {
             "column_links": self.allowed_links(),
             "count_cap": getattr(self.datamodel, "count_cap", None),

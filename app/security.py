@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort
+from flask import abort, g
 from flask_appbuilder import expose
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.api import SecurityApi
@@ -92,6 +92,19 @@ class AppSecurityManager(SecurityManager):
     # FAB's login-count chart: nothing the panel needs, and its URL takes an index it
     # does not check (a 500 for anything else).
     userstatschartview = None
+
+    def has_access(self, permission_name: str, view_name: str) -> bool:
+        """FAB's check, remembered for the rest of the request and its signed-in
+        user: a list page asks about the same menus, buttons, links and actions a
+        dozen times or more, each a walk through the role's patterns."""
+        user = g.get("_login_user")
+        if user is None or g.get("_api_key_user"):
+            return super().has_access(permission_name, view_name)
+        memo = g.setdefault("_access_memo", {})
+        key = (user, permission_name, view_name)
+        if key not in memo:
+            memo[key] = super().has_access(permission_name, view_name)
+        return memo[key]
 
     def __init__(self, appbuilder):
         super().__init__(appbuilder)

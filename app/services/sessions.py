@@ -14,7 +14,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from app import clock
@@ -46,22 +46,30 @@ def start(user: AppUser, address: str | None = None) -> str:
     return token
 
 
+# The signed-in user's statement, built once (each request binds its values).
+_USER_BY_SESSION = (
+    select(AppUser)
+    .join(UserSession, UserSession.user_id == AppUser.id)
+    .where(
+        UserSession.token_hash == bindparam("token_hash"),
+        UserSession.ended_at.is_(None),
+        UserSession.started_at > bindparam("oldest", type_=UserSession.started_at.type),
+        AppUser.active,
+    )
+    .options(joinedload(AppUser.roles), joinedload(AppUser.groups))
+)
+
+
 def user_for(token: str | None) -> AppUser | None:
     """The active user whose open, unexpired session `token` names (one statement:
-    the user, its company, its roles and its session), or None."""
+    the user, its company, its roles, its groups — FAB reads the groups' roles on
+    every permission check — and its session), or None."""
     if not token:
         return None
     user = (
         db.session.scalars(
-            select(AppUser)
-            .join(UserSession, UserSession.user_id == AppUser.id)
-            .where(
-                UserSession.token_hash == _digest(token),
-                UserSession.ended_at.is_(None),
-                UserSession.started_at > _oldest_open(clock.real_now()),
-                AppUser.active,
-            )
-            .options(joinedload(AppUser.roles))
+            _USER_BY_SESSION,
+            {"token_hash": _digest(token), "oldest": _oldest_open(clock.real_now())},
         )
         .unique()
         .first()

@@ -100,7 +100,7 @@
     });
   }
 
-  // The list rows' delete buttons (widgets/list_row_menu.html): FAB's confirmation,
+  // The list rows' delete buttons (views/list_rows.py): FAB's confirmation,
   // then its POST with the CSRF token.
   document.addEventListener('click', function (event) {
     var button = event.target.closest && event.target.closest('a[data-delete]');

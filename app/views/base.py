@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.security.decorators import permission_name
-from flask_appbuilder.widgets import ListWidget, SearchWidget
+from flask_appbuilder.widgets import SearchWidget
 from markupsafe import Markup, escape
 from wtforms.widgets import html_params
 
@@ -35,6 +35,7 @@ from app.views.filters import (
     QuickSearch,
     quick_search_term,
 )
+from app.views.list_rows import RowMenuListWidget
 
 
 def or_dash(value) -> object:
@@ -65,17 +66,11 @@ def local_when(value) -> str:
 
 @dataclass(frozen=True)
 class RowAction:
-    """One entry of a row's actions menu (widgets/row_menu.html)."""
+    """One entry of a row's actions menu (list_rows.py)."""
 
     label: str
     url: str
     post: bool = False
-
-
-class RowMenuListWidget(ListWidget):
-    """FAB's list, plus a per-row actions menu from each row's `row_menu` list."""
-
-    template = "widgets/list_row_menu.html"
 
 
 class InViewSearchWidget(SearchWidget):

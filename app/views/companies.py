@@ -20,7 +20,6 @@ from app.sql import like_any
 from app.tenancy import Screen
 from app.views.base import (
     RowAction,
-    RowMenuListWidget,
     ScopedInterface,
     ScopedModelView,
     local_when,
@@ -28,6 +27,7 @@ from app.views.base import (
 )
 from app.views.context import current_actor
 from app.views.filters import choice_field
+from app.views.list_rows import UrlPattern
 from app.views.manage import start
 
 
@@ -38,22 +38,14 @@ def _annotate(rows: list[Company]) -> None:
     counts, figures = learner_counts(ids), company_figures(ids)
     actor = current_actor()
     may_manage = actor.may_manage_others
+    manage = UrlPattern("CompanyView.action", name="manage")
+    schedule = UrlPattern("ScheduleView.show")
     for row in rows:
         row.row_menu = (
-            [
-                RowAction(
-                    "Manage Company",
-                    url_for("CompanyView.action", name="manage", pk=row.id),
-                    post=True,
-                )
-            ]
+            [RowAction("Manage Company", manage(row.id), post=True)]
             if may_manage and row.id != actor.company_id
             else []
-        ) + (
-            [RowAction("Reminder schedule", url_for("ScheduleView.show", pk=row.id))]
-            if may_manage
-            else []
-        )
+        ) + ([RowAction("Reminder schedule", schedule(row.id))] if may_manage else [])
         row.learner_count = counts.get(row.id, 0)
         row.plan, row.free, row.expiring, row.expired = (
             figures[row.id]["plan"],
@@ -98,7 +90,6 @@ class CompanyView(ScopedModelView):
         "expired",
         "row_menu",
     ]
-    list_widget = RowMenuListWidget
     column_links = {"name": "CompanyView"}
     quick_search_label = "company name"
     search_form_extra_fields = {"kind": choice_field("Kind", CompanyKind)}

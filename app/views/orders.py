@@ -20,7 +20,6 @@ from app.services import pools, renewal_requests
 from app.sql import like_any
 from app.views.base import (
     RowAction,
-    RowMenuListWidget,
     ScopedInterface,
     ScopedModelView,
     local_when,
@@ -28,6 +27,7 @@ from app.views.base import (
 )
 from app.views.context import current_actor, licenses_managed, show_times_in
 from app.views.filters import choice_field
+from app.views.list_rows import UrlPattern
 
 # An assigned order past its term: a section of its own, not a stored status.
 EXPIRED = "expired"
@@ -76,15 +76,15 @@ def _annotate(rows: list[Order]) -> None:
     actor = current_actor()
     decidable = service.decidable_ids(actor, rows)
     here = request.full_path.rstrip("?")  # the list as shown: Assign comes back to it
+    assign = UrlPattern("OrderView.assign_preview", "order", next=here)
+    decline, cancel = UrlPattern("OrderView.decline"), UrlPattern("OrderView.cancel")
     for order in rows:
         menu = []
         if order.id in decidable:
-            menu.append(
-                RowAction("Assign", url_for("OrderView.assign_preview", order=order.id, next=here))
-            )
-            menu.append(RowAction("Decline", url_for("OrderView.decline", pk=order.id)))
+            menu.append(RowAction("Assign", assign(order.id)))
+            menu.append(RowAction("Decline", decline(order.id)))
         if service.can_cancel(actor, order) and not licenses_managed():
-            menu.append(RowAction("Cancel request", url_for("OrderView.cancel", pk=order.id)))
+            menu.append(RowAction("Cancel request", cancel(order.id)))
         order.row_menu = menu
 
 
@@ -135,7 +135,6 @@ class OrderView(ScopedModelView):
         "can_cancel",
     ]
     datamodel = OrderInterface(Order, annotate=_annotate)
-    list_widget = RowMenuListWidget
     column_links = {"number": "OrderView", "company": "CompanyView"}
     quick_search_label = "order number, PO number or company"
     search_form_extra_fields = {

@@ -1,0 +1,44 @@
+"""The list rows built in Python (views/list_rows.py): escaped cells, the same links
+`url_for` builds, the row menus and checkboxes the template used to render."""
+
+import re
+
+from flask import url_for
+
+from app.views.list_rows import UrlPattern
+from tests import factories
+
+
+def test_an_address_pattern_builds_what_url_for_builds(app):
+    with app.test_request_context("/"):
+        show = UrlPattern("ScheduleView.show")  # an <int:pk> route
+        assign = UrlPattern("OrderView.assign_preview", "order", next="/orders/list/?a=1&b=2")
+        for key in (1, 42, 2147483647):
+            assert show(key) == url_for("ScheduleView.show", pk=key)
+            assert assign(key) == url_for(
+                "OrderView.assign_preview", order=key, next="/orders/list/?a=1&b=2"
+            )
+
+
+def test_a_hostile_company_name_is_shown_escaped_and_links_to_its_page(tree, as_user, session):
+    hostile = factories.company(tree.partner, "customer", "<script>alert(1)</script> & Co")
+    session.commit()
+    html = as_user(tree.users["partner"]).get("/companies/list/?psize_CompanyView=100").text
+    row = re.search(rf'<tr data-pk="{hostile.id}">(.*?)</tr>', html, re.S).group(1)
+    assert "<script>alert(1)" not in html
+    assert (
+        f'<a href="/companies/show/{hostile.id}">&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co</a>'
+        in row
+    )
+    # The account manager's actions menu: Manage Company is a POST with its token.
+    assert f'action="/companies/action/manage/{hostile.id}"' in row
+    assert 'name="csrf_token"' in row and f'aria-label="Actions for row {hostile.id}"' in row
+
+
+def test_rows_carry_checkboxes_only_where_the_list_has_actions(tree, as_user):
+    client = as_user(tree.users["partner"])
+    learners = client.get("/learners/list/").text  # Flag do-not-renew, … on ticked rows
+    audit = client.get("/audit/list/").text  # no actions
+    assert 'class="action_check" name="rowid"' in learners and 'id="check_all"' in learners
+    assert '<tr data-pk="' in audit
+    assert 'class="action_check"' not in audit and 'id="check_all"' not in audit
