@@ -61,7 +61,11 @@ class RestrictedInterface(SQLAInterface):
         rows = self._apply_inner_all(
             query, filters, select_columns=select_columns, aliases_mapping={}
         )
-        return rows.limit(self.count_cap + 1).count()
+        # Only the key is read: SQLite does not flatten a LIMITed subquery, so
+        # selecting the whole row read up to count_cap rows of the table itself.
+        return (
+            rows.with_entities(*self.obj.__mapper__.primary_key).limit(self.count_cap + 1).count()
+        )
 
     def apply_all(self, query, *args, **kwargs):
         return super().apply_all(self.restrict(query), *args, **kwargs)

@@ -30,6 +30,15 @@ class Learner(Model):
             sqlite_where=text("active = 1"),
             postgresql_where=text("active"),
         ),
+        # The people a manager flagged or cleared (services/reclaim.py): the renewal
+        # tabs count their flagged people from these few when the company's rule is off.
+        Index(
+            "ix_learners_flag_word",
+            "company_id",
+            "license_expires_at",
+            sqlite_where=text("do_not_renew IS NOT NULL"),
+            postgresql_where=text("do_not_renew IS NOT NULL"),
+        ),
         # The tabs filtered by type: a state's range within one type.
         Index(
             "ix_learners_active_type",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, false, or_, select
+from sqlalchemy import ColumnElement, and_, case, or_, select
 
 from app import display
 from app.errors import Forbidden, Invalid, NotFound
@@ -46,9 +46,12 @@ def flagged(company: Company, now: datetime):
 def _flagged(day) -> ColumnElement[bool]:
     """Flagged by a manager, or (no manager's word) last active before `day` — a
     date or a SQL expression giving each person's company's cutoff; None: no rule."""
-    rule = false()
-    if day is not None:
-        rule = and_(Learner.last_active_on.is_not(None), Learner.last_active_on < day)
+    if day is None:
+        # Only a manager's word: read from ix_learners_flag_word (the people with
+        # one), which the IS NOT NULL term lets the planner use; never NULL, so its
+        # negation is exact too.
+        return and_(Learner.do_not_renew.is_not(None), Learner.do_not_renew.is_(True))
+    rule = and_(Learner.last_active_on.is_not(None), Learner.last_active_on < day)
     return or_(Learner.do_not_renew.is_(True), and_(Learner.do_not_renew.is_(None), rule))
 
 

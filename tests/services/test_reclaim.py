@@ -60,6 +60,33 @@ def test_the_rule_flags_only_people_with_an_old_last_active_date(tree, session):
     ]
 
 
+def test_flagged_and_not_flagged_split_everybody_with_the_rule_off_or_on(tree, session):
+    """`flagged` and its negation (the tabs' "Not flagged") leave nobody out,
+    whatever the manager's word: flagged, cleared, or none (NULL)."""
+    company = tree.customer
+    flagged_by_hand, cleared, no_word = tree.people[company.name]
+    reclaim.set_flag(tree.actor("customer"), [flagged_by_hand.id], True)
+    reclaim.set_flag(tree.actor("customer"), [cleared.id], False)
+
+    def split():
+        def ids(condition):
+            return set(
+                session.scalars(
+                    select(Learner.id).where(Learner.company_id == company.id, condition)
+                )
+            )
+
+        condition = reclaim.flagged(company, clock.now())
+        return ids(condition), ids(~condition)
+
+    everybody = {flagged_by_hand.id, cleared.id, no_word.id}
+    assert split() == ({flagged_by_hand.id}, {cleared.id, no_word.id})  # rule off
+    reclaim.set_inactive_days(tree.actor("partner"), company.id, "90")
+    last_active(no_word, clock.now().date() - timedelta(days=120))
+    yes, no = split()
+    assert yes == {flagged_by_hand.id, no_word.id} and yes | no == everybody and not yes & no
+
+
 def test_who_sets_what(tree, session):
     with pytest.raises(Forbidden, match="set by account managers"):
         reclaim.set_inactive_days(tree.actor("customer"), tree.customer.id, 90)
