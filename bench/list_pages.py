@@ -93,10 +93,9 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
         table = model.__table__
         columns = [*table.columns]
         rows = select(*columns)
-        if with_company:
-            rows = select(*columns, named.c.name).join_from(
-                table, named, named.c.id == table.c.company_id, isouter=True
-            )
+        if with_company:  # a scalar subquery: a join would change the driving table
+            name = select(named.c.name).where(named.c.id == table.c.company_id)
+            rows = select(*columns, name.scalar_subquery())
         # The key breaks ties in the order's direction, as FAB's list adds it.
         tie = table.c.id.desc() if getattr(order, "modifier", None) is not None else table.c.id
         rows = rows.where(*where).order_by(order, tie)
