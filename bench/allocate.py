@@ -1,10 +1,11 @@
 """Select All → Allocate for 50,000 expired people in one company with five assigned
 10,000-seat orders, through the service, against the raw SQL baseline in the same
-run, writing what the app must write: the selection staged (one INSERT … SELECT of
-its members), one conditional UPDATE of the orders checked by row count, one
-INSERT … SELECT spreading the people over the five orders, and one UPDATE of the
-people's `license_expires_at` and `license_type` (the tabs and the guard against
-licensing a person twice read them). Medians of 5.
+run, writing what the app must write, the way the app writes it: the selection
+staged (one INSERT … SELECT numbering its members), one conditional UPDATE of the
+orders checked by row count, one INSERT … SELECT spreading the staged members over
+the five orders, and one UPDATE of the staged people's `license_expires_at` and
+`license_type` (the tabs and the guard against licensing a person twice read them).
+Medians of 5.
 
     .venv/bin/python -m bench.allocate [sqlite|postgresql ...] [--people N]
 
@@ -73,14 +74,21 @@ def baseline(company, orders: list[int], people: int):
         f"SELECT :selection, row_number() OVER (ORDER BY id), id FROM learners WHERE {due}"
     )
     take = text(f"UPDATE orders SET allocated = quantity WHERE id IN ({ids}) AND allocated = 0")
+    # The learners are numbered once, when staged; the spread and the people's
+    # update read the staged members, as the app does (UPDATE … FROM on PostgreSQL,
+    # `id IN (…)` on SQLite: app/sql.py's joined_or_in).
     spread = text(
         "INSERT INTO licenses (learner_id, order_id, company_id, allocated_at, expires_at) "
-        f"SELECT id, CASE (rn - 1) / {per_pool} {buckets} END, company_id, :now, :now "
-        "FROM (SELECT id, company_id, row_number() OVER (ORDER BY id) AS rn FROM learners "
-        f"WHERE {due}) numbered"
+        f"SELECT learner_id, CASE (position - 1) / {per_pool} {buckets} END, :company, :now, :now "
+        "FROM selection_members WHERE selection_id = :selection"
     )
+    point_set = "UPDATE learners SET license_expires_at = :expires, license_type = :kind"
     point = text(
-        f"UPDATE learners SET license_expires_at = :expires, license_type = :kind WHERE {due}"
+        f"{point_set} FROM selection_members m "
+        "WHERE m.selection_id = :selection AND learners.id = m.learner_id"
+        if db.engine.dialect.name == "postgresql"
+        else f"{point_set} WHERE id IN "
+        "(SELECT learner_id FROM selection_members WHERE selection_id = :selection)"
     )
 
     def run():

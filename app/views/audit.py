@@ -57,7 +57,9 @@ class AuditLogView(ScopedModelView):
     class_permission_name = "AuditLog"
     method_permission_name = {"list": "list", "show": "show", "export": "export"}
     base_permissions = ["can_list", "can_show", "can_export"]
-    datamodel = ScopedInterface(AuditEvent, count_cap=LOG_COUNT_CAP)
+    datamodel = ScopedInterface(
+        AuditEvent, count_cap=LOG_COUNT_CAP, wide_order=("at", "ix_audit_events_at_id")
+    )
     list_template = "audit/list.html"
 
     list_title = "Audit Log"

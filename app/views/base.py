@@ -25,7 +25,7 @@ from app.errors import DomainError, NotFound
 from app.fab_compat import RestrictedInterface, ServiceModelView
 from app.models import AppUser, Company
 from app.services.managed import ManagedByPartner
-from app.sql import like_any
+from app.sql import like_any, read_in_index_order
 from app.transaction import transaction
 from app.views.context import current_actor, display_zone
 from app.views.filters import (
@@ -167,6 +167,8 @@ class ScopedInterface(RestrictedInterface):
     `count_cap`: the list's Record Count stops there ("10,000+"), for the logs
     that grow without end (Audit Log, Emails), whose exact count over a whole
     tree is most of their page's time; filtering narrows them to an exact count.
+    `wide_order`: (column, index) — a list ordered by `column` whose count reached
+    the cap is read through `index` in order (`sql.read_in_index_order`).
     """
 
     def __init__(
@@ -176,11 +178,13 @@ class ScopedInterface(RestrictedInterface):
         annotate: Callable | None = None,
         screen: tenancy.Screen = tenancy.Screen.COMPANY,
         count_cap: int | None = None,
+        wide_order: tuple[str, str] | None = None,
     ):
         super().__init__(obj, session=session)
         self.annotate = annotate
         self.screen = screen
         self.count_cap = count_cap
+        self.wide_order = wide_order
 
     def restrict(self, query):
         return self.scoped_query(query)
@@ -199,8 +203,22 @@ class ScopedInterface(RestrictedInterface):
     def get_related_interface(self, col_name: str):
         return ScopedInterface(self.get_related_model(col_name), screen=self.screen)
 
-    def query(self, *args, **kwargs):
-        count, rows = super().query(*args, **kwargs)
+    def query(
+        self,
+        filters=None,
+        order_column: str = "",
+        order_direction: str = "",
+        page: int | None = None,
+        page_size: int | None = None,
+    ):
+        """FAB's list query (the count, then the page), with the page read in the
+        order's index when the count reached its cap (`wide_order`), and each page
+        annotated."""
+        query = self.session.query(self.obj)
+        count = self.query_count(query, filters)
+        if self.wide_order and order_column == self.wide_order[0] and count > self.count_cap:
+            query = read_in_index_order(query, self.obj, self.wide_order[1])
+        rows = self.apply_all(query, filters, order_column, order_direction, page, page_size).all()
         if self.annotate and rows:
             self.annotate(rows)
         return count, rows

@@ -36,7 +36,9 @@ class EmailView(ScopedModelView):
     class_permission_name = "Emails"
     method_permission_name = {"list": "list", "show": "show", "retry": "retry"}
     base_permissions = ["can_list", "can_show", "can_retry"]
-    datamodel = ScopedInterface(Email, count_cap=LOG_COUNT_CAP)
+    datamodel = ScopedInterface(
+        Email, count_cap=LOG_COUNT_CAP, wide_order=("created_at", "ix_emails_created_id")
+    )
 
     list_title = "Emails"
     column_links = {"subject": "EmailView", "company": "CompanyView"}

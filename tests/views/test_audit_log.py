@@ -143,3 +143,42 @@ def test_a_long_log_counts_up_to_its_cap_and_a_filter_counts_exactly(
     narrowed = client.get("/audit/list/?_flt_0_action=company.created").get_data(as_text=True)
     created = int(re.search(r"Record Count:</strong>\s*([\d,]+)<", narrowed)[1])
     assert created == 4  # P, S, C1, C2: under the cap, counted exactly
+
+
+def test_a_long_log_lists_the_same_rows_in_order_when_read_in_its_index(
+    tree, as_user, monkeypatch, db_kind
+):
+    """Past its cap the log is read through its order's index (SQLite's INDEXED BY):
+    the same rows, newest first, page after page."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+    from app.views.audit import AuditLogView
+
+    client = as_user(tree.users["partner"])
+
+    def pages():
+        return [
+            re.findall(
+                r'<tr data-pk="(\d+)"',
+                client.get(f"/audit/list/?psize_AuditLogView=5&page_AuditLogView={n}").text,
+            )
+            for n in (0, 1, 2)
+        ]
+
+    ordered = pages()
+    assert all(len(page) == 5 for page in ordered)
+    assert len({pk for page in ordered for pk in page}) == 15
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    monkeypatch.setattr(AuditLogView.datamodel, "count_cap", 5)
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert pages() == ordered
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    hinted = [s for s in seen if "INDEXED BY ix_audit_events_at_id" in s]
+    assert len(hinted) == (3 if db_kind == "sqlite" else 0)
