@@ -42,3 +42,29 @@ def test_rows_carry_checkboxes_only_where_the_list_has_actions(tree, as_user):
     assert 'class="action_check" name="rowid"' in learners and 'id="check_all"' in learners
     assert '<tr data-pk="' in audit
     assert 'class="action_check"' not in audit and 'id="check_all"' not in audit
+
+
+def test_each_company_row_counts_its_own_expiring_and_expired_people(tree, as_user, session):
+    """The Company list's figures, per row: people expiring within 30 days, people
+    expired, free seats — each company its own, none when it has nobody."""
+    from datetime import timedelta
+
+    from app import clock
+
+    factories.expired_people(tree.customer, 3)
+    factories.licenses_expiring(tree.customer, 2, clock.now() + timedelta(days=10))
+    session.commit()
+    html = as_user(tree.users["partner"]).get("/companies/list/").text
+    header = re.search(r"<thead>(.*?)</thead>", html, re.S).group(1)
+    labels = [
+        re.sub(r"<[^>]+>|\s+", " ", th).strip() for th in re.findall(r"<th.*?</th>", header, re.S)
+    ]
+
+    def figures(company):
+        row = re.search(rf'<tr data-pk="{company.id}">(.*?)</tr>', html, re.S).group(1)
+        cells = [re.sub(r"<[^>]+>", "", td).strip() for td in re.findall(r"<td.*?</td>", row, re.S)]
+        named = dict(zip(labels, cells, strict=True))
+        return named["Expiring (30 days)"], named["Expired"]
+
+    assert figures(tree.customer) == ("2", "3")
+    assert figures(tree.sub) == ("0", "0")
