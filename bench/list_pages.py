@@ -106,6 +106,11 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
             count = select(func.count()).select_from(capped)
         return rows, count
 
+    def log(model, at):
+        """A log that grows without end: newest first over the tree, count capped."""
+        where = [model.company_id.in_(subtree)]
+        return page(model, where, at.desc(), with_company=True, cap=LOG_COUNT_CAP)
+
     allocated = [Learner.company_id == big_id, Learner.license_expires_at > now]
     expired = [Learner.company_id == big_id, Learner.license_expires_at <= now, Learner.active]
     return {
@@ -118,20 +123,8 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
         ),
         "Allocated": page(Learner, allocated, Learner.last_name),
         "Expired Licenses": page(Learner, expired, Learner.last_name),
-        "Emails": page(
-            Email,
-            [Email.company_id.in_(subtree)],
-            Email.created_at.desc(),
-            with_company=True,
-            cap=LOG_COUNT_CAP,
-        ),
-        "Audit Log": page(
-            AuditEvent,
-            [AuditEvent.company_id.in_(subtree)],
-            AuditEvent.at.desc(),
-            with_company=True,
-            cap=LOG_COUNT_CAP,
-        ),
+        "Emails": log(Email, Email.created_at),
+        "Audit Log": log(AuditEvent, AuditEvent.at),
     }
 
 
