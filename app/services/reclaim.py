@@ -52,6 +52,11 @@ def _flagged(day) -> ColumnElement[bool]:
         # negation is exact too.
         return and_(Learner.do_not_renew.is_not(None), Learner.do_not_renew.is_(True))
     rule = and_(Learner.last_active_on.is_not(None), Learner.last_active_on < day)
+    if isinstance(day, ColumnElement):
+        # A company without a rule has no cutoff (NULL): never flagged by it. Without
+        # this term the comparison is NULL there, and so is the negation — its people
+        # would be neither flagged nor not.
+        rule = and_(day.is_not(None), rule)
     return or_(Learner.do_not_renew.is_(True), and_(Learner.do_not_renew.is_(None), rule))
 
 

@@ -87,6 +87,28 @@ def test_flagged_and_not_flagged_split_everybody_with_the_rule_off_or_on(tree, s
     assert yes == {flagged_by_hand.id, no_word.id} and yes | no == everybody and not yes & no
 
 
+def test_a_rule_at_one_company_flags_nobody_at_another(tree, session):
+    """The planning reads every company's people with each one's own rule: people
+    with an old last-active date at a company whose rule is off are reminded about
+    (not flagged, and not lost from both counts), while another company's rule is
+    on."""
+    company, other = tree.customer, tree.people["Customer C2"][0].company
+    reclaim.set_inactive_days(tree.actor("partner"), other.id, "90")
+    expiry = (clock.now() + timedelta(days=10)).replace(microsecond=0)
+    _, people = factories.licenses_expiring(company, 3, expiry)
+    for person in people:
+        last_active(person, clock.now().date() - timedelta(days=400))
+    anywhere = reclaim.flagged_anywhere(clock.now())
+    mine = select(Learner.id).where(Learner.company_id == company.id)
+    assert not set(session.scalars(mine.where(anywhere)))
+    assert set(session.scalars(mine.where(~anywhere))) == set(session.scalars(mine))
+    assert reminders.plan(expiry - timedelta(hours=72)) == 1
+    mail = session.scalar(select(Email).where(Email.kind == "expiry_reminder"))
+    assert mail.state == "pending"
+    assert "3 licenses for Customer C1 expire" in mail.body
+    assert all(p.email in mail.body for p in people)
+
+
 def test_who_sets_what(tree, session):
     with pytest.raises(Forbidden, match="set by account managers"):
         reclaim.set_inactive_days(tree.actor("customer"), tree.customer.id, 90)
