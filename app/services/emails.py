@@ -59,29 +59,61 @@ def queue_email(
     """Write one email row unless its key exists (then None: a key is sent once).
     Its id is dispatched to the worker after the transaction commits — unless it is
     `skipped` (the reason): then it is recorded, not sent."""
-    statement = (
-        insert_ignore(Email, "key")
-        .values(
-            key=key,
-            kind=kind,
-            company_id=company_id,
-            recipient=recipient,
-            subject=subject[:200],
-            body=body,
-            recipient_user_id=recipient_user_id,
-            order_id=order_id,
-            group_day=group_day,
-            state=EmailState.SKIPPED.value if skipped else EmailState.PENDING.value,
-            last_error=skipped[:500] if skipped else None,
-            attempts=0,
-            created_at=clock.now(),
-        )
-        .returning(Email.id)
+    return queue_emails(
+        [
+            {
+                "key": key,
+                "skipped": skipped,
+                "kind": kind,
+                "company_id": company_id,
+                "recipient": recipient,
+                "subject": subject,
+                "body": body,
+                "recipient_user_id": recipient_user_id,
+                "order_id": order_id,
+                "group_day": group_day,
+            }
+        ]
+    ).get(key)
+
+
+def queue_emails(letters: list[dict]) -> dict[str, int]:
+    """`queue_email` for many rows (each a dict of its arguments) in one statement:
+    {key: id} of the rows written, those whose key existed left out."""
+    if not letters:
+        return {}
+    now = clock.now()
+    pending, skipped = EmailState.PENDING.value, EmailState.SKIPPED.value
+    rows = [
+        {
+            "key": letter["key"],
+            "kind": letter["kind"],
+            "company_id": letter["company_id"],
+            "recipient": letter["recipient"],
+            "subject": letter["subject"][:200],
+            "body": letter["body"],
+            "recipient_user_id": letter.get("recipient_user_id"),
+            "order_id": letter.get("order_id"),
+            "group_day": letter.get("group_day"),
+            "state": skipped if letter.get("skipped") else pending,
+            "last_error": letter["skipped"][:500] if letter.get("skipped") else None,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for letter in letters
+    ]
+    # On the table, not the entity: one multi-row INSERT … RETURNING, where the ORM's
+    # bulk path would split the rows by which of their values are NULL.
+    table = Email.__table__
+    written = dict(
+        db.session.execute(
+            insert_ignore(table, "key").returning(table.c.key, table.c.id), rows
+        ).all()
     )
-    email_id = db.session.scalar(statement)
-    if email_id is not None and not skipped:
-        dispatch_after_commit(email_id)
-    return email_id
+    dispatch_after_commit(
+        *(written[row["key"]] for row in rows if row["key"] in written and row["state"] == pending)
+    )
+    return written
 
 
 def claim(email_id: int, now: datetime) -> Email | None:

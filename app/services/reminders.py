@@ -242,19 +242,21 @@ def plan(at: datetime, only=None) -> int:
     written = 0
     partner_side: dict[str, tuple[Step, list[Group]]] = {}
     news: list[webhooks.News] = []
+    company_side_due: list[tuple[Group, Step]] = []
     for group in _groups(list(unsettled)):
         step = span_of(group)[0]  # from the licenses' own instants
         if step is None:
             continue
         company_side, to_partner = _sides(step, settings[group.company_id][1])
         if company_side:
-            written += _tell(group, step, at)
+            company_side_due.append((group, step))
         if to_partner:
             partner_side.setdefault(step.key, (step, []))[1].append(group)
         if step.before_expiry and not group.nothing_to_do:
             news.append(_expiring(group, step))
         if group.nothing_to_do:  # recorded skipped: looked at again after a change
             quiet.add(group.key)
+    written += _tell(company_side_due, settings, at)
     for step, listed in partner_side.values():
         written += _tell_partners(step, listed, at)
     webhooks.emit_many(news)
@@ -720,12 +722,17 @@ def _changed_since(rows: dict[tuple, datetime]) -> set[tuple]:
     }
 
 
-def _count_groups(days: set[tuple], wanted: set[tuple]) -> list[Group]:
-    # The orders of those days, then their licenses by order (an index lookup each).
-    orders = select(Order.id).where(
+def _orders_of(days: set[tuple]):
+    """The assigned orders of these (company, local expiry day) pairs: a group's
+    licenses are read by order (an index lookup each)."""
+    return select(Order.id).where(
         tuple_(Order.company_id, Order.expires_on).in_(sorted(days)),
         Order.status == OrderStatus.ASSIGNED.value,
     )
+
+
+def _count_groups(days: set[tuple], wanted: set[tuple]) -> list[Group]:
+    orders = _orders_of(days)
     trial = License.license_type == TRIAL
     flagged = reclaim.flagged_anywhere(clock.now())
     rows = db.session.execute(
@@ -753,25 +760,13 @@ def _count_groups(days: set[tuple], wanted: set[tuple]) -> list[Group]:
 
 def _group(company_id: int, day: date, trial: bool) -> Group | None:
     """The group as it stands now; None when nobody in it needs a renewal."""
-    flagged = reclaim.flagged(db.session.get(Company, company_id), clock.now())
-    first, last, count, total, flags = db.session.execute(
-        select(
-            func.min(License.expires_at),
-            func.max(License.expires_at),
-            count_if(and_(_still_relevant(), ~flagged)),
-            func.count(),
-            count_if(and_(_still_relevant(), flagged)),
-        )
-        .join(Order, Order.id == License.order_id)
-        .join(Learner, Learner.id == License.learner_id)
-        .where(License.company_id == company_id, Order.expires_on == day, _in_group())
-        .where(_of_kind(trial))
-    ).one()
-    if not count:
-        return None
-    return Group(
-        company_id, day, aware(first), aware(last), int(count), trial, total, int(flags or 0)
-    )
+    return _live_groups([(company_id, day, trial)]).get((company_id, day, trial))
+
+
+def _live_groups(wanted: list[tuple]) -> dict[tuple, Group]:
+    """`_group` of many (company, day, trial) keys, by key: those with somebody who
+    needs a renewal."""
+    return {group.key: group for group in _groups(wanted) if group.count}
 
 
 # A license whose holder was renewed at a renewal request's (or an upgrade's)
@@ -789,71 +784,152 @@ def _in_group():
     return and_(_in_group_license(), Learner.active)
 
 
-def _of_kind(trial: bool):
-    """The licenses of a trial group, or of any other."""
-    return License.license_type == TRIAL if trial else License.license_type != TRIAL
+@dataclass(frozen=True)
+class Named:
+    """A person a step's email names (read as three columns, not as a Learner)."""
+
+    first_name: str
+    last_name: str
+    email: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
 
 
-def _holders(group: Group) -> list[Learner]:
-    company = db.session.get(Company, group.company_id)
-    return list(
-        db.session.scalars(
-            select(Learner)
-            .join(License, License.learner_id == Learner.id)
-            .join(Order, Order.id == License.order_id)
-            .where(
-                License.company_id == group.company_id,
-                Order.expires_on == group.day,
-                _still_relevant(),
-                _of_kind(group.trial),
-                ~reclaim.flagged(company, clock.now()),
+def _holders_of(groups: list[Group], now: datetime) -> dict[tuple, list[Named]]:
+    """The people each group's email names (the first NAMES_LISTED by name, those
+    flagged do-not-renew left out), by group key, in one query."""
+    if not groups:
+        return {}
+    trial = License.license_type == TRIAL
+    group_key = (License.company_id, Order.expires_on, trial)
+    ranked = (
+        select(
+            License.learner_id,
+            License.company_id.label("c"),
+            Order.expires_on.label("d"),
+            trial.label("t"),
+            func.row_number()
+            .over(
+                partition_by=group_key,
+                order_by=(Learner.last_name, Learner.first_name, Learner.id),
             )
-            .order_by(Learner.last_name, Learner.first_name)
-            .limit(NAMES_LISTED)
+            .label("n"),
         )
+        .join(Order, Order.id == License.order_id)
+        .join(Learner, Learner.id == License.learner_id)
+        .where(
+            License.order_id.in_(_orders_of({(g.company_id, g.day) for g in groups})),
+            _still_relevant(),
+            ~reclaim.flagged_anywhere(now),
+        )
+        .subquery()
     )
+    wanted = {g.key for g in groups}
+    named: dict[tuple, list[Named]] = {key: [] for key in wanted}
+    for first, last, email, c, d, t in db.session.execute(
+        select(
+            Learner.first_name, Learner.last_name, Learner.email, ranked.c.c, ranked.c.d, ranked.c.t
+        )
+        .join(ranked, ranked.c.learner_id == Learner.id)
+        .where(ranked.c.n <= NAMES_LISTED)
+        .order_by(ranked.c.c, ranked.c.d, ranked.c.t, ranked.c.n)
+    ):
+        if (c, d, bool(t)) in wanted:
+            named[c, d, bool(t)].append(Named(first, last, email))
+    return named
 
 
-def _tell(group: Group, step: Step, at: datetime) -> int:
-    """Write the step's email to each recipient, once per key — or, with nothing to
-    do, record it skipped with the reason. A skipped key whose reason went away
-    (a renewal request declined) while the step is still due goes now, late, with
-    the real time left."""
-    company = db.session.get(Company, group.company_id)
-    when = display.day(group.day)
-    skipped = group.nothing_to_do
-    written = 0
-    for user in _audience(step, company):
-        key = f"{step.key}:company-{company.id}:{group.day.isoformat()}:user-{user.id}"
-        body = skipped or _render(group, step, user, at)
+@dataclass
+class Facts:
+    """What the step emails of some groups say besides the group itself, read once
+    for all of them: the companies, their free seats and requests awaiting approval,
+    and the people each group's email names."""
+
+    companies: dict[int, Company]
+    free: dict[int, int]
+    requests: dict[int, list[Order]]
+    people: dict[tuple, list[Named]]
+
+    @classmethod
+    def of(cls, groups: list[Group], now: datetime) -> Facts:
+        ids = {g.company_id for g in groups}
+        return cls(
+            {c.id: c for c in db.session.scalars(select(Company).where(Company.id.in_(ids)))},
+            pools.free_seats_of(ids, now),
+            _open_requests_of(ids),
+            _holders_of(groups, now),
+        )
+
+
+def _tell(due: list[tuple[Group, Step]], settings: dict, at: datetime) -> int:
+    """Write each group's step email to each recipient, once per key — or, with
+    nothing to do, record it skipped with the reason. A skipped key whose reason
+    went away (a renewal request declined) while the step is still due goes now,
+    late, with the real time left. A constant number of statements for any number
+    of groups: the recipients, the keys written before, the emails' facts, one
+    INSERT (and an UPDATE per key sent again)."""
+    if not due:
+        return 0
+    to_above = {g.company_id for g, step in due if _to_above(step, settings[g.company_id][1])}
+    managers = company_managers_of({g.company_id for g, _ in due} - to_above)
+    above = request_recipients_of(to_above)
+    letters = []  # (key, group, step, recipient)
+    for group, step in due:
+        for user in (above if group.company_id in to_above else managers)[group.company_id]:
+            key = f"{step.key}:company-{group.company_id}:{group.day.isoformat()}:user-{user.id}"
+            letters.append((key, group, step, user))
+    states = _states_of([letter[0] for letter in letters])
+    # Keys written before are left alone, unless skipped (or cancelled) and there is
+    # something to say now.
+    letters = [
+        (key, group, step, user)
+        for key, group, step, user in letters
+        if key not in states or (states[key] in REVISITED and not group.nothing_to_do)
+    ]
+    facts = Facts.of([group for _, group, _, _ in letters], at)
+    fresh, again = [], []
+    for key, group, step, user in letters:
+        company = facts.companies[group.company_id]
+        body = group.nothing_to_do or _render(group, step, user, at, facts=facts)
         subject = step.subject.format(
             count=display.count(group.count or group.total, "license"),
             company=company.name,
-            when=when,
+            when=display.day(group.day),
         )
-        new = queue_email(
-            key=key,
-            skipped=skipped,
-            kind=step.key,
-            company_id=company.id,
-            recipient=user.email,
-            recipient_user_id=user.id,
-            subject=subject,
-            body=body,
-            group_day=group.day,
-        )
-        if new is None and not skipped:
-            new = emails.unskip(key, subject, body)
-        written += new is not None
-    return written
+        letter = {
+            "key": key,
+            "skipped": group.nothing_to_do,
+            "kind": step.key,
+            "company_id": group.company_id,
+            "recipient": user.email,
+            "recipient_user_id": user.id,
+            "subject": subject,
+            "body": body,
+            "group_day": group.day,
+        }
+        (again if key in states else fresh).append(letter)
+    written = emails.queue_emails(fresh)
+    # A key another planner wrote meanwhile, or one skipped before: sent again if
+    # it was skipped and there is something to say now.
+    again += [x for x in fresh if x["key"] not in written and not x["skipped"]]
+    resent = [emails.unskip(x["key"], x["subject"], x["body"]) for x in again]
+    return len(written) + sum(email_id is not None for email_id in resent)
 
 
-def _audience(step: Step, company: Company) -> list[AppUser]:
-    """The step's recipients: the company's managers — or, when its partner handles
-    its renewals, the account managers above it (the nearest with active ones)."""
-    if _to_above(step, company.partner_handles_renewals):
-        return request_recipients(company.id)
-    return company_managers(company.id)
+def _states_of(keys: list[str]) -> dict[str, str]:
+    """The state of each email key already written."""
+    found = {}
+    for start in range(0, len(keys), GROUPS_PER_QUERY):
+        found.update(
+            db.session.execute(
+                select(Email.key, Email.state).where(
+                    Email.key.in_(keys[start : start + GROUPS_PER_QUERY])
+                )
+            ).all()
+        )
+    return found
 
 
 def _to_above(step: Step, by_partner: bool) -> bool:
@@ -862,26 +938,31 @@ def _to_above(step: Step, by_partner: bool) -> bool:
 
 
 def _render(
-    group: Group, step: Step, user: AppUser | None, now: datetime, sending: bool = False
+    group: Group,
+    step: Step,
+    user: AppUser | None,
+    now: datetime,
+    sending: bool = False,
+    facts: Facts | None = None,
 ) -> str:
     """A step's email as of `now` (the time left is real); `sending`: the message
     itself (a trial's carries the recipient's own Upgrade Now link), not the copy
-    the Emails page shows."""
-    company = db.session.get(Company, group.company_id)
+    the Emails page shows. `facts`: read for many groups at once (else for this
+    one)."""
+    facts = facts or Facts.of([group], now)
+    company = facts.companies[group.company_id]
     return render_template(
         f"emails/{step.template}",
         group=group,
         company=company,
         user=user,
-        people=_holders(group),
+        people=facts.people[group.key],
         more=max(0, group.count - NAMES_LISTED),
         base_url=current_app.config["BASE_URL"],
         left=display.time_left(group.first, now),
         for_partner=user is not None and user.company_id != company.id,
-        covers=None
-        if group.trial
-        else _covers(group, pools.company_free_seats(company.id, now), now),
-        requests=_open_requests_of([company.id]).get(company.id, []),
+        covers=None if group.trial else _covers(group, facts.free.get(company.id, 0), now),
+        requests=facts.requests.get(company.id, []),
         upgrade_url=(
             trials.upgrade_url(trials.of(company.id), user, sending=sending)
             if group.trial
@@ -1015,11 +1096,9 @@ def _partner_body(email: Email, step: Step, now: datetime) -> str | None:
         c.id: c
         for c in db.session.scalars(select(Company).where(Company.id.in_({p[0] for p in parts})))
     }
-    groups = []
-    for company_id, day in parts:
-        group = _group(company_id, day, trial=False)
-        if group is not None:  # renewed meanwhile: nothing left to say about it
-            groups.append(group)
+    # Those renewed meanwhile are left out: nothing left to say about them.
+    live = _live_groups([(company_id, day, False) for company_id, day in parts])
+    groups = [live[key] for key in ((c, d, False) for c, d in parts) if key in live]
     if not groups:
         return None
     # Each company's free seats and waiting requests, named on its line.

@@ -414,3 +414,30 @@ def test_a_partner_may_turn_the_daily_digest_off(tree, group, session):
         tree.actor("partner"), partner.id, name=partner.name, timezone="UTC", send_digest=True
     )
     assert reminders.digest(group - timedelta(hours=48)) == 1
+
+
+def test_a_run_costs_the_same_statements_for_two_groups_or_ten(tree, session):
+    """The planning reads and writes its groups' emails set-based (recipients, the
+    keys written before, names, free seats, requests, one INSERT): telling ten
+    companies takes the statements of telling two."""
+    from tests.views.test_list_queries import counting_statements
+
+    def customers_expiring(count: int, expiry) -> None:
+        for _ in range(count):
+            company = factories.company(tree.partner, "customer")
+            factories.manager(company)
+            factories.licenses_expiring(company, 2, expiry)
+
+    def run(expiry) -> tuple[int, int]:
+        with counting_statements() as statements:
+            written = reminders.plan(expiry - timedelta(hours=72))
+        return written, len(statements)
+
+    soon = (clock.now() + timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
+    later = soon + timedelta(days=20)
+    customers_expiring(2, soon)
+    customers_expiring(10, later)
+    reminders.plan(soon - timedelta(hours=80))  # a run before: both below are later ones
+    two, ten = run(soon), run(later)
+    assert (two[0], ten[0]) == (2, 10)
+    assert two[1] == ten[1], "statements grow with the groups told"
