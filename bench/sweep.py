@@ -13,9 +13,11 @@ schedule (60, 30 and 7 days and 72 hours before, on the day, 7 days after), set
 again: against the two-step steady state of the same run (issue 19: within 1.5×).
 A steady-state run reads no licenses, so its baseline is the raw grouped read of
 the orders in its window (for the six steps, 60 days ahead and two weeks back);
-the first run's is the raw SELECT of the licenses in the window by group plus one
-INSERT of the very email rows the run writes (the same writes, neither decided nor
-worded).
+the first run's is the raw SELECT of the licenses in the window by group, joined to
+their people (whether each is active and still holds the license: what deciding a
+group needs at least; not their names), plus one INSERT of the very email rows the
+run writes (the same writes, neither decided nor worded). The first run is also
+reported against the licenses' SELECT alone (no people: the earlier baseline).
 
     .venv/bin/python -m bench.sweep [sqlite|postgresql ...] [--licenses N]
 
@@ -108,6 +110,16 @@ PLAN_SQL = (
     "WHERE l.ended_at IS NULL AND l.expires_at > :week AND l.expires_at <= :soon "
     "GROUP BY l.company_id, o.expires_on"
 )
+# The same groups with what deciding them needs at least: each license's person, for
+# whether they are active and still hold it (not renewed since) — not their names.
+PEOPLE_SQL = (
+    "SELECT l.company_id, o.expires_on, min(l.expires_at), max(l.expires_at), count(*), "
+    "sum(CASE WHEN l.ended_at IS NULL AND p.license_expires_at = l.expires_at "
+    "THEN 1 ELSE 0 END) "
+    "FROM licenses l JOIN orders o ON o.id = l.order_id JOIN learners p ON p.id = l.learner_id "
+    "WHERE p.active AND l.expires_at > :week AND l.expires_at <= :soon "
+    "GROUP BY l.company_id, o.expires_on"
+)
 
 # What a steady-state run must read at least: its window's orders grouped by company
 # and local day (it reads no licenses once the groups are known quiet).
@@ -160,10 +172,11 @@ EMAIL_COLUMNS = (
 )
 
 
-def same_writes(at):
-    """The first run's baseline: the raw SELECT of the groups due, then one INSERT
-    of the very email rows the run writes (read back from one run of it, rolled
-    back), in a savepoint — the same writes without deciding or wording them."""
+def same_writes(at, read_sql: str):
+    """A first run's baseline: `read_sql` (the raw SELECT of the groups due), then
+    one INSERT of the very email rows the run writes (read back from one run of it,
+    rolled back), in a savepoint — the same writes without deciding or wording
+    them."""
     from app.extensions import db
     from app.services import reminders
 
@@ -177,7 +190,7 @@ def same_writes(at):
         savepoint.rollback()
     markers = ", ".join(f":{name.strip()}" for name in EMAIL_COLUMNS.split(","))
     insert = f"INSERT INTO emails ({EMAIL_COLUMNS}) VALUES ({markers})"
-    read = raw(PLAN_SQL, at)
+    read = raw(read_sql, at)
 
     def run():
         read()
@@ -196,8 +209,10 @@ def run(db_kind: str, licenses: int) -> list[Row]:
         sweep, sweep_peak, sweep_sql = measure(in_savepoint(lambda: reminders.sweep(at)), 3)
         sweep_base, _, _ = measure(in_savepoint(raw(SWEEP_SQL, at)), 3)
         first, first_peak, first_sql = measure(in_savepoint(lambda: reminders.plan(at)), 3)
-        writes, emails = same_writes(at)
+        writes, emails = same_writes(at, PEOPLE_SQL)
         plan_base, _, _ = measure(writes, 5)
+        bare_writes, _ = same_writes(at, PLAN_SQL)
+        bare_base, _, _ = measure(bare_writes, 5)
         print(f"{db_kind}: the first run writes {emails} emails")
         # Steady state an hour on (the worker's clock too: what was written while
         # seeding is older than the planning's WRITE_LAG): every order of the scale
@@ -223,6 +238,14 @@ def run(db_kind: str, licenses: int) -> list[Row]:
                 size,
                 first,
                 plan_base,
+                first_peak,
+                first_sql,
+            ),
+            Row(
+                "Planning, first run vs the licenses' read and writes",
+                size,
+                first,
+                bare_base,
                 first_peak,
                 first_sql,
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, render_template
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from app import clock, display
 from app.extensions import db
@@ -28,6 +29,7 @@ def request_recipients_of(company_ids) -> dict[int, list[AppUser]]:
     if ids:
         for company_id, user, depth in db.session.execute(
             select(CompanyTree.descendant_id, AppUser, CompanyTree.depth)
+            .options(lazyload(AppUser.company))  # (recipients: their names and address)
             .join(CompanyTree, CompanyTree.ancestor_id == AppUser.company_id)
             .where(CompanyTree.descendant_id.in_(ids), CompanyTree.depth > 0, AppUser.active)
             .order_by(CompanyTree.descendant_id, CompanyTree.depth, AppUser.id)
@@ -52,6 +54,7 @@ def company_managers_of(company_ids) -> dict[int, list[AppUser]]:
     if found:
         for user in db.session.scalars(
             select(AppUser)
+            .options(lazyload(AppUser.company))  # (recipients: their names and address)
             .where(AppUser.company_id.in_(list(found)), AppUser.active)
             .order_by(AppUser.id)
         ):

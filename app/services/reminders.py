@@ -29,6 +29,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.orm import lazyload
 
 from app import clock, display
 from app.extensions import db
@@ -854,12 +855,22 @@ class Facts:
 
     @classmethod
     def of(cls, groups: list[Group], now: datetime) -> Facts:
-        ids = {g.company_id for g in groups}
+        """The facts of these groups' emails; the people named only for the groups
+        with something to say (a skipped step's row carries its reason alone)."""
+        told = list({g.key: g for g in groups if not g.nothing_to_do}.values())
+        told_ids = {g.company_id for g in told}
         return cls(
-            {c.id: c for c in db.session.scalars(select(Company).where(Company.id.in_(ids)))},
-            pools.free_seats_of(ids, now),
-            _open_requests_of(ids),
-            _holders_of(groups, now),
+            {
+                c.id: c
+                for c in db.session.scalars(
+                    select(Company)
+                    .options(lazyload(Company.parent))
+                    .where(Company.id.in_({g.company_id for g in groups}))
+                )
+            },
+            pools.free_seats_of(told_ids, now),
+            _open_requests_of(told_ids),
+            _holders_of(told, now),
         )
 
 
@@ -1128,8 +1139,11 @@ def _partner_body(email: Email, step: Step, now: datetime) -> str | None:
 def _open_requests_of(company_ids) -> dict[int, list[Order]]:
     """Each company's requests awaiting approval (the first five), for the emails."""
     waiting: dict[int, list[Order]] = {}
+    if not company_ids:
+        return waiting
     for order in db.session.scalars(
         select(Order)
+        .options(lazyload("*"))  # (the emails name its number and quantity only)
         .where(Order.company_id.in_(list(company_ids)), Order.status == OrderStatus.REQUESTED.value)
         .order_by(Order.company_id, Order.id)
     ):
