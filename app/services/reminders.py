@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import lazyload
+from sqlalchemy.sql.elements import ColumnElement
 
 from app import clock, display
 from app.extensions import db
@@ -458,9 +459,7 @@ def _days(
                 func.max(Order.expires_at),
             )
             .where(
-                tuple_(Order.company_id, Order.expires_on).in_(
-                    pairs[start : start + GROUPS_PER_QUERY]
-                ),
+                _of_pairs(pairs[start : start + GROUPS_PER_QUERY]),
                 Order.status == OrderStatus.ASSIGNED.value,
                 exists(licensed),
             )
@@ -726,9 +725,16 @@ def _changed_since(rows: dict[tuple, datetime]) -> set[tuple]:
 def _orders_of(days: set[tuple]):
     """The assigned orders of these (company, local expiry day) pairs: a group's
     licenses are read by order (an index lookup each)."""
-    return select(Order.id).where(
+    return select(Order.id).where(_of_pairs(days), Order.status == OrderStatus.ASSIGNED.value)
+
+
+def _of_pairs(days) -> ColumnElement[bool]:
+    """Orders of these (company, local expiry day) pairs, the companies named too:
+    their index finds the orders (the pairs alone are checked against every
+    assigned order)."""
+    return and_(
+        Order.company_id.in_(sorted({c for c, _ in days})),
         tuple_(Order.company_id, Order.expires_on).in_(sorted(days)),
-        Order.status == OrderStatus.ASSIGNED.value,
     )
 
 
