@@ -23,9 +23,9 @@ MANAGER_MODE = "Manager Mode: you are managing"
 
 @contextmanager
 def served(database_url: str, tmp: Path, workers: int):
-    """gunicorn (sync workers) serving `bench.load_app:app` on a free loopback port;
-    yields (base URL, master pid). Its process group, master and workers, ends on the
-    way out, error or not."""
+    """gunicorn (`gunicorn.conf.py`, as `make run` serves) serving `bench.load_app:app`
+    on a free loopback port; yields (base URL, master pid). Its process group, master
+    and workers, ends on the way out, error or not."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
     env.update(
@@ -38,7 +38,7 @@ def served(database_url: str, tmp: Path, workers: int):
     log = tmp / "gunicorn.log"
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
-        *("-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5"),
+        *("-c", str(ROOT / "gunicorn.conf.py"), "-w", str(workers), "-b", f"127.0.0.1:{port}"),
         *("--error-logfile", str(log), "bench.load_app:app"),
     ]
     server = subprocess.Popen(

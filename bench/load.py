@@ -1,5 +1,5 @@
-"""List pages under concurrent load: gunicorn with 4 sync workers on loopback, driven
-by wrk for 30 seconds per page, as the account manager of an MSP-sized partner (the
+"""List pages under concurrent load: gunicorn with 4 workers (`gunicorn.conf.py`) on
+loopback, driven by wrk for 30 seconds per page, as the account manager of an MSP-sized partner (the
 scale generator's tree: 2,000 customers, 200,000 learners, 1,000,000 licenses),
 against a ceiling served by the same server in the same run: a page with the same
 layout (menus, signed-in user, permission check, template) and no queries of its
@@ -42,7 +42,7 @@ from bench import ceiling, live, wrk
 from bench.harness import bench_app
 
 WORKERS = 4
-# Two wrk threads, one per core; eight connections, two per sync worker, so no worker
+# Two wrk threads, one per core; eight connections, two per worker process, so no worker
 # idles between requests while the queue in front of it (and the latency) stays short.
 THREADS, CONNECTIONS = 2, 8
 GOAL = 0.5
@@ -259,7 +259,7 @@ def run(db_kind: str, scale, seconds: int) -> list[Result]:
 def print_results(db_kind: str, scale, seconds: int, results: list[Result]) -> None:
     print(
         f"\n{db_kind}: {scale.customers:,} customers, {scale.learners:,} learners, "
-        f"{scale.licenses:,} licenses; gunicorn -w {WORKERS} (sync), "
+        f"{scale.licenses:,} licenses; gunicorn -w {WORKERS} (gthread, one request in the app), "
         f"wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s"
     )
     header = (

@@ -103,16 +103,29 @@ def live_server(live_env):
     env = {**live_env, "BASE_URL": url}
     quiet = {"cwd": ROOT, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     server = subprocess.Popen(
-        [str(bin_dir / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "run:app"], **quiet
+        [
+            str(bin_dir / "gunicorn"),
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "run:app",
+        ],
+        **quiet,
     )
     worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], **quiet)
     try:
         wait_until_up(url, server)
         yield url
     finally:
+        # A warm shutdown: the worker finishes its job in hand and joins its
+        # heartbeat and scheduler threads (up to 10 s each) before it exits.
         for process in (server, worker):
             process.terminate()
-            process.wait(timeout=20)
+        for process in (server, worker):
+            process.wait(timeout=60)
 
 
 BIG_CLINIC = "Big Clinic"

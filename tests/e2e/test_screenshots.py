@@ -25,7 +25,10 @@ def shoot(page, request):
     page.set_viewport_size({"width": 1280, "height": 900})
 
     def take(name: str) -> None:
-        page.wait_for_load_state("networkidle")
+        # The page, its images and its fonts, drawn (not "networkidle": a quiet
+        # network is not a property of the page, and Playwright advises against it).
+        page.wait_for_load_state("load")
+        page.evaluate("document.fonts.ready.then(() => true)")
         page.screenshot(path=str(folder / f"{name}.png"))
 
     return take

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -101,6 +102,21 @@ def test_a_killed_worker_is_back_within_30_seconds_and_sends_an_order_email_once
     assert mailbox.subjects().count(subject) == 1
     assert "worker exited with status -9" in log.read_text()
     assert worker_healthy(url)
+
+
+def test_pages_answer_while_a_browsers_preconnected_sockets_send_nothing(supervised):
+    """Chromium opens sockets ahead of need and may send nothing on them: more of
+    them than web processes (WEB_CONCURRENCY=2 here) must not hold a page back (a
+    sync worker waits on one until its timeout kills it, 120 s)."""
+    _supervisor, url, _mailbox, _log = supervised
+    host, port = url.removeprefix("http://").split(":")
+    idle = [socket.create_connection((host, int(port))) for _ in range(3)]
+    try:
+        customer = PanelSession(url).sign_in("customer", STACK_PASSWORD)  # 30 s timeouts
+        assert "Requested Orders" in customer.get("/orders/section/requested")
+    finally:
+        for connection in idle:
+            connection.close()
 
 
 def test_ctrl_c_to_make_run_leaves_no_process_behind(stack_env, tmp_path):

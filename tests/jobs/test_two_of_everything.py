@@ -63,7 +63,16 @@ def cluster(committed_app, tmp_path):
                 log = tmp_path / f"web{n}.log"
                 gunicorn = str(Path(sys.executable).parent / "gunicorn")
                 processes[f"web{n}"] = start(
-                    [gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "run:app"],
+                    [
+                        gunicorn,
+                        "-c",
+                        str(ROOT / "gunicorn.conf.py"),
+                        "-w",
+                        "2",
+                        "-b",
+                        f"127.0.0.1:{port}",
+                        "run:app",
+                    ],
                     {**env, "BASE_URL": base},
                     log,
                 )
