@@ -2,12 +2,13 @@
 
     gunicorn -c gunicorn.conf.py run:app
 
-Threaded workers running the app one request per process at a time
-(app/serial.py): the threads only wait for requests' first bytes, so a browser's
-preconnected socket that sends nothing holds no process (a sync worker blocks on it
-until its timeout), while Flask-AppBuilder's view-instance state (a list's filters)
-is never shared by two requests. HOST/PORT (or GUNICORN_BIND), WEB_CONCURRENCY,
-WEB_THREADS and WEB_TIMEOUT override the defaults.
+The panel's own worker (app/serial.py): threads wait for connections' first
+bytes, so a browser's preconnected socket that sends nothing holds no process (a
+sync worker blocks on it until its timeout); the app runs one request per process
+at a time (Flask-AppBuilder keeps a list's filters in view-instance state), and a
+process with a request in hand leaves new connections to the free ones.
+HOST/PORT (or GUNICORN_BIND), WEB_CONCURRENCY, WEB_THREADS and WEB_TIMEOUT
+override the defaults.
 """
 
 import multiprocessing
@@ -20,8 +21,11 @@ bind = os.environ.get("GUNICORN_BIND") or (
     else f"{host}:{os.environ.get('PORT', '5000')}"
 )
 workers = int(os.environ.get("WEB_CONCURRENCY") or min(4, multiprocessing.cpu_count() * 2))
-worker_class = "gthread"
+worker_class = "app.serial.OneAtATimeWorker"
 threads = int(os.environ.get("WEB_THREADS") or 4)  # waiting connections, one in the app
+# A connection is closed after its response, as with sync workers: one kept alive
+# would stay with its process, busy or not.
+keepalive = 0
 # Build the app once in the master, then fork: workers start at once and share memory.
 preload_app = True
 # A worker whose main loop stops answering the master for this long is restarted
@@ -42,11 +46,7 @@ def post_fork(server, worker):
     # The app was built in the master: never share its pooled database connections.
     from app.extensions import db
 
-    with server.app.wsgi().app_context():
-        db.engine.dispose(close=False)
-
-
-def post_worker_init(worker):
-    from app.serial import OneAtATime
-
-    worker.wsgi = OneAtATime(worker.wsgi)
+    app = server.app.wsgi()
+    if "sqlalchemy" in getattr(app, "extensions", {}):  # (not the worker's test apps)
+        with app.app_context():
+            db.engine.dispose(close=False)

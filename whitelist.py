@@ -263,3 +263,4 @@ _.sock  # http.client's connection socket, set by the pinned connect() (webhook_
 _.path_rows  # the API's path rows, held on `g` for the request (app/api/__init__.py)
 _.max_age  # werkzeug's ResponseCacheControl, set on static files (app/headers.py)
 _.get_from_hint_text  # SQLAlchemy's SQLite compiler hook, rendering INDEXED BY (app/sql.py)
+OneAtATimeWorker  # gunicorn's worker class, named in gunicorn.conf.py

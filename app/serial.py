@@ -1,63 +1,72 @@
-"""One request at a time inside each web process (gunicorn.conf.py wraps the app
-with it in every worker).
+"""gunicorn's worker for the panel (`gunicorn.conf.py`): threads wait for
+connections, the app runs one request per process at a time.
 
-gunicorn's sync workers also run one request at a time, but each blocks on the
-first connection it accepts until that connection sends a request: a browser's
-preconnected socket that sends nothing holds the worker until the worker timeout
-kills it, and a page's next request waits behind it (seen with Chromium: a page
-stalled 30 s). gthread workers wait for a request's first bytes in their threads and
-then on a poller, so an idle socket holds nothing; this lock keeps the app itself
-single-threaded, as Flask-AppBuilder needs (its views keep a list's filters and
-order in view-instance state, which concurrent requests of one process would share).
+gunicorn's sync workers run one request at a time, but each blocks on the first
+connection it accepts until that connection sends a request: a browser's
+preconnected socket that sends nothing holds the process until its timeout kills
+it, and the page's next request waits behind it (Chromium: a page stalled 30 s in
+the browser tests; `make run`'s timeout is 120 s). gunicorn's threaded worker waits
+for a request's first bytes in a thread and then on a poller, so an idle socket
+holds nothing. On top of it, this worker:
 
-The lock is held until the response has been sent (its `close()`, which the server
-always calls): a streamed export runs the app's code while it is being read. A file
-sent by the server's file wrapper (static files) releases it at once.
+- runs the app for one request at a time (a lock around reading the request,
+  the app and sending its response): Flask-AppBuilder keeps a list's filters and
+  order in view-instance state, which concurrent requests of one process would
+  share;
+- stops accepting connections while a request is in hand (in the app or waiting
+  for it), so the next request goes to a process that is free, as with sync
+  workers — not into the queue of a busy one while another process idles.
+
+Kept-alive connections stay with the process that accepted them, so
+`gunicorn.conf.py` closes each connection after its response (`keepalive = 0`),
+as sync workers do.
+
+Built on gunicorn's `ThreadWorker` (pinned in requirements.txt):
+`tests/jobs/test_web_worker.py` checks the three behaviours above through real
+gunicorn processes.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+
+from gunicorn.workers import gthread
 
 
-class OneAtATime:
-    """A WSGI middleware: `app` is entered by one thread at a time."""
+class OneAtATimeWorker(gthread.ThreadWorker):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.app_lock = threading.Lock()
+        self.in_hand = 0  # connections with a request: in the app or waiting for it
+        self.counting = threading.Lock()
 
-    def __init__(self, app: Callable) -> None:
-        self.app = app
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        self.lock.acquire()
+    def handle(self, conn):  # in a thread of the pool
+        waiting = not conn.initialized and not conn.data_ready
+        if waiting and not conn.wait_for_data(gthread.DEFAULT_WORKER_DATA_TIMEOUT):
+            return gthread._DEFER  # to the poller: it holds no thread meanwhile
+        self._count(+1)
         try:
-            body = self.app(environ, start_response)
-        except BaseException:
-            self.lock.release()
-            raise
-        wrapper = environ.get("wsgi.file_wrapper")
-        if isinstance(wrapper, type) and isinstance(body, wrapper):
-            self.lock.release()  # bytes of a file: no app code runs while it is sent
-            return body
-        return _Releasing(body, self.lock.release)
-
-
-class _Releasing:
-    """`body`, calling `release` once when closed."""
-
-    def __init__(self, body: Iterable[bytes], release: Callable[[], None]) -> None:
-        self.body = body
-        self.release: Callable[[], None] | None = release
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self.body, "close", None)
-            if close is not None:
-                close()
+            with self.app_lock:
+                return super().handle(conn)
         finally:
-            release, self.release = self.release, None
-            if release is not None:
-                release()
+            self._count(-1)
+
+    def _count(self, change: int) -> None:
+        with self.counting:
+            self.in_hand += change
+        self.method_queue.defer(lambda: None)  # the main loop looks again
+
+    def has_room(self) -> bool:
+        return self.nr_conns < self.worker_connections
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled and not self.in_hand)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        # The main loop, before it waits: a process with a request in hand leaves
+        # new connections to the others; a free one takes them again.
+        if self.in_hand and self._accepting:
+            super().set_accept_enabled(False)
+        elif not (self.in_hand or self._accepting) and self.alive and self.has_room():
+            super().set_accept_enabled(True)
+        super().wait_for_and_dispatch_events(timeout)

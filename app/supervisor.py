@@ -9,9 +9,9 @@ It starts, as child processes in that order:
   for this run, keeping nothing on disk (the database is the source of truth: the
   worker queues every due email again when it starts, the scheduler every 5 min);
 - **worker** — `worker.py`: the RQ worker and the scheduler of periodic jobs;
-- **web** — gunicorn (`gunicorn.conf.py`): threaded workers, the app one request
-  per process at a time (`app/serial.py`: Flask-AppBuilder keeps list filters in
-  view-instance state).
+- **web** — gunicorn (`gunicorn.conf.py`) with the panel's worker (`app/serial.py`):
+  threads wait for connections, the app runs one request per process at a time
+  (Flask-AppBuilder keeps list filters in view-instance state).
 
 A child that exits is restarted after a backoff (1 s, doubling to 60 s while it
 keeps dying young), with a log line. Ctrl+C (SIGINT) or SIGTERM stops the web,

@@ -259,7 +259,7 @@ def run(db_kind: str, scale, seconds: int) -> list[Result]:
 def print_results(db_kind: str, scale, seconds: int, results: list[Result]) -> None:
     print(
         f"\n{db_kind}: {scale.customers:,} customers, {scale.learners:,} learners, "
-        f"{scale.licenses:,} licenses; gunicorn -w {WORKERS} (gthread, one request in the app), "
+        f"{scale.licenses:,} licenses; gunicorn -w {WORKERS} (app/serial.py worker), "
         f"wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s"
     )
     header = (

@@ -9,6 +9,9 @@ set -u
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 PYTEST=("$BIN/python" -m pytest -p no:cacheprovider)
+# The slowest tests of each run are listed at its end: what to look at when the
+# whole nears its 45 minutes.
+SUITE=(--durations=15 --durations-min=5)
 started=$(date +%s)
 "$BIN/ruff" check . || exit 1
 "$BIN/vulture" app/ whitelist.py --min-confidence 60 || exit 1  # dead code
@@ -26,10 +29,10 @@ soaks+=($!)
 soaks+=($!)
 
 status=0
-"${PYTEST[@]}" --db=sqlite "$@" || status=1
+"${PYTEST[@]}" "${SUITE[@]}" --db=sqlite "$@" || status=1
 # The browser walks run once, on the SQLite run (their live stack is gunicorn and
 # worker.py on the machine's Redis either way; every other test runs on both).
-"${PYTEST[@]}" --db=postgresql -m "not soak and not browser" "$@" || status=1
+"${PYTEST[@]}" "${SUITE[@]}" --db=postgresql -m "not soak and not browser" "$@" || status=1
 
 for i in 0 1; do
   db=$([ "$i" = 0 ] && echo sqlite || echo postgresql)
