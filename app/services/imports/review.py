@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from itertools import islice
 
 from sqlalchemy import (
     Column,
@@ -224,20 +225,13 @@ def _stage_rows(batch: ImportBatch, columns: dict) -> None:
         [(columns[f], NAMES[f]) for f in names],
         columns[LAST_ACTIVE] if dated else None,
     )
-    loaded = [0]
-
-    def counted(rows):
-        for row in rows:
-            loaded[0] += 1
-            yield row
-
-    bulk_load(connection, staging, counted(_until_refused(values, refused)))
+    bulk_load(connection, staging, _until_refused(values, refused))
     if refused:
         staging.drop(connection)
         raise Invalid(str(refused[0]), "file") from refused[0]
-    connection.execute(_classified(batch, staging, names, dated))
+    loaded = connection.execute(_classified(batch, staging, names, dated)).rowcount
     staging.drop(connection)
-    analyze_loaded(connection, "import_rows", loaded[0])  # the summary and commit read them
+    analyze_loaded(connection, "import_rows", loaded)  # the summary and commit read them
 
 
 def _staging_table(names: list[str], dated: bool) -> Table:
@@ -272,27 +266,29 @@ def _staged_values(
     """(row number, cell, address, why not, *names[, last active, bad date]) for
     every data row of the file; `names` holds the (column index, size) of each
     chosen name column, `dated_at` the last-active column's index (or None)."""
-    header_row, chunk = batch.header_row, []
-    for number, row in enumerate(file_rows(batch), 1):
-        if number <= header_row or not any(row):
-            continue
-        chunk.append((number, row))
-        if len(chunk) == CHUNK:
-            yield from _chunk_values(chunk, email_at, names, dated_at)
-            chunk = []
-    yield from _chunk_values(chunk, email_at, names, dated_at)
+    header_row, numbered = batch.header_row, enumerate(file_rows(batch), 1)
+    while part := list(islice(numbered, CHUNK)):
+        chunk = [(number, row) for number, row in part if number > header_row and any(row)]
+        yield from _chunk_values(chunk, email_at, names, dated_at)
 
 
 def _chunk_values(
     chunk: list[tuple], email_at: int, names: list[tuple], dated_at: int | None
-) -> Iterator[tuple]:
+) -> list[tuple]:
     values = [row[email_at] if email_at < len(row) else "" for _, row in chunk]
     found = cells.clean_emails(values)
+    if not names and dated_at is None:  # the renewal import: the address alone
+        return [
+            (number, value[:320], email, why)
+            for (number, _), value, (email, why) in zip(chunk, values, found, strict=True)
+        ]
+    out = []
     for (number, row), value, (email, why) in zip(chunk, values, found, strict=True):
         extra = [(row[i][:size] or None) if i < len(row) else None for i, size in names]
         if dated_at is not None:
             extra += _last_active(row[dated_at] if dated_at < len(row) else "")
-        yield (number, value[:320], email, why, *extra)
+        out.append((number, value[:320], email, why, *extra))
+    return out
 
 
 def _last_active(cell: str) -> list:
