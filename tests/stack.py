@@ -41,6 +41,16 @@ def stack_environment(url: str, port: int, smtp_port: int, folder: Path) -> dict
     return env
 
 
+def gunicorn_command(port: int, workers: int = 2, app: str = "run:app") -> list[str]:
+    """gunicorn as `make run` and production start it (gunicorn.conf.py), on a
+    loopback port with `workers` processes."""
+    import sys
+
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    conf = str(ROOT / "gunicorn.conf.py")
+    return [gunicorn, "-c", conf, "-w", str(workers), "-b", f"127.0.0.1:{port}", app]
+
+
 def start(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
     """A process group of its own (a Ctrl+C to the tests does not reach it), ended
     with the tests should they be killed."""

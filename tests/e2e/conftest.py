@@ -25,6 +25,7 @@ from tests.e2e import axe
 from tests.servers import free_port, wait_until_up
 from tests.settings import REDIS_URL, create_pg_database, drop_pg_database, drop_queue, new_queue
 from tests.smtp import SmtpServer
+from tests.stack import gunicorn_command
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "browser-demo-pw"
@@ -102,19 +103,7 @@ def live_server(live_env):
     url = f"http://127.0.0.1:{port}"
     env = {**live_env, "BASE_URL": url}
     quiet = {"cwd": ROOT, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    server = subprocess.Popen(
-        [
-            str(bin_dir / "gunicorn"),
-            "-c",
-            str(ROOT / "gunicorn.conf.py"),
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "run:app",
-        ],
-        **quiet,
-    )
+    server = subprocess.Popen(gunicorn_command(port), **quiet)
     worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], **quiet)
     try:
         wait_until_up(url, server)

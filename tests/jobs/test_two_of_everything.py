@@ -23,7 +23,6 @@ import urllib.request
 import uuid
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -39,7 +38,7 @@ from tests.jobs.test_scheduler import shift_clock, states, wait_for
 from tests.servers import free_port, wait_until_up
 from tests.settings import FAST_TICKS, REDIS_URL, drop_queue, new_queue, worker_environment
 from tests.smtp import SmtpServer
-from tests.stack import ROOT, start
+from tests.stack import ROOT, gunicorn_command, start
 
 pytestmark = pytest.mark.postgresql_only
 PEOPLE, SEATS, BATCH = 60, 40, 10  # six batches of ten people for forty seats
@@ -61,21 +60,7 @@ def cluster(committed_app, tmp_path):
                 port = free_port()
                 base = f"http://127.0.0.1:{port}"
                 log = tmp_path / f"web{n}.log"
-                gunicorn = str(Path(sys.executable).parent / "gunicorn")
-                processes[f"web{n}"] = start(
-                    [
-                        gunicorn,
-                        "-c",
-                        str(ROOT / "gunicorn.conf.py"),
-                        "-w",
-                        "2",
-                        "-b",
-                        f"127.0.0.1:{port}",
-                        "run:app",
-                    ],
-                    {**env, "BASE_URL": base},
-                    log,
-                )
+                processes[f"web{n}"] = start(gunicorn_command(port), {**env, "BASE_URL": base}, log)
                 webs.append((base, processes[f"web{n}"], log))
             for n in (1, 2):
                 processes[f"worker{n}"] = start(

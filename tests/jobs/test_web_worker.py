@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import signal
 import socket
-import sys
 import threading
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.servers import free_port, wait_until_up
-from tests.stack import ROOT, start, wait_for
+from tests.stack import gunicorn_command, start, wait_for
 
 
 @contextmanager
@@ -22,10 +21,8 @@ def served(tmp_path: Path, workers: int):
     notes = tmp_path / "probe.log"
     notes.touch()
     log = tmp_path / "gunicorn.log"
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
     server = start(
-        [gunicorn, "-c", str(ROOT / "gunicorn.conf.py"), "-w", str(workers)]
-        + ["-b", f"127.0.0.1:{port}", "tests.web_probe:app"],
+        gunicorn_command(port, workers, "tests.web_probe:app"),
         {**_env(), "PROBE_LOG": str(notes)},
         log,
     )
