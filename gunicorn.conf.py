@@ -28,8 +28,8 @@ threads = int(os.environ.get("WEB_THREADS") or 4)  # waiting connections, one in
 keepalive = 0
 # Build the app once in the master, then fork: workers start at once and share memory.
 preload_app = True
-# A worker whose main loop stops answering the master for this long is restarted
-# (a request in the app does not stop it: threaded workers keep answering).
+# A request running longer than this ends with its process, which the master
+# restarts (app/serial.py); a 100,000-row import review fits well within it.
 timeout = int(os.environ.get("WEB_TIMEOUT") or 120)
 graceful_timeout = 5  # SIGTERM: requests in flight get this long
 # One line per request comes from the app itself (app/logs.py), with its request id.

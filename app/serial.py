@@ -16,19 +16,23 @@ holds nothing. On top of it, this worker:
 - stops accepting connections while a request is in hand (in the app or waiting
   for it), so the next request goes to a process that is free, as with sync
   workers — not into the queue of a busy one while another process idles.
+- is restarted by gunicorn's master when one request has run for longer than
+  `timeout`, as sync workers are (a threaded worker tells the master it is alive
+  from its main loop, whatever its requests do).
 
 Kept-alive connections stay with the process that accepted them, so
 `gunicorn.conf.py` closes each connection after its response (`keepalive = 0`),
 as sync workers do.
 
 Built on gunicorn's `ThreadWorker` (pinned in requirements.txt):
-`tests/jobs/test_web_worker.py` checks the three behaviours above through real
+`tests/jobs/test_web_worker.py` checks the behaviours above through real
 gunicorn processes.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 from gunicorn.workers import gthread
 
@@ -39,6 +43,7 @@ class OneAtATimeWorker(gthread.ThreadWorker):
         self.app_lock = threading.Lock()
         self.in_hand = 0  # connections with a request: in the app or waiting for it
         self.counting = threading.Lock()
+        self.in_app_since: float | None = None
 
     def handle(self, conn):  # in a thread of the pool
         waiting = not conn.initialized and not conn.data_ready
@@ -47,9 +52,20 @@ class OneAtATimeWorker(gthread.ThreadWorker):
         self._count(+1)
         try:
             with self.app_lock:
-                return super().handle(conn)
+                self.in_app_since = time.monotonic()
+                try:
+                    return super().handle(conn)
+                finally:
+                    self.in_app_since = None
         finally:
             self._count(-1)
+
+    def notify(self) -> None:
+        # The master restarts a process that has not told it it is alive for
+        # `timeout` seconds: silent while a request is in the app, a request running
+        # longer than that ends with its process, as with sync workers.
+        if self.in_app_since is None:
+            super().notify()
 
     def _count(self, change: int) -> None:
         with self.counting:

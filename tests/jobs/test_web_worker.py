@@ -11,19 +11,21 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from tests.servers import free_port, wait_until_up
 from tests.stack import gunicorn_command, start, wait_for
 
 
 @contextmanager
-def served(tmp_path: Path, workers: int):
+def served(tmp_path: Path, workers: int, **settings: str):
     port = free_port()
     notes = tmp_path / "probe.log"
     notes.touch()
     log = tmp_path / "gunicorn.log"
     server = start(
         gunicorn_command(port, workers, "tests.web_probe:app"),
-        {**_env(), "PROBE_LOG": str(notes)},
+        {**_env(), "PROBE_LOG": str(notes), **settings},
         log,
     )
     url = f"http://127.0.0.1:{port}"
@@ -91,3 +93,15 @@ def test_connections_that_send_nothing_hold_no_process(tmp_path):
         finally:
             for connection in idle:
                 connection.close()
+
+
+def test_a_request_running_past_the_timeout_ends_with_its_process_and_the_next_is_served(
+    tmp_path,
+):
+    with served(tmp_path, workers=1, WEB_TIMEOUT="2") as (url, notes):
+        with pytest.raises(OSError):  # the connection closed with no answer
+            get(url, seconds=10, name="stuck")
+        stuck = entered(notes, "stuck")
+        answered_by = get(url, name="after")
+        assert answered_by != stuck
+        assert ("stuck", "out") not in [(n, e) for _, e, n in notes_of(notes)]
