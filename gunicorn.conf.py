@@ -22,7 +22,7 @@ bind = os.environ.get("GUNICORN_BIND") or (
 )
 workers = int(os.environ.get("WEB_CONCURRENCY") or min(4, multiprocessing.cpu_count() * 2))
 worker_class = "app.serial.OneAtATimeWorker"
-threads = int(os.environ.get("WEB_THREADS") or 4)  # waiting connections, one in the app
+threads = int(os.environ.get("WEB_THREADS") or 8)  # waiting connections, one in the app
 # A connection is closed after its response, as with sync workers: one kept alive
 # would stay with its process, busy or not.
 keepalive = 0
