@@ -110,11 +110,25 @@ def live_server(live_env):
         yield url
     finally:
         # A warm shutdown: the worker finishes its job in hand and joins its
-        # heartbeat and scheduler threads (up to 10 s each) before it exits.
+        # heartbeat and scheduler threads (up to 10 s each) before it exits. Then,
+        # as `make run` stops its children, RQ's second signal (a cold shutdown)
+        # and a kill: nothing is left running behind the tests (a worker.py once
+        # stayed in RQ's blocking dequeue after its SIGTERM).
         for process in (server, worker):
             process.terminate()
         for process in (server, worker):
-            process.wait(timeout=60)
+            stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """`process`, already sent SIGTERM, ended: asked again after 60 s, killed 10 s later."""
+    for seconds, then in ((60, process.terminate), (10, process.kill)):
+        try:
+            process.wait(timeout=seconds)
+            return
+        except subprocess.TimeoutExpired:
+            then()
+    process.wait(timeout=10)
 
 
 BIG_CLINIC = "Big Clinic"
