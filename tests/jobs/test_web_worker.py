@@ -4,6 +4,7 @@ when each request enters and leaves it."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import threading
@@ -16,6 +17,13 @@ import pytest
 from tests.servers import free_port, wait_until_up
 from tests.stack import gunicorn_command, start, wait_for
 
+# The tests' environment, less the web settings each test chooses for itself.
+INHERITED = {
+    k: v
+    for k, v in os.environ.items()
+    if k not in ("WEB_THREADS", "WEB_CONCURRENCY", "WEB_TIMEOUT")
+}
+
 
 @contextmanager
 def served(tmp_path: Path, workers: int, **settings: str):
@@ -25,7 +33,7 @@ def served(tmp_path: Path, workers: int, **settings: str):
     log = tmp_path / "gunicorn.log"
     server = start(
         gunicorn_command(port, workers, "tests.web_probe:app"),
-        {**_env(), "PROBE_LOG": str(notes), **settings},
+        {**INHERITED, "PROBE_LOG": str(notes), **settings},
         log,
     )
     url = f"http://127.0.0.1:{port}"
@@ -35,12 +43,6 @@ def served(tmp_path: Path, workers: int, **settings: str):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if k not in ("WEB_THREADS", "WEB_CONCURRENCY")}
 
 
 def get(url: str, **args) -> str:
