@@ -60,10 +60,11 @@ def get_queue(connection: Redis | None = None) -> Queue:
     )
 
 
-def scheduler_keys(queue_name: str) -> tuple[str, str]:
-    """Redis keys of the scheduler's leader lock and of its next-run times."""
+def scheduler_keys(queue_name: str) -> tuple[str, str, str]:
+    """Redis keys of the scheduler's leader lock, of its next-run times and of the
+    id of each job's last enqueued run."""
     prefix = f"licpanel:scheduler:{queue_name}"
-    return f"{prefix}:leader", f"{prefix}:next"
+    return f"{prefix}:leader", f"{prefix}:next", f"{prefix}:last"
 
 
 @dataclass(frozen=True)

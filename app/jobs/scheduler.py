@@ -1,6 +1,8 @@
 """The scheduler of periodic jobs: one leader at a time (a lock in Redis, renewed
 while it runs), so a second scheduler is harmless; each job is enqueued by name on
-the JSON-serializer queue when its interval has passed.
+the JSON-serializer queue when its interval has passed — unless its previous run
+still waits in the queue, which then covers this one (a worker that is down or
+behind finds one of each job on its return, not one per tick it missed).
 
 RQ's own cron enqueues with pickle, which a JSON-serializer worker rejects, hence
 this small loop (see stack.md). Each job is enqueued as `app.jobs.periodic.run(name)`,
@@ -19,6 +21,8 @@ from datetime import timedelta
 
 from flask import current_app
 from rq import Queue
+from rq.exceptions import InvalidJobOperation
+from rq.job import Job, JobStatus
 
 from app.jobs.periodic import RUN, SCHEDULE, Periodic
 from app.jobs.pulse import Pulse
@@ -59,7 +63,7 @@ class Scheduler:
         self.pulse = Pulse(
             SCHEDULER, f"scheduler:{self.token}", current_app.config["HEARTBEAT_SECONDS"]
         )
-        self.lock_key, self.next_key = scheduler_keys(queue.name)
+        self.lock_key, self.next_key, self.last_key = scheduler_keys(queue.name)
         self._extend = self.connection.register_script(_EXTEND)
 
     def is_leader(self) -> bool:
@@ -76,18 +80,33 @@ class Scheduler:
         enqueued = []
         for job in self.schedule:
             due = float(self.connection.hget(self.next_key, job.name) or 0)
-            if now >= due:
-                self.queue.enqueue(
-                    RUN,
-                    job.name,
-                    job_timeout=900,
-                    result_ttl=3600,
-                    failure_ttl=7 * 86400,
-                    description=job.name,
-                )
-                self.connection.hset(self.next_key, job.name, now + job.every.total_seconds())
-                enqueued.append(job.name)
+            if now < due or self._still_queued(job.name):
+                continue
+            queued = self.queue.enqueue(
+                RUN,
+                job.name,
+                job_timeout=900,
+                result_ttl=3600,
+                failure_ttl=7 * 86400,
+                description=job.name,
+            )
+            self.connection.hset(self.last_key, job.name, queued.id)
+            self.connection.hset(self.next_key, job.name, now + job.every.total_seconds())
+            enqueued.append(job.name)
         return enqueued
+
+    def _still_queued(self, name: str) -> bool:
+        """Whether the job's last run is still waiting for a worker. One that started
+        does not count: a worker killed in the middle of it leaves it *started* until
+        RQ's clean-up, and the job is idempotent anyway."""
+        job_id = self.connection.hget(self.last_key, name)
+        if job_id is None:
+            return False
+        try:
+            status = Job(job_id.decode(), connection=self.connection).get_status()
+        except InvalidJobOperation:  # expired, or the queue was emptied
+            return False
+        return status == JobStatus.QUEUED
 
     def run(self, stop: threading.Event) -> None:
         """Tick every SCHEDULER_TICK_SECONDS until `stop` is set."""

@@ -180,8 +180,27 @@ def test_two_schedulers_at_once_enqueue_each_job_once(stack):
     assert sorted(enqueued) == sorted(job.name for job in SCHEDULE)
     assert second.tick(now + 3600) == []  # not the leader while the first holds the lock
     first.release()
+    get_queue().empty()  # as if a worker had taken them
     assert sorted(second.tick(now + 3600)) == sorted(job.name for job in SCHEDULE)
-    assert get_queue().count == 2 * len(SCHEDULE)
+    assert get_queue().count == len(SCHEDULE)
+
+
+def test_a_job_still_waiting_in_the_queue_is_not_enqueued_again(stack):
+    """A worker that is down or behind finds one run of each periodic job, not one
+    per tick it missed; once the waiting run has started, the next one is queued."""
+    from rq.job import JobStatus
+
+    scheduler = Scheduler(get_queue())
+    now = time.time()
+    assert len(scheduler.tick(now)) == len(SCHEDULE)
+    for hours in range(1, 25):  # a day of ticks with no worker
+        assert scheduler.tick(now + hours * 3600) == []
+    assert get_queue().count == len(SCHEDULE)
+    sweep = next(j for j in get_queue().get_jobs() if j.description == "expiry-sweep")
+    get_queue().remove(sweep)
+    sweep.set_status(JobStatus.STARTED)  # a worker took it: the next one may queue behind it
+    assert scheduler.tick(now + 25 * 3600) == ["expiry-sweep"]
+    assert get_queue().count == len(SCHEDULE)
 
 
 def test_two_scheduler_processes_send_the_reminder_once(stack):
