@@ -50,3 +50,12 @@ def post_fork(server, worker):
     if "sqlalchemy" in getattr(app, "extensions", {}):  # (not the worker's test apps)
         with app.app_context():
             db.engine.dispose(close=False)
+
+
+def pre_fork(server, worker):
+    # What the master built (the app, its views, its templates' code) moves out of
+    # the collector's reach: a worker's full collections no longer walk it (and no
+    # longer write to its pages, which stay shared with the master).
+    import gc
+
+    gc.freeze()

@@ -3,9 +3,9 @@ a byte-order mark), UTF-16 or Windows-1252, with any of , ; tab | as delimiter, 
 XLSX/XLSM workbooks (read as data — a formula as the value Excel last computed and
 shows; macros ignored) — streamed, row by row. Workbooks are parsed by
 python-calamine in a child process bounded in memory and time (xlsx_child.py),
-once: the child writes a sheet's rows as CSV beside the upload (`_sheet_file`), and
-every later read of that sheet reads the CSV; `discard` removes the upload with
-everything written beside it.
+once: the child writes a sheet's rows as JSON lines beside the upload
+(`_sheet_file`), and every later read of that sheet reads them; `discard` removes
+the upload with everything written beside it.
 
 Every refusal is a `FileProblem` whose message says what is wrong; nothing here
 touches the database.
@@ -134,8 +134,9 @@ def _xlsx_rows(path: Path, sheet: str) -> Iterator[list[str]]:
         if refused.exists():
             raise FileProblem(refused.read_text(encoding="utf-8"))
         _convert(path, sheet)
-    with open(written, encoding="utf-8", newline="") as file:
-        yield from csv.reader(file)
+    with open(written, encoding="utf-8") as file:
+        for line in file:
+            yield from json.loads(line)
 
 
 def discard(path: Path) -> None:
@@ -146,8 +147,8 @@ def discard(path: Path) -> None:
 
 
 def _sheet_file(path: Path, sheet: str) -> Path:
-    """Where a workbook's sheet is kept, parsed, as CSV of text cells."""
-    return path.with_name(f"{path.name}.{hashlib.sha1(sheet.encode()).hexdigest()[:16]}.csv")
+    """Where a workbook's sheet is kept, parsed, as JSON lines of text cells."""
+    return path.with_name(f"{path.name}.{hashlib.sha1(sheet.encode()).hexdigest()[:16]}.jsonl")
 
 
 def _convert(path: Path, sheet: str | None = None) -> list[str]:

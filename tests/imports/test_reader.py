@@ -83,6 +83,18 @@ def test_workbooks_with_title_rows_several_sheets_formulas_and_dates(tmp_path):
     assert (layout.header_row, layout.email_column) == (3, 2)
 
 
+def test_workbook_cells_come_back_as_typed_in_order_past_a_thousand_rows(tmp_path):
+    """What the parser child writes and the review reads back (lines of up to a
+    thousand rows): commas, quotes, line breaks, other scripts and ragged rows."""
+    awkward = [["Ünïcode 名前", 'say "hi", then\nleave', "a,b;c|d\te"], ["only one"], []]
+    people = corpus.people(2500)
+    info, rows = read(tmp_path, "many.xlsx", corpus.xlsx_bytes({"S": [*awkward, *people]}))
+    width = len(people[0])  # calamine pads each row to the sheet's width
+    assert rows[:3] == [row + [""] * (width - len(row)) for row in awkward]
+    assert rows[3:] == people
+    assert len(rows) == 2503
+
+
 def test_xlsm_is_read_as_data(tmp_path):
     info, rows = read(tmp_path, "macro.xlsm", corpus.xlsx_bytes({"S": ROWS}))
     assert info.kind == "xlsx" and rows[1][2] == "person0@acme.example.com"
