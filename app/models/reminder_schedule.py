@@ -96,9 +96,11 @@ class ReminderCheck(Model):
     (`orders`, `last_order_id`), no schedule or company's `reminders_since` changed
     after `checked_at`, and nothing was audited in the company since — every change
     that could end a skip's reason, or leave the worker nothing to say, is
-    (services/reminders.py)."""
+    (services/reminders.py). A group looked at and not found quiet keeps a check
+    quiet never (`quiet_until` ever before): the next run looks at it again."""
 
     __tablename__ = "reminder_checks"
+    __table_args__ = (Index("ix_reminder_checks_quiet_until", "quiet_until"),)
 
     company_id: Mapped[int] = mapped_column(
         ForeignKey("companies.id", ondelete="CASCADE", name="fk_reminder_checks_company_id"),
@@ -117,10 +119,11 @@ class ReminderRun(Model):
     """The last whole planning run (one row, id 1): as of when it looked (its
     `checked_at`) and the window of expiry instants it covered. That run passed over
     each group of its window only after probing the audit trail since the group's
-    `ReminderCheck.checked_at`, and rewrote or dropped the check of every group it
-    looked at — so the next run need only probe what was audited since `checked_at`
-    for the groups of that window (services/reminders.py). Whole runs lock this
-    row: they never overlap."""
+    `ReminderCheck.checked_at`, and rewrote the check of every group it looked at —
+    so the next run need only probe what was audited since `checked_at` for the
+    groups of that window, and if its window only moved forward, read only the
+    groups woken since (services/reminders.py). Whole runs lock this row: they
+    never overlap."""
 
     __tablename__ = "reminder_runs"
 

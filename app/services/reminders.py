@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    union,
     update,
 )
 from sqlalchemy.orm import lazyload
@@ -201,7 +202,9 @@ def plan(at: datetime, only=None) -> int:
     (`ReminderCheck`), the others get their due step, one query drops those whose
     step every current recipient already has (sent or waiting; a skipped one is
     looked at again when its company changed), and only the rest are counted from
-    their licenses and told. The groups found quiet are remembered."""
+    their licenses and told. The groups found quiet are remembered, the others
+    marked to be looked at again; so a run after a whole run whose window only moved
+    forward reads only the groups something woke (`_woken`), not its whole window."""
     whole = only is None
     last = _last_run() if whole else None
     # Changes stamped before this run but committed while it reads must still wake
@@ -266,7 +269,8 @@ def plan(at: datetime, only=None) -> int:
         # A run for some companies comes just before a change that wakes every
         # group (schedules.before_change): what it learnt would not outlive it.
         _remember([d for d in days if d.key in quiet], spans, checked)
-        _forget(looked_at - quiet)
+        _look_again({key: looked_at[key] for key in looked_at.keys() - quiet}, checked)
+        _prune(window, last)
         _ran(checked, window)
     return written
 
@@ -356,91 +360,54 @@ DAY_SPAN = timedelta(hours=26)
 
 def _days(
     window: tuple[datetime, datetime], at: datetime, only=None, last: ReminderRun | None = None
-) -> tuple[list[Day], set[tuple]]:
+) -> tuple[list[Day], dict[tuple, tuple[int, int]]]:
     """The groups with an order expiring in the window (after, up to] — each with
     its whole day's orders, found by reading a day more on each side — less those
     remembered quiet at `at`; placed by their orders with a license in the group.
-    With them, the keys of every group looked at (not passed over).
+    With them, every group looked at (not passed over): {key: (orders, newest id)}.
 
     `last`: the last whole run. It probed the audit trail for every group of its
-    window it passed over, and rewrote or dropped the check of every other, so for
-    those groups only what was audited since it looked is probed here — one set for
-    the run rather than a walk up the tree per group."""
+    window it passed over, and rewrote the check of every other (`_remember`,
+    `_look_again`), so for those groups only what was audited since it looked is
+    probed here — one set for the run rather than a walk up the tree per group; and
+    when the window only moved forward, only the groups `_woken` names are read."""
     after, up_to = window
     trial = Order.license_type == TRIAL
     of_companies = Order.company_id.in_(list(only)) if only is not None else true()
-    groups = (
-        select(
-            Order.company_id,
-            Order.expires_on,
-            trial.label("trial"),
-            func.count(Order.id).label("orders"),
-            func.max(Order.id).label("last_order_id"),
-            func.min(Order.expires_at).label("first"),
-            func.max(Order.expires_at).label("last"),
-        )
-        .where(
-            Order.expires_at > after - DAY_SPAN,
-            Order.expires_at <= up_to + DAY_SPAN,
-            Order.status == OrderStatus.ASSIGNED.value,
-            of_companies,
-        )
-        .group_by(Order.company_id, Order.expires_on, trial)
-        .having(func.max(Order.expires_at) > after, func.min(Order.expires_at) <= up_to)
-        .subquery()
-    )
-    check = ReminderCheck
-    never = literal(EVER_BEFORE, UTCDateTime())
-    # Nothing in the company or above it that could end a skip's reason or change
-    # who is told (a manager added: every such change is audited) since it looked.
-    audited = exists().where(
-        CompanyTree.descendant_id == check.company_id,
-        AuditEvent.company_id == CompanyTree.ancestor_id,
-        AuditEvent.at >= check.checked_at,
-    )
-    if last is not None:
-        probed = and_(groups.c.last > last.window_after, groups.c.first <= last.window_up_to)
-        audited_since = check.company_id.in_(
-            select(CompanyTree.descendant_id).where(
-                CompanyTree.ancestor_id.in_(
-                    select(AuditEvent.company_id).where(AuditEvent.at >= last.checked_at)
-                )
-            )
-        )
-        audited = or_(and_(probed, audited_since), and_(~probed, audited))
-    quiet = and_(
-        check.orders == groups.c.orders,
-        check.last_order_id == groups.c.last_order_id,
-        check.quiet_from <= at,
-        check.quiet_until > at,
-        # No schedule edited or cleared, no company restarted (schedules.restart).
-        check.checked_at >= func.coalesce(_latest(ReminderSchedule.updated_at), never),
-        check.checked_at >= func.coalesce(_latest(Company.reminders_since), never),
-        ~audited,
-    )
-    looked_at = {
-        (c, d, bool(t)): (n, newest)
-        for c, d, t, n, newest in db.session.execute(
+    pairs = _woken(window, at, last) if last is not None else None
+    if pairs is None:
+        parts = [true()]  # the whole window
+    else:
+        parts = [
+            _of_pairs(pairs[start : start + GROUPS_PER_QUERY])
+            for start in range(0, len(pairs), GROUPS_PER_QUERY)
+        ]
+    looked_at: dict[tuple, tuple[int, int]] = {}
+    for part in parts:
+        groups = (
             select(
-                groups.c.company_id,
-                groups.c.expires_on,
-                groups.c.trial,
-                groups.c.orders,
-                groups.c.last_order_id,
+                Order.company_id,
+                Order.expires_on,
+                trial.label("trial"),
+                func.count(Order.id).label("orders"),
+                func.max(Order.id).label("last_order_id"),
+                func.min(Order.expires_at).label("first"),
+                func.max(Order.expires_at).label("last"),
             )
-            .outerjoin(
-                check,
-                and_(
-                    check.company_id == groups.c.company_id,
-                    check.group_day == groups.c.expires_on,
-                    check.trial == groups.c.trial,
-                ),
+            .where(
+                Order.expires_at > after - DAY_SPAN,
+                Order.expires_at <= up_to + DAY_SPAN,
+                Order.status == OrderStatus.ASSIGNED.value,
+                of_companies,
+                part,
             )
-            .where(or_(check.company_id.is_(None), ~quiet))
+            .group_by(Order.company_id, Order.expires_on, trial)
+            .having(func.max(Order.expires_at) > after, func.min(Order.expires_at) <= up_to)
+            .subquery()
         )
-    }
+        looked_at.update(_not_quiet(groups, at, last))
     if not looked_at:
-        return [], set()
+        return [], {}
     # Their instants, from the orders with a license in the group.
     licensed = (
         select(License.id)
@@ -469,7 +436,123 @@ def _days(
                 days.append(
                     Day(c, d, bool(t), aware(first), aware(last_at), *looked_at[c, d, bool(t)])
                 )
-    return days, set(looked_at)
+    return days, looked_at
+
+
+def _not_quiet(groups, at: datetime, last: ReminderRun | None) -> dict[tuple, tuple[int, int]]:
+    """Of the groups a subquery of `_days` finds, those not remembered quiet at `at`:
+    {(company, day, trial): (its orders, its newest order's id)}."""
+    check = ReminderCheck
+    never = literal(EVER_BEFORE, UTCDateTime())
+    # Nothing in the company or above it that could end a skip's reason or change
+    # who is told (a manager added: every such change is audited) since it looked.
+    audited = exists().where(
+        CompanyTree.descendant_id == check.company_id,
+        AuditEvent.company_id == CompanyTree.ancestor_id,
+        AuditEvent.at >= check.checked_at,
+    )
+    if last is not None:
+        probed = and_(groups.c.last > last.window_after, groups.c.first <= last.window_up_to)
+        since = check.company_id.in_(_audited_since(last))
+        audited = or_(and_(probed, since), and_(~probed, audited))
+    quiet = and_(
+        check.orders == groups.c.orders,
+        check.last_order_id == groups.c.last_order_id,
+        check.quiet_from <= at,
+        check.quiet_until > at,
+        # No schedule edited or cleared, no company restarted (schedules.restart).
+        check.checked_at >= func.coalesce(_latest(ReminderSchedule.updated_at), never),
+        check.checked_at >= func.coalesce(_latest(Company.reminders_since), never),
+        ~audited,
+    )
+    return {
+        (c, d, bool(t)): (n, newest)
+        for c, d, t, n, newest in db.session.execute(
+            select(
+                groups.c.company_id,
+                groups.c.expires_on,
+                groups.c.trial,
+                groups.c.orders,
+                groups.c.last_order_id,
+            )
+            .outerjoin(
+                check,
+                and_(
+                    check.company_id == groups.c.company_id,
+                    check.group_day == groups.c.expires_on,
+                    check.trial == groups.c.trial,
+                ),
+            )
+            .where(or_(check.company_id.is_(None), ~quiet))
+        )
+    }
+
+
+def _audited_since(last: ReminderRun):
+    """The companies with something audited in them or above them since the last
+    whole run looked (a subquery)."""
+    return select(CompanyTree.descendant_id).where(
+        CompanyTree.ancestor_id.in_(
+            select(AuditEvent.company_id).where(AuditEvent.at >= last.checked_at)
+        )
+    )
+
+
+# More (company, day) pairs woken than this, and a run reads its whole window.
+WOKEN_MAX = 4 * GROUPS_PER_QUERY
+
+
+def _woken(window: tuple[datetime, datetime], at: datetime, last: ReminderRun) -> list | None:
+    """The (company, local day) pairs a run after the whole run `last` need look
+    at, when its window only moved forward: every other group of its window was in
+    `last`'s, which remembered it quiet until after `at` — and nothing that could
+    wake it happened since (its orders change only by audited actions). They are
+    the groups whose quiet span has ended or that `last` looked at without finding
+    them quiet (`_look_again`), the groups of companies with something audited
+    since, and those of the window's new expiry instants. None: read the whole
+    window — it moved back, a schedule changed or a company restarted, or too many
+    woke."""
+    after, up_to = window
+    last_after, last_up_to = _window_of(last)
+    if after < last_after or up_to < last_up_to:
+        return None
+    since = aware(last.checked_at)
+    changes = db.session.execute(
+        select(_latest(ReminderSchedule.updated_at), _latest(Company.reminders_since))
+    ).one()
+    if any(changed is not None and aware(changed) >= since for changed in changes):
+        return None
+    assigned = Order.status == OrderStatus.ASSIGNED.value
+    first_day, last_day = _days_around(window)
+    woken = union(
+        select(ReminderCheck.company_id, ReminderCheck.group_day).where(
+            ReminderCheck.quiet_until <= at,
+            ReminderCheck.group_day.between(first_day, last_day),
+        ),
+        # (A group new to the window has its first order in the new part of it.)
+        select(Order.company_id, Order.expires_on).where(
+            assigned, Order.expires_at > last_up_to, Order.expires_at <= up_to
+        ),
+        select(Order.company_id, Order.expires_on).where(
+            assigned,
+            Order.expires_at > after - DAY_SPAN,
+            Order.expires_at <= up_to + DAY_SPAN,
+            Order.company_id.in_(_audited_since(last)),
+        ),
+    ).limit(WOKEN_MAX + 1)
+    pairs = sorted(tuple(row) for row in db.session.execute(woken))
+    return None if len(pairs) > WOKEN_MAX else pairs
+
+
+def _window_of(run: ReminderRun) -> tuple[datetime, datetime]:
+    return aware(run.window_after), aware(run.window_up_to)
+
+
+def _days_around(window: tuple[datetime, datetime]) -> tuple[date, date]:
+    """The local expiry days a window's groups can fall on, in any time zone."""
+    after, up_to = window
+    reach = DAY_SPAN + timedelta(days=1)
+    return (after - reach).date(), (up_to + reach).date()
 
 
 def _last_run() -> ReminderRun:
@@ -500,18 +583,36 @@ def _offset() -> float:
     return clock.offset().total_seconds()
 
 
-def _forget(keys: set[tuple]) -> None:
-    """Drop the checks of groups looked at and not found quiet: a check is either
-    what the last whole run learnt or older than a group it passed over."""
-    keys = sorted(keys)
-    for start in range(0, len(keys), GROUPS_PER_QUERY):
-        db.session.execute(
-            delete(ReminderCheck).where(
-                tuple_(ReminderCheck.company_id, ReminderCheck.group_day, ReminderCheck.trial).in_(
-                    keys[start : start + GROUPS_PER_QUERY]
-                )
-            )
-        )
+def _look_again(looked_at: dict[tuple, tuple[int, int]], checked: datetime) -> None:
+    """Mark the groups looked at and not found quiet as to be looked at by the next
+    run (a check quiet never: `_woken` finds them by `quiet_until`), so that every
+    group of a whole run's window leaves a check — what it learnt, or this."""
+    upsert(
+        ReminderCheck,
+        ["company_id", "group_day", "trial"],
+        [
+            {
+                "company_id": c,
+                "group_day": d,
+                "trial": t,
+                "orders": orders,
+                "last_order_id": last_order_id,
+                "quiet_from": EVER_BEFORE,
+                "quiet_until": EVER_BEFORE,
+                "checked_at": checked,
+            }
+            for (c, d, t), (orders, last_order_id) in looked_at.items()
+        ],
+    )
+
+
+def _prune(window: tuple[datetime, datetime], last: ReminderRun | None) -> None:
+    """Drop the checks of days no window reaches again (once a day: when the first
+    day a window can reach moved on)."""
+    first_day = _days_around(window)[0]
+    if last is not None and _days_around(_window_of(last))[0] == first_day:
+        return
+    db.session.execute(delete(ReminderCheck).where(ReminderCheck.group_day < first_day))
 
 
 def _latest(column):

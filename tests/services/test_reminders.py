@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app import clock
 from app.jobs.emails import send_email
 from app.models import AuditEvent, Email, License
+from app.models.reminder_step import EVER_BEFORE
 from app.services import reminders
 from app.services.allocation import allocate, select_people
 from app.services.learners import set_learners_active
@@ -153,7 +154,85 @@ def remembered(session, company, expiry) -> bool:
     from app.models import ReminderCheck
 
     session.expire_all()
-    return session.get(ReminderCheck, (company.id, expiry.date(), False)) is not None
+    check = session.get(ReminderCheck, (company.id, expiry.date(), False))
+    return check is not None and check.quiet_until > EVER_BEFORE  # (not marked: look again)
+
+
+@pytest.fixture
+def incremental(tree, session, monkeypatch):
+    """The fixtures' changes made old news (audited over `WRITE_LAG` before the first
+    run), and a record of how each later whole run read: the groups woken (a list)
+    or its whole window (None)."""
+    clock.set_offset(clock.offset() + reminders.WRITE_LAG * 2)
+    session.commit()
+    reads = []
+    woken = reminders._woken
+
+    def spy(*args):
+        reads.append(woken(*args))
+        return reads[-1]
+
+    monkeypatch.setattr(reminders, "_woken", spy)
+    return reads
+
+
+def test_a_group_entering_the_window_is_read_by_the_next_run(tree, group, session, incremental):
+    """The run before looked at days ending a day before the group's; the next one,
+    three days before its expiry, reads only what woke — the group among it."""
+    assert reminders.plan(group - timedelta(hours=98)) == 0
+    assert not remembered(session, tree.customer, group)  # (outside that window)
+    assert reminders.plan(group - timedelta(hours=72)) == 2
+    assert incremental[-1] == [(tree.customer.id, group.date())]
+
+
+def test_a_remembered_group_is_read_again_when_its_next_step_falls_due(
+    tree, group, session, incremental
+):
+    """Quiet until the notice, with every order of its day inside the window (no run
+    reads it for being new): the notice still goes, once."""
+    assert reminders.plan(group - timedelta(hours=73)) == 0
+    assert remembered(session, tree.customer, group)
+    assert reminders.plan(group - timedelta(hours=72)) == 2
+    assert reminders.plan(group - timedelta(hours=64)) == 0  # up to 18:00 in the window
+    assert remembered(session, tree.customer, group)
+    assert reminders.plan(group.replace(hour=18)) == 2  # the notice
+    assert reminders.plan(group.replace(hour=19)) == 0
+    assert [read is not None for read in incremental] == [True, True, True, True]
+
+
+def test_a_group_told_is_read_again_by_the_next_run(tree, group, session, incremental):
+    """Told its step (late) by the first run, with every order of its day inside
+    that run's window: the next run reads it again — and remembers it quiet until
+    the notice, which goes."""
+    assert reminders.plan(group - timedelta(hours=64)) == 2
+    assert not remembered(session, tree.customer, group)  # (marked: look again)
+    assert reminders.plan(group - timedelta(hours=63)) == 0
+    assert remembered(session, tree.customer, group)
+    assert reminders.plan(group.replace(hour=18)) == 2  # the notice
+
+
+def test_a_remembered_group_is_read_again_after_a_change_in_its_company(
+    tree, group, session, incremental
+):
+    """A manager added between two runs (audited): the group's step goes to them."""
+    assert reminders.plan(group - timedelta(hours=72)) == 2
+    assert reminders.plan(group - timedelta(hours=64)) == 0  # up to 18:00 in the window
+    assert remembered(session, tree.customer, group)
+    factories.manager(tree.customer, "third_cm")
+    session.commit()
+    assert reminders.plan(group - timedelta(hours=63)) == 1
+    assert "third_cm@managers.example.com" in {m.recipient for m in rows(session)}
+    assert incremental[-1] == [(tree.customer.id, group.date())]
+
+
+def test_old_checks_are_dropped_once_no_window_reaches_their_day(tree, group, session):
+    from app.models import ReminderCheck
+
+    assert reminders.plan(group - timedelta(hours=73)) == 0
+    assert remembered(session, tree.customer, group)
+    reminders.plan(group + timedelta(days=30))
+    session.expire_all()
+    assert session.scalars(select(ReminderCheck)).all() == []
 
 
 def test_the_clock_moved_back_forgets_what_was_learnt_ahead_of_it(tree, group, session):
@@ -429,6 +508,9 @@ def test_a_run_costs_the_same_statements_for_two_groups_or_ten(tree, session):
             factories.licenses_expiring(company, 2, expiry)
 
     def run(expiry) -> tuple[int, int]:
+        # A run an hour before, when the step is not yet due: both measured runs
+        # then read the groups it woke, at the same time of day.
+        assert reminders.plan(expiry - timedelta(hours=73)) == 0
         with counting_statements() as statements:
             written = reminders.plan(expiry - timedelta(hours=72))
         return written, len(statements)
