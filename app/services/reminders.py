@@ -268,8 +268,7 @@ def plan(at: datetime, only=None) -> int:
     if whole:
         # A run for some companies comes just before a change that wakes every
         # group (schedules.before_change): what it learnt would not outlive it.
-        _remember([d for d in days if d.key in quiet], spans, checked)
-        _look_again({key: looked_at[key] for key in looked_at.keys() - quiet}, checked)
+        _remember(looked_at, {key: spans[key][1:] for key in quiet}, checked)
         _prune(window, last)
         _ran(checked, window)
     return written
@@ -334,17 +333,14 @@ def _sides(step: Step, by_partner: bool) -> tuple[bool, bool]:
 
 @dataclass(frozen=True)
 class Day:
-    """A group as its orders place it: its company, local expiry day, kind, the
-    first and last of its orders' expiry instants, and which orders (how many, the
-    newest id: a group remembered quiet is looked at again when they change)."""
+    """A group as its orders place it: its company, local expiry day, kind, and the
+    first and last of its orders' expiry instants."""
 
     company_id: int
     day: date
     trial: bool
     first: datetime
     last: datetime
-    orders: int
-    last_order_id: int
 
     @property
     def key(self) -> tuple:
@@ -367,10 +363,10 @@ def _days(
     With them, every group looked at (not passed over): {key: (orders, newest id)}.
 
     `last`: the last whole run. It probed the audit trail for every group of its
-    window it passed over, and rewrote the check of every other (`_remember`,
-    `_look_again`), so for those groups only what was audited since it looked is
-    probed here — one set for the run rather than a walk up the tree per group; and
-    when the window only moved forward, only the groups `_woken` names are read."""
+    window it passed over, and rewrote the check of every other (`_remember`), so
+    for those groups only what was audited since it looked is probed here — one set
+    for the run rather than a walk up the tree per group; and when the window only
+    moved forward, only the groups `_woken` names are read."""
     after, up_to = window
     trial = Order.license_type == TRIAL
     of_companies = Order.company_id.in_(list(only)) if only is not None else true()
@@ -433,9 +429,7 @@ def _days(
             .group_by(Order.company_id, Order.expires_on, trial)
         ):
             if (c, d, bool(t)) in looked_at:
-                days.append(
-                    Day(c, d, bool(t), aware(first), aware(last_at), *looked_at[c, d, bool(t)])
-                )
+                days.append(Day(c, d, bool(t), aware(first), aware(last_at)))
     return days, looked_at
 
 
@@ -508,7 +502,7 @@ def _woken(window: tuple[datetime, datetime], at: datetime, last: ReminderRun) -
     `last`'s, which remembered it quiet until after `at` — and nothing that could
     wake it happened since (its orders change only by audited actions). They are
     the groups whose quiet span has ended or that `last` looked at without finding
-    them quiet (`_look_again`), the groups of companies with something audited
+    them quiet (`_remember`), the groups of companies with something audited
     since, and those of the window's new expiry instants. None: read the whole
     window — it moved back, a schedule changed or a company restarted, or too many
     woke."""
@@ -583,29 +577,6 @@ def _offset() -> float:
     return clock.offset().total_seconds()
 
 
-def _look_again(looked_at: dict[tuple, tuple[int, int]], checked: datetime) -> None:
-    """Mark the groups looked at and not found quiet as to be looked at by the next
-    run (a check quiet never: `_woken` finds them by `quiet_until`), so that every
-    group of a whole run's window leaves a check — what it learnt, or this."""
-    upsert(
-        ReminderCheck,
-        ["company_id", "group_day", "trial"],
-        [
-            {
-                "company_id": c,
-                "group_day": d,
-                "trial": t,
-                "orders": orders,
-                "last_order_id": last_order_id,
-                "quiet_from": EVER_BEFORE,
-                "quiet_until": EVER_BEFORE,
-                "checked_at": checked,
-            }
-            for (c, d, t), (orders, last_order_id) in looked_at.items()
-        ],
-    )
-
-
 def _prune(window: tuple[datetime, datetime], last: ReminderRun | None) -> None:
     """Drop the checks of days no window reaches again (once a day: when the first
     day a window can reach moved on)."""
@@ -620,23 +591,27 @@ def _latest(column):
     return select(func.max(column)).scalar_subquery()
 
 
-def _remember(days: list[Day], spans: dict, checked: datetime) -> None:
-    """Remember the groups found quiet, and until when (one statement)."""
+def _remember(looked_at: dict[tuple, tuple[int, int]], quiet: dict, checked: datetime) -> None:
+    """A check for every group looked at (one statement): those found quiet with
+    their quiet span (`quiet`: {key: (from, until)}), the others quiet never — the
+    next run looks at them again (`_woken` finds them by `quiet_until`) —, so every
+    group of a whole run's window leaves a check."""
+    never = (EVER_BEFORE, EVER_BEFORE)
     upsert(
         ReminderCheck,
         ["company_id", "group_day", "trial"],
         [
             {
-                "company_id": d.company_id,
-                "group_day": d.day,
-                "trial": d.trial,
-                "orders": d.orders,
-                "last_order_id": d.last_order_id,
-                "quiet_from": spans[d.key][1],
-                "quiet_until": spans[d.key][2],
+                "company_id": key[0],
+                "group_day": key[1],
+                "trial": key[2],
+                "orders": orders,
+                "last_order_id": last_order_id,
+                "quiet_from": quiet.get(key, never)[0],
+                "quiet_until": quiet.get(key, never)[1],
                 "checked_at": checked,
             }
-            for d in days
+            for key, (orders, last_order_id) in looked_at.items()
         ],
     )
 
