@@ -78,6 +78,13 @@ class OneAtATimeWorker(gthread.ThreadWorker):
     def set_accept_enabled(self, enabled: bool) -> None:
         super().set_accept_enabled(enabled and not self.in_hand)
 
+    def accept(self, listener) -> None:
+        # The poller may report the listener readable after a request came in hand
+        # but before the main loop stopped accepting (a loaded machine): leave the
+        # connection in the backlog, to a free process.
+        if not self.in_hand:
+            super().accept(listener)
+
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
         # The main loop, before it waits: a process with a request in hand leaves
         # new connections to the others; a free one takes them again.
