@@ -239,7 +239,8 @@ def plan(at: datetime, only=None) -> int:
 
     spans = {d.key: span_of(d) for d in days}
     due = {key: step for key, (step, _, _) in spans.items() if step is not None}
-    unsettled, quiet = _unsettled(due, settings)
+    recipients = Recipients()
+    unsettled, quiet = _unsettled(due, settings, recipients)
     for key in _untold(due, quiet):  # (a group's webhook does not wait on its emails)
         unsettled.setdefault(key, None)
         quiet.discard(key)
@@ -261,7 +262,7 @@ def plan(at: datetime, only=None) -> int:
             news.append(_expiring(group, step))
         if group.nothing_to_do:  # recorded skipped: looked at again after a change
             quiet.add(group.key)
-    written += _tell(company_side_due, settings, at)
+    written += _tell(company_side_due, settings, at, recipients)
     for step, listed in partner_side.values():
         written += _tell_partners(step, listed, at)
     webhooks.emit_many(news)
@@ -621,7 +622,9 @@ def _remember(looked_at: dict[tuple, tuple[int, int]], quiet: dict, checked: dat
 REVISITED = (EmailState.SKIPPED.value, EmailState.CANCELLED.value)
 
 
-def _unsettled(due: dict[tuple, Step], settings) -> tuple[dict[tuple, str | None], set]:
+def _unsettled(
+    due: dict[tuple, Step], settings, recipients: Recipients
+) -> tuple[dict[tuple, str | None], set]:
     """The groups (company, day, trial) whose due step some current recipient lacks
     (None) — or has only skipped or cancelled (the step's key), looked at again once
     something changed in the company since; and the quiet ones: every recipient has
@@ -667,7 +670,7 @@ def _unsettled(due: dict[tuple, Step], settings) -> tuple[dict[tuple, str | None
         )
     ):
         listed.setdefault((c, d, k), set()).add(user_id)
-    managers, above = _recipient_ids(due, settings)
+    managers, above = _recipient_ids(due, settings, recipients)
     left, quiet = {}, set()
     for key, step in due.items():
         company_id, by_partner = key[0], settings[key[0]][1]
@@ -685,7 +688,28 @@ def _unsettled(due: dict[tuple, Step], settings) -> tuple[dict[tuple, str | None
     return left, quiet
 
 
-def _recipient_ids(due: dict[tuple, Step], settings) -> tuple[dict, dict]:
+class Recipients:
+    """Who a run's steps go to, read once per run for the groups it looks at and
+    again for those it tells: each company's managers, and the account managers
+    above it (`request_recipients_of`)."""
+
+    def __init__(self) -> None:
+        self._managers: dict[int, list[AppUser]] = {}
+        self._above: dict[int, list[AppUser]] = {}
+
+    def managers(self, company_ids) -> dict[int, list[AppUser]]:
+        return self._of(company_ids, self._managers, company_managers_of)
+
+    def above(self, company_ids) -> dict[int, list[AppUser]]:
+        return self._of(company_ids, self._above, request_recipients_of)
+
+    @staticmethod
+    def _of(company_ids, known: dict, read) -> dict[int, list[AppUser]]:
+        known.update(read(set(company_ids) - known.keys()))
+        return {company_id: known[company_id] for company_id in company_ids}
+
+
+def _recipient_ids(due: dict[tuple, Step], settings, recipients: Recipients) -> tuple[dict, dict]:
     """Each due company's managers and the account managers above it, by id (two
     queries; the companies' own managers only where a step goes to them)."""
     own, above = set(), set()
@@ -695,8 +719,8 @@ def _recipient_ids(due: dict[tuple, Step], settings) -> tuple[dict, dict]:
             own.add(company_id)
         if to_partner or (company_side and _to_above(step, settings[company_id][1])):
             above.add(company_id)
-    managers = {c: {u.id for u in users} for c, users in company_managers_of(own).items()}
-    nearest = {c: {u.id for u in users} for c, users in request_recipients_of(above).items()}
+    managers = {c: {u.id for u in users} for c, users in recipients.managers(own).items()}
+    nearest = {c: {u.id for u in users} for c, users in recipients.above(above).items()}
     return managers, nearest
 
 
@@ -956,7 +980,9 @@ class Facts:
         )
 
 
-def _tell(due: list[tuple[Group, Step]], settings: dict, at: datetime) -> int:
+def _tell(
+    due: list[tuple[Group, Step]], settings: dict, at: datetime, recipients: Recipients
+) -> int:
     """Write each group's step email to each recipient, once per key — or, with
     nothing to do, record it skipped with the reason. A skipped key whose reason
     went away (a renewal request declined) while the step is still due goes now,
@@ -966,8 +992,8 @@ def _tell(due: list[tuple[Group, Step]], settings: dict, at: datetime) -> int:
     if not due:
         return 0
     to_above = {g.company_id for g, step in due if _to_above(step, settings[g.company_id][1])}
-    managers = company_managers_of({g.company_id for g, _ in due} - to_above)
-    above = request_recipients_of(to_above)
+    managers = recipients.managers({g.company_id for g, _ in due} - to_above)
+    above = recipients.above(to_above)
     letters = []  # (key, group, step, recipient)
     for group, step in due:
         for user in (above if group.company_id in to_above else managers)[group.company_id]:
