@@ -1,6 +1,7 @@
 """The XLSX review through the browser on `make run` (issue 21's goal), against the
 limit of the same work measured in the same run: python-calamine's bare in-process
-parse of the file plus one raw SQL match of its addresses (bench/import.py).
+parse of the file plus the raw SQL of the review's writes: its rows staged by the
+driver's bulk path and matched to the company's learners (bench/import.py).
 
 `make run` on a SQLite file of its own (its embedded queue and worker, its demo
 data), plus a customer ("Big Co") with 50,000 expired learners and a manager; a

@@ -40,6 +40,17 @@ class Row:
         return self.ours / self.baseline if self.baseline else float("inf")
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A figure with no baseline (a peak memory, a reader's bare time): printed on its
+    own, never as a ratio."""
+
+    operation: str
+    size: str
+    value: float
+    unit: str
+
+
 @contextmanager
 def bench_app(db_kind: str, tmp_dir: Path):
     """An app migrated from empty on a throwaway SQLite file or PostgreSQL database."""
@@ -169,3 +180,12 @@ def print_table(db_kind: str, rows: list[Row]) -> None:
             f"{r.operation:<44} {r.size:>10} {r.ours * 1000:>9.1f} {r.baseline * 1000:>9.1f} "
             f"{r.ratio:>6.2f} {r.peak_mb:>8.1f} {r.statements:>5}"
         )
+
+
+def print_readings(db_kind: str, readings: list[Reading]) -> None:
+    print(f"\n{db_kind}, readings (no baseline):")
+    header = f"{'reading':<44} {'size':>10} {'value':>10}"
+    print(header)
+    print("-" * len(header))
+    for r in readings:
+        print(f"{r.operation:<44} {r.size:>10} {r.value:>7.1f} {r.unit}")

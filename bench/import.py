@@ -2,12 +2,17 @@
 of 50,000 expired learners (and 50,000 strangers), upload→review and review→renew,
 against the baseline measured in the same run: the bare parse of the same file with
 the fastest reader of its format (python-calamine in-process, without the import's
-child process and limits; the csv module), plus one raw SQL query matching all its
-addresses (bulk-inserted into a temporary table and joined) against the company's
-learners; medians of 5. The XLSX parser child's peak memory is reported.
+child process and limits; the csv module), plus the raw SQL of the review's writes:
+every row staged into a temporary table by the driver's bulk path (COPY on
+PostgreSQL, as the review loads them), its learner found by one UPDATE joined to
+the company's learners, the rows found by none marked; medians of 5. The renew of
+the 50,000 people found is compared with the raw SQL of the same writes
+(`bench.allocate`'s baseline: the people staged, the orders taken, the licenses
+spread, the people's expiry updated), medians of 5.
 
-Also: the bare parse with openpyxl read-only, python-calamine and the csv module,
-and the review's peak memory at 10,000 and 100,000 rows.
+Readings, with no baseline: the XLSX parser child's peak memory, the review's peak
+memory at 10,000 and 100,000 rows, and the bare parse with openpyxl read-only,
+python-calamine and the csv module.
 
     .venv/bin/python -m bench.import [sqlite|postgresql ...] [--rows N]
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import statistics
 import tempfile
 import time
@@ -26,9 +32,12 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench.harness import (
+    Reading,
     Row,
     bench_app,
     counting_statements,
+    measure,
+    print_readings,
     print_table,
     seed_expired_company,
 )
@@ -115,22 +124,48 @@ def addresses(path: Path) -> list[dict]:
 
 
 def match_with_sql(company, emails: list[dict]) -> int:
-    """The baseline's SQL: all addresses into a temporary table, one join."""
-    from app.extensions import db
+    """The baseline's SQL, the review's writes without its checks: every row staged
+    (number, cell, address) into a temporary table keyed by row number, through the
+    driver's bulk path (COPY on PostgreSQL, as the review loads them:
+    `app.sql.bulk_load`), each row's learner found by one UPDATE joined to the
+    company's learners, the rows found by none marked, and the matches counted."""
+    from sqlalchemy import Column, Integer, MetaData, String, Table
 
+    from app.extensions import db
+    from app.sql import bulk_load
+
+    staged = Table(
+        "bench_rows",
+        MetaData(),
+        Column("row_number", Integer),
+        Column("value", String(320)),
+        Column("email", String(320)),
+    )
     connection = db.session.connection()
-    connection.execute(text("CREATE TEMPORARY TABLE bench_emails (email VARCHAR(320))"))
+    connection.execute(
+        text(
+            "CREATE TEMPORARY TABLE bench_rows (row_number INTEGER PRIMARY KEY, "
+            "value VARCHAR(320), email VARCHAR(320), learner_id INTEGER, reason VARCHAR(32))"
+        )
+    )
+    match = (
+        "UPDATE bench_rows SET learner_id = l.id FROM learners l "
+        "WHERE l.company_id = :c AND l.email = bench_rows.email"
+        if connection.dialect.name == "postgresql"
+        else "UPDATE bench_rows SET learner_id = (SELECT l.id FROM learners l "
+        "WHERE l.company_id = :c AND l.email = bench_rows.email)"
+    )
     try:
-        connection.execute(text("INSERT INTO bench_emails (email) VALUES (:email)"), emails)
+        bulk_load(connection, staged, ((n, e["email"], e["email"]) for n, e in enumerate(emails)))
+        connection.execute(text(match), {"c": company.id})
+        connection.execute(
+            text("UPDATE bench_rows SET reason = 'not_found' WHERE learner_id IS NULL")
+        )
         return connection.execute(
-            text(
-                "SELECT count(*) FROM bench_emails b JOIN learners l ON l.email = b.email "
-                "AND l.company_id = :c"
-            ),
-            {"c": company.id},
+            text("SELECT count(*) FROM bench_rows WHERE learner_id IS NOT NULL")
         ).scalar()
     finally:
-        connection.execute(text("DROP TABLE bench_emails"))
+        connection.execute(text("DROP TABLE bench_rows"))
         db.session.commit()
 
 
@@ -152,12 +187,19 @@ def peak_mb(fn) -> float:
     return peak
 
 
-def run(db_kind: str, rows: int) -> list[Row]:
-    from app.imports import reader
+def run(db_kind: str, rows: int) -> tuple[list[Row], list[Reading]]:
+    from sqlalchemy import select
 
-    out = []
+    from app.extensions import db
+    from app.imports import reader
+    from app.models import Order
+
+    allocate = importlib.import_module("bench.allocate")
+    out, readings = [], []
     with tempfile.TemporaryDirectory() as tmp, bench_app(db_kind, Path(tmp)):
         company = seed(rows // 2)
+        orders = list(db.session.scalars(select(Order.id).where(Order.company_id == company.id)))
+        same_writes = allocate.baseline(company, orders, rows // 2)
         files = make_files(Path(tmp), rows)
         for fmt, path in files.items():
             emails = addresses(path)
@@ -172,53 +214,46 @@ def run(db_kind: str, rows: int) -> list[Row]:
             ours = median(lambda p=path: review_once(company, p))
             out.append(Row(f"Import review ({fmt})", f"{rows:,}", ours, base, 0.0, len(statements)))
             if fmt == "xlsx":
-                out.append(
-                    Row(
+                readings.append(
+                    Reading(
                         "XLSX parser child peak RSS (RLIMIT_AS 1 GiB)",
                         f"{rows:,}",
-                        0.0,
-                        1.0,
                         reader.last_parser_peak_mb,
-                        0,
+                        "MB",
                     )
                 )
             batch_id = review_once(company, path)
-            renew = timed(lambda b=batch_id: renew_once(company, b))
-            out.append(Row(f"Import renew ({fmt})", f"{rows // 2:,}", renew, base, 0.0, 0))
+            renew, peak, sql = measure(lambda b=batch_id: renew_once(company, b))
+            renew_base, _, _ = measure(same_writes)
+            out.append(Row(f"Import renew ({fmt})", f"{rows // 2:,}", renew, renew_base, peak, sql))
         small = make_files(Path(tmp), rows // 10)["csv"]
         for label, path in (("10k", small), ("100k", files["csv"])):
-            out.append(
-                Row(
+            readings.append(
+                Reading(
                     f"Review peak memory ({label} rows, CSV)",
                     label,
-                    0.0,
-                    1.0,
                     peak_mb(lambda p=path: review_once(company, p)),
-                    0,
+                    "MB",
                 )
             )
         for label, fn in (("openpyxl read-only", parse_openpyxl), ("calamine", parse_calamine)):
-            out.append(
-                Row(
+            readings.append(
+                Reading(
                     f"Bare parse XLSX: {label}",
                     f"{rows:,}",
-                    timed(lambda f=fn: f(files["xlsx"])),
-                    1.0,
-                    0.0,
-                    0,
+                    timed(lambda f=fn: f(files["xlsx"])) * 1000,
+                    "ms",
                 )
             )
-        out.append(
-            Row(
+        readings.append(
+            Reading(
                 "Bare parse CSV: csv module",
                 f"{rows:,}",
-                timed(lambda: parse_csv(files["csv"])),
-                1.0,
-                0.0,
-                0,
+                timed(lambda: parse_csv(files["csv"])) * 1000,
+                "ms",
             )
         )
-    return out
+    return out, readings
 
 
 if __name__ == "__main__":
@@ -227,4 +262,6 @@ if __name__ == "__main__":
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
     for kind in args.databases:
-        print_table(kind, run(kind, args.rows))
+        rows, readings = run(kind, args.rows)
+        print_table(kind, rows)
+        print_readings(kind, readings)
