@@ -133,8 +133,51 @@ class ServiceModelView(ModelView):
             "count_cap": getattr(self.datamodel, "count_cap", None),
         }
 
-    def _get_list_widget(self, filters, **kwargs):
-        return super()._get_list_widget(filters, **self.list_widget_args(), **kwargs)
+    def list_page(self, filters, order_column, order_direction, page, page_size):
+        """A list page's (count, rows): FAB's `datamodel.query`, as a hook."""
+        return self.datamodel.query(filters, order_column, order_direction, page, page_size)
+
+    def _get_list_widget(
+        self,
+        filters,
+        actions=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        widgets=None,
+        **kwargs,
+    ):
+        """FAB's list widget, its page read by `list_page` and its template given
+        `list_widget_args`."""
+        widgets = widgets or {}
+        page_size = page_size or self.page_size
+        if not order_column and self.base_order:
+            order_column, order_direction = self.base_order
+        count, rows = self.list_page(
+            filters.get_joined_filters(self._base_filters),
+            order_column,
+            order_direction,
+            page,
+            page_size,
+        )
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns,
+            include_columns=self.list_columns,
+            value_columns=[{c: getattr(row, c) for c in self.list_columns} for row in rows],
+            order_columns=self.order_columns,
+            formatters_columns=self.formatters_columns,
+            page=page,
+            page_size=page_size,
+            count=count,
+            pks=self.datamodel.get_keys(rows),
+            actions=actions or self.actions,
+            filters=filters,
+            modelview_name=self.__class__.__name__,
+            **self.list_widget_args(),
+            **kwargs,
+        )
+        return widgets
 
     def filtered_query(self, query, ordered: bool = False):
         """`query` with the list's current filters (the request's and the view's base

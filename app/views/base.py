@@ -36,6 +36,7 @@ from app.views.filters import (
     quick_search_term,
 )
 from app.views.list_rows import RowMenuListWidget
+from app.views.page_rows import PageReader
 
 
 def or_dash(value) -> object:
@@ -210,15 +211,17 @@ class ScopedInterface(RestrictedInterface):
         order_direction: str = "",
         page: int | None = None,
         page_size: int | None = None,
+        reader: PageReader | None = None,
     ):
         """FAB's list query (the count, then the page), with the page read in the
-        order's index when the count reached its cap (`wide_order`), and each page
-        annotated."""
+        order's index when the count reached its cap (`wide_order`), as plain rows
+        by `reader` when given (else as entities), and each page annotated."""
         query = self.session.query(self.obj)
         count = self.query_count(query, filters)
         if self.wide_order and order_column == self.wide_order[0] and count > self.count_cap:
             query = read_in_index_order(query, self.obj, self.wide_order[1])
-        rows = self.apply_all(query, filters, order_column, order_direction, page, page_size).all()
+        query = self.apply_all(query, filters, order_column, order_direction, page, page_size)
+        rows = reader.read(query) if reader else query.all()
         if self.annotate and rows:
             self.annotate(rows)
         return count, rows
@@ -248,6 +251,13 @@ class ScopedModelView(ServiceModelView):
         if self.quick_search_label:
             self.base_filters = [*(self.base_filters or []), ["id", QuickSearch, self.quick_search]]
         super().__init__(**kwargs)
+        self.page_reader = PageReader.for_columns(self.datamodel.obj, self.list_columns)
+
+    def list_page(self, filters, order_column, order_direction, page, page_size):
+        """The page as plain rows (views/page_rows.py) where its columns allow."""
+        return self.datamodel.query(
+            filters, order_column, order_direction, page, page_size, reader=self.page_reader
+        )
 
     def render_template(self, template, **kwargs):
         if template == self.list_template:

@@ -53,3 +53,36 @@ def test_learner_and_user_lists_statements_do_not_grow_with_page_size(tree, as_u
         _, at_10 = statements_for(client, url.format(10))
         _, at_100 = statements_for(client, url.format(100))
         assert len(at_10) == len(at_100), url
+
+
+def test_a_list_reads_its_page_and_related_names_in_one_statement(tree, as_user, session):
+    """The Audit Log's page names who acted and for which companies (the person's and
+    the companies' names by subquery, views/page_rows.py): one statement for the rows,
+    never one per relation, and each name links where its entity's would."""
+    client = as_user(tree.users["partner"])
+    response, statements = statements_for(client, "/audit/list/?psize_AuditLogView=100")
+    pages = [s for s in statements if s.lstrip().startswith("SELECT audit_events.id")]
+    assert len(pages) == 1, statements
+    # Besides the signed-in user's statement, only the count and the page.
+    reads = [s for s in statements if s.lstrip().startswith("SELECT")]
+    assert len([s for s in reads if "audit_events" not in s]) == 1, statements
+    html = response.get_data(as_text=True)
+    # A learner added to Customer C2 by the sub-partner's account manager.
+    row = next(r for r in html.split("<tr ")[1:] if "Learner added" in r and "Customer C2" in r)
+    assert f'/companies/show/{tree.sub_customer.id}">Customer C2</a>' in row
+
+
+def test_a_company_row_names_its_parent_not_itself(tree, as_user):
+    """A company's parent is a company too: its name is the parent's."""
+    html = as_user(tree.users["partner"]).get("/companies/list/").get_data(as_text=True)
+    row = next(r for r in html.split("<tr ")[1:] if ">Customer C2</a>" in r)
+    assert "<td>Sub S</td>" in row
+
+
+def test_a_list_of_roles_keeps_the_entities():
+    """A column this module cannot name in SQL (a person's roles) keeps FAB's path."""
+    from app.models import AppUser, Learner
+    from app.views.page_rows import PageReader
+
+    assert PageReader.for_columns(AppUser, ["first_name", "roles"]) is None
+    assert PageReader.for_columns(Learner, ["first_name", "company"]) is not None
