@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from flask import g
 from flask import session as web_session
+from sqlalchemy.orm import lazyload
 
 from app import tenancy
 from app.extensions import db
@@ -36,6 +37,20 @@ def current_actor() -> tenancy.Actor:
     return cached[2]
 
 
+def company(company_id: int | None) -> Company | None:
+    """A company this request reads (the one in view, the manage-mode banner's, a
+    list's owner), loaded once and held for the rest of the request. The session's
+    identity map holds rows weakly: a company one part of a page read and let go
+    (a list's annotation) was read again by the next (the banner). Its relations
+    load when used, not with it (a company's parent is seldom shown)."""
+    if company_id is None:
+        return None
+    held = g.setdefault("_companies", {})
+    if company_id not in held:
+        held[company_id] = db.session.get(Company, company_id, options=[lazyload("*")])
+    return held[company_id]
+
+
 def licenses_managed() -> str:
     """For a customer manager of a Managed company, why its license buttons are
     hidden (services/managed.py); "" for anyone else. Cached on `g`."""
@@ -58,7 +73,6 @@ def display_zone() -> str:
     view says so (`show_times_in`), else the company in view (the viewer's own, or
     the one it manages), which partner-wide lists use."""
     if "display_zone" not in g:
-        company_id = current_actor().company_in_view
-        company = db.session.get(Company, company_id) if company_id else None
-        g.display_zone = company.timezone if company else "UTC"
+        in_view = company(current_actor().company_in_view)
+        g.display_zone = in_view.timezone if in_view else "UTC"
     return g.display_zone

@@ -9,14 +9,12 @@ from flask_appbuilder import IndexView, expose, has_access
 from flask_login import current_user
 
 from app import clock
-from app.extensions import db
 from app.fab_compat import filter_url
-from app.models import Company
 from app.services import dashboard
 from app.services.licenses import seat_position
 from app.services.stats import dashboard_counts
 from app.tenancy import screen_scope
-from app.views.context import current_actor, display_zone
+from app.views.context import company, current_actor, display_zone
 from app.views.filters import Is
 
 
@@ -53,9 +51,7 @@ class DashboardView(IndexView):
                 for kind in ("partner", "sub_partner", "customer")
             },
             actor=actor,
-            company=db.session.get(Company, actor.company_in_view)
-            if actor.company_in_view
-            else None,
+            company=company(actor.company_in_view),
             counts=dashboard_counts(actor),
             seats=seat_position(lambda column: screen_scope(actor, column)),
             seat_urls=None if actor.sees_one_company else renewals_urls(),

@@ -14,7 +14,6 @@ from flask_appbuilder.models.filters import BaseFilter
 
 from app import clock, display
 from app.errors import DomainError
-from app.extensions import db
 from app.models import Company, Learner, LicenseType, Order, Selection
 from app.models.order import type_label
 from app.services import allocation, pools, reclaim, renewal_requests, states
@@ -26,7 +25,7 @@ from app.views.base import (
     local_when,
     or_dash,
 )
-from app.views.context import current_actor, display_zone
+from app.views.context import company, current_actor, display_zone
 from app.views.filters import PeopleSearch, choice_field
 
 
@@ -67,8 +66,7 @@ FLAG_CHOICES = {"yes": "Flagged do-not-renew", "no": "Not flagged"}
 
 
 def _company_in_view() -> Company | None:
-    company_id = current_actor().company_in_view
-    return db.session.get(Company, company_id) if company_id is not None else None
+    return company(current_actor().company_in_view)
 
 
 def _flag_links() -> list[tuple[str, str, bool]]:
@@ -92,8 +90,7 @@ def _annotate_days_left(rows: list[Learner]) -> None:
     """Each listed person's days left and, for the renewal tabs, why they are
     flagged do-not-renew (the company's rule read once for the page)."""
     now = clock.now()
-    company = db.session.get(Company, rows[0].company_id)
-    day = reclaim.cutoff(company, now)
+    day = reclaim.cutoff(company(rows[0].company_id), now)
     for row in rows:
         row.days_left = display.days_left(row.license_expires_at, now, display_zone())
         row.flag = reclaim.flag_reason(row, day) or "—"

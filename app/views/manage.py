@@ -9,11 +9,10 @@ from flask import flash, g, has_request_context, redirect, url_for
 from flask import session as web_session
 from flask_appbuilder import BaseView, expose
 
-from app.extensions import db
 from app.models import Company
 from app.services import manage_mode
 from app.transaction import transaction
-from app.views.context import MANAGING_KEY, current_actor
+from app.views.context import MANAGING_KEY, company, current_actor
 
 
 def start(company: Company) -> None:
@@ -39,9 +38,9 @@ def banner_context() -> dict:
     if company_id is None:
         return {"managing": None}
     actor = current_actor()
-    own = db.session.get(Company, actor.company_id) if actor.company_id else None
+    own = company(actor.company_id)
     return {
-        "managing": db.session.get(Company, company_id),
+        "managing": company(company_id),
         "managing_for": own.name if own else "the platform",
     }
 

@@ -12,7 +12,6 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app import clock, display
-from app.extensions import db
 from app.models import Company, LicenseType, Order, OrderStatus
 from app.models.order import type_label
 from app.services import orders as service
@@ -25,6 +24,7 @@ from app.views.base import (
     local_when,
     or_dash,
 )
+from app.views.context import company as company_in
 from app.views.context import current_actor, licenses_managed, show_times_in
 from app.views.filters import choice_field
 from app.views.list_rows import UrlPattern
@@ -285,7 +285,7 @@ class OrderView(ScopedModelView):
         """Request Licenses: a quantity for the company the manager is working in."""
         form = RequestLicensesForm()
         actor = current_actor()
-        company = db.session.get(Company, actor.company_in_view) if actor.company_in_view else None
+        company = company_in(actor.company_in_view)
         types = service.requestable_types(actor, company) if company else [LicenseType.PREMIUM]
         form.license_type.choices = [(t.value, t.label) for t in types]
         pools_now = service.coterm_choices(company.id, clock.now()) if company else []

@@ -86,3 +86,22 @@ def test_a_list_of_roles_keeps_the_entities():
 
     assert PageReader.for_columns(AppUser, ["first_name", "roles"]) is None
     assert PageReader.for_columns(Learner, ["first_name", "company"]) is not None
+
+
+def test_a_license_tab_in_manager_mode_reads_the_managed_company_once(tree, as_user, session):
+    """The Expired tab's flags, its seat position and the Manager Mode banner all
+    need the managed company: read once for the page (views/context.py `company`),
+    not once per part that uses it."""
+    from tests.views.test_manage import enter
+
+    factories.expired_people(tree.customer, 3)
+    session.commit()
+    client = as_user(tree.users["partner"])
+    enter(client, tree.customer)
+    response, statements = statements_for(client, "/licenses/expired/list/")
+    html = response.get_data(as_text=True)
+    assert "you are managing <strong>Customer C1</strong> on behalf of" in html
+    assert "3 people" in html or "Record Count:</strong> 3<" in html
+    companies = [s for s in statements if s.lstrip().startswith("SELECT companies.id")]
+    # The managed company (the partner the banner names comes with the signed-in user).
+    assert len(companies) == 1, companies
