@@ -77,21 +77,30 @@ def _stamp(moment):
 
 def bare_queries(partner_id: int, big_id: int, now) -> dict:
     """The physical limit of each page's SQL: its rows read by Core as plain tuples
-    (the table's columns, and the related company's name where the page shows it),
+    (the columns the page reads, and the related company's name where the page shows it),
     in the page's order with the key as tie-breaker (as the app orders), and its
     count — capped as the app caps it on the logs that grow without end. The
     Company page's per-row figures are added by `figures_for` (issue 21)."""
     from app.models import AuditEvent, Company, Email, Learner, Order
+    from app.views.audit import AuditLogView
     from app.views.base import LOG_COUNT_CAP
+    from app.views.companies import CompanyView
+    from app.views.emails import EmailView
+    from app.views.licenses import AllocatedView, ExpiredView
+    from app.views.orders import OrderView
+    from app.views.page_rows import PageReader
 
     subtree = text("SELECT descendant_id FROM company_tree WHERE ancestor_id = :a").bindparams(
         a=partner_id
     )
     named = Company.__table__.alias("named")
 
-    def page(model, where, order, with_company=False, cap=None):
+    def page(view, where, order, with_company=False, cap=None, index=None):
+        model = view.datamodel.obj
         table = model.__table__
-        columns = [*table.columns]
+        # The columns the page reads: those it shows and the table's light ones (an
+        # email's body and an event's before and after are left out, as the app does).
+        columns = PageReader.for_columns(model, view.list_columns).columns
         rows = select(*columns)
         if with_company:  # a scalar subquery: a join would change the driving table
             name = select(named.c.name).where(named.c.id == table.c.company_id)
@@ -99,6 +108,8 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
         # The key breaks ties in the order's direction, as FAB's list adds it.
         tie = table.c.id.desc() if getattr(order, "modifier", None) is not None else table.c.id
         rows = rows.where(*where).order_by(order, tie)
+        if index:  # the app reads a wide log in its order's index (sql.read_in_index_order)
+            rows = rows.with_hint(table, f"INDEXED BY {index}", "sqlite")
         if cap is None:
             count = select(func.count()).select_from(table).where(*where)
         else:
@@ -106,25 +117,27 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
             count = select(func.count()).select_from(capped)
         return rows, count
 
-    def log(model, at):
-        """A log that grows without end: newest first over the tree, count capped."""
-        where = [model.company_id.in_(subtree)]
-        return page(model, where, at.desc(), with_company=True, cap=LOG_COUNT_CAP)
+    def log(view, at):
+        """A log that grows without end: newest first over the tree, count capped,
+        read in its order's index as the app reads it past the cap."""
+        where = [view.datamodel.obj.company_id.in_(subtree)]
+        index = view.datamodel.wide_order[1]
+        return page(view, where, at.desc(), with_company=True, cap=LOG_COUNT_CAP, index=index)
 
     allocated = [Learner.company_id == big_id, Learner.license_expires_at > now]
     expired = [Learner.company_id == big_id, Learner.license_expires_at <= now, Learner.active]
     return {
-        "Company": page(Company, [Company.id.in_(subtree)], Company.name),
+        "Company": page(CompanyView, [Company.id.in_(subtree)], Company.name),
         "Requested Orders": page(
-            Order,
+            OrderView,
             [Order.company_id.in_(subtree), Order.status == "requested"],
             Order.requested_at.desc(),
             with_company=True,
         ),
-        "Allocated": page(Learner, allocated, Learner.last_name),
-        "Expired Licenses": page(Learner, expired, Learner.last_name),
-        "Emails": log(Email, Email.created_at),
-        "Audit Log": log(AuditEvent, AuditEvent.at),
+        "Allocated": page(AllocatedView, allocated, Learner.last_name),
+        "Expired Licenses": page(ExpiredView, expired, Learner.last_name),
+        "Emails": log(EmailView, Email.created_at),
+        "Audit Log": log(AuditLogView, AuditEvent.at),
     }
 
 
