@@ -37,7 +37,7 @@ def current_actor() -> tenancy.Actor:
     return cached[2]
 
 
-def company(company_id: int | None) -> Company | None:
+def request_company(company_id: int | None) -> Company | None:
     """A company this request reads (the one in view, the manage-mode banner's, a
     list's owner), loaded once and held for the rest of the request. The session's
     identity map holds rows weakly: a company one part of a page read and let go
@@ -73,6 +73,6 @@ def display_zone() -> str:
     view says so (`show_times_in`), else the company in view (the viewer's own, or
     the one it manages), which partner-wide lists use."""
     if "display_zone" not in g:
-        in_view = company(current_actor().company_in_view)
+        in_view = request_company(current_actor().company_in_view)
         g.display_zone = in_view.timezone if in_view else "UTC"
     return g.display_zone

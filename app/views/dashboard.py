@@ -14,7 +14,7 @@ from app.services import dashboard
 from app.services.licenses import seat_position
 from app.services.stats import dashboard_counts
 from app.tenancy import screen_scope
-from app.views.context import company, current_actor, display_zone
+from app.views.context import current_actor, display_zone, request_company
 from app.views.filters import Is
 
 
@@ -51,7 +51,7 @@ class DashboardView(IndexView):
                 for kind in ("partner", "sub_partner", "customer")
             },
             actor=actor,
-            company=company(actor.company_in_view),
+            company=request_company(actor.company_in_view),
             counts=dashboard_counts(actor),
             seats=seat_position(lambda column: screen_scope(actor, column)),
             seat_urls=None if actor.sees_one_company else renewals_urls(),

@@ -25,7 +25,7 @@ from app.views.base import (
     local_when,
     or_dash,
 )
-from app.views.context import company, current_actor, display_zone
+from app.views.context import current_actor, display_zone, request_company
 from app.views.filters import PeopleSearch, choice_field
 
 
@@ -66,7 +66,7 @@ FLAG_CHOICES = {"yes": "Flagged do-not-renew", "no": "Not flagged"}
 
 
 def _company_in_view() -> Company | None:
-    return company(current_actor().company_in_view)
+    return request_company(current_actor().company_in_view)
 
 
 def _flag_links() -> list[tuple[str, str, bool]]:
@@ -90,7 +90,7 @@ def _annotate_days_left(rows: list[Learner]) -> None:
     """Each listed person's days left and, for the renewal tabs, why they are
     flagged do-not-renew (the company's rule read once for the page)."""
     now = clock.now()
-    day = reclaim.cutoff(company(rows[0].company_id), now)
+    day = reclaim.cutoff(request_company(rows[0].company_id), now)
     for row in rows:
         row.days_left = display.days_left(row.license_expires_at, now, display_zone())
         row.flag = reclaim.flag_reason(row, day) or "—"

@@ -12,7 +12,7 @@ from flask_appbuilder import BaseView, expose
 from app.models import Company
 from app.services import manage_mode
 from app.transaction import transaction
-from app.views.context import MANAGING_KEY, company, current_actor
+from app.views.context import MANAGING_KEY, current_actor, request_company
 
 
 def start(company: Company) -> None:
@@ -38,9 +38,9 @@ def banner_context() -> dict:
     if company_id is None:
         return {"managing": None}
     actor = current_actor()
-    own = company(actor.company_id)
+    own = request_company(actor.company_id)
     return {
-        "managing": company(company_id),
+        "managing": request_company(company_id),
         "managing_for": own.name if own else "the platform",
     }
 

@@ -24,8 +24,12 @@ from app.views.base import (
     local_when,
     or_dash,
 )
-from app.views.context import company as company_in
-from app.views.context import current_actor, licenses_managed, show_times_in
+from app.views.context import (
+    current_actor,
+    licenses_managed,
+    request_company,
+    show_times_in,
+)
 from app.views.filters import choice_field
 from app.views.list_rows import UrlPattern
 
@@ -285,7 +289,7 @@ class OrderView(ScopedModelView):
         """Request Licenses: a quantity for the company the manager is working in."""
         form = RequestLicensesForm()
         actor = current_actor()
-        company = company_in(actor.company_in_view)
+        company = request_company(actor.company_in_view)
         types = service.requestable_types(actor, company) if company else [LicenseType.PREMIUM]
         form.license_type.choices = [(t.value, t.label) for t in types]
         pools_now = service.coterm_choices(company.id, clock.now()) if company else []
