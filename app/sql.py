@@ -12,7 +12,6 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import islice
 
 from sqlalchemy import Table, and_, case, event, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,8 +20,6 @@ from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Engine
 
 from app.extensions import db
-
-BULK_CHUNK = 1000
 
 
 def like_any(term: str, *columns):
@@ -111,24 +108,26 @@ def joined_or_in(id_column, other_id_column, *conditions):
     return id_column.in_(select(other_id_column).where(*conditions))
 
 
-def bulk_load(connection, table: Table, rows: Iterable[tuple]) -> None:
-    """Write row tuples into a (staging) table through the driver's own bulk path —
-    COPY on PostgreSQL, executemany of 1,000 rows on SQLite — since per-row parameter
-    processing would cost more than producing the rows. The cyclic garbage collector
-    waits meanwhile (see `collector_paused`)."""
+def bulk_load(connection, table: Table, chunks: Iterable[list[tuple]]) -> None:
+    """Write row tuples, given in lists (the reader's chunks of 1,000), into a (staging)
+    table through the driver's own bulk path — COPY on PostgreSQL, one executemany
+    per list on SQLite — since per-row parameter processing would cost more than
+    producing the rows. The cyclic garbage collector waits meanwhile (see
+    `collector_paused`)."""
     names = ", ".join(table.c.keys())
     with collector_paused():
         if connection.dialect.name == "postgresql":
             statement = f"COPY {table.name} ({names}) FROM STDIN"
             with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
+                for chunk in chunks:
+                    for row in chunk:
+                        copy.write_row(row)
             return
         markers = ", ".join("?" * len(table.c))
         statement = f"INSERT INTO {table.name} ({names}) VALUES ({markers})"
-        rows = iter(rows)
-        while chunk := list(islice(rows, BULK_CHUNK)):
-            connection.exec_driver_sql(statement, chunk)
+        for chunk in chunks:
+            if chunk:  # (an empty list would run the statement once, with no rows)
+                connection.exec_driver_sql(statement, chunk)
 
 
 @contextmanager

@@ -132,6 +132,7 @@ def match_with_sql(company, emails: list[dict]) -> int:
     from sqlalchemy import Column, Integer, MetaData, String, Table
 
     from app.extensions import db
+    from app.imports.reader import ROWS_PER_CHUNK
     from app.sql import bulk_load
 
     staged = Table(
@@ -156,7 +157,10 @@ def match_with_sql(company, emails: list[dict]) -> int:
         "WHERE l.company_id = :c AND l.email = bench_rows.email)"
     )
     try:
-        bulk_load(connection, staged, ((n, e["email"], e["email"]) for n, e in enumerate(emails)))
+        rows = [(n, e["email"], e["email"]) for n, e in enumerate(emails)]
+        size = ROWS_PER_CHUNK
+        chunks = (rows[i : i + size] for i in range(0, len(rows), size))
+        bulk_load(connection, staged, chunks)
         connection.execute(text(match), {"c": company.id})
         connection.execute(
             text("UPDATE bench_rows SET reason = 'not_found' WHERE learner_id IS NULL")

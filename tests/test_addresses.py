@@ -19,6 +19,8 @@ VALID = [
     "o@xn--bcher-kva.de",
     "digits123@1and1.com",
     "hyphen@my-company.example.org",
+    "x" * 50 + "@" + "y" * 9 + ".com",  # 64 characters: the short cells' pattern
+    "x" * 51 + "@" + "y" * 9 + ".com",  # 65: the long cells' pattern
     "a@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + "." + "e" * 56 + ".com",  # 254
 ]
 INVALID = [
@@ -48,6 +50,12 @@ INVALID = [
     '"quoted"@example.com',
     "a@b.c0m",
     "a@example.c",
+    "a@b.co1",
+    "a@b.-c.com",
+    "a@b-.c.com",
+    "a@b.c.com.",
+    "a.@b.com",
+    "a@b.ONION",
 ]
 
 

@@ -27,9 +27,11 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 
 from app.imports.xlsx_child import EXIT as CHILD_EXIT
+from app.imports.xlsx_child import ROWS_PER_LINE as CHILD_ROWS_PER_LINE
 
 DELIMITERS = [",", ";", "\t", "|"]
 SAMPLE_BYTES = 64 * 1024
@@ -101,33 +103,63 @@ def rows(
 ) -> Iterator[list[str]]:
     """The file's rows as lists of text cells, streamed. More than `limit` rows is a
     FileProblem raised as soon as the limit is passed."""
+    for chunk in chunks(path, info, sheet, limit):
+        yield from chunk
+
+
+def chunks(
+    path: Path,
+    info: FileInfo,
+    sheet: str | None = None,
+    limit: int | None = None,
+    trimmed: bool = True,
+) -> Iterator[list[list[str]]]:
+    """The same rows in lists of up to ROWS_PER_CHUNK, for readers of the whole file
+    (the review), checked a chunk at a time. `trimmed=False` leaves a CSV's cells as
+    they are (the review trims only the cells it reads: trimming every cell of a
+    100,000-row file costs as much as parsing it); a workbook's are always trimmed.
+    More than `limit` rows is a FileProblem raised with the chunk that passes it."""
     source = (
-        _xlsx_rows(path, sheet or info.sheets[0]) if info.kind == "xlsx" else _csv_rows(path, info)
+        _xlsx_chunks(path, sheet or info.sheets[0])
+        if info.kind == "xlsx"
+        else _csv_chunks(path, info, trimmed)
     )
-    for n, row in enumerate(source, 1):
-        if limit is not None and n > limit:
+    read = 0
+    for chunk in source:
+        read += len(chunk)
+        if limit is not None and read > limit:
             raise FileProblem(
                 f"The file has more than {limit:,} rows: split it and upload the parts one by one."
             )
-        yield row
+        yield chunk
 
 
-def _csv_rows(path: Path, info: FileInfo) -> Iterator[list[str]]:
+ROWS_PER_CHUNK = CHILD_ROWS_PER_LINE  # the parser child's JSON lines hold as many
+
+
+def _csv_chunks(path: Path, info: FileInfo, trimmed: bool) -> Iterator[list[list[str]]]:
     with open(path, "rb") as raw:
         text = io.TextIOWrapper(raw, encoding=info.encoding, errors="replace", newline="")
+        parsed = csv.reader(text, delimiter=info.delimiter)
+        read = 0
         try:
-            for number, row in enumerate(csv.reader(text, delimiter=info.delimiter), 1):
-                if "\x00" in "".join(row):  # past the sample inspect() read
+            while chunk := list(islice(parsed, ROWS_PER_CHUNK)):
+                if "\x00" in "".join(chain.from_iterable(chunk)):  # past inspect()'s sample
+                    number = read + next(
+                        i for i, row in enumerate(chunk, 1) if "\x00" in "".join(row)
+                    )
                     raise FileProblem(
                         f"Row {number} holds a NUL character: the file is damaged or not "
                         "a spreadsheet export. Export it again and upload it."
                     )
-                yield list(map(str.strip, row))
+                read += len(chunk)
+                yield [list(map(str.strip, row)) for row in chunk] if trimmed else chunk
         except csv.Error as exc:
             raise FileProblem(f"The file is not valid CSV: {exc}.") from exc
 
 
-def _xlsx_rows(path: Path, sheet: str) -> Iterator[list[str]]:
+def _xlsx_chunks(path: Path, sheet: str) -> Iterator[list[list[str]]]:
+    """The parser child's JSON lines, each a chunk of trimmed text rows."""
     written = _sheet_file(path, sheet)
     if not written.exists():
         refused = written.with_suffix(".refused")
@@ -136,7 +168,7 @@ def _xlsx_rows(path: Path, sheet: str) -> Iterator[list[str]]:
         _convert(path, sheet)
     with open(written, encoding="utf-8") as file:
         for line in file:
-            yield from json.loads(line)
+            yield json.loads(line)
 
 
 def discard(path: Path) -> None:

@@ -253,6 +253,30 @@ def test_import_learners_adds_updates_and_explains(tree, session):
     assert added.department == "Ops" and added.license_expires_at is not None
 
 
+def test_a_csv_import_trims_the_cells_it_reads_and_skips_rows_of_spaces(tree, session):
+    """The review reads a CSV's cells untrimmed and trims those it keeps: padded
+    names and dates are kept trimmed, empty cells as no value, and a row of spaces
+    only is no data row (not an empty address)."""
+    from datetime import date
+
+    actor = replace_actor_in(tree.customer)
+    rows = [
+        ["First", "Last", "Email", "Team", "Last active"],
+        ["  Ann ", " Lee\t", "  ann.lee@acme.example.com ", "  ", " 2026-05-01 "],
+        ["   ", " ", "  ", "", ""],
+        ["Bo", "Ray", "bo.ray@acme.example.com", " Ops ", " soon "],
+    ]
+    batch = upload(actor, tree.customer, corpus.csv_bytes(rows), kind="learners")
+    columns = {"email": 2, "first_name": 0, "last_name": 1, "department": 3, "last_active": 4}
+    summary = imports.review(actor, batch.id, 1, columns)
+    assert (summary.rows, summary.new, summary.not_taken) == (2, 1, 1)
+    assert reasons(batch) == {4: "not a last-active date (soon): write it as YYYY-MM-DD"}
+    imports.commit_learners(actor, batch.id)
+    added = session.scalar(select(Learner).where(Learner.email == "ann.lee@acme.example.com"))
+    assert (added.first_name, added.last_name, added.department) == ("Ann", "Lee", None)
+    assert added.last_active_on == date(2026, 5, 1)
+
+
 def test_import_learners_can_leave_new_learners_unlicensed(tree, session):
     actor = replace_actor_in(tree.customer)
     factories.assigned_order(tree.customer, 5)

@@ -110,9 +110,17 @@ def get_reviewed(actor: Actor, batch_id, kind: ImportKind, done: str, not_yet: s
 
 def file_rows(batch: ImportBatch):
     """The kept file's rows, read as the reader read it at upload."""
+    for chunk in file_chunks(batch):
+        yield from chunk
+
+
+def file_chunks(batch: ImportBatch, trimmed: bool = True):
+    """The same rows in the reader's chunks (lists of rows), for reading it whole;
+    `trimmed=False`: a CSV's cells untrimmed (see `reader.chunks`)."""
     info = reader.FileInfo(batch.file_kind, batch.encoding, batch.delimiter, batch.sheets or [])
     limit = current_app.config.get("IMPORT_MAX_ROWS", 200_000)
-    return reader.rows(upload_dir() / batch.stored_name, info, batch.sheet, limit=limit)
+    path = upload_dir() / batch.stored_name
+    return reader.chunks(path, info, batch.sheet, limit=limit, trimmed=trimmed)
 
 
 def finish(actor: Actor, batch: ImportBatch, *, selection_id=None, after: dict) -> None:
