@@ -32,6 +32,7 @@ from pathlib import Path
 
 from app.imports.xlsx_child import EXIT as CHILD_EXIT
 from app.imports.xlsx_child import ROWS_PER_LINE as CHILD_ROWS_PER_LINE
+from app.imports.xlsx_child import cell_text
 
 DELIMITERS = [",", ";", "\t", "|"]
 SAMPLE_BYTES = 64 * 1024
@@ -115,12 +116,13 @@ def chunks(
     trimmed: bool = True,
 ) -> Iterator[list[list[str]]]:
     """The same rows in lists of up to ROWS_PER_CHUNK, for readers of the whole file
-    (the review), checked a chunk at a time. `trimmed=False` leaves a CSV's cells as
-    they are (the review trims only the cells it reads: trimming every cell of a
-    100,000-row file costs as much as parsing it); a workbook's are always trimmed.
-    More than `limit` rows is a FileProblem raised with the chunk that passes it."""
+    (the review), checked a chunk at a time. `trimmed=False` leaves the cells as the
+    file holds them — a CSV's text untrimmed, a workbook's text, numbers, true/false
+    and nulls — for a reader that makes text (`cell`) of the cells it reads only:
+    trimming every cell of a 100,000-row file costs as much as parsing it. More than
+    `limit` rows is a FileProblem raised with the chunk that passes it."""
     source = (
-        _xlsx_chunks(path, sheet or info.sheets[0])
+        _xlsx_chunks(path, sheet or info.sheets[0], trimmed)
         if info.kind == "xlsx"
         else _csv_chunks(path, info, trimmed)
     )
@@ -135,6 +137,11 @@ def chunks(
 
 
 ROWS_PER_CHUNK = CHILD_ROWS_PER_LINE  # the parser child's JSON lines hold as many
+
+
+def cell(value) -> str:
+    """A cell of an untrimmed chunk as the trimmed rows hold it: text, trimmed."""
+    return value.strip() if type(value) is str else cell_text(value)
 
 
 def _csv_chunks(path: Path, info: FileInfo, trimmed: bool) -> Iterator[list[list[str]]]:
@@ -158,8 +165,8 @@ def _csv_chunks(path: Path, info: FileInfo, trimmed: bool) -> Iterator[list[list
             raise FileProblem(f"The file is not valid CSV: {exc}.") from exc
 
 
-def _xlsx_chunks(path: Path, sheet: str) -> Iterator[list[list[str]]]:
-    """The parser child's JSON lines, each a chunk of trimmed text rows."""
+def _xlsx_chunks(path: Path, sheet: str, trimmed: bool) -> Iterator[list[list]]:
+    """The parser child's JSON lines, each a chunk of rows."""
     written = _sheet_file(path, sheet)
     if not written.exists():
         refused = written.with_suffix(".refused")
@@ -168,7 +175,8 @@ def _xlsx_chunks(path: Path, sheet: str) -> Iterator[list[list[str]]]:
         _convert(path, sheet)
     with open(written, encoding="utf-8") as file:
         for line in file:
-            yield json.loads(line)
+            chunk = json.loads(line)
+            yield [list(map(cell, row)) for row in chunk] if trimmed else chunk
 
 
 def discard(path: Path) -> None:
@@ -179,7 +187,7 @@ def discard(path: Path) -> None:
 
 
 def _sheet_file(path: Path, sheet: str) -> Path:
-    """Where a workbook's sheet is kept, parsed, as JSON lines of text cells."""
+    """Where a workbook's sheet is kept, parsed, as JSON lines of rows."""
     return path.with_name(f"{path.name}.{hashlib.sha1(sheet.encode()).hexdigest()[:16]}.jsonl")
 
 

@@ -253,24 +253,32 @@ def test_import_learners_adds_updates_and_explains(tree, session):
     assert added.department == "Ops" and added.license_expires_at is not None
 
 
-def test_a_csv_import_trims_the_cells_it_reads_and_skips_rows_of_spaces(tree, session):
-    """The review reads a CSV's cells untrimmed and trims those it keeps: padded
-    names and dates are kept trimmed, empty cells as no value, and a row of spaces
-    only is no data row (not an empty address)."""
-    from datetime import date
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_an_import_trims_the_cells_it_reads_and_skips_rows_of_spaces(tree, session, kind):
+    """The review reads the file's cells untrimmed (a workbook's as numbers, dates and
+    text) and makes text of those it keeps: padded names and dates are kept trimmed,
+    empty cells as no value; a row of spaces only is no data row (not an empty
+    address), a row holding a 0 is one."""
+    from datetime import date, datetime
 
     actor = replace_actor_in(tree.customer)
+    day = datetime(2026, 5, 1) if kind == "xlsx" else " 2026-05-01 "
     rows = [
         ["First", "Last", "Email", "Team", "Last active"],
-        ["  Ann ", " Lee\t", "  ann.lee@acme.example.com ", "  ", " 2026-05-01 "],
+        ["  Ann ", " Lee\t", "  ann.lee@acme.example.com ", "  ", day],
         ["   ", " ", "  ", "", ""],
         ["Bo", "Ray", "bo.ray@acme.example.com", " Ops ", " soon "],
+        ["", "", 0 if kind == "xlsx" else "0", "", ""],
     ]
-    batch = upload(actor, tree.customer, corpus.csv_bytes(rows), kind="learners")
+    data = corpus.xlsx_bytes({"S": rows}) if kind == "xlsx" else corpus.csv_bytes(rows)
+    batch = upload(actor, tree.customer, data, f"people.{kind}", kind="learners")
     columns = {"email": 2, "first_name": 0, "last_name": 1, "department": 3, "last_active": 4}
     summary = imports.review(actor, batch.id, 1, columns)
-    assert (summary.rows, summary.new, summary.not_taken) == (2, 1, 1)
-    assert reasons(batch) == {4: "not a last-active date (soon): write it as YYYY-MM-DD"}
+    assert (summary.rows, summary.new, summary.not_taken) == (3, 1, 2)
+    assert reasons(batch) == {
+        4: "not a last-active date (soon): write it as YYYY-MM-DD",
+        5: "not an email address (not a valid address)",
+    }
     imports.commit_learners(actor, batch.id)
     added = session.scalar(select(Learner).where(Learner.email == "ann.lee@acme.example.com"))
     assert (added.first_name, added.last_name, added.department) == ("Ann", "Lee", None)

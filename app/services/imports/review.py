@@ -273,16 +273,23 @@ def _staged_values(
         read += len(part)
         if read <= header_row:
             continue
-        chunk = [(number, row) for number, row in numbered if number > header_row and any(row)]
+        chunk = [(number, row) for number, row in numbered if number > header_row and _filled(row)]
         yield _chunk_values(chunk, email_at, names, dated_at)
+
+
+def _filled(row: list) -> bool:
+    """Whether an untrimmed row may hold a cell: any truthy cell (a row of spaces
+    only is dropped by `_chunk_values`), or a workbook's 0 or FALSE."""
+    return any(row) or any(map(reader.cell, row))
 
 
 def _chunk_values(
     chunk: list[tuple], email_at: int, names: list[tuple], dated_at: int | None
 ) -> list[tuple]:
-    values = [row[email_at].strip() if email_at < len(row) else "" for _, row in chunk]
+    cell = reader.cell  # the cells as text: untrimmed text, or a workbook's values
+    values = [cell(row[email_at]) if email_at < len(row) else "" for _, row in chunk]
     if "" in values:  # a row of blank cells (spaces only) is no data row
-        kept = [i for i, value in enumerate(values) if value or "".join(chunk[i][1]).strip()]
+        kept = [i for i, value in enumerate(values) if value or any(map(cell, chunk[i][1]))]
         chunk, values = [chunk[i] for i in kept], [values[i] for i in kept]
     found = cells.clean_emails(values)
     if not names and dated_at is None:  # the renewal import: the address alone
@@ -292,9 +299,9 @@ def _chunk_values(
         ]
     out = []
     for (number, row), value, (email, why) in zip(chunk, values, found, strict=True):
-        extra = [row[i].strip()[:size] if i < len(row) else "" for i, size in names]
+        extra = [cell(row[i])[:size] if i < len(row) else "" for i, size in names]
         if dated_at is not None:
-            extra += _last_active(row[dated_at] if dated_at < len(row) else "")
+            extra += _last_active(cell(row[dated_at]) if dated_at < len(row) else "")
         out.append((number, value[:320], email, why or "", *extra))
     return out
 
