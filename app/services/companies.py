@@ -10,7 +10,17 @@ from sqlalchemy import and_, delete, exists, func, insert, literal, select, true
 from app import clock
 from app.errors import Forbidden, Invalid
 from app.extensions import db
-from app.models import AppUser, Company, CompanyKind, CompanyTree, Learner, License, Order
+from app.models import (
+    AppUser,
+    Company,
+    CompanyKind,
+    CompanyTree,
+    ImportBatch,
+    ImportRow,
+    Learner,
+    License,
+    Order,
+)
 from app.services import audit, orders, schedules, trials
 from app.services.validation import required_text, time_zone
 from app.tenancy import Actor, require_company, strictly_below, subtree_ids
@@ -224,6 +234,10 @@ def delete_company(actor: Actor, company_id: int) -> None:
     )
     # Its NFR grants go with it while nobody ever held one of their seats.
     db.session.execute(delete(Order).where(_unused_grant(company.id)))
+    # Its uploads go by the key's cascade; their staged rows (import_rows has no
+    # foreign key: see the model) are deleted here.
+    uploads = select(ImportBatch.id).where(ImportBatch.company_id == company.id)
+    db.session.execute(delete(ImportRow).where(ImportRow.batch_id.in_(uploads)))
     db.session.execute(delete(CompanyTree).where(CompanyTree.descendant_id == company.id))
     db.session.delete(company)
     db.session.flush()

@@ -112,3 +112,35 @@ def test_deleting_an_empty_company_removes_it_and_its_tree_links(tree, session):
     delete_company(tree.actor("partner"), empty.id)
     assert session.get(Company, empty.id) is None
     assert empty.id not in ids_under(session, tree.partner)
+
+
+def test_deleting_a_company_deletes_its_uploads_and_their_reviewed_rows(tree, session):
+    """import_rows has no foreign key to cascade: the deletion removes the rows of
+    the company's reviewed uploads itself, and no other company's."""
+    import io
+
+    from sqlalchemy import func, select
+
+    from app.models import ImportBatch, ImportRow
+    from app.services import imports
+    from tests.factories import replace_actor_in
+    from tests.imports import corpus
+
+    empty = factories.company(tree.sub, "customer", "Empty")
+    rows = corpus.csv_bytes([["First", "Last", "Email"], ["A", "B", "ab@empty.example.com"]])
+
+    def reviewed(company) -> int:
+        actor = replace_actor_in(company)
+        batch = imports.upload(actor, company.id, "learners", "people.csv", io.BytesIO(rows))
+        imports.review(actor, batch.id, 1, {"email": 2, "first_name": 0, "last_name": 1})
+        return batch.id
+
+    theirs, others = reviewed(empty), reviewed(tree.customer)
+
+    def staged(batch_id) -> int:
+        return session.scalar(select(func.count()).where(ImportRow.batch_id == batch_id))
+
+    assert (staged(theirs), staged(others)) == (1, 1)
+    delete_company(tree.actor("partner"), empty.id)
+    assert session.get(ImportBatch, theirs) is None
+    assert (staged(theirs), staged(others)) == (0, 1)
