@@ -66,6 +66,19 @@ def test_review_takes_the_expired_and_explains_every_other_row(renewal, session)
     assert summary.free == 11 and summary.problem is None
 
 
+def test_a_header_row_chosen_past_the_first_thousand_rows_starts_the_data(renewal, session):
+    """The review reads the file in chunks of 1,000 rows: a header chosen further
+    down starts the data wherever it falls, in any chunk."""
+    tree, actor = renewal, replace_actor_in(renewal.customer)
+    rows = [[f"note {n}"] for n in range(1, 1100)] + [["Email"]]
+    rows += [[person.email] for person in tree.expired[:3]]
+    batch = upload(actor, tree.customer, corpus.csv_bytes(rows))
+    summary = imports.review(actor, batch.id, 1100, {"email": 0})
+    assert (summary.rows, summary.taken) == (3, 3)
+    summary = imports.review(actor, batch.id, 1101, {"email": 0})
+    assert (summary.rows, summary.taken) == (2, 2)
+
+
 def test_an_overlong_address_is_explained_not_a_crash(renewal, session):
     tree, actor = renewal, replace_actor_in(renewal.customer)
     long_address = "a" * 300 + "@acme.example.com"  # longer than any column holds

@@ -269,25 +269,32 @@ def _staged_values(
     index (or None)."""
     header_row, read = batch.header_row, 0
     for part in file_chunks(batch, trimmed=False):  # the cells read are trimmed here
-        numbered = enumerate(part, read + 1)
-        read += len(part)
+        first, read = read + 1, read + len(part)
         if read <= header_row:
             continue
-        chunk = [(number, row) for number, row in numbered if number > header_row and _filled(row)]
+        skip = max(0, header_row - first + 1)  # the header's rows in this chunk
+        chunk = [
+            (number, row)
+            for number, row in enumerate(part[skip:] if skip else part, first + skip)
+            if any(row) or _filled(row)
+        ]
         yield _chunk_values(chunk, email_at, names, dated_at)
 
 
 def _filled(row: list) -> bool:
-    """Whether an untrimmed row may hold a cell: any truthy cell (a row of spaces
-    only is dropped by `_chunk_values`), or a workbook's 0 or FALSE."""
-    return any(row) or any(map(reader.cell, row))
+    """Whether an untrimmed row with no truthy cell holds one: a workbook's 0 or
+    FALSE (a row of spaces only, truthy, is dropped by `_chunk_values`)."""
+    return any(map(reader.cell, row))
 
 
 def _chunk_values(
     chunk: list[tuple], email_at: int, names: list[tuple], dated_at: int | None
 ) -> list[tuple]:
     cell = reader.cell  # the cells as text: untrimmed text, or a workbook's values
-    values = [cell(row[email_at]) if email_at < len(row) else "" for _, row in chunk]
+    values = [  # (text inline: a call per row costs as much as the strip)
+        (v.strip() if type(v := row[email_at]) is str else cell(v)) if email_at < len(row) else ""
+        for _, row in chunk
+    ]
     if "" in values:  # a row of blank cells (spaces only) is no data row
         kept = [i for i, value in enumerate(values) if value or any(map(cell, chunk[i][1]))]
         chunk, values = [chunk[i] for i in kept], [values[i] for i in kept]
