@@ -34,9 +34,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def stack(committed_app):
+def stack(committed_app, tmp_path):
     """A committed database, a queue of its own on Redis, an SMTP server, and a way
-    to start worker.py processes (stopped afterwards)."""
+    to start worker.py processes (stopped afterwards; each one's log in `tmp_path`,
+    named by `worker_log`)."""
     queue = new_queue()
     with SmtpServer() as smtp:
         app, url = committed_app(REDIS_URL=REDIS_URL, RQ_QUEUE=queue, **smtp.config)
@@ -44,14 +45,16 @@ def stack(committed_app):
         processes: list[subprocess.Popen] = []
 
         def start(*args) -> subprocess.Popen:
-            process = subprocess.Popen(
-                [sys.executable, str(ROOT / "worker.py"), *args],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            with open(tmp_path / f"worker-{len(processes)}.log", "wb") as log:
+                process = subprocess.Popen(
+                    [sys.executable, str(ROOT / "worker.py"), *args],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            process.log = log.name
             processes.append(process)
             return process
 
@@ -236,7 +239,11 @@ def test_worker_health_follows_the_worker_process_while_ready_stays_200(stack):
     worker = start()  # leads once the crashed scheduler's lock has expired
     wait_for(lambda: worker_status() == 200, seconds=30, what="the worker back")
     worker.send_signal(signal.SIGTERM)  # a clean stop says so at once
-    worker.wait(timeout=60)  # a warm shutdown lets a running job finish first
+    try:
+        worker.wait(timeout=60)  # a warm shutdown lets a running job finish first
+    except subprocess.TimeoutExpired:  # (seen once in a loaded `make test`)
+        log = Path(worker.log).read_text(errors="replace")[-4000:]
+        pytest.fail(f"worker.py still running 60 s after SIGTERM; its log ends:\n{log}")
     assert worker_status() == 503
     stopped = client.get("/health/worker").get_json()["worker"]
     assert stopped["state"] == "not running" and stopped["heartbeat_age_seconds"] < 3
