@@ -109,7 +109,7 @@ def joined_or_in(id_column, other_id_column, *conditions):
 
 
 def bulk_load(connection, table: Table, chunks: Iterable[list[tuple]]) -> None:
-    """Write row tuples, given in lists (the reader's chunks of 1,000), into a (staging)
+    """Write row tuples, given in lists (a thousand or so each), into a (staging)
     table through the driver's own bulk path — COPY on PostgreSQL, one executemany
     per list on SQLite — since per-row parameter processing would cost more than
     producing the rows. The cyclic garbage collector waits meanwhile (see

@@ -273,18 +273,8 @@ def _staged_values(
         if read <= header_row:
             continue
         skip = max(0, header_row - first + 1)  # the header's rows in this chunk
-        chunk = [
-            (number, row)
-            for number, row in enumerate(part[skip:] if skip else part, first + skip)
-            if any(row) or _filled(row)
-        ]
-        yield _chunk_values(chunk, email_at, names, dated_at)
-
-
-def _filled(row: list) -> bool:
-    """Whether an untrimmed row with no truthy cell holds one: a workbook's 0 or
-    FALSE (a row of spaces only, truthy, is dropped by `_chunk_values`)."""
-    return any(map(reader.cell, row))
+        numbered = list(enumerate(part[skip:] if skip else part, first + skip))
+        yield _chunk_values(numbered, email_at, names, dated_at)
 
 
 def _chunk_values(
@@ -295,7 +285,7 @@ def _chunk_values(
         (v.strip() if type(v := row[email_at]) is str else cell(v)) if email_at < len(row) else ""
         for _, row in chunk
     ]
-    if "" in values:  # a row of blank cells (spaces only) is no data row
+    if "" in values:  # a row of empty or blank cells is no data row (a workbook's 0 is)
         kept = [i for i, value in enumerate(values) if value or any(map(cell, chunk[i][1]))]
         chunk, values = [chunk[i] for i in kept], [values[i] for i in kept]
     found = cells.clean_emails(values)
