@@ -143,14 +143,11 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
 
 def figures_for(name: str, rows) -> None:
     """The per-row figures a page shows beside its rows (the Company list: learners,
-    plan, free, expiring, expired — the services' grouped queries for the page)."""
+    plan, free, expiring, expired — the service's one statement for the page)."""
     if name == "Company":
         from app.services.licenses import company_figures
-        from app.services.stats import learner_counts
 
-        ids = [row.id for row in rows]
-        learner_counts(ids)
-        company_figures(ids)
+        company_figures([row.id for row in rows])
 
 
 PAGES = [

@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import bindparam, func, literal, null, select, union_all, update
 
 from app import clock
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Company, Learner, License, Order
 from app.models.order import type_label
+from app.models.types import UTCDateTime
 from app.services import audit, managed, pools, trials
-from app.services.states import is_expired, is_expiring
+from app.services.states import EXPIRING_WINDOW, ends_between, is_expired, is_expiring
+from app.sql import read
 from app.tenancy import Actor, get_many_scoped
 
 
@@ -68,32 +70,60 @@ def seat_position(company_scope) -> SeatPosition:
     return SeatPosition(assigned, allocated, int(expiring or 0), int(expired or 0), by_type)
 
 
-def company_figures(company_ids: list[int]) -> dict[int, dict[str, int]]:
-    """The plan, free seats, people expiring within 30 days and expired, per company
-    of a page (three grouped queries for the whole page)."""
-    if not company_ids:
-        return {}
-    now = clock.now()
+def _figures_statement():
+    """The Company list's figures of a page of companies in one statement, built once:
+    (figure, company, number, plan rank) rows of four grouped reads, each over its own
+    index — active people, pools, and two range counts over the active people's expiry
+    index (one pass with both conditions read every licensed person of the page's
+    companies: a 50,000-person customer took 12 ms on SQLite, against 3 ms for the two
+    ranges). Every value is a parameter, so a page runs it without building a statement
+    nor its cache key (four statements built per page cost ~2 ms of Python for ~0.4 ms
+    of SQL)."""
+    ids = bindparam("ids", expanding=True)
+    now, until = bindparam("now", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
+    people = (Learner.company_id.in_(ids), Learner.active)
+    return union_all(
+        select(literal("learners"), Learner.company_id, func.count(), null())
+        .where(*people)
+        .group_by(Learner.company_id),
+        select(
+            literal("free"),
+            Order.company_id,
+            func.sum(Order.quantity - Order.allocated),
+            pools.plan_rank(),
+        )
+        .where(Order.company_id.in_(ids), pools.is_pool(now))
+        .group_by(Order.company_id),
+        *(
+            select(literal(figure), Learner.company_id, func.count(), null())
+            .where(*people, state)
+            .group_by(Learner.company_id)
+            for figure, state in (
+                ("expiring", ends_between(now, until)),
+                ("expired", is_expired(now)),
+            )
+        ),
+    )
+
+
+_FIGURES = _figures_statement()
+
+
+def company_figures(company_ids: list[int]) -> dict[int, dict[str, object]]:
+    """Active learners, the plan, free seats, people expiring within 30 days and
+    expired, per company of a page: one statement for the whole page."""
     figures = {
-        cid: {"free": 0, "expiring": 0, "expired": 0, "plan": pools.plan_label(None)}
+        cid: {"learners": 0, "free": 0, "expiring": 0, "expired": 0, "plan": pools.plan_label(None)}
         for cid in company_ids
     }
-    for cid, free, plan in db.session.execute(
-        select(Order.company_id, func.sum(Order.quantity - Order.allocated), pools.plan_rank())
-        .where(Order.company_id.in_(company_ids), pools.is_pool(now))
-        .group_by(Order.company_id)
-    ):
-        figures[cid].update(free=int(free or 0), plan=pools.plan_label(plan))
-    # Two range counts per company over the active people's expiry index: one pass
-    # with both conditions read every licensed person of the page's companies (a
-    # 50,000-person customer: 12 ms on SQLite, against 3 ms for the two ranges).
-    for figure, state in (("expiring", is_expiring(now)), ("expired", is_expired(now))):
-        for cid, count in db.session.execute(
-            select(Learner.company_id, func.count())
-            .where(Learner.company_id.in_(company_ids), Learner.active, state)
-            .group_by(Learner.company_id)
-        ):
-            figures[cid][figure] = count
+    if not company_ids:
+        return figures
+    now = clock.now()
+    params = {"ids": company_ids, "now": now, "until": now + EXPIRING_WINDOW}
+    for figure, cid, number, plan in read(_FIGURES, params):
+        figures[cid][figure] = int(number or 0)
+        if figure == "free":
+            figures[cid]["plan"] = pools.plan_label(plan)
     return figures
 
 

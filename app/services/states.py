@@ -28,7 +28,12 @@ def is_unlicensed():
 
 def is_expiring(now: datetime, window: timedelta = EXPIRING_WINDOW):
     """Active, and ending within `window` (the Expiring tab's 30 days by default)."""
-    return and_(Learner.license_expires_at > now, Learner.license_expires_at <= now + window)
+    return ends_between(now, now + window)
+
+
+def ends_between(start, end):
+    """The license ends after `start`, by `end` (values or a statement's parameters)."""
+    return and_(Learner.license_expires_at > start, Learner.license_expires_at <= end)
 
 
 def needs_license(now: datetime):

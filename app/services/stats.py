@@ -1,4 +1,4 @@
-"""Counts shown on the dashboard and beside list rows, one query per page."""
+"""Counts shown on the dashboard."""
 
 from __future__ import annotations
 
@@ -7,18 +7,6 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Company, CompanyKind, Learner
 from app.tenancy import Actor, screen_scope
-
-
-def learner_counts(company_ids: list[int]) -> dict[int, int]:
-    """Active learners per company, for a page of companies, in one query."""
-    if not company_ids:
-        return {}
-    rows = db.session.execute(
-        select(Learner.company_id, func.count())
-        .where(Learner.company_id.in_(company_ids), Learner.active)
-        .group_by(Learner.company_id)
-    )
-    return dict(rows.all())
 
 
 def dashboard_counts(actor: Actor) -> dict:

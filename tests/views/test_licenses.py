@@ -1,10 +1,11 @@
 """The Licenses tabs and Allocate Licenses, through the test client."""
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app import display
+from app import clock, display
 from app.models import Learner, License
 from tests import factories
 
@@ -227,11 +228,17 @@ def test_deallocate_of_a_company_below_outside_manage_mode_is_not_found(tree, as
 def test_company_list_and_dashboard_show_the_seat_position(tree, as_user, session):
     factories.expired_people(tree.customer, 2)
     factories.assigned_order(tree.sub_customer, 7)
+    now = clock.now()
+    # Expiring: within 30 days, the window's last instant included; a day later is not.
+    factories.licenses_expiring(tree.sub_customer, 2, now + timedelta(days=30))
+    factories.licenses_expiring(tree.sub_customer, 1, now + timedelta(days=31))
     session.commit()
     client = as_user(tree.users["partner"])
     html = client.get("/companies/list/").get_data(as_text=True)
     row = re.search(r">Customer C2</a></td>(.*?)</tr>", html, re.S).group(1)
-    assert [int(x) for x in re.findall(r"<td>\s*(\d+)\s*</td>", row)][-3:] == [7, 0, 0]
+    # Learners (3 of the tree and 3 new), free, expiring, expired.
+    assert [int(x) for x in re.findall(r"<td>\s*(\d+)\s*</td>", row)][-4:] == [6, 7, 2, 0]
+    assert "Premium" in row
     row = re.search(r">Customer C1</a></td>(.*?)</tr>", html, re.S).group(1)
     assert [int(x) for x in re.findall(r"<td>\s*(\d+)\s*</td>", row)][-3:] == [0, 0, 2]
     dashboard = client.get("/").get_data(as_text=True)
