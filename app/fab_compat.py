@@ -21,10 +21,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, request, url_for
+from flask import abort, request, session, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_appbuilder.urltools import (
+    get_filter_args,
+    get_order_args,
+    get_page_args,
+    get_page_size_args,
+)
 
 from app.tenancy import coerce_pk
 
@@ -188,6 +193,42 @@ class ServiceModelView(ModelView):
             return self.datamodel.apply_all(query, filters)
         column, direction = get_order_args().get(type(self).__name__) or self.base_order
         return self.datamodel.apply_all(query, filters, column, direction)
+
+    def _list(self, **kwargs):
+        """FAB's list handler (`BaseCRUDView._list`), its search widget given
+        `search_widget_args()` (FAB's: the search form, refreshed per request)."""
+        name = type(self).__name__
+        order_column, order_direction = get_order_args().get(name) or ("", "")
+        get_filter_args(self._filters)
+        widgets = self._get_list_widget(
+            filters=self._filters,
+            order_column=order_column,
+            order_direction=order_direction,
+            page=get_page_args().get(name),
+            page_size=get_page_size_args().get(name),
+            **kwargs,
+        )
+        self.update_redirect()
+        widgets["search"] = self.search_widget(
+            route_base=self.route_base,
+            include_cols=self.search_columns,
+            exclude_cols=[],
+            filters=self._filters,
+            **self.search_widget_args(),
+        )
+        return widgets
+
+    def search_widget_args(self) -> dict:
+        """The search widget's form, or what a subclass's widget takes instead."""
+        return {"form": self.search_form.refresh()}
+
+    def update_redirect(self):
+        """FAB's Back history (the session's `page_history`), written only when this
+        page is not its last entry already (FAB's stack keeps no repeat, but writing
+        it marks the session changed: signed and sent again with every list)."""
+        history = session.get("page_history")
+        if not history or history[-1] != request.url:
+            super().update_redirect()
 
     # FAB's private handlers, routed to the hooks.
 

@@ -68,3 +68,13 @@ def test_each_company_row_counts_its_own_expiring_and_expired_people(tree, as_us
 
     assert figures(tree.customer) == ("2", "3")
     assert figures(tree.sub) == ("0", "0")
+
+
+def test_back_leads_to_the_list_before_and_a_reload_does_not_rewrite_the_session(tree, as_user):
+    client = as_user(tree.users["partner"])
+    assert client.get("/orders/list/").headers.get("Set-Cookie")  # history: the orders
+    assert client.get("/companies/list/").headers.get("Set-Cookie")  # then the companies
+    # Reloading the companies changes no history: the session is not signed and sent again.
+    assert client.get("/companies/list/").headers.get("Set-Cookie") is None
+    back = client.get("/back")
+    assert back.status_code == 302 and back.headers["Location"].endswith("/orders/list/")
