@@ -29,7 +29,7 @@ from app.services import (
     webhooks,
 )
 from app.services.imports import directory
-from app.services.licenses import seat_position
+from app.services.licenses import company_seat_position
 from app.services.states import is_expired, is_unlicensed
 from app.tenancy import Screen, audience, get_scoped, require_company, screen_scope
 
@@ -188,7 +188,7 @@ def _set_active(actor, learner_id, active: bool):
 )
 def company_seats(actor, company_id):
     company = require_company(actor, company_id)
-    position = seat_position(lambda column: column == company.id)
+    position = company_seat_position(company.id)
     return {
         "assigned": position.assigned,
         "allocated": position.allocated,

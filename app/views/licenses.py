@@ -18,7 +18,7 @@ from app.models import Company, Learner, LicenseType, Order, Selection
 from app.models.order import type_label
 from app.services import allocation, pools, reclaim, renewal_requests, states
 from app.services import licenses as service
-from app.tenancy import Screen, screen_scope
+from app.tenancy import Screen
 from app.views.base import (
     ScopedInterface,
     ScopedModelView,
@@ -118,8 +118,8 @@ def requested_message(done) -> str:
 
 
 def seat_position():
-    actor = current_actor()
-    return service.seat_position(lambda column: screen_scope(actor, column, Screen.OWN))
+    """The seat position of the company in view (the tabs show one company's seats)."""
+    return service.company_seat_position(current_actor().company_in_view)
 
 
 class LicensesTab(ScopedModelView):
