@@ -10,7 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    or_,
+    select,
+    true,
+)
 
 from app.errors import DomainError, NotFound
 from app.extensions import db
@@ -190,6 +200,19 @@ def may_act_on(actor: Actor, company_id: int | None) -> bool:
     )
 
 
+def _descendants_among(*conditions) -> Select:
+    """Which of the companies `ids` are descendants of `ancestor`: built once, the
+    values parameters (a list page's row menus ask on every request)."""
+    return select(CompanyTree.descendant_id).where(
+        CompanyTree.ancestor_id == bindparam("ancestor"),
+        CompanyTree.descendant_id.in_(bindparam("ids", expanding=True)),
+        *conditions,
+    )
+
+
+_WITHIN, _STRICTLY_BELOW = _descendants_among(), _descendants_among(CompanyTree.depth > 0)
+
+
 def strictly_below(actor: Actor, company_ids: set[int]) -> set[int]:
     """Those of the companies strictly below the actor's own company (never its own):
     the ones whose orders it assigns and declines."""
@@ -199,27 +222,16 @@ def strictly_below(actor: Actor, company_ids: set[int]) -> set[int]:
         company_ids = set(company_ids) & strictly_below(
             replace(actor, limited_to=None), set(company_ids)
         )
-        return company_ids & set(
-            db.session.scalars(
-                select(CompanyTree.descendant_id).where(
-                    CompanyTree.ancestor_id == actor.limited_to,
-                    CompanyTree.descendant_id.in_(company_ids),
-                )
-            )
-        )
+        if not company_ids:
+            return set()
+        params = {"ancestor": actor.limited_to, "ids": list(company_ids)}
+        return company_ids & set(db.session.scalars(_WITHIN, params))
     if actor.is_admin:
         return set(company_ids)
     if not actor.is_account_manager or not company_ids:
         return set()
-    return set(
-        db.session.scalars(
-            select(CompanyTree.descendant_id).where(
-                CompanyTree.ancestor_id == actor.company_id,
-                CompanyTree.depth > 0,
-                CompanyTree.descendant_id.in_(company_ids),
-            )
-        )
-    )
+    params = {"ancestor": actor.company_id, "ids": list(company_ids)}
+    return set(db.session.scalars(_STRICTLY_BELOW, params))
 
 
 def require_company(actor: Actor, company_id) -> Company:
