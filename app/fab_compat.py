@@ -30,7 +30,9 @@ from flask_appbuilder.urltools import (
     get_page_args,
     get_page_size_args,
 )
+from sqlalchemy import func, select
 
+from app.sql import read
 from app.tenancy import coerce_pk
 
 
@@ -60,17 +62,16 @@ class RestrictedInterface(SQLAInterface):
     count_cap: int | None = None
 
     def query_count(self, query, filters=None, select_columns=None):
-        query = self.restrict(query)
-        if self.count_cap is None:
-            return super().query_count(query, filters, select_columns)
+        """The list's count: its filtered rows' keys counted (up to `count_cap + 1`),
+        run by Core on the session's connection (`sql.read`: a list page reads
+        before any change). Only the key is read: SQLite does not flatten a LIMITed
+        subquery, so selecting the whole row read up to count_cap rows of the table."""
         rows = self._apply_inner_all(
-            query, filters, select_columns=select_columns, aliases_mapping={}
-        )
-        # Only the key is read: SQLite does not flatten a LIMITed subquery, so
-        # selecting the whole row read up to count_cap rows of the table itself.
-        return (
-            rows.with_entities(*self.obj.__mapper__.primary_key).limit(self.count_cap + 1).count()
-        )
+            self.restrict(query), filters, select_columns=select_columns, aliases_mapping={}
+        ).with_entities(*self.obj.__mapper__.primary_key)
+        if self.count_cap is not None:
+            rows = rows.limit(self.count_cap + 1)
+        return read(select(func.count()).select_from(rows.statement.subquery())).scalar()
 
     def apply_all(self, query, *args, **kwargs):
         return super().apply_all(self.restrict(query), *args, **kwargs)

@@ -24,6 +24,7 @@ from sqlalchemy import JSON, LargeBinary, Text, select
 from sqlalchemy.orm import RelationshipDirection, aliased
 
 from app.models import AppUser, Company
+from app.sql import read
 
 # What a related row reads as in a list: the SQL of its `str()` (`__repr__`).
 LABELS = {
@@ -105,7 +106,7 @@ class PageReader:
 
     def read(self, query) -> list[PageRow]:
         """The rows of `query` (FAB's list query: filters, order, page), one statement."""
-        result = query.with_entities(*self.columns, *self.labels).all()
+        result = read(query.with_entities(*self.columns, *self.labels).statement).all()
         rows, width, new = [], len(self.keys), object.__new__
         for values in result:
             row = new(self.row_class)
