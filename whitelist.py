@@ -31,6 +31,7 @@ query_month_group  # FAB's group queries, refused by app/fab_compat.py
 query_year_group  # FAB's group queries, refused by app/fab_compat.py
 _._delete  # FAB's delete handler, routed by app/fab_compat.py
 _._get_list_widget  # FAB's list widget builder, overridden by app/fab_compat.py
+_._list  # FAB's list handler, overridden by app/fab_compat.py
 _.order_section  # flask.g: the Orders section shown (views/orders.py)
 _.download  # unused method (app/security.py)
 filter_converter_class  # FAB's filter converter (app/views/base.py ScopedInterface)
