@@ -117,11 +117,6 @@ def requested_message(done) -> str:
     return text
 
 
-def seat_position():
-    """The seat position of the company in view (the tabs show one company's seats)."""
-    return service.company_seat_position(current_actor().company_in_view)
-
-
 class LicensesTab(ScopedModelView):
     """What the tabs share: the Licenses page header, tabs and seat position."""
 
@@ -131,11 +126,12 @@ class LicensesTab(ScopedModelView):
     page_size = 25
 
     def render_template(self, template, **kwargs):
+        actor = current_actor()
         return super().render_template(
             template,
             active_tab=self.tab,
-            seats=seat_position(),
-            actor=current_actor(),
+            seats=service.company_seat_position(actor.company_in_view),  # the tab's company
+            actor=actor,
             query_string=urlencode(list(request.args.items(multi=True))),
             **kwargs,
         )
