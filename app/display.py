@@ -24,13 +24,18 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+# Month names as "%b" gives them in the C locale, without strftime's cost (a list
+# page formats two instants a row).
+MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def day(value: date | datetime | None, zone_name: str | None = None) -> str:
     """A day ("1 Dec 2026"); an instant is first moved into `zone_name`."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
         value = local(value, zone_name)
-    return f"{value.day} {value:%b %Y}"
+    return f"{value.day} {MONTHS[value.month]} {value.year}"
 
 
 def when(value: datetime | None, zone_name: str | None = None) -> str:
@@ -38,13 +43,16 @@ def when(value: datetime | None, zone_name: str | None = None) -> str:
     if value is None:
         return "—"
     moment = local(value, zone_name)
-    return f"{day(moment.date())}, {moment:%H:%M} {zone_label(moment)}"
+    return (
+        f"{moment.day} {MONTHS[moment.month]} {moment.year}, "
+        f"{moment.hour:02d}:{moment.minute:02d} {zone_label(moment)}"
+    )
 
 
 def time_of_day(value: datetime, zone_name: str | None = None) -> str:
     """The clock time of an instant in `zone_name`: "23:15 GMT"."""
     moment = local(value, zone_name)
-    return f"{moment:%H:%M} {zone_label(moment)}"
+    return f"{moment.hour:02d}:{moment.minute:02d} {zone_label(moment)}"
 
 
 def local(value: datetime, zone_name: str | None) -> datetime:

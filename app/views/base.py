@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlencode
 
 from flask import abort, current_app, flash, jsonify, redirect, request, url_for
@@ -61,9 +62,18 @@ def action_label(value: str) -> str:
     return (value or "").replace(".", " ").replace("_", " ").capitalize()
 
 
-def local_when(value) -> str:
-    """Column formatter: an instant in the page's time zone ("1 Dec 2026, 23:15 GMT")."""
-    return display.when(value, display_zone())
+class LocalWhen:
+    """Column formatter: an instant in the page's time zone ("1 Dec 2026, 23:15 GMT").
+    A list's rows use `for_page()`, which reads the zone once for all its cells."""
+
+    def __call__(self, value) -> str:
+        return display.when(value, display_zone())
+
+    def for_page(self) -> Callable[[object], str]:
+        return partial(display.when, zone_name=display_zone())
+
+
+local_when = LocalWhen()
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,17 @@ class PlainFilterConverter(SQLAFilterConverter):
         ("is_json", TEXT),
     )
 
+    def convert(self, col_name):
+        """A column's operators, made once per interface: FAB builds a fresh `Filters`
+        (converting every column of the model) for each list's joined filters, its
+        count and its page. Filters hold no state of a request, as FAB's own view
+        keeps one set for every request. A new list each time: FAB extends a
+        column's list in place with a view's `search_filters`."""
+        made = self.datamodel.__dict__.setdefault("_operators", {})
+        if col_name not in made:
+            made[col_name] = super().convert(col_name)
+        return list(made[col_name]) if made[col_name] is not None else None
+
 
 QUICK_SEARCH_ARG = "q"
 # A filter in a list's URL: `_flt_<position of its operator>_<column>`.

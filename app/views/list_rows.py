@@ -110,6 +110,12 @@ def render_rows(
     delete = UrlPattern(f"{view}.delete") if can["can_delete"] else None
     crud = show or edit or delete
     link_urls = {column: UrlPattern(f"{target}.show") for column, target in links.items()}
+    # A formatter that reads the request (the page's time zone) does so once a page.
+    formatters = {
+        column: formatter.for_page() if hasattr(formatter, "for_page") else formatter
+        for column, formatter in formatters.items()
+        if column in columns
+    }
     token = []
 
     def csrf() -> str:
