@@ -128,13 +128,30 @@ def scope(actor: Actor, company_column) -> ColumnElement[bool]:
 
 
 def _role_scope(actor: Actor, company_column) -> ColumnElement[bool]:
+    kind, company = _role_scope_kind(actor)
+    return SCOPES[kind](company_column, company)
+
+
+def _role_scope_kind(actor: Actor) -> tuple[str, int | None]:
     if actor.is_admin:
-        return true()
+        return "all", None
     if actor.is_customer_manager:
-        return company_column == actor.company_id
+        return "company", actor.company_id
     if actor.is_account_manager:
-        return company_column.in_(subtree_ids(actor.company_id))
-    return false()
+        return "subtree", actor.company_id
+    return "none", None
+
+
+# The kinds of scope, each a clause of a company column and one company: its id, or a
+# bound parameter where a list's statements are built once (`screen_scope_kind`).
+SCOPES = {
+    "all": lambda column, company: true(),
+    "none": lambda column, company: false(),
+    "company": lambda column, company: column == company,
+    "subtree": lambda column, company: column.in_(
+        select(CompanyTree.descendant_id).where(CompanyTree.ancestor_id == company)
+    ),
+}
 
 
 def audience(actor: Actor, model) -> ColumnElement[bool]:
@@ -179,14 +196,24 @@ def screen_scope(actor: Actor, company_column, screen: Screen = Screen.COMPANY):
     - own screens (the license tabs, whose seats belong to one company) show only
       the company in view: the actor's own company, or the managed one.
     """
-    if screen is Screen.PARTNER:
+    kind = screen_scope_kind(actor, screen)
+    if kind is None:
         return scope(actor, company_column)
+    return SCOPES[kind[0]](company_column, kind[1])
+
+
+def screen_scope_kind(actor: Actor, screen: Screen) -> tuple[str, int | None] | None:
+    """`screen_scope` as (the kind of `SCOPES`, its company), for a statement built
+    once per kind with the company a parameter; None where the actor's scope is an
+    API key's, limited to a company (`scope`, built per request)."""
     if screen is Screen.OWN:
         in_view = actor.company_in_view
-        return company_column == in_view if in_view is not None else false()
-    if actor.managing_company_id:
-        return company_column == actor.managing_company_id
-    return scope(actor, company_column)
+        return ("company", in_view) if in_view is not None else ("none", None)
+    if screen is Screen.COMPANY and actor.managing_company_id:
+        return "company", actor.managing_company_id
+    if actor.limited_to is not None:
+        return None
+    return _role_scope_kind(actor)
 
 
 def may_act_on(actor: Actor, company_id: int | None) -> bool:

@@ -101,14 +101,18 @@ LEGACY_SECTION_FILTERS = ("_flt_3_status", "_flt_0_status")
 class OrderInterface(ScopedInterface):
     """The orders the actor may see, narrowed to the section being shown, if any."""
 
-    def scoped_query(self, query):
+    def narrowing(self):
         section = g.get("order_section")
-        query = super().scoped_query(query)
-        if section == OrderStatus.ASSIGNED:
-            return query.filter(pools.is_pool(clock.now()))  # still running
-        if section == EXPIRED:
-            return query.filter(pools.is_spent(clock.now()))
-        return query.filter(Order.status == section) if section else query
+        if section in (OrderStatus.ASSIGNED, EXPIRED):
+            return section, {"now": clock.now()}
+        return ("status", {"section": section}) if section else (None, {})
+
+    def narrowing_conditions(self, shape, values):
+        if shape == OrderStatus.ASSIGNED:
+            return [pools.is_pool(values["now"])]  # still running
+        if shape == EXPIRED:
+            return [pools.is_spent(values["now"])]
+        return [Order.status == values["section"]] if shape == "status" else []
 
 
 def current_section() -> str | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import JSON, LargeBinary, Text, select
+from sqlalchemy import JSON, LargeBinary, Select, Text, select
 from sqlalchemy.orm import RelationshipDirection, aliased
 
 from app.models import AppUser, Company
@@ -83,6 +83,9 @@ class PageReader:
             )
             self.relations.append((name, fk_key))
         self.row_class = type(f"{model.__name__}Row", (PageRow,), _properties(model))
+        # The list's count and page statements, built once per shape of the list
+        # (`ScopedInterface.prepared`), kept with the list's columns.
+        self.statements: dict = {}
 
     @classmethod
     def for_columns(cls, model, shown: list[str]) -> PageReader | None:
@@ -104,9 +107,17 @@ class PageReader:
             relations[name] = (mapper.get_property_by_column(fk).key, relation.mapper.class_)
         return cls(model, shown, relations)
 
+    def select(self) -> Select:
+        """The page's columns and names, to which a list adds its conditions, order
+        and page (`ScopedInterface`'s statements built once)."""
+        return select(*self.columns, *self.labels)
+
     def read(self, query) -> list[PageRow]:
         """The rows of `query` (FAB's list query: filters, order, page), one statement."""
-        result = read(query.with_entities(*self.columns, *self.labels).statement).all()
+        return self.rows(read(query.with_entities(*self.columns, *self.labels).statement))
+
+    def rows(self, result) -> list[PageRow]:
+        """The rows of a result of `select()`'s columns."""
         rows, width, new = [], len(self.keys), object.__new__
         for values in result:
             row = new(self.row_class)

@@ -5,6 +5,7 @@ import re
 
 from flask import url_for
 
+from app.services.orders import request_order
 from app.views.list_rows import UrlPattern
 from tests import factories
 
@@ -78,3 +79,64 @@ def test_back_leads_to_the_list_before_and_a_reload_does_not_rewrite_the_session
     assert client.get("/companies/list/").headers.get("Set-Cookie") is None
     back = client.get("/back")
     assert back.status_code == 302 and back.headers["Location"].endswith("/orders/list/")
+
+
+LISTS = {
+    "CompanyView": "/companies/list/",
+    "LearnerView": "/learners/list/",
+    "OrderView": "/orders/list/",
+    "EmailView": "/emails/list/",
+    "AuditView": "/audit/list/",
+}
+SECTIONS = ["/orders/section/requested", "/orders/section/assigned", "/orders/section/expired"]
+
+
+def _shown(client, path: str) -> tuple[str, list[str]]:
+    html = client.get(path).text
+    count = re.search(r"Record Count:</strong>\s*([\d,+]+)", html)
+    return (count.group(1) if count else "none"), re.findall(r'<tr data-pk="(\d+)"', html)
+
+
+def test_lists_built_once_per_shape_show_each_viewer_what_fabs_query_shows(
+    tree, client, session, monkeypatch
+):
+    """A list's statements are built once per shape and reused with each request's
+    values (ScopedInterface.prepared): every viewer, one after another in the same
+    process, sees exactly the rows and count FAB's query built for it shows — its
+    own, never the previous viewer's — in every order, page and Orders section."""
+    from app.views.base import ScopedInterface
+    from app.views.context import MANAGING_KEY
+    from tests.conftest import login
+
+    for customer in (tree.customer, tree.sub_customer, tree.other_customer):
+        factories.expired_people(customer, 1)
+        factories.assigned_order(customer, 5)
+        request_order(factories.replace_actor_in(customer), customer.id, 3)
+    session.commit()
+    paths = [*LISTS.values(), *SECTIONS]
+    for view, path in LISTS.items():
+        paths.append(f"{path}?psize_{view}=2&page_{view}=1")
+        paths.append(f"{path}?_oc_{view}=id&_od_{view}=asc")
+    viewers = [(name, None) for name in ("partner", "other_partner", "customer", "sub", "admin")]
+    viewers.append(("partner", tree.customer.id))  # Manage Company mode
+
+    def everything():
+        seen = {}
+        for name, managing in viewers:
+            login(client, tree.users[name])
+            with client.session_transaction() as cookie:
+                cookie.pop(MANAGING_KEY, None)
+                if managing:
+                    cookie[MANAGING_KEY] = managing
+            for path in paths:
+                seen[name, managing, path] = _shown(client, path)
+        return seen
+
+    built_once = everything()
+    monkeypatch.setattr(ScopedInterface, "prepared", lambda *args: None)
+    assert built_once == everything()
+    # Not vacuous: the lists hold rows, and the partners' lists differ.
+    assert built_once["partner", None, "/orders/section/requested"][1]
+    assert set(built_once["partner", None, "/emails/list/"][1]).isdisjoint(
+        built_once["other_partner", None, "/emails/list/"][1]
+    )
