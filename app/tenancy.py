@@ -113,8 +113,9 @@ def system_actor(interface: str) -> Actor:
     return Actor(None, ADMIN, None, interface)
 
 
-def subtree_ids(company_id: int) -> Select:
-    """Ids of the company and every company under it, at any depth."""
+def subtree_ids(company_id) -> Select:
+    """Ids of the company and every company under it, at any depth (`company_id`: an
+    id, or a bound parameter)."""
     return select(CompanyTree.descendant_id).where(CompanyTree.ancestor_id == company_id)
 
 
@@ -148,9 +149,7 @@ SCOPES = {
     "all": lambda column, company: true(),
     "none": lambda column, company: false(),
     "company": lambda column, company: column == company,
-    "subtree": lambda column, company: column.in_(
-        select(CompanyTree.descendant_id).where(CompanyTree.ancestor_id == company)
-    ),
+    "subtree": lambda column, company: column.in_(subtree_ids(company)),
 }
 
 

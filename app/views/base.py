@@ -291,7 +291,8 @@ class ScopedInterface(RestrictedInterface):
             return None
         narrowing, values = self.narrowing()
         # The role: a customer's managers see fewer emails (`tenancy.audience`).
-        shape = (scope[0], actor.role, narrowing, order_column, order_direction, page_size)
+        # LIMIT and OFFSET are parameters too: the page size is not part of the shape.
+        shape = (scope[0], actor.role, narrowing, order_column, order_direction)
         statements = reader.statements.get(shape)
         if statements is None:
             statements = reader.statements[shape] = self._build(
@@ -300,7 +301,7 @@ class ScopedInterface(RestrictedInterface):
         return statements, {**values, "scope_company": scope[1]}
 
     def _build(self, column, actor, shape, values, reader: PageReader) -> ListStatements:
-        scope, _role, narrowing, order_column, order_direction, page_size = shape
+        scope, _role, narrowing, order_column, order_direction = shape
         conditions = [
             tenancy.SCOPES[scope](column, bindparam("scope_company")),
             tenancy.audience(actor, self.obj),
