@@ -40,10 +40,10 @@ def _day(inactive_days: int, zone: str, now: datetime) -> date:
 
 def flagged(company: Company, now: datetime):
     """A WHERE clause on learners: the company's people flagged do-not-renew now."""
-    return _flagged(cutoff(company, now))
+    return flagged_before(cutoff(company, now))
 
 
-def _flagged(day) -> ColumnElement[bool]:
+def flagged_before(day) -> ColumnElement[bool]:
     """Flagged by a manager, or (no manager's word) last active before `day` — a
     date or a SQL expression giving each person's company's cutoff; None: no rule."""
     if day is None:
@@ -79,7 +79,7 @@ def flagged_anywhere(now: datetime):
         )
     ).all()
     cutoffs = {company_id: _day(days, zone, now) for company_id, days, zone in rules}
-    return _flagged(case(cutoffs, value=Learner.company_id, else_=None) if cutoffs else None)
+    return flagged_before(case(cutoffs, value=Learner.company_id, else_=None) if cutoffs else None)
 
 
 def set_flag(actor: Actor, learner_ids: list, flag: bool) -> int:

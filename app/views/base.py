@@ -34,6 +34,7 @@ from app.views.context import current_actor, display_zone
 from app.views.filters import (
     FILTER_ARG,
     QUICK_SEARCH_ARG,
+    KeptFilter,
     PlainFilterConverter,
     QuickSearch,
     quick_search_term,
@@ -274,14 +275,13 @@ class ScopedInterface(RestrictedInterface):
         """The list's count and page statements for its shape, built once (every
         value a parameter: a statement built per request costs more Python than a
         list's SQL), and this request's values. None where something only FAB's
-        query applies is in play: Add Filter's filters, a quick search's term, a
-        view's own base filters (a license tab's), an API key's scope."""
+        query applies is in play: Add Filter's filters, a quick search's term, an
+        API key's scope."""
         column = tenancy.scope_column(self.obj)
         if column is None or page_size is None:
             return None
-        if filters is not None and not all(
-            isinstance(f, QuickSearch) and not quick_search_term() for f in filters.filters
-        ):
+        kept = self.kept_filters(filters)
+        if kept is None:
             return None
         if order_column and order_column not in self.obj.__mapper__.column_attrs:
             return None
@@ -290,23 +290,48 @@ class ScopedInterface(RestrictedInterface):
         if scope is None:
             return None
         narrowing, values = self.narrowing()
+        for i, (_flt, _shape, flt_values) in enumerate(kept):
+            values.update({f"filter{i}_{name}": value for name, value in flt_values.items()})
         # The role: a customer's managers see fewer emails (`tenancy.audience`).
         # LIMIT and OFFSET are parameters too: the page size is not part of the shape.
-        shape = (scope[0], actor.role, narrowing, order_column, order_direction)
+        shape = (
+            scope[0],
+            actor.role,
+            narrowing,
+            tuple((type(flt), flt.column_name, flt_shape) for flt, flt_shape, _ in kept),
+            order_column,
+            order_direction,
+        )
         statements = reader.statements.get(shape)
         if statements is None:
             statements = reader.statements[shape] = self._build(
-                column, actor, shape, values, reader
+                column, actor, shape, kept, values, reader
             )
         return statements, {**values, "scope_company": scope[1]}
 
-    def _build(self, column, actor, shape, values, reader: PageReader) -> ListStatements:
-        scope, _role, narrowing, order_column, order_direction = shape
+    @staticmethod
+    def kept_filters(filters) -> list[tuple[KeptFilter, Hashable, dict]] | None:
+        """The list's filters with this request's shapes and values, or None when one
+        of them only FAB's query can apply."""
+        kept = []
+        for flt, value in zip(filters.filters, filters.values, strict=True) if filters else ():
+            narrowing = flt.narrowing(value) if isinstance(flt, KeptFilter) else None
+            if narrowing is None:
+                return None
+            kept.append((flt, *narrowing))
+        return kept
+
+    def _build(self, column, actor, shape, kept, values, reader: PageReader) -> ListStatements:
+        scope, _role, narrowing, _filters, order_column, order_direction = shape
+        params = {name: bindparam(name) for name in values}
         conditions = [
             tenancy.SCOPES[scope](column, bindparam("scope_company")),
             tenancy.audience(actor, self.obj),
-            *self.narrowing_conditions(narrowing, {name: bindparam(name) for name in values}),
+            *self.narrowing_conditions(narrowing, params),
         ]
+        for i, (flt, flt_shape, flt_values) in enumerate(kept):
+            names = {name: params[f"filter{i}_{name}"] for name in flt_values}
+            conditions += flt.conditions(flt_shape, names)
         (pk,) = self.obj.__mapper__.primary_key
         keys = select(pk).where(*conditions)
         if self.count_cap is not None:

@@ -13,6 +13,7 @@ time zone.
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from datetime import date, datetime, timedelta
 
 from dateutil import parser as dates
@@ -172,13 +173,38 @@ def quick_search_term() -> str:
     return request.args.get(QUICK_SEARCH_ARG, "").strip()[:100]
 
 
-class QuickSearch(BaseFilter):
+class KeptFilter(BaseFilter):
+    """A view's base filter that a list's statements built once can hold
+    (`ScopedInterface.prepared`): its condition is a shape and values (`narrowing`),
+    the values bound as parameters there and given as they are to FAB's query."""
+
+    def narrowing(self, value) -> tuple[Hashable, dict] | None:
+        """This request's shape and values; None: only FAB's query can apply it."""
+        raise NotImplementedError
+
+    def conditions(self, shape: Hashable, values: dict) -> list:
+        """The conditions of `shape`, of `values`: the request's own, or bound
+        parameters of the same names."""
+        raise NotImplementedError
+
+    def apply(self, query, value):
+        return query.filter(*self.conditions(*self.narrowing(value)))
+
+
+class QuickSearch(KeptFilter):
     """The list's quick search box (`?q=`): a base filter, so the list, its count,
     Select All and the exports all see it. Its value is the view's
-    `quick_search(term)`, giving the condition for a term."""
+    `quick_search(term)`, giving the condition for a term. A term's words and
+    patterns vary: only FAB's query applies one."""
 
     name = "quick search"
     arg_name = "qs"
+
+    def narrowing(self, value):
+        return None if quick_search_term() else (None, {})
+
+    def conditions(self, shape, values):
+        return []
 
     def apply(self, query, value):
         term = quick_search_term()

@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from flask import abort, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
-from flask_appbuilder.models.filters import BaseFilter
 
 from app import clock, display
 from app.errors import DomainError
@@ -26,27 +25,38 @@ from app.views.base import (
     or_dash,
 )
 from app.views.context import current_actor, display_zone, request_company
-from app.views.filters import PeopleSearch, choice_field
+from app.views.filters import KeptFilter, PeopleSearch, choice_field
 
 
-class LicenseStateFilter(BaseFilter):
+class LicenseStateFilter(KeptFilter):
     """A tab's base filter: the state is derived from the expiry against the clock
     at the moment of the query."""
 
     name = "License state"
 
-    def apply(self, query, value):
-        return query.filter(states.TABS[value](clock.now()))
+    def narrowing(self, value):
+        now = clock.now()
+        if value == "expiring":
+            return value, {"now": now, "until": now + states.EXPIRING_WINDOW}
+        return value, {"now": now}
+
+    def conditions(self, shape, values):
+        if shape == "expiring":
+            return [states.ends_between(values["now"], values["until"])]
+        return [states.TABS[shape](values["now"])]
 
 
-class OpenPoolFilter(BaseFilter):
+class OpenPoolFilter(KeptFilter):
     name = "Open pool"
 
-    def apply(self, query, value):
-        return query.filter(pools.is_open(clock.now()))
+    def narrowing(self, value):
+        return None, {"now": clock.now()}
+
+    def conditions(self, shape, values):
+        return [pools.is_open(values["now"])]
 
 
-class FlagFilter(BaseFilter):
+class FlagFilter(KeptFilter):
     """Expiring and Expired Licenses: `?flagged=yes` shows only the people flagged
     do-not-renew (seat reclaim), `?flagged=no` the others; a base filter, so the
     count, Select All and Request renewal see it too."""
@@ -54,12 +64,20 @@ class FlagFilter(BaseFilter):
     name = "Do not renew"
     arg_name = "flagged"
 
-    def apply(self, query, value):
+    def narrowing(self, value):
         shown, company = request.args.get("flagged"), _company_in_view()
         if shown not in FLAG_CHOICES or company is None:
-            return query
-        condition = reclaim.flagged(company, clock.now())
-        return query.filter(condition if shown == "yes" else ~condition)
+            return None, {}
+        day = reclaim.cutoff(company, clock.now())
+        # The company's inactivity rule: off (no day), or its cutoff day.
+        return (shown, day is not None), ({"day": day} if day is not None else {})
+
+    def conditions(self, shape, values):
+        if shape is None:
+            return []
+        shown, _rule = shape
+        condition = reclaim.flagged_before(values.get("day"))
+        return [condition if shown == "yes" else ~condition]
 
 
 FLAG_CHOICES = {"yes": "Flagged do-not-renew", "no": "Not flagged"}

@@ -89,6 +89,19 @@ LISTS = {
     "AuditView": "/audit/list/",
 }
 SECTIONS = ["/orders/section/requested", "/orders/section/assigned", "/orders/section/expired"]
+# The license tabs of the company in view, with their state, open-pool and do-not-renew
+# filters (base filters the kept statements hold).
+LICENSE_TABS = [
+    "/licenses/available/list/",
+    "/licenses/allocated/list/",
+    "/licenses/expiring/list/",
+    "/licenses/expired/list/",
+    "/licenses/unlicensed/list/",
+    "/licenses/expired/list/?flagged=yes",
+    "/licenses/expired/list/?flagged=no",
+    "/licenses/expiring/list/?flagged=yes",
+    "/licenses/expiring/list/?flagged=no",
+]
 
 
 def _shown(client, path: str) -> tuple[str, list[str]]:
@@ -103,22 +116,39 @@ def test_lists_built_once_per_shape_show_each_viewer_what_fabs_query_shows(
     """A list's statements are built once per shape and reused with each request's
     values (ScopedInterface.prepared): every viewer, one after another in the same
     process, sees exactly the rows and count FAB's query built for it shows — its
-    own, never the previous viewer's — in every order, page and Orders section."""
+    own, never the previous viewer's — in every order, page, Orders section and
+    license tab, with and without the do-not-renew filter."""
+    from datetime import date, timedelta
+
+    from app import clock
     from app.views.base import ScopedInterface
     from app.views.context import MANAGING_KEY
     from tests.conftest import login
 
-    for customer in (tree.customer, tree.sub_customer, tree.other_customer):
-        factories.expired_people(customer, 1)
+    expired = {}
+    for customer, people in ((tree.customer, 3), (tree.sub_customer, 2), (tree.other_customer, 1)):
+        expired[customer] = factories.expired_people(customer, people)
         factories.assigned_order(customer, 5)
         request_order(factories.replace_actor_in(customer), customer.id, 3)
+    # The managed customer: a flag by a manager's word, one by its inactivity rule
+    # (90 days), and people on every tab.
+    word, idle, _kept = expired[tree.customer]
+    word.do_not_renew = True
+    idle.last_active_on = date(2020, 1, 1)
+    tree.customer.inactive_days = 90
+    _order, soon = factories.licenses_expiring(tree.customer, 2, clock.now() + timedelta(days=10))
+    soon[0].do_not_renew = True
+    unlicensed = factories.learners(tree.customer, 2)
+    # Another customer's rule is off: only a manager's word flags its people.
+    expired[tree.sub_customer][0].do_not_renew = True
     session.commit()
-    paths = [*LISTS.values(), *SECTIONS]
+    paths = [*LISTS.values(), *SECTIONS, *LICENSE_TABS]
     for view, path in LISTS.items():
         paths.append(f"{path}?psize_{view}=2&page_{view}=1")
         paths.append(f"{path}?_oc_{view}=id&_od_{view}=asc")
     viewers = [(name, None) for name in ("partner", "other_partner", "customer", "sub", "admin")]
     viewers.append(("partner", tree.customer.id))  # Manage Company mode
+    viewers.append(("partner", tree.sub_customer.id))
 
     def everything():
         seen = {}
@@ -140,3 +170,12 @@ def test_lists_built_once_per_shape_show_each_viewer_what_fabs_query_shows(
     assert set(built_once["partner", None, "/emails/list/"][1]).isdisjoint(
         built_once["other_partner", None, "/emails/list/"][1]
     )
+    managed = {path: built_once["partner", tree.customer.id, path] for path in LICENSE_TABS}
+    expired, flagged, not_flagged = (
+        set(managed[f"/licenses/expired/list/{query}"][1])
+        for query in ("", "?flagged=yes", "?flagged=no")
+    )
+    assert flagged == {str(word.id), str(idle.id)} and flagged | not_flagged == expired
+    assert managed["/licenses/expiring/list/?flagged=yes"][1] == [str(soon[0].id)]
+    assert {str(p.id) for p in unlicensed} <= set(managed["/licenses/unlicensed/list/"][1])
+    assert managed["/licenses/available/list/"][1]
