@@ -153,18 +153,33 @@ def counting_statements():
 
 def measure(fn: Callable[[], object], repeat: int = 5) -> tuple[float, float, int]:
     """Median seconds over `repeat` runs, peak traced memory (MB) and statements of one run."""
-    fn()  # warm up: template compilation, connection pool, caches
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+    return (measure_interleaved({"fn": fn}, repeat)["fn"], *trace(fn))
+
+
+def measure_interleaved(fns: dict[str, Callable[[], object]], repeat: int = 5) -> dict[str, float]:
+    """The median seconds of each of `fns` over `repeat` rounds, each round running
+    every one in turn after one warm-up each (template compilation, connection pool,
+    caches): this machine's speed moves from one second to the next, so work timed
+    against its baseline is timed interleaved with it."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(spent) for name, spent in times.items()}
+
+
+def trace(fn: Callable[[], object]) -> tuple[float, int]:
+    """Peak traced memory (MB) and statements of one run of `fn`."""
     tracemalloc.start()
     with counting_statements() as statements:
         fn()
     peak = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
-    return statistics.median(times), peak, len(statements)
+    return peak, len(statements)
 
 
 def print_table(db_kind: str, rows: list[Row]) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from bench.harness import Row, bench_app, measure, print_table, settle
+from bench.harness import Row, bench_app, measure_interleaved, print_table, settle, trace
 
 PAGE = 25
 BIG = 50_000
@@ -260,10 +260,11 @@ def run(db_kind: str, small: bool) -> tuple[list[Row], list[Row]]:
         for name, url, managed, page_size in PAGES:
             ours_client = client_for(am, big_id if managed else None)
             empty_client = client_for(empty_am, empty_customer.id if managed else None)
-            ours, peak, statements = measure(get(ours_client, url), REPEAT)
-            empty_page = 0.0  # the services' statements alone (docstring)
-            if name not in services:
-                empty_page, _, _ = measure(get(empty_client, url), REPEAT)
+            ours_page = get(ours_client, url)
+            # The page, its baseline's parts and the lean page timed in turn, round
+            # after round (`measure_interleaved`): timed one after the other, a
+            # page's ratio moved by half from run to run with the machine's speed.
+            timed = {"ours": ours_page}
             if name in services:
 
                 def bare(work=services[name], page_size=page_size):
@@ -282,10 +283,18 @@ def run(db_kind: str, small: bool) -> tuple[list[Row], list[Row]]:
                     db.session.rollback()
 
                 size = _count(count_query)
-                lean_client = app.test_client()
-                lean, _, _ = measure(get(lean_client, f"{LEAN_URL}/{name}/{page_size}"), REPEAT)
-                leans.append(Row(f"{name} list, page of {page_size}", "", ours, lean, 0, 0))
-            sql, _, _ = measure(bare, REPEAT)
+                # The empty page: the services' rows have their statements alone (docstring).
+                timed["empty"] = get(empty_client, url)
+                timed["lean"] = get(app.test_client(), f"{LEAN_URL}/{name}/{page_size}")
+            timed["sql"] = bare
+            medians = measure_interleaved(timed, REPEAT)
+            ours, sql = medians["ours"], medians["sql"]
+            empty_page = medians.get("empty", 0.0)
+            peak, statements = trace(ours_page)
+            if "lean" in medians:
+                leans.append(
+                    Row(f"{name} list, page of {page_size}", "", ours, medians["lean"], 0, 0)
+                )
             rows.append(
                 Row(
                     f"{name} list, page of {page_size}" if page_size else name,
