@@ -224,7 +224,7 @@ class ScopedInterface(RestrictedInterface):
 
     def narrowing(self) -> tuple[Hashable, dict]:
         """What this interface narrows the actor's rows to (a section of the Orders
-        tab): its shape and this request's values. None: nothing."""
+        tab): its shape and this request's values; (None, {}): nothing."""
         return None, {}
 
     def narrowing_conditions(self, shape: Hashable, values: dict) -> list:
@@ -280,8 +280,8 @@ class ScopedInterface(RestrictedInterface):
         column = tenancy.scope_column(self.obj)
         if column is None or page_size is None:
             return None
-        kept = self.kept_filters(filters)
-        if kept is None:
+        parts = self.narrowing_parts(filters)
+        if parts is None:
             return None
         if order_column and order_column not in self.obj.__mapper__.column_attrs:
             return None
@@ -289,49 +289,42 @@ class ScopedInterface(RestrictedInterface):
         scope = tenancy.screen_scope_kind(actor, self.screen)
         if scope is None:
             return None
-        narrowing, values = self.narrowing()
-        for i, (_flt, _shape, flt_values) in enumerate(kept):
-            values.update({f"filter{i}_{name}": value for name, value in flt_values.items()})
         # The role: a customer's managers see fewer emails (`tenancy.audience`).
         # LIMIT and OFFSET are parameters too: the page size is not part of the shape.
         shape = (
             scope[0],
             actor.role,
-            narrowing,
-            tuple((type(flt), flt.column_name, flt_shape) for flt, flt_shape, _ in kept),
+            tuple(part.key for part in parts),
             order_column,
             order_direction,
         )
         statements = reader.statements.get(shape)
         if statements is None:
-            statements = reader.statements[shape] = self._build(
-                column, actor, shape, kept, values, reader
-            )
+            statements = reader.statements[shape] = self._build(column, actor, shape, parts, reader)
+        values = {name: value for i, part in enumerate(parts) for name, value in part.named(i)}
         return statements, {**values, "scope_company": scope[1]}
 
-    @staticmethod
-    def kept_filters(filters) -> list[tuple[KeptFilter, Hashable, dict]] | None:
-        """The list's filters with this request's shapes and values, or None when one
-        of them only FAB's query can apply."""
-        kept = []
+    def narrowing_parts(self, filters) -> list[Narrowing] | None:
+        """What narrows the list beyond the actor's scope, for this request: the
+        interface's own narrowing (an Orders section), then each of the list's
+        filters; None when one of them only FAB's query can apply."""
+        parts = [Narrowing("interface", self.narrowing_conditions, *self.narrowing())]
         for flt, value in zip(filters.filters, filters.values, strict=True) if filters else ():
             narrowing = flt.narrowing(value) if isinstance(flt, KeptFilter) else None
             if narrowing is None:
                 return None
-            kept.append((flt, *narrowing))
-        return kept
+            parts.append(Narrowing((type(flt), flt.column_name), flt.conditions, *narrowing))
+        return parts
 
-    def _build(self, column, actor, shape, kept, values, reader: PageReader) -> ListStatements:
-        scope, _role, narrowing, _filters, order_column, order_direction = shape
-        params = {name: bindparam(name) for name in values}
+    def _build(self, column, actor, shape, parts, reader: PageReader) -> ListStatements:
+        scope, _role, _parts, order_column, order_direction = shape
         conditions = [
             tenancy.SCOPES[scope](column, bindparam("scope_company")),
             tenancy.audience(actor, self.obj),
-            *self.narrowing_conditions(narrowing, params),
         ]
-        for i, (flt, flt_shape, flt_values) in enumerate(kept):
-            names = {name: params[f"filter{i}_{name}"] for name in flt_values}
-            conditions += flt.conditions(flt_shape, names)
+        for i, part in enumerate(parts):
+            params = {name: bindparam(key) for name, key in part.parameters(i)}
+            conditions += part.conditions(part.shape, params)
         (pk,) = self.obj.__mapper__.primary_key
         keys = select(pk).where(*conditions)
         if self.count_cap is not None:
@@ -353,6 +346,32 @@ class ScopedInterface(RestrictedInterface):
         values = {**values, "limit": page_size, "offset": (page or 0) * page_size}
         rows = reader.rows(read(statements.wide_page if wide else statements.page, values))
         return count, rows
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """One part of what narrows a list (`ScopedInterface.narrowing_parts`): who it is
+    (`origin`), its `conditions(shape, values)`, and this request's shape and values.
+    In a list's statements built once, each value is a parameter named after the
+    part's position, so two parts' values never share a name."""
+
+    origin: Hashable
+    conditions: Callable[[Hashable, dict], list]
+    shape: Hashable
+    values: dict
+
+    @property
+    def key(self) -> Hashable:
+        """The part in a list's shape: who it is and its shape."""
+        return self.origin, self.shape
+
+    def parameters(self, position: int) -> list[tuple[str, str]]:
+        """Each value's name and its parameter's name."""
+        return [(name, f"part{position}_{name}") for name in self.values]
+
+    def named(self, position: int) -> list[tuple[str, object]]:
+        """Each value under its parameter's name."""
+        return [(key, self.values[name]) for name, key in self.parameters(position)]
 
 
 @dataclass(frozen=True)

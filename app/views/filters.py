@@ -13,6 +13,7 @@ time zone.
 from __future__ import annotations
 
 import re
+from abc import ABCMeta, abstractmethod
 from collections.abc import Hashable
 from datetime import date, datetime, timedelta
 
@@ -173,19 +174,20 @@ def quick_search_term() -> str:
     return request.args.get(QUICK_SEARCH_ARG, "").strip()[:100]
 
 
-class KeptFilter(BaseFilter):
+class KeptFilter(BaseFilter, metaclass=ABCMeta):
     """A view's base filter that a list's statements built once can hold
     (`ScopedInterface.prepared`): its condition is a shape and values (`narrowing`),
-    the values bound as parameters there and given as they are to FAB's query."""
+    the values bound as parameters there and given as they are to FAB's query. A
+    subclass defines both methods (an abstract base: it cannot be made otherwise)."""
 
+    @abstractmethod
     def narrowing(self, value) -> tuple[Hashable, dict] | None:
         """This request's shape and values; None: only FAB's query can apply it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def conditions(self, shape: Hashable, values: dict) -> list:
         """The conditions of `shape`, of `values`: the request's own, or bound
         parameters of the same names."""
-        raise NotImplementedError
 
     def apply(self, query, value):
         return query.filter(*self.conditions(*self.narrowing(value)))
