@@ -70,6 +70,7 @@ from app.models.types import UTCDateTime
 from app.services import emails, pools, reclaim, schedules, trials, webhooks
 from app.services.emails import queue_email
 from app.services.notifications import (
+    Recipient,
     company_managers,
     company_managers_of,
     request_recipients,
@@ -562,15 +563,20 @@ def _last_run() -> ReminderRun:
     overlap, so none remembers a group as of before the last one looked. (A whole
     run is a transaction of its own — the worker's job —, so it takes this lock
     before any other: it never waits for it while holding one.)"""
-    db.session.execute(insert_ignore(ReminderRun).values(id=1))
+    db.session.execute(insert_ignore(ReminderRun.__table__).values(id=1))
     return db.session.execute(
-        select(ReminderRun).where(ReminderRun.id == 1).with_for_update()
+        select(ReminderRun)
+        .where(ReminderRun.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # (`_ran` writes it by Core)
     ).scalar_one()
 
 
 def _ran(checked: datetime, window: tuple[datetime, datetime]) -> None:
+    """The run recorded: on the table (Core), not the entity — the ORM's UPDATE
+    would first look for the row among the session's objects to change them too."""
     db.session.execute(
-        update(ReminderRun)
+        update(ReminderRun.__table__)
         .where(ReminderRun.id == 1)
         .values(
             checked_at=checked,
@@ -591,7 +597,7 @@ def _prune(window: tuple[datetime, datetime], last: ReminderRun | None) -> None:
     first_day = _days_around(window)[0]
     if last is not None and _days_around(_window_of(last))[0] == first_day:
         return
-    db.session.execute(delete(ReminderCheck).where(ReminderCheck.group_day < first_day))
+    db.session.execute(delete(ReminderCheck.__table__).where(ReminderCheck.group_day < first_day))
 
 
 def _latest(column):
@@ -701,17 +707,17 @@ class Recipients:
     above it (`request_recipients_of`)."""
 
     def __init__(self) -> None:
-        self._managers: dict[int, list[AppUser]] = {}
-        self._above: dict[int, list[AppUser]] = {}
+        self._managers: dict[int, list[Recipient]] = {}
+        self._above: dict[int, list[Recipient]] = {}
 
-    def managers(self, company_ids) -> dict[int, list[AppUser]]:
+    def managers(self, company_ids) -> dict[int, list[Recipient]]:
         return self._of(company_ids, self._managers, company_managers_of)
 
-    def above(self, company_ids) -> dict[int, list[AppUser]]:
+    def above(self, company_ids) -> dict[int, list[Recipient]]:
         return self._of(company_ids, self._above, request_recipients_of)
 
     @staticmethod
-    def _of(company_ids, known: dict, read) -> dict[int, list[AppUser]]:
+    def _of(company_ids, known: dict, read) -> dict[int, list[Recipient]]:
         known.update(read(set(company_ids) - known.keys()))
         return {company_id: known[company_id] for company_id in company_ids}
 
@@ -956,13 +962,23 @@ def _holders_of(groups: list[Group], now: datetime) -> dict[tuple, list[Named]]:
     return named
 
 
+class NamedCompany(NamedTuple):
+    """A company as a step's email names it (four columns read, not a Company: one
+    per group told)."""
+
+    id: int
+    name: str
+    timezone: str
+    inactive_days: int | None
+
+
 @dataclass
 class Facts:
     """What the step emails of some groups say besides the group itself, read once
     for all of them: the companies, their free seats and requests awaiting approval,
     and the people each group's email names."""
 
-    companies: dict[int, Company]
+    companies: dict[int, NamedCompany]
     free: dict[int, int]
     requests: dict[int, list[Order]]
     people: dict[tuple, list[Named]]
@@ -975,11 +991,11 @@ class Facts:
         told_ids = {g.company_id for g in told}
         return cls(
             {
-                c.id: c
-                for c in db.session.scalars(
-                    select(Company)
-                    .options(lazyload(Company.parent))
-                    .where(Company.id.in_({g.company_id for g in groups}))
+                row.id: NamedCompany(*row)
+                for row in read(
+                    select(Company.id, Company.name, Company.timezone, Company.inactive_days).where(
+                        Company.id.in_({g.company_id for g in groups})
+                    )
                 )
             },
             pools.free_seats_of(told_ids, now),
@@ -1067,7 +1083,7 @@ def _to_above(step: Step, by_partner: bool) -> bool:
 def _render(
     group: Group,
     step: Step,
-    user: AppUser | None,
+    user: Recipient | AppUser | None,
     now: datetime,
     sending: bool = False,
     facts: Facts | None = None,
@@ -1107,8 +1123,8 @@ def _tell_partners(step: Step, groups: list[Group], at: datetime) -> int:
     per step and local day of sending (its own company's zone), listing the
     companies — each company once per step and expiry day (`ReminderPart`). A
     company due after that day's email went out is listed in the next day's."""
-    by_user: dict[int, tuple[AppUser, list[Group]]] = {}
-    recipients: dict[int, list[AppUser]] = {}
+    by_user: dict[int, tuple[Recipient, list[Group]]] = {}
+    recipients: dict[int, list[Recipient]] = {}
     for group in sorted(groups, key=lambda g: (g.company_id, g.day)):
         if group.nothing_to_do:
             continue  # not listed; looked at again while the step is due
@@ -1135,7 +1151,7 @@ def _tell_partners(step: Step, groups: list[Group], at: datetime) -> int:
     return written
 
 
-def _list_for(user: AppUser, step: Step, groups: list[Group], at: datetime) -> int:
+def _list_for(user: Recipient, step: Step, groups: list[Group], at: datetime) -> int:
     """Add the groups to the account manager's email of the step for today — a new
     one, or today's while it waits (locked, so the worker cannot send it meanwhile);
     once today's went out, to tomorrow's, held until that local day. Each company is
@@ -1281,7 +1297,7 @@ def _covers(group: Group, free: int, now: datetime) -> str | None:
     return f"{seats} {verb} {whom}: {when}"
 
 
-def _queue_digest(user: AppUser, ancestor_id: int, companies: list, at: datetime) -> int:
+def _queue_digest(user: Recipient, ancestor_id: int, companies: list, at: datetime) -> int:
     body = render_template(
         "emails/digest.txt",
         user=user,

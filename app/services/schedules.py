@@ -83,18 +83,20 @@ def effective_many(company_ids) -> dict[int, Effective]:
             select(nearest.c.descendant_id, nearest.c.id).where(nearest.c.rank == 1)
         ).all()
     )
-    schedules = {
-        s.id: s
-        for s in db.session.scalars(
-            select(ReminderSchedule).where(ReminderSchedule.id.in_(set(chosen.values())))
-        )
-    }
-    sources = {
-        c.id: c
-        for c in db.session.scalars(
-            select(Company).where(Company.id.in_({s.company_id for s in schedules.values()}))
-        )
-    }
+    schedules, sources = {}, {}
+    if chosen:  # (most companies have the default: nothing more to read)
+        schedules = {
+            s.id: s
+            for s in db.session.scalars(
+                select(ReminderSchedule).where(ReminderSchedule.id.in_(set(chosen.values())))
+            )
+        }
+        sources = {
+            c.id: c
+            for c in db.session.scalars(
+                select(Company).where(Company.id.in_({s.company_id for s in schedules.values()}))
+            )
+        }
     # One Effective per schedule, shared by the companies using it.
     made = {
         schedule.id: Effective(_steps(schedule), sources[schedule.company_id], schedule)

@@ -250,12 +250,14 @@ def _end_trial(company_id: int, now: datetime) -> bool:
 # --- Upgrade Now --------------------------------------------------------------------
 
 
-def upgrade_token(trial: Order, user: AppUser) -> str:
+def upgrade_token(trial: Order, user: AppUser | notifications.Recipient) -> str:
     """The Upgrade Now link's token for one recipient of a trial's emails."""
     return _serializer().dumps({"o": trial.id, "u": user.id})
 
 
-def upgrade_url(trial: Order, user: AppUser | None, *, sending: bool) -> str | None:
+def upgrade_url(
+    trial: Order, user: AppUser | notifications.Recipient | None, *, sending: bool
+) -> str | None:
     """The link a trial email carries: the recipient's own Upgrade Now link — written
     only into the message sent (the copy kept for the Emails page, which other
     managers read, says where it is); None once the trial was upgraded."""
@@ -363,7 +365,7 @@ def _read(token: str) -> tuple[Order | None, AppUser | None]:
     if trial is None or trial.license_type != TRIAL or user is None:
         return None, None
     # Still one of the company's managers (not moved away, not deactivated).
-    if user not in notifications.company_managers(trial.company_id):
+    if user.id not in {m.id for m in notifications.company_managers(trial.company_id)}:
         return None, None
     return trial, user
 
