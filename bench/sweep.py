@@ -22,7 +22,7 @@ group needs at least; not their names), plus one INSERT of the very email rows t
 run writes (the same writes, neither decided nor worded); a second adds the names
 the told groups' emails list (NAMES_SQL: the same reads, names too). The first run
 is also reported against the licenses' SELECT alone (no people: the earlier
-baseline), and is measured before its baselines and again after them (their mean).
+baseline). It is timed interleaved with its three baselines, run by run.
 
     .venv/bin/python -m bench.sweep [sqlite|postgresql ...] [--licenses N]
 
@@ -39,7 +39,15 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.harness import Row, bench_app, measure, print_table, settle
+from bench.harness import (
+    Row,
+    bench_app,
+    measure,
+    measure_interleaved,
+    print_table,
+    settle,
+    trace,
+)
 
 
 def seed(licenses: int):
@@ -167,9 +175,11 @@ SIX_ORDERS_SQL = ORDERS_SQL.replace(":week", ":weeks").replace(":soon", ":far")
 # A steady-state run takes a few milliseconds: a median of 5 moved by 2 ms from run
 # to run (4.6 against 6.7 ms for the same two-step run), so these take 51.
 STEADY_REPEAT = 51
-# The first run is measured before its baselines and again after them (their mean:
-# a drift of the process's speed between phases is charged to neither), 9 times each.
-FIRST_REPEAT = 9
+# The first run is timed interleaved with its three baselines, run by run
+# (`measure_interleaved`): this machine's speed moves by a third from one minute to
+# the next, which timing it in phases before and after them charged to the ratio
+# (the 9 runs before 105-166 ms, those after 98-107 ms, in one bench on 2026-12-07).
+FIRST_REPEAT = 15
 SIX = ["before-60d", "before-30d", "before-7d", "before-72h", "after-0", "after-7d"]
 
 
@@ -251,19 +261,17 @@ def run(db_kind: str, licenses: int) -> list[Row]:
         sweep, sweep_peak, sweep_sql = measure(in_savepoint(lambda: reminders.sweep(at)), 3)
         sweep_base, _, _ = measure(in_savepoint(raw(SWEEP_SQL, at)), 3)
         first_run = in_savepoint(lambda: reminders.plan(at))
-        first_before, first_peak, first_sql = measure(first_run, FIRST_REPEAT)
         writes, emails = same_writes(at, PEOPLE_SQL)
-        plan_base, _, _ = measure(writes, FIRST_REPEAT)
         named_writes, _ = same_writes(at, PEOPLE_SQL, names=True)
-        named_base, _, _ = measure(named_writes, FIRST_REPEAT)
         bare_writes, _ = same_writes(at, PLAN_SQL)
-        bare_base, _, _ = measure(bare_writes, FIRST_REPEAT)
-        first_after, _, _ = measure(first_run, FIRST_REPEAT)  # brackets its baselines
-        first = (first_before + first_after) / 2
-        print(
-            f"{db_kind}: the first run writes {emails} emails; "
-            f"{first_before * 1000:.1f} ms before its baselines, {first_after * 1000:.1f} ms after"
+        first_times = measure_interleaved(
+            {"first": first_run, "plain": writes, "named": named_writes, "bare": bare_writes},
+            FIRST_REPEAT,
         )
+        first, plan_base = first_times["first"], first_times["plain"]
+        named_base, bare_base = first_times["named"], first_times["bare"]
+        first_peak, first_sql = trace(first_run)
+        print(f"{db_kind}: the first run writes {emails} emails")
         # Steady state an hour on (the worker's clock too: what was written while
         # seeding is older than the planning's WRITE_LAG): every order of the scale
         # data expires at the time of day of `at`, so a run at `at` would meet a
