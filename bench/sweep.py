@@ -22,7 +22,7 @@ group needs at least; not their names), plus one INSERT of the very email rows t
 run writes (the same writes, neither decided nor worded); a second adds the names
 the told groups' emails list (NAMES_SQL: the same reads, names too). The first run
 is also reported against the licenses' SELECT alone (no people: the earlier
-baseline). It is timed interleaved with its three baselines, run by run.
+baseline). Each piece of work is timed interleaved with its baselines, run by run.
 
     .venv/bin/python -m bench.sweep [sqlite|postgresql ...] [--licenses N]
 
@@ -258,8 +258,10 @@ def run(db_kind: str, licenses: int) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp, bench_app(db_kind, Path(tmp)):
         at = seed(licenses)
         size = f"{licenses:,}"
-        sweep, sweep_peak, sweep_sql = measure(in_savepoint(lambda: reminders.sweep(at)), 3)
-        sweep_base, _, _ = measure(in_savepoint(raw(SWEEP_SQL, at)), 3)
+        ours = in_savepoint(lambda: reminders.sweep(at))
+        sweeps = measure_interleaved({"ours": ours, "base": in_savepoint(raw(SWEEP_SQL, at))}, 5)
+        sweep, sweep_base = sweeps["ours"], sweeps["base"]
+        sweep_peak, sweep_sql = trace(ours)
         first_run = in_savepoint(lambda: reminders.plan(at))
         writes, emails = same_writes(at, PEOPLE_SQL)
         named_writes, _ = same_writes(at, PEOPLE_SQL, names=True)
