@@ -573,11 +573,13 @@ def _last_run() -> ReminderRun:
 
 
 def _ran(checked: datetime, window: tuple[datetime, datetime]) -> None:
-    """The run recorded: on the table (Core), not the entity — the ORM's UPDATE
-    would first look for the row among the session's objects to change them too."""
+    """The run recorded by Core, on the table and its columns (an entity's column in
+    the WHERE would make it the ORM's UPDATE, which first looks for the row among the
+    session's objects to change them too); `_last_run` reloads the row."""
+    run = ReminderRun.__table__
     db.session.execute(
-        update(ReminderRun.__table__)
-        .where(ReminderRun.id == 1)
+        update(run)
+        .where(run.c.id == 1)
         .values(
             checked_at=checked,
             window_after=window[0],
@@ -597,7 +599,8 @@ def _prune(window: tuple[datetime, datetime], last: ReminderRun | None) -> None:
     first_day = _days_around(window)[0]
     if last is not None and _days_around(_window_of(last))[0] == first_day:
         return
-    db.session.execute(delete(ReminderCheck.__table__).where(ReminderCheck.group_day < first_day))
+    checks = ReminderCheck.__table__  # (by Core: see `_ran`)
+    db.session.execute(delete(checks).where(checks.c.group_day < first_day))
 
 
 def _latest(column):
