@@ -71,7 +71,7 @@ class Order(Model):
         ),
         CheckConstraint(TYPE_CHECK, name="ck_orders_license_type"),
         Index("ix_orders_company_status", "company_id", "status", "requested_at"),
-        Index("ix_orders_status_requested_at", "status", "requested_at"),
+        Index("ix_orders_status_requested_at", "status", "requested_at", "id"),
         Index("ix_orders_requested_by", "requested_by_id"),
         # By expiry, carrying what the reminder planning groups its window's orders by:
         # it reads them from the index alone.
