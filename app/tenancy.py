@@ -239,9 +239,12 @@ def _descendants_among(*conditions) -> Select:
 _WITHIN, _STRICTLY_BELOW = _descendants_among(), _descendants_among(CompanyTree.depth > 0)
 
 
-def strictly_below(actor: Actor, company_ids: set[int]) -> set[int]:
+def strictly_below(actor: Actor, company_ids: set[int], in_scope: bool = False) -> set[int]:
     """Those of the companies strictly below the actor's own company (never its own):
-    the ones whose orders it assigns and declines."""
+    the ones whose orders it assigns and declines. `in_scope`: the companies are those
+    of rows read through the actor's `scope` (a list's page), so an account manager's
+    are all in its subtree, and those strictly below are the ones not its own (no
+    query)."""
     if actor.limited_to is not None:
         # An API key limited to a company: strictly below the user's own company (as
         # without the limit), and within the key's company's subtree (itself included).
@@ -254,6 +257,8 @@ def strictly_below(actor: Actor, company_ids: set[int]) -> set[int]:
         return company_ids & set(db.session.scalars(_WITHIN, params))
     if actor.is_admin:
         return set(company_ids)
+    if in_scope and actor.is_account_manager:
+        return set(company_ids) - {actor.company_id}
     if not actor.is_account_manager or not company_ids:
         return set()
     params = {"ancestor": actor.company_id, "ids": list(company_ids)}

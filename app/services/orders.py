@@ -464,14 +464,15 @@ def history(order_id: int):
     ).all()
 
 
-def decidable_ids(actor: Actor, orders: list[Order]) -> set[int]:
-    """Ids of the requested orders the actor may assign or decline (one query).
+def decidable_ids(actor: Actor, orders: list[Order], listed: bool = False) -> set[int]:
+    """Ids of the requested orders the actor may assign or decline (one query, none
+    when `listed`: the orders were read through the actor's scope, as a list's page is).
     In Manage Company mode the actor works as the company's own manager, who
     decides nothing: Assign and Decline stay on the partner's own screens."""
     if actor.managing_company_id:
         return set()
     requested = [o for o in orders if o.status == OrderStatus.REQUESTED]
-    below = strictly_below(actor, {o.company_id for o in requested})
+    below = strictly_below(actor, {o.company_id for o in requested}, in_scope=listed)
     return {o.id for o in requested if o.company_id in below}
 
 

@@ -78,7 +78,7 @@ class ReasonForm(FlaskForm):
 
 def _annotate(rows: list[Order]) -> None:
     actor = current_actor()
-    decidable = service.decidable_ids(actor, rows)
+    decidable = service.decidable_ids(actor, rows, listed=True)  # the page's rows: scoped
     here = request.full_path.rstrip("?")  # the list as shown: Assign comes back to it
     assign = UrlPattern("OrderView.assign_preview", "order", next=here)
     decline, cancel = UrlPattern("OrderView.decline"), UrlPattern("OrderView.cancel")
