@@ -126,8 +126,11 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
 
     allocated = [Learner.company_id == big_id, Learner.license_expires_at > now]
     expired = [Learner.company_id == big_id, Learner.license_expires_at <= now, Learner.active]
+    # The Company list counts its subtree's closure rows (`tenancy.scope_count`).
+    companies, _ = page(CompanyView, [Company.id.in_(subtree)], Company.name)
+    closure = text("SELECT count(*) FROM company_tree WHERE ancestor_id = :a")
     return {
-        "Company": page(CompanyView, [Company.id.in_(subtree)], Company.name),
+        "Company": (companies, closure.bindparams(a=partner_id)),
         "Requested Orders": page(
             OrderView,
             [Order.company_id.in_(subtree), Order.status == "requested"],

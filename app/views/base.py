@@ -21,6 +21,7 @@ from flask_appbuilder.widgets import RenderTemplateWidget, SearchWidget
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 from sqlalchemy import Select, asc, bindparam, desc, func, select
+from sqlalchemy.sql.elements import True_
 from wtforms.widgets import html_params
 
 from app import display, tenancy
@@ -318,17 +319,21 @@ class ScopedInterface(RestrictedInterface):
 
     def _build(self, column, actor, shape, parts, reader: PageReader) -> ListStatements:
         scope, _role, _parts, order_column, order_direction = shape
-        conditions = [
-            tenancy.SCOPES[scope](column, bindparam("scope_company")),
-            tenancy.audience(actor, self.obj),
-        ]
+        narrowing = [tenancy.audience(actor, self.obj)]
         for i, part in enumerate(parts):
             params = {name: bindparam(key) for name, key in part.parameters(i)}
-            conditions += part.conditions(part.shape, params)
+            narrowing += part.conditions(part.shape, params)
+        narrowing = [c for c in narrowing if not isinstance(c, True_)]
+        company = bindparam("scope_company")
+        conditions = [tenancy.SCOPES[scope](column, company), *narrowing]
         (pk,) = self.obj.__mapper__.primary_key
         keys = select(pk).where(*conditions)
         if self.count_cap is not None:
             keys = keys.limit(self.count_cap + 1)
+        # The scope alone: the closure table may count it without the listed rows.
+        count = None if narrowing else tenancy.scope_count(scope, column, company)
+        if count is None:
+            count = select(func.count()).select_from(keys.subquery())
         page = reader.select().where(*conditions)
         if order_column:
             direction = asc if order_direction == "asc" else desc
@@ -338,7 +343,7 @@ class ScopedInterface(RestrictedInterface):
         wide = None
         if self.wide_order and order_column == self.wide_order[0]:
             wide = read_in_index_order(page, self.obj, self.wide_order[1])
-        return ListStatements(select(func.count()).select_from(keys.subquery()), page, wide)
+        return ListStatements(count, page, wide)
 
     def _read_prepared(self, statements, values, page, page_size, reader):
         count = read(statements.count, values).scalar()

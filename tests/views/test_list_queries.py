@@ -1,5 +1,6 @@
 """List pages issue a fixed number of SQL statements, whatever the page size."""
 
+import re
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -105,3 +106,20 @@ def test_a_license_tab_in_manager_mode_reads_the_managed_company_once(tree, as_u
     companies = [s for s in statements if s.lstrip().startswith("SELECT companies.id")]
     # The managed company (the partner the banner names comes with the signed-in user).
     assert len(companies) == 1, companies
+
+
+def test_the_company_lists_count_is_the_viewers_subtree_narrowed_by_its_filters(tree, as_user):
+    """Unfiltered, an account manager's count is its company's closure rows
+    (`tenancy.scope_count`, without reading the companies); a filter (FAB's query)
+    counts the rows it keeps; the platform admin counts every company."""
+
+    def count(user, url="/companies/list/"):
+        html = as_user(tree.users[user]).get(url).get_data(as_text=True)
+        return re.search(r"<strong>Record Count:</strong> ([\d,]+)", html).group(1)
+
+    assert count("partner") == "4"  # itself, Sub S, Customer C1 and Customer C2
+    assert count("sub") == "2"  # Sub S and Customer C2
+    assert count("other_partner") == "2"  # Partner Q and Customer C3
+    assert count("partner", "/companies/list/?_flt_2_name=Customer") == "2"
+    assert count("sub", "/companies/list/?_flt_2_name=Customer") == "1"
+    assert count("admin") == "6"
