@@ -330,8 +330,9 @@ class ScopedInterface(RestrictedInterface):
         keys = select(pk).where(*conditions)
         if self.count_cap is not None:
             keys = keys.limit(self.count_cap + 1)
-        # The scope alone: the closure table may count it without the listed rows.
-        count = None if narrowing else tenancy.scope_count(scope, column, company)
+        # The scope alone, uncapped: the closure table may count it without the rows.
+        whole = not narrowing and self.count_cap is None
+        count = tenancy.scope_count(scope, column, company) if whole else None
         if count is None:
             count = select(func.count()).select_from(keys.subquery())
         page = reader.select().where(*conditions)

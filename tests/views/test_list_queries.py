@@ -117,6 +117,9 @@ def test_the_company_lists_count_is_the_viewers_subtree_narrowed_by_its_filters(
         html = as_user(tree.users[user]).get(url).get_data(as_text=True)
         return re.search(r"<strong>Record Count:</strong> ([\d,]+)", html).group(1)
 
+    _, statements = statements_for(as_user(tree.users["partner"]), "/companies/list/")
+    (counting,) = [s for s in statements if s.lstrip().upper().startswith("SELECT COUNT")]
+    assert "company_tree" in counting and "companies" not in counting
     assert count("partner") == "4"  # itself, Sub S, Customer C1 and Customer C2
     assert count("sub") == "2"  # Sub S and Customer C2
     assert count("other_partner") == "2"  # Partner Q and Customer C3
