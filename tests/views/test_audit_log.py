@@ -145,6 +145,58 @@ def test_a_long_log_counts_up_to_its_cap_and_a_filter_counts_exactly(
     assert created == 4  # P, S, C1, C2: under the cap, counted exactly
 
 
+def test_a_log_past_its_cap_is_not_recounted_for_a_minute_but_its_rows_are_live(
+    tree, as_user, session, monkeypatch
+):
+    """Past its cap, a viewer's log is remembered as "5+" for OVER_CAP_SECONDS: the next
+    page skips the count, not the rows (a new event shows at once); a filter, another
+    viewer and an expired memory count again."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+    from app.views import base
+    from app.views.audit import AuditLogView
+
+    monkeypatch.setattr(AuditLogView.datamodel, "count_cap", 5)
+    counts = []
+
+    def record(conn, cursor, statement, *args):
+        if statement.startswith("SELECT count(*)") and "FROM audit_events" in statement:
+            counts.append(statement)
+
+    partner = as_user(tree.users["partner"])
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        before = partner.get("/audit/list/").text
+        assert re.search(r"Record Count:</strong>\s*5\+", before)
+        assert len(counts) == 1
+        add_learner(
+            tree.actor("customer"),
+            tree.customer.id,
+            email="n@c1.example.com",
+            first_name="Newest",
+            last_name="Person",
+        )
+        session.commit()
+        html = partner.get("/audit/list/").text
+        assert len(counts) == 1  # remembered: no count
+        assert re.search(r"Record Count:</strong>\s*5\+", html)
+        newest = re.findall(r'<tr data-pk="(\d+)"', html)[0]
+        assert int(newest) > int(re.findall(r'<tr data-pk="(\d+)"', before)[0])  # live rows
+        narrowed = partner.get("/audit/list/?_flt_0_action=company.created").text
+        assert re.search(r"Record Count:</strong>\s*4<", narrowed) and len(counts) == 2
+        other = as_user(tree.users["other_customer"]).get("/audit/list/").text
+        assert len(counts) == 3
+        assert not re.search(r"Record Count:</strong>\s*5\+", other)
+        monkeypatch.setattr(base, "OVER_CAP_SECONDS", -1)  # the memory expires
+        base.forget_counts()
+        partner.get("/audit/list/")
+        partner.get("/audit/list/")
+        assert len(counts) == 5
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
 def test_a_long_log_lists_the_same_rows_in_order_when_read_in_its_index(
     tree, as_user, monkeypatch, db_kind
 ):
