@@ -31,7 +31,9 @@ def served(database_url: str, tmp: Path, workers: int):
     env.update(
         DATABASE_URL=database_url,
         SECRET_KEY="bench-load-secret",
-        APP_ENV="test",
+        # As production runs; its cookies are Secure behind TLS, which loopback lacks.
+        APP_ENV="production",
+        SESSION_COOKIE_SECURE="0",
         RATELIMIT_ENABLED="0",
         PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
     )

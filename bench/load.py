@@ -10,9 +10,10 @@ page at least 50 % of the ceiling's requests per second.
 
 Needs Debian's wrk (`apt-get install -y wrk`). Expired Licenses belongs to one
 company, so it is measured in Manager Mode of the customer with the most expired
-learners, against the ceiling in the same mode (the banner costs queries too). When
-nobody has expired yet (the generator's licenses all run past today), the app's
-clock moves ahead (`app.clock`, as `flask clock shift`) until one customer has.
+learners, against the ceiling in the same mode (the banner costs queries too): a
+customer added with half its people expired, since the generator's licenses all run
+past today. gunicorn serves the panel as production does (`APP_ENV=production`:
+no clock offset read per request), over plain HTTP on loopback (`bench/live.py`).
 Each page is checked before and after its run (200, its Record Count), and wrk's
 bytes per response must match it: wrk counts a redirect to the login page as a
 success. Each page's statements are also timed in-process, one request, each
@@ -32,7 +33,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import event, func, select
@@ -47,6 +47,7 @@ WORKERS = 4
 THREADS, CONNECTIONS = 2, 8
 GOAL = 0.5
 USERNAME = "scale_am"
+EXPIRED_CUSTOMER = 200  # people: 100 expired, as many as the generator's customers hold
 
 
 @dataclass(frozen=True)
@@ -96,27 +97,23 @@ class Result:
     ceiling: float | None = None  # rps of the ceiling runs around it (pages only)
 
 
-def seed(scale) -> tuple[int, int, int]:
+def seed(scale) -> tuple[int, int]:
     """The scale tree and its partner's account manager, committed. Returns the
-    manager's id, the customer with the most expired learners (to manage) and how
-    many days the clock moved ahead to have one (0 when somebody had expired)."""
-    from app import clock
+    manager's id and the customer with the most expired learners (to manage). The
+    generator's licenses all run past today, so a customer of EXPIRED_CUSTOMER people,
+    half of them expired, is added (as `bench/list_pages.py` adds its big one): the
+    served app runs as production does, whose clock cannot be moved."""
     from app.extensions import db
-    from app.models import Company, Learner
+    from app.models import Company
     from app.scale import generate
+    from bench.list_pages import add_big_customer
     from tests import factories
 
-    manager = factories.manager(db.session.get(Company, generate(scale)), USERNAME)
-    customer, days = _most_expired(), 0
-    if customer is None:  # the generator's data: every learner's latest license is ahead
-        first = db.session.scalar(
-            select(func.min(Learner.license_expires_at)).where(Learner.active)
-        )
-        days = (first - clock.now()).days + 1
-        clock.set_offset(clock.offset() + timedelta(days=days))
-        customer = _most_expired()
+    partner_id = generate(scale)
+    manager = factories.manager(db.session.get(Company, partner_id), USERNAME)
+    customer = _most_expired() or add_big_customer(partner_id, EXPIRED_CUSTOMER)
     db.session.commit()
-    return manager.id, customer, days
+    return manager.id, customer
 
 
 def _most_expired() -> int | None:
@@ -234,13 +231,11 @@ def run(db_kind: str, scale, seconds: int) -> list[Result]:
     with tempfile.TemporaryDirectory() as tmp, bench_app(db_kind, Path(tmp)) as app:
         ceiling.add_ceiling(app)
         started = time.monotonic()
-        user_id, customer_id, days = seed(scale)
+        user_id, customer_id = seed(scale)
         # As a live database's upkeep would have after a bulk load (autovacuum's
         # visibility map: index-only scans), as bench/list_pages.py does.
         settle()
         print(f"{db_kind}: data generated in {time.monotonic() - started:.0f} s", flush=True)
-        if days:
-            print(f"  the clock moved {days} days ahead: one customer's licenses expired")
         order = schedule()
         profiles = {page: profile(app, user_id, customer_id, page) for page in set(order)}
         db.session.remove()
