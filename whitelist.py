@@ -266,3 +266,6 @@ _.path_rows  # the API's path rows, held on `g` for the request (app/api/__init_
 _.max_age  # werkzeug's ResponseCacheControl, set on static files (app/headers.py)
 _.get_from_hint_text  # SQLAlchemy's SQLite compiler hook, rendering INDEXED BY (app/sql.py)
 OneAtATimeWorker  # gunicorn's worker class, named in gunicorn.conf.py
+
+# Called by the tests (tests/conftest.py: the data rolls back between tests)
+forget_counts  # unused function (app/views/base.py)
