@@ -182,7 +182,7 @@ LOG_COUNT_CAP = 10_000
 # A log's scope found past its cap is remembered so for this long: its count (up to
 # 10,001 rows matched with the subtree, ~2 ms on PostgreSQL, most of the page's own SQL)
 # is not re-run on every page. The logs only grow, so the Record Count can be stale
-# only after a company moved out of the subtree, and for this long at most.
+# only after a company moved out of the subtree or was deleted, for this long at most.
 OVER_CAP_SECONDS = 60
 
 
@@ -376,6 +376,10 @@ class ScopedInterface(RestrictedInterface):
         if self.count_cap is None:
             return read(statement, values).scalar()
         key = (statement, self.count_cap, *sorted(values.items()))
+        try:
+            hash(key)
+        except TypeError:  # a value that cannot be a key (none today): count
+            return read(statement, values).scalar()
         now = time.monotonic()
         if _over_cap.get(key, 0) > now:
             return self.count_cap + 1
