@@ -269,3 +269,4 @@ OneAtATimeWorker  # gunicorn's worker class, named in gunicorn.conf.py
 
 # Called by the tests (tests/conftest.py: the data rolls back between tests)
 forget_counts  # unused function (app/views/base.py)
+forget_widths  # unused function (app/tenancy.py)

@@ -160,6 +160,15 @@ def analyze_loaded(connection, table_name: str, rows: int | None = None) -> None
         connection.exec_driver_sql(f"ANALYZE {table_name}")
 
 
+def builds_in_lists() -> bool:
+    """Whether the database builds the list of an `IN (SELECT …)` on every statement:
+    SQLite puts the subquery's rows into a temporary index first (a 2,000-company
+    subtree: ~0.2 ms, and 0.36 ms for a Company page it reads 25 rows of), where a
+    correlated EXISTS probes the closure table's key per row read (0.02 ms when the
+    subtree is most of the table). PostgreSQL plans both as the same semi-join."""
+    return dialect() == "sqlite"
+
+
 def refresh_statistics(session) -> bool:
     """The query planner's statistics for the whole database: sampled on SQLite (cheap
     enough to run hourly; without them SQLite sorts a 50,000-person company's tab

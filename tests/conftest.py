@@ -16,6 +16,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key")
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
+from app.tenancy import forget_widths  # noqa: E402
 from app.views.base import forget_counts  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.settings import create_pg_database, drop_pg_database, make_config  # noqa: E402
@@ -136,7 +137,10 @@ def app(database_url):
 def session(app):
     """Every database session of this test (the test's and each request's) runs
     inside one outer transaction, rolled back at the end."""
-    forget_counts()  # a log's "past its cap" is process state; the data is rolled back
+    # Process state about the data, which is rolled back: a log's "past its cap", a
+    # subtree's width.
+    forget_counts()
+    forget_widths()
     with app.app_context():
         engines = db._app_engines[app]
         engine = engines[None]

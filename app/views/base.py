@@ -310,6 +310,7 @@ class ScopedInterface(RestrictedInterface):
         # LIMIT and OFFSET are parameters too: the page size is not part of the shape.
         shape = (
             scope[0],
+            tenancy.page_scope_kind(*scope),
             actor.role,
             tuple(part.key for part in parts),
             order_column,
@@ -334,7 +335,7 @@ class ScopedInterface(RestrictedInterface):
         return parts
 
     def _build(self, column, actor, shape, parts, reader: PageReader) -> ListStatements:
-        scope, _role, _parts, order_column, order_direction = shape
+        scope, page_scope, _role, _parts, order_column, order_direction = shape
         narrowing = [tenancy.audience(actor, self.obj)]
         for i, part in enumerate(parts):
             params = {name: bindparam(key) for name, key in part.parameters(i)}
@@ -351,18 +352,29 @@ class ScopedInterface(RestrictedInterface):
         count = tenancy.scope_count(scope, column, company) if whole else None
         if count is None:
             count = select(func.count()).select_from(keys.subquery())
-        page = reader.select().where(*conditions)
+        page = reader.select().where(tenancy.SCOPES[page_scope](column, company), *narrowing)
         if order_column:
             direction = asc if order_direction == "asc" else desc
             tie_break = [direction(pk)] if order_column != pk.key else []
             page = page.order_by(direction(getattr(self.obj, order_column)), *tie_break)
         page = page.limit(bindparam("limit")).offset(bindparam("offset"))
+        if self.count_cap is None:
+            # Exact: the count rides with the page as its last column (one statement,
+            # one round trip), and is read on its own only for a page past the end.
+            return ListStatements(count, page.add_columns(count.scalar_subquery()), None, True)
+        # Capped: counted first, past the cap the page is read in its order's index.
         wide = None
         if self.wide_order and order_column == self.wide_order[0]:
             wide = read_in_index_order(page, self.obj, self.wide_order[1])
         return ListStatements(count, page, wide)
 
     def _read_prepared(self, statements, values, page, page_size, reader):
+        if statements.counted:
+            paged = {**values, "limit": page_size, "offset": (page or 0) * page_size}
+            rows = read(statements.page, paged).all()
+            if not rows:
+                return read(statements.count, values).scalar(), []
+            return rows[0][-1], reader.rows(row[:-1] for row in rows)
         count = self._count(statements.count, values)
         wide = statements.wide_page is not None and count > self.count_cap
         values = {**values, "limit": page_size, "offset": (page or 0) * page_size}
@@ -424,6 +436,7 @@ class ListStatements:
     count: Select
     page: Select
     wide_page: Select | None  # the page read in its order's index (`wide_order`)
+    counted: bool = False  # the page's rows end with the count (an exact count)
 
 
 class ScopedModelView(ServiceModelView):
