@@ -219,9 +219,10 @@ def configure_engine(engine: Engine) -> None:
 
 def _postgresql_connect(dbapi_connection, connection_record) -> None:
     """PostgreSQL: no Parallel Append. The panel's only UNION ALLs are a page's figures
-    (the Company list's, a seat position), small grouped reads each on its index,
-    which the planner ran in parallel workers: ~10 ms of starting them for ~2 ms of
-    work (the Company list's figures 11.4 ms, 3.3 ms without). The panel has no
+    (a seat position; the Company list's until they moved into its page's
+    statement), small grouped reads each on its index, which the planner ran in
+    parallel workers: ~10 ms of starting them for ~2 ms of work (the Company list's
+    figures 11.4 ms, 3.3 ms without). The panel has no
     partitioned tables, the other use of Parallel Append; other parallel plans stay."""
     with dbapi_connection.cursor() as cursor:
         cursor.execute("SET enable_parallel_append = off")

@@ -2,9 +2,10 @@
 each against its baseline measured in the same run (issue 21's honest baseline):
 the same app's page over an empty scope (an account manager of a partner with
 nothing under it, in its own application context) plus the physical limit of the
-page's SQL — its rows read by Core as plain tuples in the page's index order, the
-Company list's per-row figures, and its count capped where the app caps it (none on
-the logs past their cap, which the app remembers: `REMEMBERED`). A lean
+page's SQL — its rows read by Core as plain tuples in the page's index order, with
+the Company list's per-row figures and an exact count as columns of the same
+statement (as the app reads them), and the logs' capped count (none past their
+cap, which the app remembers: `REMEMBERED`). A lean
 page (the same SQL into a plain Jinja table, no layout) is reported beside it.
 Medians of 11.
 
@@ -80,9 +81,11 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
     """The physical limit of each page's SQL: its rows read by Core as plain tuples
     (the columns the page reads, and the related company's name where the page shows it),
     in the page's order with the key as tie-breaker (as the app orders), and its
-    count — capped as the app caps it on the logs that grow without end. The
-    Company page's per-row figures are added by `figures_for` (issue 21)."""
-    from app.models import AuditEvent, Company, Email, Learner, Order
+    count — capped as the app caps it on the logs that grow without end. As the app
+    reads them, an exact count is the last column of the rows' statement, and the
+    Company page's per-row figures are columns of it too (issue 21); the logs' count
+    is a statement of its own, which their pages past the cap skip."""
+    from app.models import AuditEvent, Company, CompanyTree, Email, Learner, Order
     from app.views.audit import AuditLogView
     from app.views.base import LOG_COUNT_CAP
     from app.views.companies import CompanyView
@@ -96,12 +99,14 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
     )
     named = Company.__table__.alias("named")
 
-    def page(view, where, order, with_company=False, cap=None, index=None):
+    def page(view, where, order, with_company=False, cap=None, index=None, count=None):
         model = view.datamodel.obj
         table = model.__table__
         # The columns the page reads: those it shows and the table's light ones (an
-        # email's body and an event's before and after are left out, as the app does).
-        columns = PageReader.for_columns(model, view.list_columns).columns
+        # email's body and an event's before and after are left out, as the app does),
+        # and what it computes per row (the Company figures).
+        reader = PageReader.for_columns(model, view.list_columns, view.computed_columns)
+        columns = [*reader.columns, *reader.computed.columns.values()]
         rows = select(*columns)
         if with_company:  # a scalar subquery: a join would change the driving table
             name = select(named.c.name).where(named.c.id == table.c.company_id)
@@ -112,11 +117,13 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
         if index:  # the app reads a wide log in its order's index (sql.read_in_index_order)
             rows = rows.with_hint(table, f"INDEXED BY {index}", "sqlite")
         if cap is None:
-            count = select(func.count()).select_from(table).where(*where)
+            if count is None:
+                count = select(func.count()).select_from(table).where(*where)
+            rows = rows.add_columns(count.scalar_subquery())
         else:
             capped = select(table.c.id).where(*where).limit(cap + 1).subquery()
             count = select(func.count()).select_from(capped)
-        return rows, count
+        return rows.params(reader.values()), count
 
     def log(view, at):
         """A log that grows without end: newest first over the tree, count capped,
@@ -128,10 +135,9 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
     allocated = [Learner.company_id == big_id, Learner.license_expires_at > now]
     expired = [Learner.company_id == big_id, Learner.license_expires_at <= now, Learner.active]
     # The Company list counts its subtree's closure rows (`tenancy.scope_count`).
-    companies, _ = page(CompanyView, [Company.id.in_(subtree)], Company.name)
-    closure = text("SELECT count(*) FROM company_tree WHERE ancestor_id = :a")
+    closure = select(func.count()).where(CompanyTree.ancestor_id == partner_id)
     return {
-        "Company": (companies, closure.bindparams(a=partner_id)),
+        "Company": page(CompanyView, [Company.id.in_(subtree)], Company.name, count=closure),
         "Requested Orders": page(
             OrderView,
             [Order.company_id.in_(subtree), Order.status == "requested"],
@@ -143,15 +149,6 @@ def bare_queries(partner_id: int, big_id: int, now) -> dict:
         "Emails": log(EmailView, Email.created_at),
         "Audit Log": log(AuditLogView, AuditEvent.at),
     }
-
-
-def figures_for(name: str, rows) -> None:
-    """The per-row figures a page shows beside its rows (the Company list: learners,
-    plan, free, expiring, expired — the service's one statement for the page)."""
-    if name == "Company":
-        from app.services.licenses import company_figures
-
-        company_figures([row.id for row in rows])
 
 
 PAGES = [
@@ -212,10 +209,10 @@ def add_lean_page(app, queries: dict) -> None:
     from app.views.base import LOG_COUNT_CAP
 
     def lean(name: str, size: int):
-        rows_query, count_query = queries[name]
+        rows_query, _ = queries[name]
         rows = db.session.execute(rows_query.limit(size)).all()
-        figures_for(name, rows)
-        count = LOG_COUNT_CAP + 1 if name in REMEMBERED else db.session.scalar(count_query)
+        # An exact count is the rows' last column (`bare_queries`).
+        count = LOG_COUNT_CAP + 1 if name in REMEMBERED else rows[0][-1]
         return render_template_string(LEAN, name=name, rows=rows, count=count)
 
     app.add_url_rule(f"{LEAN_URL}/<name>/<int:size>", "bench_lean", lean)
@@ -283,12 +280,10 @@ def run(db_kind: str, small: bool) -> tuple[list[Row], list[Row]]:
             else:
                 rows_query, count_query = queries[name]
 
-                def bare(
-                    rows_query=rows_query, count_query=count_query, page_size=page_size, name=name
-                ):
-                    figures_for(name, db.session.execute(rows_query.limit(page_size)).all())
-                    if name not in REMEMBERED:
-                        db.session.scalar(count_query)
+                def bare(rows_query=rows_query, page_size=page_size):
+                    # With the figures and an exact count; the logs past their cap
+                    # run no count (REMEMBERED).
+                    db.session.execute(rows_query.limit(page_size)).all()
                     db.session.rollback()
 
                 size = _count(count_query)

@@ -47,7 +47,7 @@ def test_foreign_keys_are_enforced_on_both_databases(app, session):
 
 @pytest.mark.postgresql_only
 def test_postgresql_runs_the_figures_unions_without_parallel_workers(app, session):
-    """The Company list's figures are a UNION ALL of small indexed reads, which
+    """A seat position's figures are a UNION ALL of small indexed reads, which
     PostgreSQL ran in parallel workers (~10 ms to start them for ~2 ms of work)."""
     from sqlalchemy import text
 

@@ -42,7 +42,7 @@ from app.views.filters import (
     quick_search_term,
 )
 from app.views.list_rows import RowMenuListWidget
-from app.views.page_rows import PageReader
+from app.views.page_rows import Computed, PageReader
 
 
 def or_dash(value) -> object:
@@ -320,7 +320,7 @@ class ScopedInterface(RestrictedInterface):
         if statements is None:
             statements = reader.statements[shape] = self._build(column, actor, shape, parts, reader)
         values = {name: value for i, part in enumerate(parts) for name, value in part.named(i)}
-        return statements, {**values, "scope_company": scope[1]}
+        return statements, {**values, "scope_company": scope[1], **reader.values()}
 
     def narrowing_parts(self, filters) -> list[Narrowing] | None:
         """What narrows the list beyond the actor's scope, for this request: the
@@ -453,6 +453,8 @@ class ScopedModelView(ServiceModelView):
     # The quick search box: what it searches, in words ("name or email"), and the
     # condition for a term (`quick_search(term)`); None: no box.
     quick_search_label: str | None = None
+    # Values computed per row in the page's own statement (views/page_rows.py).
+    computed_columns: Computed | None = None
     noun = "rows"  # what a row is, in messages: "Deactivated 3 learners."
     row_noun = "row"  # one of them: "Select at least one learner first."
     add_success = "Saved."
@@ -463,7 +465,9 @@ class ScopedModelView(ServiceModelView):
         if self.quick_search_label:
             self.base_filters = [*(self.base_filters or []), ["id", QuickSearch, self.quick_search]]
         super().__init__(**kwargs)
-        self.page_reader = PageReader.for_columns(self.datamodel.obj, self.list_columns)
+        self.page_reader = PageReader.for_columns(
+            self.datamodel.obj, self.list_columns, self.computed_columns
+        )
         self._search_fields: dict | None = None
         # Filters whose value field shows the picked row (RelatedPicker).
         self.relation_filters = {

@@ -12,8 +12,8 @@ from wtforms import BooleanField, SelectField, StringField
 from app import display
 from app.models import Company, CompanyKind, LicenseType
 from app.services import companies as service
-from app.services import manage_mode, reclaim, trials
-from app.services.licenses import company_figures
+from app.services import manage_mode, pools, reclaim, trials
+from app.services.licenses import company_figure_columns, figure_values
 from app.services.validation import zone_choices
 from app.sql import like_any
 from app.tenancy import Screen
@@ -28,13 +28,13 @@ from app.views.context import current_actor
 from app.views.filters import choice_field
 from app.views.list_rows import UrlPattern
 from app.views.manage import start
+from app.views.page_rows import Computed
 
 
 def _annotate(rows: list[Company]) -> None:
-    """Learners and the seat figures of a page of companies, in one statement, and
-    each row's actions menu (Manage Company for the companies the actor manages)."""
-    ids = [row.id for row in rows]
-    figures = company_figures(ids)
+    """Each row's plan, from the rank read with its figures (`CompanyView.
+    computed_columns`), and its actions menu (Manage Company for the companies the
+    actor manages)."""
     actor = current_actor()
     may_manage = actor.may_manage_others
     manage = UrlPattern("CompanyView.action", name="manage")
@@ -45,9 +45,7 @@ def _annotate(rows: list[Company]) -> None:
             if may_manage and row.id != actor.company_id
             else []
         ) + ([RowAction("Reminder schedule", schedule(row.id))] if may_manage else [])
-        figure = figures[row.id]
-        row.learner_count, row.plan, row.free = figure["learners"], figure["plan"], figure["free"]
-        row.expiring, row.expired = figure["expiring"], figure["expired"]
+        row.plan = pools.plan_label(row.plan_rank)
 
 
 def _kind_label(value: str) -> str:
@@ -68,6 +66,8 @@ class CompanyView(ScopedModelView):
         "trial": "start_trial",
     }
     datamodel = ScopedInterface(Company, annotate=_annotate, screen=Screen.PARTNER)
+    # Learners and the seat figures, read with the page's rows.
+    computed_columns = Computed(company_figure_columns(Company.id), figure_values)
 
     list_title = "Company"
     show_title = "Company"

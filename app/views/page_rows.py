@@ -18,9 +18,11 @@ entities: `PageReader.for_columns` answers None for them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import JSON, LargeBinary, Select, Text, select
+from sqlalchemy import JSON, ColumnElement, LargeBinary, Select, Text, select
 from sqlalchemy.orm import RelationshipDirection, aliased
 
 from app.models import AppUser, Company
@@ -51,6 +53,16 @@ class PageRow:
     the model's properties)."""
 
 
+@dataclass(frozen=True)
+class Computed:
+    """Values a list computes per row in its page's own statement (the Company list's
+    figures): named scalar subqueries over the row's columns, and a function giving
+    this request's values of their parameters."""
+
+    columns: dict[str, ColumnElement]
+    values: Callable[[], dict]
+
+
 def _properties(model) -> dict[str, property]:
     """The model's plain Python properties (not SQLAlchemy's attributes)."""
     found = {}
@@ -64,7 +76,13 @@ def _properties(model) -> dict[str, property]:
 class PageReader:
     """Reads a page of `model` for the list columns `shown` (see the module)."""
 
-    def __init__(self, model, shown: list[str], relations: dict[str, tuple[str, object]]):
+    def __init__(
+        self,
+        model,
+        shown: list[str],
+        relations: dict[str, tuple[str, object]],
+        computed: Computed | None = None,
+    ):
         mapper = model.__mapper__
         self.columns = [
             attr.columns[0]
@@ -82,15 +100,19 @@ class PageReader:
                 select(LABELS[related](other)).where(other.id == column).scalar_subquery()
             )
             self.relations.append((name, fk_key))
+        self.computed = computed or Computed({}, dict)
         self.row_class = type(f"{model.__name__}Row", (PageRow,), _properties(model))
         # The list's count and page statements, built once per shape of the list
         # (`ScopedInterface.prepared`), kept with the list's columns.
         self.statements: dict = {}
 
     @classmethod
-    def for_columns(cls, model, shown: list[str]) -> PageReader | None:
-        """A reader for a list of `shown` columns, or None when one of them is a
-        relation this module cannot name in SQL (FAB's entities then)."""
+    def for_columns(
+        cls, model, shown: list[str], computed: Computed | None = None
+    ) -> PageReader | None:
+        """A reader for a list of `shown` columns (and the `computed` ones), or None
+        when one of them is a relation this module cannot name in SQL (FAB's
+        entities then)."""
         mapper = model.__mapper__
         relations = {}
         for name in shown:
@@ -105,26 +127,37 @@ class PageReader:
                 return None
             (fk,) = relation.local_columns
             relations[name] = (mapper.get_property_by_column(fk).key, relation.mapper.class_)
-        return cls(model, shown, relations)
+        return cls(model, shown, relations, computed)
 
     def select(self) -> Select:
         """The page's columns and names, to which a list adds its conditions, order
-        and page (`ScopedInterface`'s statements built once)."""
-        return select(*self.columns, *self.labels)
+        and page (`ScopedInterface`'s statements built once); its parameters besides
+        the list's are `values()`."""
+        return select(*self._selected())
+
+    def values(self) -> dict:
+        """This request's values of the computed columns' parameters."""
+        return self.computed.values()
 
     def read(self, query) -> list[PageRow]:
         """The rows of `query` (FAB's list query: filters, order, page), one statement."""
-        return self.rows(read(query.with_entities(*self.columns, *self.labels).statement))
+        return self.rows(read(query.with_entities(*self._selected()).statement, self.values()))
+
+    def _selected(self) -> list:
+        return [*self.columns, *self.labels, *self.computed.columns.values()]
 
     def rows(self, result) -> list[PageRow]:
         """The rows of a result of `select()`'s columns."""
         rows, width, new = [], len(self.keys), object.__new__
+        labelled = width + len(self.relations)
+        computed = list(self.computed.columns)
         for values in result:
             row = new(self.row_class)
             attributes = row.__dict__
             attributes.update(zip(self.keys, values[:width], strict=True))
-            for (name, fk_key), label in zip(self.relations, values[width:], strict=True):
+            for (name, fk_key), label in zip(self.relations, values[width:labelled], strict=True):
                 key = attributes[fk_key]
                 attributes[name] = None if key is None else Related(key, label)
+            attributes.update(zip(computed, values[labelled:], strict=True))
             rows.append(row)
         return rows

@@ -46,29 +46,37 @@ def test_rows_carry_checkboxes_only_where_the_list_has_actions(tree, as_user):
 
 
 def test_each_company_row_counts_its_own_expiring_and_expired_people(tree, as_user, session):
-    """The Company list's figures, per row: people expiring within 30 days, people
-    expired, free seats — each company its own, none when it has nobody."""
+    """The Company list's figures, per row, read with the page's rows: active people,
+    the plan, free seats, people expiring within 30 days and expired — each company
+    its own, none when it has nobody; the same on a filtered list (FAB's query)."""
     from datetime import timedelta
 
     from app import clock
 
     factories.expired_people(tree.customer, 3)
     factories.licenses_expiring(tree.customer, 2, clock.now() + timedelta(days=10))
+    factories.assigned_order(tree.customer, 7)
     session.commit()
-    html = as_user(tree.users["partner"]).get("/companies/list/").text
-    header = re.search(r"<thead>(.*?)</thead>", html, re.S).group(1)
-    labels = [
-        re.sub(r"<[^>]+>|\s+", " ", th).strip() for th in re.findall(r"<th.*?</th>", header, re.S)
-    ]
+    client = as_user(tree.users["partner"])
 
-    def figures(company):
+    def figures(company, path="/companies/list/"):
+        html = client.get(path).text
+        header = re.search(r"<thead>(.*?)</thead>", html, re.S).group(1)
+        labels = [
+            re.sub(r"<[^>]+>|\s+", " ", th).strip()
+            for th in re.findall(r"<th.*?</th>", header, re.S)
+        ]
         row = re.search(rf'<tr data-pk="{company.id}">(.*?)</tr>', html, re.S).group(1)
         cells = [re.sub(r"<[^>]+>", "", td).strip() for td in re.findall(r"<td.*?</td>", row, re.S)]
         named = dict(zip(labels, cells, strict=True))
-        return named["Expiring (30 days)"], named["Expired"]
+        return tuple(
+            named[k] for k in ("Learners", "Plan", "Free seats", "Expiring (30 days)", "Expired")
+        )
 
-    assert figures(tree.customer) == ("2", "3")
-    assert figures(tree.sub) == ("0", "0")
+    customer = figures(tree.customer)
+    assert customer == ("8", "Premium", "7", "2", "3")
+    assert figures(tree.sub) == ("3", "—", "0", "0", "0")
+    assert figures(tree.customer, "/companies/list/?_flt_2_name=Customer") == customer
 
 
 def test_back_leads_to_the_list_before_and_a_reload_does_not_rewrite_the_session(tree, as_user):
