@@ -59,7 +59,8 @@ PLAN_LABELS = {4: "Managed", 3: "Free Trial", 2: "Premium", 1: "NFR only"}
 
 
 def plan_rank():
-    """Inside a SELECT over pools grouped by company: the company's plan rank."""
+    """Inside a SELECT over a company's pools (grouped by company, or one company's
+    in a scalar subquery): the company's plan rank."""
     return func.max(case(PLAN_RANKS, value=Order.license_type, else_=0))
 
 

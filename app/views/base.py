@@ -200,7 +200,8 @@ class ScopedInterface(RestrictedInterface):
     """SQLAInterface that only ever sees the current actor's companies' rows.
 
     `annotate`, when given, receives each listed page of rows so a view can attach
-    per-row figures with one query for the page (never one per row). `screen` is
+    what it derives from them (row menus; figures come as the view's
+    `computed_columns`, in the page's own statement), never a query per row. `screen` is
     the kind of screen (`tenancy.screen_scope`): partner, company or own.
     `count_cap`: the list's Record Count stops there ("10,000+"), for the logs
     that grow without end (Audit Log, Emails), whose exact count over a whole
@@ -263,7 +264,8 @@ class ScopedInterface(RestrictedInterface):
         page_size: int | None = None,
         reader: PageReader | None = None,
     ):
-        """FAB's list query (the count, then the page), with the page read in the
+        """FAB's list query (the count and the page: an exact count read with the
+        page in one statement, a capped count first), with the page read in the
         order's index when the count reached its cap (`wide_order`), as plain rows
         by `reader` when given (else as entities), and each page annotated. A list
         that only FAB can filter (`prepared` answers None) builds FAB's query."""
